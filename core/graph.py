@@ -1,0 +1,311 @@
+"""Architectures as graphs: :class:`ArchGraph`, :class:`FeatureSchema` and module signatures.
+
+AutoBuild (Mills et al., CVPR 2024) treats every architecture as a DAG whose nodes are operations or
+blocks. Each node carries *categorical* features (op type, stage, kernel, ...) and *numeric* ones
+(channels, resolution). The FE-MLP gives every feature its own embedding, so the space declares its
+features once in a :class:`FeatureSchema`.
+
+A *module* is a rooted subgraph: a node together with everything that reaches it within ``h`` hops
+against the data flow. That is exactly the receptive field of the node after ``h`` rounds of message
+passing along the directed edges, so the node's hop-``h`` embedding *is* the module's embedding. The
+canonical signature of a module is the hash of its in-tree unfolding (a Weisfeiler-Lehman style
+refinement), so two structurally identical modules have the same signature in any architecture.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from core.errors import SpecError
+
+#: The categorical value a node gets for a feature it does not have (generic user spaces).
+MISSING = "-"
+
+CATEGORICAL = "categorical"
+NUMERIC = "numeric"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One node feature.
+
+    Categorical features have a fixed vocabulary (values are stored as strings); numeric features have
+    a range used to scale values to about [0, 1] before the FE-MLP sees them.
+    """
+
+    name: str
+    kind: str
+    vocab: tuple[str, ...] = ()
+    low: float = 0.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in (CATEGORICAL, NUMERIC):
+            raise ValueError(f"feature {self.name!r}: kind must be categorical or numeric, not {self.kind!r}")
+        if self.kind == CATEGORICAL:
+            if not self.vocab:
+                raise ValueError(f"feature {self.name!r}: a categorical feature needs a vocabulary")
+            if len(set(self.vocab)) != len(self.vocab):
+                raise ValueError(f"feature {self.name!r}: vocabulary has duplicates")
+        elif not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError(f"feature {self.name!r}: numeric range must be finite")
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == CATEGORICAL:
+            return {"name": self.name, "kind": self.kind, "vocab": list(self.vocab)}
+        return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "FeatureSpec":
+        return FeatureSpec(
+            name=str(d["name"]),
+            kind=str(d["kind"]),
+            vocab=tuple(str(v) for v in d.get("vocab", ())),
+            low=float(d.get("low", 0.0)),
+            high=float(d.get("high", 1.0)),
+        )
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """The node features of a search space, in a fixed order (categorical first, then numeric)."""
+
+    features: tuple[FeatureSpec, ...]
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate feature names in schema: {names}")
+        if not self.features:
+            raise ValueError("a feature schema needs at least one feature")
+        # Keep a stable order: categorical features first so x_cat / x_num columns are predictable.
+        ordered = tuple(f for f in self.features if f.kind == CATEGORICAL) + tuple(
+            f for f in self.features if f.kind == NUMERIC
+        )
+        object.__setattr__(self, "features", ordered)
+        object.__setattr__(
+            self, "_index", {f.name: {v: i for i, v in enumerate(f.vocab)} for f in ordered if f.kind == CATEGORICAL}
+        )
+
+    @property
+    def categorical(self) -> tuple[FeatureSpec, ...]:
+        return tuple(f for f in self.features if f.kind == CATEGORICAL)
+
+    @property
+    def numeric(self) -> tuple[FeatureSpec, ...]:
+        return tuple(f for f in self.features if f.kind == NUMERIC)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def encode_node(self, node: Mapping[str, Any]) -> tuple[list[int], list[float]]:
+        """Encode one node's feature dict: (categorical indices, scaled numeric values)."""
+        cats: list[int] = []
+        for f in self.categorical:
+            value = node.get(f.name, MISSING)
+            value = MISSING if value is None else _category(value)
+            idx = self._index[f.name].get(value)  # type: ignore[attr-defined]
+            if idx is None:
+                raise SpecError(
+                    f"feature {f.name!r} has value {value!r}, which is not in the space's vocabulary {list(f.vocab)}"
+                )
+            cats.append(idx)
+        nums: list[float] = []
+        for f in self.numeric:
+            value = node.get(f.name)
+            try:
+                v = 0.0 if value is None else float(value)
+            except (TypeError, ValueError):
+                # A user graph may spell a numeric feature as a word; that is bad input, not a bug.
+                raise SpecError(f"feature {f.name!r} has value {value!r}, which is not a number") from None
+            if not math.isfinite(v):
+                raise SpecError(f"feature {f.name!r} has non-finite value {value!r}")
+            span = f.high - f.low
+            nums.append((v - f.low) / span if span > 0 else 0.0)
+        return cats, nums
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": [f.to_dict() for f in self.features]}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "FeatureSchema":
+        return FeatureSchema(tuple(FeatureSpec.from_dict(f) for f in d["features"]))
+
+    @staticmethod
+    def discover(nodes: Iterable[Mapping[str, Any]]) -> "FeatureSchema":
+        """Infer a schema from example nodes: strings (and bools) are categorical, numbers numeric.
+
+        A categorical feature that some node lacks gets the :data:`MISSING` value in its vocabulary.
+        A feature that is numeric in one node and a string in another is categorical.
+        """
+        values: dict[str, list[Any]] = {}
+        count = 0
+        for node in nodes:
+            count += 1
+            for k, v in node.items():
+                values.setdefault(k, []).append(v)
+        if not values:
+            raise SpecError("no node features found")
+        specs = []
+        for name in sorted(values):
+            vals = values[name]
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
+            if numeric:
+                lo, hi = float(min(vals)), float(max(vals))
+                if len(vals) < count:
+                    lo = min(lo, 0.0)
+                specs.append(FeatureSpec(name, NUMERIC, low=lo, high=hi if hi > lo else lo + 1.0))
+            else:
+                vocab = sorted({_category(v) for v in vals})
+                if len(vals) < count and MISSING not in vocab:
+                    vocab.append(MISSING)
+                specs.append(FeatureSpec(name, CATEGORICAL, vocab=tuple(vocab)))
+        return FeatureSchema(tuple(specs))
+
+
+def _category(value: Any) -> str:
+    """Categorical values are strings; integral floats print as ints so 3 and 3.0 are one value."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass
+class ArchGraph:
+    """One architecture as a directed acyclic graph.
+
+    Attributes:
+        nodes: one feature dict per node (feature name -> value).
+        edges: directed ``(src, dst)`` pairs in data-flow order.
+        spec: the canonical spec string of the architecture in its space.
+        labels: a short readable name per node (e.g. ``"gcn"``, ``"s3 e6k5"``); defaults to the
+            categorical feature values joined by spaces.
+        metrics: optional measured metrics (column -> value).
+    """
+
+    nodes: list[dict[str, Any]]
+    edges: list[tuple[int, int]]
+    spec: str = ""
+    labels: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.nodes)
+        if n == 0:
+            raise SpecError("an architecture needs at least one node")
+        self.edges = [(int(s), int(d)) for s, d in self.edges]
+        for s, d in self.edges:
+            if not (0 <= s < n and 0 <= d < n):
+                raise SpecError(f"edge ({s}, {d}) refers to a node outside 0..{n - 1}")
+            if s == d:
+                raise SpecError(f"edge ({s}, {d}) is a self-loop")
+        if not self.labels:
+            self.labels = [" ".join(_category(v) for k, v in sorted(node.items()) if isinstance(v, str)) or str(i)
+                           for i, node in enumerate(self.nodes)]
+        elif len(self.labels) != n:
+            raise ValueError("labels must have one entry per node")
+        self._preds: list[list[int]] = [[] for _ in range(n)]
+        for s, d in self.edges:
+            self._preds[d].append(s)
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.nodes)
+
+    def predecessors(self, node: int) -> list[int]:
+        return self._preds[node]
+
+    # ----------------------------------------------------------------- tensors
+    def encode(self, schema: FeatureSchema) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Tensors of this graph: ``x_cat`` [N, C] long, ``x_num`` [N, M] float, ``edge_index`` [2, E] long."""
+        cats, nums = [], []
+        for node in self.nodes:
+            c, m = schema.encode_node(node)
+            cats.append(c)
+            nums.append(m)
+        n = self.num_nodes
+        x_cat = torch.tensor(cats, dtype=torch.long).reshape(n, len(schema.categorical))
+        x_num = torch.tensor(nums, dtype=torch.float32).reshape(n, len(schema.numeric))
+        edge_index = torch.tensor(self.edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
+        return x_cat, x_num, edge_index
+
+    def to_data(self, schema: FeatureSchema):
+        """A ``torch_geometric.data.Data`` with ``x_cat``, ``x_num`` and ``edge_index``."""
+        from torch_geometric.data import Data
+
+        x_cat, x_num, edge_index = self.encode(schema)
+        return Data(x_cat=x_cat, x_num=x_num, edge_index=edge_index, num_nodes=self.num_nodes)
+
+    # ----------------------------------------------------------------- modules
+    def module_nodes(self, root: int, hops: int) -> list[int]:
+        """Nodes of the rooted ``hops``-hop module: the root and its ancestors up to ``hops`` edges away."""
+        seen = {root}
+        frontier = [root]
+        for _ in range(hops):
+            frontier = [p for v in frontier for p in self._preds[v] if p not in seen]
+            seen.update(frontier)
+        return sorted(seen)
+
+    def signatures(self, max_hops: int) -> list[list[str]]:
+        """Module signatures ``sig[h][v]`` for every hop ``0..max_hops`` and node ``v``.
+
+        ``sig[0][v]`` hashes the node's features; ``sig[h][v]`` hashes ``sig[0][v]`` with the sorted
+        multiset of ``sig[h-1][u]`` over predecessors ``u``: the canonical form of the in-tree of depth
+        ``h``, independent of node numbering and of the architecture the module sits in.
+        """
+        base = [_digest(repr(sorted((k, _category(v)) for k, v in node.items()))) for node in self.nodes]
+        levels = [base]
+        for _ in range(max_hops):
+            prev = levels[-1]
+            levels.append([
+                _digest(base[v] + "<" + ",".join(sorted(prev[u] for u in self._preds[v])))
+                for v in range(self.num_nodes)
+            ])
+        return levels
+
+    def module_signature(self, root: int, hops: int) -> str:
+        return self.signatures(hops)[hops][root]
+
+    def module_description(self, root: int, hops: int) -> str:
+        """Readable form of a module, e.g. ``gcn <- gat <- input`` or ``sum <- (conv3x3 <- input, input)``."""
+        label = self.labels[root]
+        preds = self._preds[root]
+        if hops == 0 or not preds:
+            return label
+        parts = sorted(self.module_description(p, hops - 1) for p in preds)
+        if len(parts) == 1:
+            return f"{label} <- {parts[0]}"
+        return f"{label} <- (" + ", ".join(parts) + ")"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The generic ``graph`` space's JSON form of this architecture."""
+        return {"nodes": [dict(n) for n in self.nodes], "edges": [list(e) for e in self.edges]}
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def check_dag(num_nodes: int, edges: Sequence[tuple[int, int]]) -> None:
+    """Raise :class:`SpecError` if the edges contain a cycle (Kahn's algorithm)."""
+    indeg = [0] * num_nodes
+    out: list[list[int]] = [[] for _ in range(num_nodes)]
+    for s, d in edges:
+        out[s].append(d)
+        indeg[d] += 1
+    ready = [v for v in range(num_nodes) if indeg[v] == 0]
+    visited = 0
+    while ready:
+        v = ready.pop()
+        visited += 1
+        for d in out[v]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                ready.append(d)
+    if visited != num_nodes:
+        raise SpecError("the edges contain a cycle; an architecture must be a DAG")

@@ -1,0 +1,133 @@
+"""The AutoBuild predictor: FE-MLP -> L message-passing layers -> per-hop graph embeddings -> head.
+
+Mills et al., CVPR 2024, Sec. 3. With node embeddings h_v^0 from the FE-MLP,
+
+    h_v^l = ReLU(BN(Conv_l(h^{l-1}, A)))_v  (+ h_v^{l-1} for l >= 2, residual)
+    h_G^l = mean_v h_v^l                        for every hop l = 0..L
+    y_hat = MLP(h_G^L)
+
+Message passing follows the directed data-flow edges, so h_v^l summarises the rooted l-hop module
+that ends at v (the node and its ancestors within l edges), and ||h_v^l||_1 is that module's raw
+score. ReLU keeps every node embedding non-negative, so L1 norms are plain sums.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+from torch_geometric.nn import GATv2Conv, GINConv, GraphConv, global_mean_pool
+
+from core.graph import FeatureSchema
+from core.predictor.batching import GraphBatch
+from core.predictor.fe_mlp import FeatureEmbedding
+
+
+def _gatv2(d_in: int, d_out: int) -> nn.Module:
+    return GATv2Conv(d_in, d_out, heads=1)
+
+
+def _graphconv(d_in: int, d_out: int) -> nn.Module:
+    return GraphConv(d_in, d_out, aggr="mean")
+
+
+def _gin(d_in: int, d_out: int) -> nn.Module:
+    return GINConv(nn.Sequential(nn.Linear(d_in, d_out), nn.ReLU(), nn.Linear(d_out, d_out)), train_eps=True)
+
+
+#: GNN layer types by name (the ``--gnn`` option); never resolved with eval.
+GNN_LAYERS: dict[str, Callable[[int, int], nn.Module]] = {
+    "gatv2": _gatv2,
+    "graphconv": _graphconv,
+    "gin": _gin,
+}
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    """Architecture of the predictor; validated on construction.
+
+    gnn: a key of :data:`GNN_LAYERS`; width: node embedding size of every layer; layers: L, the number
+    of message-passing layers (so hops 0..L); fe_hidden: width of numeric FE-MLPs; head_hidden: width of
+    the regression head's hidden layer; monotone_init: start the first
+    layer's input weights non-negative (see ``AutoBuildPredictor._align_first_layer``).
+    """
+
+    gnn: str = "gatv2"
+    width: int = 32
+    layers: int = 4
+    fe_hidden: int = 16
+    head_hidden: int = 32
+    monotone_init: bool = True
+
+    def __post_init__(self) -> None:
+        if self.gnn not in GNN_LAYERS:
+            raise ValueError(f"unknown gnn {self.gnn!r}; choose one of {sorted(GNN_LAYERS)}")
+        for name in ("width", "layers", "fe_hidden", "head_hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if self.layers > 16:
+            raise ValueError(f"layers must be at most 16, not {self.layers}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PredictorOutput:
+    """prediction [B]; graph_embeddings[h] [B, d_h]; node_embeddings[h] [n, d_h] for h = 0..L."""
+
+    prediction: torch.Tensor
+    graph_embeddings: list[torch.Tensor] = field(default_factory=list)
+    node_embeddings: list[torch.Tensor] = field(default_factory=list)
+
+
+class AutoBuildPredictor(nn.Module):
+    """FE-MLP + GNN encoder + regression head; see the module docstring for the equations."""
+
+    def __init__(self, schema: FeatureSchema, config: PredictorConfig = PredictorConfig()) -> None:
+        super().__init__()
+        self.schema = schema
+        self.config = config
+        self.fe_mlp = FeatureEmbedding(schema, config.fe_hidden)
+        make = GNN_LAYERS[config.gnn]
+        dims = [self.fe_mlp.out_dim] + [config.width] * config.layers
+        self.convs = nn.ModuleList(make(dims[i], dims[i + 1]) for i in range(config.layers))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(config.width) for _ in range(config.layers))
+        self.head = nn.Sequential(nn.Linear(config.width, config.head_hidden), nn.ReLU(),
+                                  nn.Linear(config.head_hidden, 1))
+        if config.monotone_init:
+            self._align_first_layer()
+
+    @torch.no_grad()
+    def _align_first_layer(self) -> None:
+        """Start the first layer's input weights non-negative.
+
+        The rank term wants larger hop-0 values for better architectures, and the hop-1..L terms
+        want larger norms there too. Through a first layer with negative weights these pull the
+        FE-MLP in opposite directions, and the hop-0 ranking loses (its norm Spearman turns negative).
+        Non-negative starting weights make hop-1 activations increase with hop-0 values, so all hops
+        agree from the first step; training is free to change the weights afterwards.
+        """
+        fe_dim = self.fe_mlp.out_dim
+        for module in self.convs[0].modules():
+            weight = getattr(module, "weight", None)
+            if isinstance(weight, torch.Tensor) and weight.dim() == 2 and weight.shape[1] == fe_dim:
+                weight.abs_()
+
+    @property
+    def hops(self) -> int:
+        return self.config.layers
+
+    def forward(self, batch: GraphBatch) -> PredictorOutput:
+        h = self.fe_mlp(batch.x_cat, batch.x_num)
+        nodes = [h]
+        for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            out = torch.relu(norm(conv(h, batch.edge_index)))
+            h = out + h if layer >= 1 else out  # residual from layer 2 on (dims match there)
+            nodes.append(h)
+        graphs = [global_mean_pool(x, batch.batch, size=batch.num_graphs) for x in nodes]
+        prediction = self.head(graphs[-1]).squeeze(1)
+        return PredictorOutput(prediction, graphs, nodes)

@@ -1,0 +1,249 @@
+"""Training the AutoBuild predictor with the magnitude-ranked embedding loss.
+
+The target is standardised on the training split; graphs are encoded once (:mod:`batching`);
+AdamW; everything seeded. After training the *hop moments* (mean and std of node-embedding L1 norms
+per hop over the training nodes) are computed: they standardise module scores so that scores of
+different hops are comparable (DESIGN 2.7).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from core import metrics
+from core.predictor.batching import EncodedGraphs
+from core.predictor.loss import magnitude_ranked_loss
+from core.predictor.model import AutoBuildPredictor, PredictorConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; validated on construction.
+
+    lam: weight of the rank term (0 = the plain-MSE ablation). val_fraction: share of the table held
+    out for validation (0 disables it). patience: epochs without a better validation Spearman before
+    stopping (None = train all epochs). eval_every: epochs between validation passes.
+    """
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    lam: float = 1.0
+    temperature: float = 0.1
+    val_fraction: float = 0.1
+    seed: int = 0
+    patience: int | None = None
+    eval_every: int = 5
+    rank_warmup: float = 0.0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, not {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 4:
+            raise ValueError(f"batch_size must be an integer >= 4, not {self.batch_size!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be positive, not {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, not {self.weight_decay!r}")
+        if not (self.lam >= 0 and math.isfinite(self.lam)):
+            raise ValueError(f"lambda must be >= 0, not {self.lam!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, not {self.temperature!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), not {self.val_fraction!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be positive, not {self.patience!r}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be positive, not {self.eval_every!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochReport:
+    """What the progress callback receives after every epoch."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    mse: float
+    rank: float
+    val_spearman: float | None
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    model: AutoBuildPredictor
+    target_mean: float
+    target_std: float
+    hop_moments: list[tuple[float, float]]
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for but no GPU is available")
+    return torch.device(name)
+
+
+def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random train/validation split of ``range(n)``."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
+    if val_fraction > 0 and n_val < 2 and n >= 10:
+        n_val = 2
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+@torch.no_grad()
+def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray | None = None,
+                    batch_size: int = 4096, device: torch.device | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    ids_t = torch.arange(len(store)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
+    preds, norms = [], []
+    for start in range(0, ids_t.numel(), batch_size):
+        out = model(store.batch(ids_t[start:start + batch_size]).to(device))
+        preds.append(out.prediction.cpu())
+        norms.append(torch.stack([g.abs().sum(dim=1) for g in out.graph_embeddings], dim=1).cpu())
+    if not preds:
+        return np.zeros(0), np.zeros((0, model.hops + 1))
+    return torch.cat(preds).numpy(), torch.cat(norms).numpy()
+
+
+@torch.no_grad()
+def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray,
+                        batch_size: int = 4096) -> list[tuple[float, float]]:
+    """Mean and std of node-embedding L1 norms per hop over all nodes of graphs ``ids``."""
+    device = next(model.parameters()).device
+    model.eval()
+    ids_t = torch.as_tensor(ids, dtype=torch.long)
+    sums = torch.zeros(model.hops + 1, dtype=torch.float64)
+    sq = torch.zeros(model.hops + 1, dtype=torch.float64)
+    count = 0
+    for start in range(0, ids_t.numel(), batch_size):
+        out = model(store.batch(ids_t[start:start + batch_size]).to(device))
+        norms = torch.stack([x.abs().sum(dim=1) for x in out.node_embeddings], dim=1).double().cpu()
+        sums += norms.sum(0)
+        sq += (norms ** 2).sum(0)
+        count += norms.shape[0]
+    mean = sums / count
+    std = (sq / count - mean ** 2).clamp_min(0).sqrt()
+    return [(float(m), float(s) if s > 0 else 1.0) for m, s in zip(mean, std)]
+
+
+def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig,
+                    train_config: TrainConfig,
+                    progress: Callable[[EpochReport], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train a predictor on encoded graphs ``store`` with raw targets ``y`` [G].
+
+    ``progress`` is called after every epoch; ``should_stop`` is polled between epochs (a UI's Stop
+    button): training then ends early and returns the best model so far.
+    """
+    started = time.perf_counter()
+    cfg = train_config
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (len(store),):
+        raise ValueError(f"need one target per graph: {len(store)} graphs, {y.size} targets")
+    train_ids, val_ids = split_ids(len(store), cfg.val_fraction, cfg.seed)
+    if train_ids.size < 4:
+        raise ValueError(f"need at least 4 training architectures, got {train_ids.size}")
+    mean = float(y[train_ids].mean())
+    std = float(y[train_ids].std()) or 1.0
+    y_std = torch.tensor((y - mean) / std, dtype=torch.float32)
+
+    model = AutoBuildPredictor(store.schema, model_config).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=cfg.epochs)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train_t = torch.as_tensor(train_ids, dtype=torch.long)
+    batch_size = min(cfg.batch_size, train_ids.size)
+
+    warmup_epochs = int(round(cfg.rank_warmup * cfg.epochs)) if cfg.lam > 0 else 0
+    history: list[dict] = []
+    best_state, best_score, best_epoch, stale = None, -math.inf, 0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        perm = train_t[torch.randperm(train_t.numel(), generator=generator)]
+        totals = np.zeros(3)
+        n_batches = 0
+        # Drop a last batch smaller than 4: BatchNorm and ranks need several graphs.
+        for start in range(0, perm.numel(), batch_size):
+            ids = perm[start:start + batch_size]
+            if ids.numel() < 4:
+                continue
+            out = model(store.batch(ids).to(device))
+            loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
+                                                    out.graph_embeddings, cfg.lam, cfg.temperature)
+            if epoch <= warmup_epochs:
+                loss = rank
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            totals += (loss.item(), mse.item(), rank.item())
+            n_batches += 1
+        scheduler.step()
+        totals /= max(n_batches, 1)
+
+        val_rho = None
+        last = epoch == cfg.epochs
+        if val_ids.size >= 2 and (epoch % cfg.eval_every == 0 or last):
+            pred, _ = predict_encoded(model, store, val_ids)
+            val_rho = metrics.spearman(pred, y[val_ids])
+            score = -math.inf if math.isnan(val_rho) else val_rho
+            if score > best_score:
+                best_score, best_epoch, stale = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += cfg.eval_every
+        report = EpochReport(epoch, cfg.epochs, float(totals[0]), float(totals[1]), float(totals[2]),
+                             val_rho, time.perf_counter() - epoch_start)
+        history.append(asdict(report))
+        if progress is not None:
+            progress(report)
+        if cfg.patience is not None and stale >= cfg.patience:
+            break
+        if should_stop is not None and should_stop():
+            break
+
+    # Early stopping restores the best validation epoch; otherwise keep the final weights.
+    if cfg.patience is not None and best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
+    model.eval()
+    moments = compute_hop_moments(model, store, train_ids)
+    return TrainResult(model, mean, std, moments, train_ids, val_ids, history, best_epoch,
+                       time.perf_counter() - started)
+

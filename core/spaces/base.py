@@ -1,0 +1,111 @@
+"""The search-space interface every space family implements.
+
+A space turns spec strings (the ``arch`` column of a table) into canonical specs and
+:class:`~core.graph.ArchGraph` objects, samples and mutates architectures for the search baselines,
+enumerates itself when small, and looks metrics up where a benchmark ships with a package.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError, SpecError
+from core.graph import ArchGraph, FeatureSchema
+
+
+class SearchSpace(ABC):
+    """Base class of a search space. Subclasses set ``name`` and implement the abstract methods.
+
+    Attributes:
+        name: the registry name (``nasbench-graph``, ``nasbench201``, ...).
+        description: one sentence for the dashboard.
+        datasets: datasets with shipped metrics (empty when the space has no look-up table).
+        default_metric: the metric a user most likely wants as the target.
+        validation_metric / test_metric: for look-up benchmarks, the column a user selects by and the
+            one reported (e.g. ``valid_perf`` / ``perf`` on NAS-Bench-Graph).
+    """
+
+    name: str = ""
+    description: str = ""
+    datasets: tuple[str, ...] = ()
+    default_metric: str | None = None
+    validation_metric: str | None = None
+    test_metric: str | None = None
+
+    # ------------------------------------------------------------ spec strings
+    @abstractmethod
+    def canonical(self, spec: str) -> str:
+        """Validate ``spec`` and return its canonical spec string; raise :class:`SpecError` if invalid.
+
+        Two specs of the same architecture (e.g. isomorphic link lists) have the same canonical form.
+        """
+
+    @abstractmethod
+    def to_graph(self, spec: str) -> ArchGraph:
+        """Build the graph of a (valid) spec; its ``spec`` attribute is the canonical spec."""
+
+    # --------------------------------------------------------------- features
+    def schema(self, graphs: Sequence[ArchGraph] | None = None) -> FeatureSchema:
+        """The node feature schema. Fixed spaces ignore ``graphs``; user spaces discover it from them."""
+        if graphs is None:
+            raise InputError(f"space {self.name!r} needs example graphs to discover its node features")
+        return FeatureSchema.discover(node for g in graphs for node in g.nodes)
+
+    # ----------------------------------------------------------------- search
+    def sample(self, rng: np.random.Generator) -> str:
+        """One uniformly random canonical spec."""
+        raise NotImplementedError(f"space {self.name!r} cannot sample architectures")
+
+    def mutate(self, spec: str, rng: np.random.Generator) -> str:
+        """A random one-step neighbour of ``spec`` (different from it), canonical."""
+        raise NotImplementedError(f"space {self.name!r} cannot mutate architectures")
+
+    def size(self) -> int | None:
+        """Number of distinct architectures, or None when unknown or unbounded."""
+        return None
+
+    def enumerate(self) -> Iterator[str]:
+        """Every canonical spec of the space (only for small spaces)."""
+        raise NotImplementedError(f"space {self.name!r} is not enumerable")
+
+    @property
+    def enumerable(self) -> bool:
+        return type(self).enumerate is not SearchSpace.enumerate
+
+    # ---------------------------------------------------------------- metrics
+    def metrics_table(self, dataset: str | None = None) -> pd.DataFrame:
+        """The shipped benchmark as a table: an ``arch`` column (canonical spec) plus metric columns."""
+        raise InputError(f"space {self.name!r} ships no metrics")
+
+    def resolve_dataset(self, dataset: str | None) -> str:
+        """Check a dataset name (None picks the first); raise a one-line error naming the choices."""
+        if not self.datasets:
+            raise InputError(f"space {self.name!r} has no shipped datasets")
+        if dataset is None:
+            return self.datasets[0]
+        if dataset not in self.datasets:
+            raise InputError(f"unknown dataset {dataset!r} for space {self.name!r}; choose one of {list(self.datasets)}")
+        return dataset
+
+    def sample_distinct(self, n: int, rng: np.random.Generator) -> list[str]:
+        """``n`` distinct random canonical specs (uniform over the space)."""
+        size = self.size()
+        if size is not None and n > size:
+            raise InputError(f"asked for {n} architectures but space {self.name!r} has only {size}")
+        seen: dict[str, None] = {}
+        tries = 0
+        while len(seen) < n:
+            seen.setdefault(self.sample(rng), None)
+            tries += 1
+            if tries > 100 * n + 1000:
+                raise InputError(f"could not sample {n} distinct architectures from {self.name!r}")
+        return list(seen)
+
+
+def parse_error(space: str, spec: str, why: str) -> SpecError:
+    """A one-line spec error that shows (a prefix of) the offending spec."""
+    shown = spec if len(spec) <= 80 else spec[:77] + "..."
+    return SpecError(f"invalid {space} spec {shown!r}: {why}")
