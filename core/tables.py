@@ -409,3 +409,28 @@ def table_hash(df: pd.DataFrame | ValidatedTable) -> str:
                 h.update(f"{len(data)}:".encode() + data)  # length prefix: "ab","c" never hashes as "a","bc"
         h.update(b"\n")
     return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- writing
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table by its extension (same formats as :func:`read_table`), atomically.
+
+    The file is written next to its destination and renamed into place, so an interrupted write
+    never leaves a half-written table behind.
+    """
+    target = Path(path)
+    fmt = _format_of(target.name, str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        if fmt == "csv":
+            df.to_csv(partial, index=False, compression="gzip" if target.name.endswith(".gz") else None)
+        elif fmt == "parquet":
+            df.to_parquet(partial, index=False)
+        else:
+            df.to_json(partial, orient="records", lines=True)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

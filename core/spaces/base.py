@@ -7,13 +7,40 @@ enumerates itself when small, and looks metrics up where a benchmark ships with 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError, SpecError
 from core.graph import ArchGraph, FeatureSchema
+
+
+@dataclass(frozen=True)
+class UnitCandidate:
+    """One configuration of one unit, as an isolated subgraph (DESIGN 2.8).
+
+    A unit is a contiguous part of an architecture that is chosen independently of the others (e.g.
+    a MobileNetV3 stage). The candidate is scored by the embedding norm of ``root`` (its last node)
+    at hop ``hops`` (= depth - 1, so the receptive field is exactly the candidate).
+
+    Attributes:
+        unit: the unit's name (e.g. ``"stage1"``).
+        choice: a hashable, JSON-serialisable description of the configuration, accepted back by
+            :meth:`SearchSpace.assemble`.
+        graph: the candidate alone as an :class:`ArchGraph` with the space's node features.
+        root: index of the node whose embedding scores the candidate.
+        hops: the hop level to read at ``root``.
+        label: readable form, e.g. ``"e6k5, e4k3"``.
+    """
+
+    unit: str
+    choice: Any
+    graph: ArchGraph
+    root: int
+    hops: int
+    label: str
 
 
 class SearchSpace(ABC):
@@ -74,6 +101,19 @@ class SearchSpace(ABC):
     @property
     def enumerable(self) -> bool:
         return type(self).enumerate is not SearchSpace.enumerate
+
+    # ------------------------------------------------------------------ units
+    def units(self) -> tuple[str, ...]:
+        """Names of the independently chosen units, in order; empty when the space has none."""
+        return ()
+
+    def unit_candidates(self, unit: str) -> Iterator[UnitCandidate]:
+        """Every candidate configuration of ``unit`` (only for spaces that declare units)."""
+        raise NotImplementedError(f"space {self.name!r} has no units")
+
+    def assemble(self, choices: Mapping[str, Any]) -> str:
+        """The canonical spec made of one ``choice`` per unit (keys: every name of :meth:`units`)."""
+        raise NotImplementedError(f"space {self.name!r} has no units")
 
     # ---------------------------------------------------------------- metrics
     def metrics_table(self, dataset: str | None = None) -> pd.DataFrame:

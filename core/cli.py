@@ -1,0 +1,69 @@
+"""``python -m core COMMAND ...``: the command-line face of AutoBuild Studio (DESIGN section 5).
+
+Each command lives in ``core/commands/<name>.py`` and defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Commands are found through :data:`COMMANDS`, a
+lookup table of module names, and imported only when used so ``--help`` stays fast.
+
+Bad input (:class:`~core.errors.InputError`, a missing file, an invalid option value) ends with one
+line on stderr and exit code 2; a traceback is a bug.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from core.errors import InputError
+
+#: command name -> module implementing it
+COMMANDS: dict[str, str] = {
+    "sample": "core.commands.sample",
+    "train": "core.commands.train",
+    "predict": "core.commands.predict",
+}
+
+EXIT_INPUT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2 (its default code too)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message} (see python -m core {self.prog.split()[-1]} --help)\n")
+        raise SystemExit(EXIT_INPUT_ERROR)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="AutoBuild Studio: learn which modules make "
+                     "architectures good and build better ones from them.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        if only is not None and name != only:
+            # Listed for --help without importing the (possibly heavy) module.
+            sub.add_parser(name, help="")
+            continue
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except InputError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_INPUT_ERROR
+    except FileNotFoundError as err:
+        sys.stderr.write(f"error: file not found: {err.filename or err}\n")
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

@@ -1,0 +1,1 @@
+"""One module per ``python -m core`` command; see :mod:`core.cli`."""
