@@ -1,0 +1,65 @@
+"""``python -m core train``: train AutoBuild's predictor on a table and write a run directory."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.errors import InputError
+from core.predictor.model import GNN_LAYERS, PredictorConfig
+from core.predictor.train import EpochReport, TrainConfig
+from core.spaces import get_space
+from core.tables import load_table
+from core.workflow import format_summary, train_from_table
+
+HELP = "train the predictor (FE-MLP + GNN, magnitude-ranked loss) on a table and save a run"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", required=True, help="search space of the table's arch column")
+    parser.add_argument("--table", required=True, help="architecture/metric table (.csv, .parquet, .jsonl)")
+    parser.add_argument("--target", required=True, help="target expression over metric columns, e.g. 'acc' "
+                        "or '100**(acc/100) / log10(latency)'")
+    parser.add_argument("--out", required=True, help="run directory to create")
+    parser.add_argument("--dataset", default=None, help="benchmark dataset the table comes from (for look-ups)")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--gnn", choices=sorted(GNN_LAYERS), default=PredictorConfig.gnn)
+    parser.add_argument("--width", type=int, default=PredictorConfig.width)
+    parser.add_argument("--layers", type=int, default=PredictorConfig.layers)
+    parser.add_argument("--lambda", dest="lam", type=float, default=TrainConfig.lam,
+                        help="weight of the rank term (0 = plain MSE ablation)")
+    parser.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--patience", type=int, default=None, help="early stopping on validation Spearman")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+def run(args: argparse.Namespace) -> int:
+    space = get_space(args.space)
+    if args.dataset is not None:
+        space.resolve_dataset(args.dataset)
+    try:
+        model_config = PredictorConfig(gnn=args.gnn, width=args.width, layers=args.layers)
+        train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lam=args.lam,
+                                   val_fraction=args.val_fraction, seed=args.seed, patience=args.patience,
+                                   device=args.device)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    table = load_table(args.table, space)
+
+    def progress(report: EpochReport) -> None:
+        if args.quiet or (report.epoch % 10 and report.epoch != report.epochs):
+            return
+        rho = "" if report.val_spearman is None else f"  val Spearman {report.val_spearman:.3f}"
+        sys.stderr.write(f"epoch {report.epoch:4d}/{report.epochs}  loss {report.loss:.4f} "
+                         f"(mse {report.mse:.4f}, rank {report.rank:.4f}){rho}\n")
+
+    outcome = train_from_table(table, args.target, args.out, dataset=args.dataset, model_config=model_config,
+                               train_config=train_config, overwrite=args.overwrite, progress=progress)
+    if outcome.excluded_summary:
+        print(f"note: {outcome.excluded_summary}")
+    print(format_summary(outcome.run, outcome.metrics))
+    return 0

@@ -1,0 +1,152 @@
+"""End-to-end steps shared by the CLI, the dashboard and notebooks.
+
+``train_from_table``: validated table + target expression -> trained predictor -> run directory.
+``predict_table``: run + validated table -> predicted target and hop norms per architecture.
+
+Both take the objects the user already has and return plain results; the callers only render them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from core import metrics as M
+from core.errors import InputError
+from core.predictor.batching import EncodedGraphs
+from core.predictor.model import PredictorConfig
+from core.predictor.train import EpochReport, TrainConfig, predict_encoded, train_predictor
+from core.runs import Run, save_run
+from core.spaces import get_space
+from core.tables import ValidatedTable, table_hash
+from core.targets import evaluate_target, parse_target
+
+#: The fewest architectures a predictor is trained on; below this a ranking is noise.
+MIN_ROWS = 10
+
+
+@dataclass
+class TrainOutcome:
+    run: Run
+    metrics: dict[str, Any]
+    excluded_summary: str
+
+
+def quality(predicted: np.ndarray, true: np.ndarray, hop_norms: np.ndarray) -> dict[str, Any]:
+    """Spearman, Kendall tau, MAE, precision@k (k = 10% of rows, at least 1) and per-hop norm Spearman."""
+    k = max(1, len(true) // 10)
+    return {
+        "rows": int(len(true)),
+        "spearman": M.spearman(predicted, true),
+        "kendall_tau": M.kendall_tau(predicted, true),
+        "mae": M.mae(predicted, true),
+        "precision_at_k": M.precision_at_k(predicted, true, k),
+        "k": k,
+        "hop_norm_spearman": M.hop_norm_spearman(hop_norms, true),
+    }
+
+
+def train_from_table(table: ValidatedTable, target_expression: str, out: str | Path, *,
+                     dataset: str | None = None,
+                     model_config: PredictorConfig = PredictorConfig(),
+                     train_config: TrainConfig = TrainConfig(),
+                     overwrite: bool = False,
+                     progress: Callable[[EpochReport], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> TrainOutcome:
+    """Train AutoBuild's predictor on ``table`` for ``target_expression`` and save the run to ``out``.
+
+    Rows whose target is NaN or infinite are excluded (and reported in ``excluded_summary``). The
+    held-out metrics are computed on the validation split in the target's own units.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        # Checked before training so a long run is not wasted on a name clash.
+        raise InputError(f"run directory {out} already exists; choose another --out or remove it")
+    target = parse_target(target_expression, table.metric_columns)
+    values = evaluate_target(table.frame, target)
+    kept = np.flatnonzero(values.kept)
+    if kept.size < MIN_ROWS:
+        raise InputError(f"{table.source}: only {kept.size} rows have a finite target {target_expression!r}; "
+                         f"need at least {MIN_ROWS}")
+    space = get_space(table.space_name)
+    graphs = [table.graphs[i] for i in kept]
+    schema = space.schema(graphs)
+    store = EncodedGraphs(graphs, schema)
+    y = values.values
+
+    result = train_predictor(store, y, model_config, train_config, progress, should_stop)
+    held = result.val_ids if result.val_ids.size >= 2 else result.train_ids
+    pred_std, norms = predict_encoded(result.model, store, held)
+    predicted = pred_std * result.target_std + result.target_mean
+    train_pred, train_norms = predict_encoded(result.model, store, result.train_ids)
+    metrics = {
+        "heldout_split": "validation" if result.val_ids.size >= 2 else "training (no validation split)",
+        "heldout": quality(predicted, y[held], norms),
+        "train": quality(train_pred * result.target_std + result.target_mean, y[result.train_ids], train_norms),
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "train_seconds": result.seconds,
+        "history": result.history,
+    }
+    frame = table.frame.iloc[kept].reset_index(drop=True)
+    config = {
+        "space": table.space_name,
+        "dataset": dataset,
+        "target": target_expression,
+        "target_columns": list(target.columns),
+        "metric_columns": list(table.metric_columns),
+        "train": train_config.to_dict(),
+        "seed": train_config.seed,
+        "table_source": table.source,
+        "table_hash": table_hash(table),
+        "rows": int(kept.size),
+        "excluded_rows": [int(r) for r in values.excluded_rows],
+        "train_rows": result.train_ids.tolist(),
+        "val_rows": result.val_ids.tolist(),
+        "target_mean": result.target_mean,
+        "target_std": result.target_std,
+        "hop_moments": [list(m) for m in result.hop_moments],
+    }
+    path = save_run(out, config=config, model=result.model, metrics=metrics, table=frame, overwrite=overwrite)
+    summary = values.summary() if values.excluded_rows else ""
+    return TrainOutcome(Run.load(path), metrics, summary)
+
+
+def predict_table(run: Run, table: ValidatedTable) -> pd.DataFrame:
+    """``arch``, ``predicted`` (target units) and ``norm_hop0`` .. ``norm_hopL`` for every row."""
+    if table.space_name != run.config["space"]:
+        raise InputError(f"{table.source} is a {table.space_name} table but run {run.name} was trained "
+                         f"on {run.config['space']}")
+    prediction = run.predict(EncodedGraphs(table.graphs, run.schema))
+    out = pd.DataFrame({"arch": table.frame["arch"], "predicted": prediction.values})
+    for h in range(prediction.hop_norms.shape[1]):
+        out[f"norm_hop{h}"] = prediction.hop_norms[:, h]
+    return out
+
+
+def format_summary(run: Run, metrics: dict[str, Any]) -> str:
+    """A one-screen text summary of a trained run for the terminal."""
+    held = metrics["heldout"]
+
+    def f(x: float) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+    hops = "  ".join(f"h{h}={f(v)}" for h, v in enumerate(held["hop_norm_spearman"]))
+    lines = [
+        f"run        {run.path}",
+        f"space      {run.config['space']}" + (f" / {run.dataset}" if run.dataset else ""),
+        f"target     {run.target}   ({run.config['rows']} rows; {len(run.config['excluded_rows'])} excluded)",
+        f"trained    {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
+        f"({run.config['model']['gnn']}, width {run.config['model']['width']}, "
+        f"{run.config['model']['layers']} layers, lambda {run.config['train']['lam']})",
+        f"held-out   {metrics['heldout_split']}, {held['rows']} architectures",
+        f"  Spearman {f(held['spearman'])}   Kendall tau {f(held['kendall_tau'])}   MAE {f(held['mae'])}"
+        f"   precision@{held['k']} {f(held['precision_at_k'])}",
+        f"  hop-norm Spearman  {hops}",
+    ]
+    return "\n".join(lines)
+
