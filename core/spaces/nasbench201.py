@@ -157,7 +157,8 @@ class NasBench201Space(SearchSpace):
             sources = [0] if i == 1 else into[i]
             edges += [(src, e + 1) for src in sources]
         edges += [(src, output) for src in into[4]]
-        labels = [n["op"] for n in nodes]
+        # The edge is part of the label: the same op on two edges is two different modules.
+        labels = [n["op"] if n["edge"] == MISSING else f"{n['op']} {n['edge']}" for n in nodes]
         return ArchGraph(nodes=nodes, edges=edges, spec=spec_string(ops), labels=labels)
 
     # --------------------------------------------------------------- features

@@ -99,8 +99,8 @@ def test_bad_specs_name_the_problem(space, spec, problem):
 
 def test_graph_shape(space):
     g = space.to_graph(EXAMPLE)
-    assert g.labels == ["input", "nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3",
-                        "skip_connect", "nor_conv_3x3", "skip_connect", "output"]
+    assert g.labels == ["input", "nor_conv_3x3 1-2", "nor_conv_3x3 1-3", "avg_pool_3x3 2-3",
+                        "skip_connect 1-4", "nor_conv_3x3 2-4", "skip_connect 3-4", "output"]
     assert [n["edge"] for n in g.nodes[1:7]] == ["1-2", "1-3", "2-3", "1-4", "2-4", "3-4"]
     # Op on 3->4 reads both ops into node 3 (1->3, 2->3); the output reads the ops on 1->4, 2->4, 3->4.
     assert sorted(g.predecessors(6)) == [2, 3]
