@@ -1,0 +1,402 @@
+"""Session-state keys, cached loaders and the background training jobs shared by the pages.
+
+Widgets forget their value when the page that draws them is not shown, so every choice that matters
+on another page (the table, the space, the dataset, the target, the run) is copied into one of the
+``ab_*`` keys below. Frames and parsed tables are cached with ``st.cache_data`` (each caller gets a
+copy); loaded runs (a torch model) with ``st.cache_resource`` (shared: never mutate one).
+Everything computational is delegated to :mod:`core`; this module only caches and remembers it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.errors import InputError, TableError
+from core.runs import CONFIG_FILE, Run, RunSummary, list_runs
+from core.spaces import get_space, space_names
+from core.tables import FORMATS, ValidatedTable, load_table, read_table, validate_table
+from core.targets import TargetValues, evaluate_target, parse_target
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = ROOT / "sample_data"
+DEFAULT_TABLE = SAMPLE_DIR / "nasbench-graph_cora_300.csv"
+DEFAULT_SPACE = "nasbench-graph"
+DEFAULT_DATASET = "cora"
+DEFAULT_TARGET = "valid_perf"
+RUNS_ENV = "AUTOBUILD_RUNS_DIR"
+
+# ------------------------------------------------------------------------ session-state keys
+TABLE = "ab_table"              # the ValidatedTable in use
+TABLE_LABEL = "ab_table_label"  # where it came from, for captions
+SPACE = "ab_space"              # its space name
+DATASET = "ab_dataset"          # the benchmark dataset for look-ups (None for user tables)
+TARGET = "ab_target"            # the target expression
+RUN = "ab_run"                  # path (str) of the run in use
+JOB = "ab_job"                  # id of this session's training job
+BUILDS = "ab_builds"            # (run path, stamp, top, k) -> BuildResult of this session
+NOTICE = "ab_notice"            # a one-time message for the next page render
+
+
+def runs_dir() -> Path:
+    """Where runs live: ``$AUTOBUILD_RUNS_DIR`` or ``runs/`` in the project."""
+    value = os.environ.get(RUNS_ENV)
+    return Path(value).expanduser() if value else ROOT / "runs"
+
+
+def remember(name: str, default: Any = None) -> str:
+    """The widget key for a choice persisted under ``name``; seeds the widget from the saved value.
+
+    Draw the widget with ``key=remember(name, default)`` and call :func:`keep` with its value after.
+    """
+    widget = f"_w_{name}"
+    if widget not in st.session_state:
+        st.session_state[widget] = st.session_state.get(name, default)
+    return widget
+
+
+def keep(name: str, value: Any) -> Any:
+    st.session_state[name] = value
+    return value
+
+
+def pop_notice() -> str | None:
+    return st.session_state.pop(NOTICE, None)
+
+
+# ------------------------------------------------------------------------------ tables
+
+def bundled_tables() -> list[Path]:
+    """The sample tables in ``sample_data/``, the default one first."""
+    found = sorted(p for p in SAMPLE_DIR.iterdir() if p.is_file() and _is_table(p.name))
+    return sorted(found, key=lambda p: p != DEFAULT_TABLE)
+
+
+def _is_table(name: str) -> bool:
+    return any(name.lower().endswith(ext) for ext in FORMATS)
+
+
+def infer_space_dataset(file_name: str) -> tuple[str | None, str | None]:
+    """``nasbench-graph_cora_300.csv`` -> (``nasbench-graph``, ``cora``); unknown parts are None."""
+    parts = Path(file_name).name.split("_")
+    space = parts[0] if parts and parts[0] in space_names() else None
+    dataset = None
+    if space and len(parts) > 1 and parts[1] in get_space(space).datasets:
+        dataset = parts[1]
+    return space, dataset
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def bundled_table(path: str, space: str) -> ValidatedTable:
+    return load_table(path, space, name=Path(path).name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def read_raw(data: bytes, name: str) -> pd.DataFrame:
+    """An uploaded table as read from its bytes (raises TableError)."""
+    return read_table(data, name=name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def validate_upload(data: bytes, name: str, space: str, base_dir: str | None = None) -> ValidatedTable:
+    df = read_table(data, name=name)
+    return validate_table(df, space, source=name, base_dir=base_dir)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def benchmark_sample(space: str, dataset: str, n: int, seed: int) -> ValidatedTable:
+    """``n`` random architectures of a shipped benchmark with all its metrics (like ``python -m core sample``)."""
+    full = get_space(space).metrics_table(dataset)
+    if n > len(full):
+        raise InputError(f"{space}/{dataset} has only {len(full)} architectures; asked for {n}")
+    part = full.sample(n=n, random_state=seed).reset_index(drop=True)
+    return validate_table(part, space, source=f"{space}/{dataset} sample of {n} (seed {seed})")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def lookup_table(space: str, dataset: str) -> pd.DataFrame:
+    return get_space(space).metrics_table(dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def column_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-column statistics for the preview: type, missing and distinct values, and numeric summary."""
+    rows = []
+    for column in frame.columns:
+        series = frame[column]
+        numeric = pd.to_numeric(series, errors="coerce") if series.dtype == object else series
+        is_num = pd.api.types.is_numeric_dtype(numeric) and not pd.api.types.is_bool_dtype(numeric)
+        row: dict[str, Any] = {
+            "column": str(column),
+            "type": str(series.dtype),
+            "rows": int(len(series)),
+            "missing": int(series.isna().sum()),
+            "distinct": int(series.astype(str).nunique()),
+        }
+        if is_num and column != "arch":
+            finite = numeric[np.isfinite(numeric.astype(float))]
+            row.update(mean=finite.mean(), std=finite.std(), min=finite.min(), median=finite.median(),
+                       max=finite.max(), non_finite=int(len(numeric.dropna()) - len(finite)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def target_values(frame: pd.DataFrame, expression: str) -> TargetValues:
+    """The target of ``frame`` with NaN/inf rows split off (raises TargetError)."""
+    return evaluate_target(frame, expression)
+
+
+def extract_onnx_zip(data: bytes, name: str) -> tuple[bytes, str, str]:
+    """Unpack an uploaded zip of ``.onnx`` files plus one metrics table; return (table bytes, table name, dir).
+
+    Specs in the table are paths relative to the zip's root. Files are written once per distinct
+    zip under the temp directory; unsafe member names (absolute, ``..``) are refused.
+    """
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / "autobuild-uploads" / digest
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise TableError(f"{name}: not a valid zip file") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if sum(m.file_size for m in members) > 2 * 1024**3:
+            raise TableError(f"{name}: unpacks to more than 2 GB")
+        tables, models = [], []
+        for member in members:
+            path = PurePosixPath(member.filename)
+            if path.is_absolute() or ".." in path.parts:
+                raise TableError(f"{name}: unsafe path {member.filename!r} in the zip")
+            if path.name.startswith(".") or "__MACOSX" in path.parts:
+                continue
+            if path.suffix.lower() == ".onnx":
+                models.append(member)
+            elif _is_table(path.name):
+                tables.append(member)
+        if len(tables) != 1:
+            raise TableError(f"{name}: the zip must hold exactly one metrics table (.csv, .parquet, .jsonl), "
+                             f"found {len(tables)}")
+        if not models:
+            raise TableError(f"{name}: the zip holds no .onnx files")
+        if not (target / ".complete").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            for member in models + tables:
+                archive.extract(member, target)
+            (target / ".complete").touch()
+        table = tables[0]
+        table_dir = target / PurePosixPath(table.filename).parent
+        return (target / table.filename).read_bytes(), PurePosixPath(table.filename).name, str(table_dir)
+
+
+# ------------------------------------------------------------------------- current table
+
+def set_table(table: ValidatedTable, label: str, dataset: str | None) -> None:
+    """Make ``table`` the one every page uses; keep the target if it still fits, else pick the default."""
+    st.session_state[TABLE] = table
+    st.session_state[TABLE_LABEL] = label
+    st.session_state[SPACE] = table.space_name
+    st.session_state[DATASET] = dataset
+    expression = st.session_state.get(TARGET)
+    try:
+        parse_target(expression, table.metric_columns)
+    except (InputError, TypeError):
+        st.session_state[TARGET] = default_target(table)
+
+
+def default_target(table: ValidatedTable) -> str:
+    metric = get_space(table.space_name).default_metric
+    return metric if metric in table.metric_columns else table.metric_columns[0]
+
+
+def current_table() -> ValidatedTable:
+    """The table in use; the bundled default (NAS-Bench-Graph, Cora, 300 architectures) at first."""
+    if TABLE not in st.session_state:
+        set_table(bundled_table(str(DEFAULT_TABLE), DEFAULT_SPACE), DEFAULT_TABLE.name, DEFAULT_DATASET)
+    return st.session_state[TABLE]
+
+
+def current_target() -> str:
+    table = current_table()
+    expression = st.session_state.get(TARGET) or default_target(table)
+    st.session_state[TARGET] = expression
+    return expression
+
+
+# -------------------------------------------------------------------------------- runs
+
+def runs() -> list[RunSummary]:
+    return list_runs(runs_dir())
+
+
+def run_stamp(path: str | Path) -> float:
+    """Changes when a run directory is rewritten, so cached results of an old run are not reused."""
+    try:
+        return (Path(path) / CONFIG_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def load_run(path: str, stamp: float) -> Run:
+    """A loaded run (model in eval mode). Shared across sessions: never mutate it."""
+    return Run.load(path)
+
+
+def current_run_path() -> str | None:
+    """The run in use: the one chosen last, else the newest saved run, else None."""
+    available = runs()
+    chosen = st.session_state.get(RUN)
+    if chosen and any(str(r.path) == chosen for r in available):
+        return chosen
+    if available:
+        st.session_state[RUN] = str(available[0].path)
+        return st.session_state[RUN]
+    return None
+
+
+def run_label(summary: RunSummary) -> str:
+    rho = "n/a" if summary.spearman is None else f"{summary.spearman:.2f}"
+    where = summary.space + (f"/{summary.dataset}" if summary.dataset else "")
+    return f"{summary.name}  ·  {where}  ·  {summary.target}  ·  Spearman {rho}"
+
+
+def run_picker(label: str = "Run", key: str = "run_picker") -> Run | None:
+    """A select box over saved runs (current one preselected); returns the loaded run or None."""
+    available = runs()
+    if not available:
+        return None
+    paths = [str(r.path) for r in available]
+    current = current_run_path()
+    index = paths.index(current) if current in paths else 0
+    by_path = {str(r.path): r for r in available}
+    choice = st.selectbox(label, paths, index=index, key=key, format_func=lambda p: run_label(by_path[p]))
+    st.session_state[RUN] = choice
+    return load_run(choice, run_stamp(choice))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def run_table(path: str, stamp: float) -> ValidatedTable:
+    """The run's training table, validated again to rebuild its graphs."""
+    run = load_run(path, stamp)
+    return validate_table(run.table(), run.space, source=f"run {run.name}", metric_columns=run.config["metric_columns"])
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def run_targets(path: str, stamp: float) -> np.ndarray:
+    run = load_run(path, stamp)
+    return evaluate_target(run_table(path, stamp).frame, run.target).values
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def module_scores(path: str, stamp: float):
+    """:class:`core.scoring.ModuleScores` of the run's training architectures."""
+    from core.scoring import score_modules
+
+    run = load_run(path, stamp)
+    table = run_table(path, stamp)
+    targets = evaluate_target(table.frame, run.target)
+    # The run table holds only rows with a finite target, so every row is kept.
+    return score_modules(run, table.graphs, targets.values if targets.kept.all() else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def architecture_scores(path: str, stamp: float, spec: str) -> np.ndarray:
+    """Scores [nodes, L+1] of one architecture's nodes."""
+    from core.scoring import architecture_scores as scores
+
+    run = load_run(path, stamp)
+    return scores(run, run.space.to_graph(spec))
+
+
+# ---------------------------------------------------------------------- training jobs
+
+@dataclass
+class TrainJob:
+    """One training run in a background thread, so pages stay responsive and Stop works.
+
+    The thread only calls :func:`core.workflow.train_from_table`; the page polls ``history`` and
+    ``status``. ``stop`` is the training's ``should_stop``.
+    """
+
+    id: str
+    out: Path
+    epochs: int
+    history: list[dict] = field(default_factory=list)
+    status: str = "running"  # running | done | stopped | failed
+    error: str | None = None
+    metrics: dict[str, Any] | None = None
+    excluded_summary: str = ""
+    started: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+    @property
+    def epoch(self) -> int:
+        return self.history[-1]["epoch"] if self.history else 0
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> dict[str, TrainJob]:
+    return {}
+
+
+def get_job(job_id: str | None) -> TrainJob | None:
+    return _jobs().get(job_id) if job_id else None
+
+
+def start_job(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
+              model_config: Any, train_config: Any) -> TrainJob:
+    """Start training in a thread and return the job (its id is also stored in this session)."""
+    from core.workflow import train_from_table
+
+    job = TrainJob(id=uuid.uuid4().hex, out=out, epochs=train_config.epochs)
+
+    def work() -> None:
+        try:
+            outcome = train_from_table(table, expression, out, dataset=dataset, model_config=model_config,
+                                       train_config=train_config, progress=lambda r: job.history.append(vars(r)),
+                                       should_stop=job.stop.is_set)
+            job.metrics = outcome.metrics
+            job.excluded_summary = outcome.excluded_summary
+            job.status = "stopped" if job.stop.is_set() else "done"
+        except InputError as err:
+            job.error = str(err).splitlines()[0] if str(err) else type(err).__name__
+            job.status = "failed"
+        except Exception as err:  # a bug: keep the page alive, log the traceback for the developer
+            traceback.print_exc()
+            job.error = f"training failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            job.status = "failed"
+        finally:
+            job.finished_at = time.time()
+
+    job.thread = threading.Thread(target=work, name=f"autobuild-train-{job.id[:8]}", daemon=True)
+    _jobs()[job.id] = job
+    st.session_state[JOB] = job.id
+    job.thread.start()
+    return job
+
+
+def safe_run_name(text: str) -> str:
+    """A run directory name: letters, digits, ``.``, ``_`` and ``-`` only."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip(".-")
+    return name[:80]

@@ -1,0 +1,295 @@
+"""Building architectures from the best modules (DESIGN 2.8), and the reduced search space.
+
+Two builders, chosen by the space:
+
+**Units** (the paper's method; spaces that declare units, e.g. MobileNet stages). Every candidate
+configuration of a unit is scored as an isolated subgraph: the standardised L1 norm of its last
+node's embedding at hop ``depth - 1``, ``s = (||h_root^{depth-1}||_1 - mu) / sigma``. The top ``k``
+per unit are kept; their Cartesian product is the reduced search space (size ``prod_u k_u``); its
+members are ranked by the sum of their unit scores and the top ``N`` are assembled.
+
+**Modules** (spaces without natural units: NAS-Bench-Graph, NAS-Bench-201, user graphs). Such a
+space is one unit, the whole cell, so a candidate is a whole architecture and, as for units, it is
+scored at its last node (the sink) at hop ``min(depth - 1, L)``: the module that covers the cell.
+The choices inside the cell are (position, op) modules, where a node's *position* is its features
+other than ``op`` (the edge in NAS-Bench-201, the depth in NAS-Bench-Graph). Over a pool (the whole
+space when it can be enumerated, else the training table and its one-step mutations) each (position,
+op) module is scored by the mean cell score of the pool architectures that contain it; per position
+the ``k`` best ops are kept; the reduced space is the pool's architectures made only of kept modules,
+ranked by cell score, and the top ``N`` are built. The regression head is not used to choose: it only
+reports ``predicted``. (Why not each node's own norm: low-hop norms rank architectures well *on
+average* but their extremes are degenerate cells, e.g. all-skip in NAS-Bench-201; the cell-level
+module is the one whose norm was trained to rank whole architectures.)
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.graph import ArchGraph
+from core.predictor.batching import EncodedGraphs
+from core.runs import Run
+from core.scoring import node_scores
+from core.spaces.base import SearchSpace, UnitCandidate
+
+#: Most architectures a module-based build scores in its pool (the enumerated space or a sample).
+MAX_POOL = 200_000
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """top: N, the number of architectures to build; k: candidates kept per unit (or per position)."""
+
+    top: int = 4
+    k: int = 3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.top, int) or self.top < 1:
+            raise ValueError(f"top must be a positive integer, not {self.top!r}")
+        if not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(f"k must be a positive integer, not {self.k!r}")
+
+
+@dataclass
+class BuildResult:
+    """built: arch, score, predicted (+ true_<metric> and percentile when a look-up table ships);
+    units: the kept top-k per unit or position (unit, rank, label, score); reduced_space_size;
+    method: "units" or "modules"; reduced_specs: the reduced space when it was enumerated."""
+
+    built: pd.DataFrame
+    units: pd.DataFrame
+    reduced_space_size: int
+    method: str
+    notes: str = ""
+    reduced_specs: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[str, float], None]
+
+
+def build_architectures(run: Run, config: BuildConfig = BuildConfig(),
+                        progress: Progress | None = None) -> BuildResult:
+    """Build ``config.top`` architectures from the best modules of ``run``'s space."""
+    report = progress or (lambda stage, fraction: None)
+    space = run.space
+    if space.units():
+        result = _build_from_units(run, space, config, report)
+    else:
+        result = _build_from_modules(run, space, config, report)
+    report("predicting", 0.95)
+    graphs = [space.to_graph(spec) for spec in result.built["arch"]]
+    result.built["predicted"] = run.predict(graphs).values if graphs else []
+    _add_lookup(run, result.built)
+    report("done", 1.0)
+    return result
+
+
+# ------------------------------------------------------------------------------------- units
+
+def score_unit_candidates(run: Run, candidates: Sequence[UnitCandidate], batch_size: int = 8192) -> np.ndarray:
+    """Standardised score of each isolated unit candidate: its root's norm at hop ``hops`` [C]."""
+    scores = np.empty(len(candidates))
+    for start in range(0, len(candidates), batch_size):
+        chunk = candidates[start:start + batch_size]
+        store = EncodedGraphs([c.graph for c in chunk], run.schema)
+        per_node = node_scores(run, store)  # [nodes, L+1]
+        offsets = store.node_ptr[:-1].numpy()
+        for i, cand in enumerate(chunk):
+            hop = min(cand.hops, run.hops)
+            scores[start + i] = per_node[offsets[i] + cand.root, hop]
+    return scores
+
+
+def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report: Progress) -> BuildResult:
+    kept: list[list[tuple[float, UnitCandidate]]] = []
+    rows = []
+    names = space.units()
+    for u, unit in enumerate(names):
+        report(f"scoring unit {unit}", 0.9 * u / len(names))
+        candidates = list(space.unit_candidates(unit))
+        scores = score_unit_candidates(run, candidates)
+        best = np.argsort(-scores, kind="stable")[:config.k]
+        kept.append([(float(scores[i]), candidates[i]) for i in best])
+        rows += [(unit, r + 1, candidates[i].label, float(scores[i])) for r, i in enumerate(best)]
+    size = math.prod(len(k) for k in kept)
+    built_rows, seen = [], set()
+    for total, combo in _top_sums(kept, config.top * 4):
+        spec = space.assemble({c.unit: c.choice for c in combo})
+        if spec not in seen:
+            seen.add(spec)
+            built_rows.append((spec, total))
+        if len(built_rows) == config.top:
+            break
+    built = pd.DataFrame(built_rows, columns=["arch", "score"])
+    return BuildResult(built, pd.DataFrame(rows, columns=["unit", "rank", "label", "score"]), size, "units",
+                       notes=f"top {config.k} of each of {len(names)} units; ranked by summed unit score")
+
+
+def _top_sums(kept: list[list[tuple[float, UnitCandidate]]], n: int):
+    """The ``n`` best combinations (one candidate per unit) by summed score, best first.
+
+    Each list is sorted best first, so a best-first search over index vectors yields the combinations
+    in order without enumerating the (possibly huge) product.
+    """
+    start = (0,) * len(kept)
+    heap = [(-sum(k[0][0] for k in kept), start)]
+    seen = {start}
+    while heap and n > 0:
+        neg, idx = heapq.heappop(heap)
+        yield -neg, [kept[u][i][1] for u, i in enumerate(idx)]
+        n -= 1
+        for u in range(len(kept)):
+            if idx[u] + 1 < len(kept[u]):
+                nxt = idx[:u] + (idx[u] + 1,) + idx[u + 1:]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    total = -neg - kept[u][idx[u]][0] + kept[u][idx[u] + 1][0]
+                    heapq.heappush(heap, (-total, nxt))
+
+
+# ----------------------------------------------------------------------------------- modules
+
+def position_of(node: dict) -> tuple:
+    """A node's position: its features other than ``op`` (sorted, so it is hashable and stable)."""
+    return tuple(sorted((k, str(v)) for k, v in node.items() if k != "op"))
+
+
+def build_pool(run: Run, space: SearchSpace, rng_seed: int = 0) -> list[str]:
+    """Architectures the module-based build chooses from: the space, or the table and its neighbours."""
+    if space.enumerable and (space.size() or 0) <= MAX_POOL:
+        return list(space.enumerate())
+    specs = list(dict.fromkeys(run.table()["arch"].astype(str)))
+    try:
+        rng = np.random.default_rng(rng_seed)
+        neighbours = [space.mutate(s, rng) for s in specs for _ in range(4)]
+    except NotImplementedError:
+        neighbours = []
+    return list(dict.fromkeys(specs + neighbours))[:MAX_POOL]
+
+
+@dataclass
+class PoolScores:
+    """Scores over a pool: ``arch_score`` [A] (the cell module's standardised score) and, per node,
+    its (position, op) key and architecture index."""
+
+    specs: list[str]
+    graphs: list[ArchGraph]
+    node_keys: list[tuple[tuple, str]]
+    node_arch: np.ndarray
+    arch_score: np.ndarray
+
+
+def cell_readout(graph: ArchGraph, hops: int) -> tuple[list[int], int]:
+    """The sink nodes of ``graph`` and the hop whose receptive field covers the cell: min(depth-1, L)."""
+    has_succ = {s for s, _ in graph.edges}
+    sinks = [v for v in range(graph.num_nodes) if v not in has_succ]
+    longest = [0] * graph.num_nodes  # longest path (in edges) ending at each node
+    for v in _topological(graph):
+        for p in graph.predecessors(v):
+            longest[v] = max(longest[v], longest[p] + 1)
+    return sinks, min(max(longest[v] for v in sinks), hops)
+
+
+def _topological(graph: ArchGraph) -> list[int]:
+    indeg = [len(graph.predecessors(v)) for v in range(graph.num_nodes)]
+    succ: list[list[int]] = [[] for _ in range(graph.num_nodes)]
+    for s, d in graph.edges:
+        succ[s].append(d)
+    order, ready = [], [v for v in range(graph.num_nodes) if indeg[v] == 0]
+    while ready:
+        v = ready.pop()
+        order.append(v)
+        for d in succ[v]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                ready.append(d)
+    return order
+
+
+def score_pool(run: Run, specs: Sequence[str], report: Progress | None = None) -> PoolScores:
+    """Score every architecture of ``specs`` as one cell module (see the module docstring)."""
+    space = run.space
+    report = report or (lambda stage, fraction: None)
+    report("building graphs", 0.05)
+    graphs = [space.to_graph(s) for s in specs]
+    report("scoring modules", 0.3)
+    store = EncodedGraphs(graphs, run.schema)
+    per_node = node_scores(run, store)  # [nodes, L+1]
+    offsets = store.node_ptr[:-1].numpy()
+    arch_score = np.empty(len(graphs))
+    for i, g in enumerate(graphs):
+        sinks, hop = cell_readout(g, run.hops)
+        arch_score[i] = per_node[offsets[i] + np.asarray(sinks), hop].mean()
+    node_arch = np.repeat(np.arange(len(graphs)), store.node_counts.numpy())
+    keys = [(position_of(n), str(n.get("op", ""))) for g in graphs for n in g.nodes]
+    return PoolScores(list(specs), graphs, keys, node_arch, arch_score)
+
+
+def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report: Progress) -> BuildResult:
+    specs = build_pool(run, space)
+    if not specs:
+        raise InputError("nothing to build from: the run's table is empty")
+    pool = score_pool(run, specs, report)
+    report("ranking modules", 0.7)
+    frame = pd.DataFrame({"position": [k[0] for k in pool.node_keys], "op": [k[1] for k in pool.node_keys],
+                          "arch": pool.node_arch}).drop_duplicates()
+    frame["score"] = pool.arch_score[frame["arch"].to_numpy()]
+    grouped = frame.groupby(["position", "op"], sort=False)
+    table = grouped["score"].mean().reset_index()
+    table["architectures"] = grouped["arch"].size().to_numpy()
+    # Modules in every architecture (input, output) are structure, not choices.
+    table = table[table["architectures"] < len(specs)]
+    table = table.sort_values(["position", "score"], ascending=[True, False], kind="stable")
+    table["rank"] = table.groupby("position").cumcount() + 1
+    kept_table = table[table["rank"] <= config.k]
+    kept = set(zip(kept_table["position"], kept_table["op"]))
+    fixed = set(table["position"])
+    key_ok = np.array([(pos not in fixed) or ((pos, op) in kept) for pos, op in pool.node_keys])
+    arch_ok = np.bincount(pool.node_arch, weights=~key_ok, minlength=len(specs)) == 0
+    members = np.flatnonzero(arch_ok)
+    order = members[np.argsort(-pool.arch_score[members], kind="stable")]
+    top = order[:config.top]
+    built = pd.DataFrame({"arch": [specs[i] for i in top], "score": pool.arch_score[top]})
+    units = pd.DataFrame({
+        "unit": [_position_label(p) for p in kept_table["position"]],
+        "rank": kept_table["rank"].to_numpy(),
+        "label": kept_table["op"].to_numpy(),
+        "score": kept_table["score"].to_numpy(),
+    })
+    pool_note = "the whole space" if len(specs) == (space.size() or -1) else f"{len(specs)} pooled architectures"
+    notes = (f"top {config.k} ops per position over {pool_note}; reduced space = pool members made only of kept "
+             f"(position, op) modules; ranked by cell-module score")
+    return BuildResult(built, units.reset_index(drop=True), int(members.size), "modules", notes,
+                       [specs[i] for i in order])
+
+
+def _position_label(position: tuple) -> str:
+    return ", ".join(f"{k}={v}" for k, v in position) or "(any)"
+
+
+# ------------------------------------------------------------------------------------ look-up
+
+def _add_lookup(run: Run, built: pd.DataFrame) -> None:
+    """Add ``true_<metric>`` columns and the ``percentile`` of the target metric, when data ships."""
+    space = run.space
+    if not space.datasets or built.empty:
+        return
+    dataset = run.dataset or space.datasets[0]
+    try:
+        table = space.metrics_table(dataset).set_index("arch")
+    except InputError:
+        return
+    for column in table.columns:
+        built[f"true_{column}"] = [table[column].get(a, np.nan) for a in built["arch"]]
+    metric = next((c for c in run.config.get("target_columns", []) if c in table.columns), None)
+    if metric is not None:
+        values = np.sort(table[metric].to_numpy())
+        built["percentile"] = [100.0 * np.searchsorted(values, v, side="right") / len(values)
+                               if np.isfinite(v) else np.nan for v in built[f"true_{metric}"]]
+

@@ -1,0 +1,368 @@
+"""What the Once-for-All spaces share: subnet config specs, sequence graphs, sampling and units.
+
+A spec is OFA's own subnet config as JSON, ``{"ks":[...],"e":[...],"d":[...],"r":[224]}``: kernel
+size and expansion ratio for every layer slot of the supernet (active or not), depth per stage, and
+the input resolution. ``ofa-mbv3`` (:mod:`core.spaces.ofa_mbv3`) and ``ofa-pn``
+(:mod:`core.spaces.ofa_pn`) differ only in their :class:`~core.ofa_subnets.Layout` and units.
+
+Facts checked against ``mit-han-lab/once-for-all`` (``ofa_mbv3.py``, ``ofa_proxyless.py``,
+``train_ofa_net.py``, ``my_random_resize_crop.py``):
+
+- Kernels 3, 5, 7 and expansions 3, 4, 6 in every elastic layer; depths 2, 3, 4 per stage. A stage of
+  depth ``d`` runs its *first* ``d`` layers; the values of the other slots are ignored. The canonical
+  spec therefore fills inactive slots with kernel 3 and expansion 3 (it keeps all slots, so it is still
+  a config that OFA's ``set_active_subnet`` loads), and parsing accepts any valid value or ``null`` there.
+- OFA trains at every resolution from 128 to 224 in steps of 4 (``image_size='128,160,192,224'`` with
+  ``continuous_size=True`` and ``IMAGE_SIZE_SEG = 4``); its tutorial searches 160-224 in steps of 16.
+  Specs may use any of the 25 trained sizes; :meth:`OFASpace.sample` draws from 192-224 in steps of 4,
+  the range of the AutoBuild experiments. ``r`` may be an int or a one-element list (OFA writes
+  ``[224]``), and a spec without ``r`` is at 224, OFA's default. The key ``"wid": null`` that OFA's
+  evolution finder writes is accepted and dropped.
+
+Graph (the paper's sequence graph): one node per active layer, edges in layer order. Node features:
+``stage`` (1-based OFA stage), ``layer`` (0-based index in the stage), ``block`` (MBConv with its
+activation and squeeze-excite, e.g. ``mbconv-h_swish-se``), ``expand``, ``kernel`` (categorical) and
+``resolution`` (numeric). The fixed stem, first block and head are the same in every subnet and left out.
+
+Units (DESIGN 2.8): contiguous groups of stages chosen independently. A candidate is one depth and
+one ``e``/``k`` per active layer, i.e. :math:`\\sum_{d} 9^{d}` candidates for a stage of depths ``d``;
+a stage of depth 2-4 has :math:`9^2 + 9^3 + 9^4 = 7{,}371`.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from core.errors import InputError, SpecError
+from core.graph import CATEGORICAL, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
+from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig, build_subnet, profile_subnet
+from core.spaces.base import SearchSpace, UnitCandidate, parse_error
+
+#: Every input size OFA was trained at (parsing accepts these).
+RESOLUTIONS = tuple(range(128, 225, 4))
+#: The sizes :meth:`OFASpace.sample` draws from (the AutoBuild experiments' 192-224).
+SAMPLE_RESOLUTIONS = tuple(range(192, 225, 4))
+#: OFA's default input size; also the resolution feature of unit candidates.
+DEFAULT_RESOLUTION = 224
+#: What inactive layer slots hold in a canonical spec.
+FILLER_KERNEL, FILLER_EXPAND = KERNELS[0], EXPANDS[0]
+#: One elastic layer's choice as a unit-choice token, e.g. "e6k5".
+TOKENS = tuple(f"e{e}k{k}" for e in EXPANDS for k in KERNELS)
+_TOKEN = re.compile(r"e(\d+)k(\d+)")
+
+
+@dataclass(frozen=True)
+class UnitDef:
+    """A unit: consecutive 0-based stages of the layout; at most one of them may have elastic depth."""
+
+    name: str
+    stages: tuple[int, ...]
+
+
+class OFASpace(SearchSpace):
+    """Base of the OFA spaces; subclasses set ``name``, ``description``, ``layout`` and ``unit_defs``."""
+
+    layout: Layout
+    unit_defs: tuple[UnitDef, ...]
+    default_metric = "latency_ms"
+    #: What :meth:`measure` can measure (``python -m core sample --measure``).
+    measures = ("latency",)
+
+    def __init__(self) -> None:
+        stages = self.layout.stages
+        covered = [s for u in self.unit_defs for s in u.stages]
+        if covered != list(range(len(stages))):
+            raise ValueError(f"{self.name}: units must cover stages 0..{len(stages) - 1} in order, not {covered}")
+        for unit in self.unit_defs:
+            if sum(len(stages[s].depths) > 1 for s in unit.stages) > 1:
+                raise ValueError(f"{self.name}: unit {unit.name} has two elastic-depth stages")
+        self._blocks = tuple(f"mbconv-{s.act}" + ("-se" if s.se else "") for s in stages)
+
+    # ------------------------------------------------------------ spec strings
+    def parse(self, spec: str) -> SubnetConfig:
+        """Validate an OFA config (JSON text) and return it with inactive slots canonicalised."""
+        if not isinstance(spec, str):
+            raise parse_error(self.name, str(spec), f"need a JSON object as text, got {type(spec).__name__}")
+        try:
+            obj = json.loads(spec)
+        except json.JSONDecodeError as e:
+            raise parse_error(self.name, spec, f"not JSON ({e.msg} at character {e.pos})") from None
+        if not isinstance(obj, dict):
+            raise parse_error(self.name, spec, "need a JSON object with keys ks, e, d, r")
+        fail = lambda why: parse_error(self.name, spec, why)  # noqa: E731
+        unknown = sorted(set(obj) - {"ks", "e", "d", "r", "wid"})
+        if unknown:
+            raise fail(f"unknown key {unknown[0]!r}; an OFA config has ks, e, d and r")
+        if obj.get("wid") is not None:
+            raise fail(f"wid = {obj['wid']!r}: this space has a single width, so wid must be null or absent")
+        for key in ("ks", "e", "d"):
+            if key not in obj:
+                raise fail(f"missing key {key!r}")
+        stages = self.layout.stages
+        d = self._int_list(obj["d"], "d", len(stages), fail)
+        for i, (depth, stage) in enumerate(zip(d, stages)):
+            if depth not in stage.depths:
+                raise fail(f"d[{i}] = {depth} is not a depth of stage {i + 1}; choose from {list(stage.depths)}")
+        active = {slot for _, _, slot in self.layout.active_layers(d)}
+        ks = self._choices(obj["ks"], "ks", KERNELS, "a kernel size", FILLER_KERNEL, active, fail)
+        e = self._choices(obj["e"], "e", EXPANDS, "an expansion ratio", FILLER_EXPAND, active, fail)
+        r = obj.get("r", DEFAULT_RESOLUTION)
+        if isinstance(r, list) and len(r) == 1:
+            r = r[0]
+        r_int = _as_int(r)
+        if r_int not in RESOLUTIONS:
+            raise fail(f"r = {json.dumps(r)} is not an OFA resolution; use a multiple of 4 from 128 to 224")
+        return SubnetConfig(ks=ks, e=e, d=tuple(d), r=r_int)
+
+    def _int_list(self, value: Any, key: str, length: int, fail) -> list[int]:
+        if not isinstance(value, list):
+            raise fail(f"{key} must be a list of {length} integers, not {json.dumps(value)[:30]}")
+        if len(value) != length:
+            raise fail(f"{key} has {len(value)} entries; {self.name} needs {length}")
+        out = []
+        for i, v in enumerate(value):
+            n = _as_int(v)
+            if n is None:
+                raise fail(f"{key}[{i}] = {json.dumps(v)} is not an integer")
+            out.append(n)
+        return out
+
+    def _choices(self, value: Any, key: str, allowed: tuple[int, ...], what: str, filler: int,
+                 active: set[int], fail) -> tuple[int, ...]:
+        length = self.layout.num_layers
+        if not isinstance(value, list):
+            raise fail(f"{key} must be a list of {length} integers, not {json.dumps(value)[:30]}")
+        if len(value) != length:
+            raise fail(f"{key} has {len(value)} entries; {self.name} needs {length} (one per layer slot)")
+        out = []
+        for i, v in enumerate(value):
+            n = _as_int(v)
+            if v is None and i not in active:
+                n = filler  # OFA's set_active_subnet skips None; the layer is off anyway
+            elif n not in allowed:
+                raise fail(f"{key}[{i}] = {json.dumps(v)} is not {what}; choose from {list(allowed)}")
+            out.append(n if i in active else filler)
+        return tuple(out)
+
+    def spec_of(self, config: SubnetConfig) -> str:
+        """The canonical spec text of a parsed config (compact JSON, keys ks, e, d, r)."""
+        return json.dumps({"ks": list(config.ks), "e": list(config.e), "d": list(config.d), "r": [config.r]},
+                          separators=(",", ":"))
+
+    def canonical(self, spec: str) -> str:
+        return self.spec_of(self.parse(spec))
+
+    def to_graph(self, spec: str) -> ArchGraph:
+        config = self.parse(spec)
+        layers = [(s, layer, config.e[slot], config.ks[slot]) for s, layer, slot in self.layout.active_layers(config.d)]
+        nodes = [self._node(s, layer, e, k, config.r) for s, layer, e, k in layers]
+        labels = [_label(s, layer, e, k) for s, layer, e, k in layers]
+        edges = [(i, i + 1) for i in range(len(nodes) - 1)]
+        return ArchGraph(nodes=nodes, edges=edges, spec=self.spec_of(config), labels=labels)
+
+    def _node(self, stage: int, layer: int, e: int, k: int, resolution: int) -> dict[str, Any]:
+        return {"stage": stage + 1, "layer": layer, "block": self._blocks[stage], "expand": e, "kernel": k,
+                "resolution": resolution}
+
+    # --------------------------------------------------------------- features
+    def schema(self, graphs=None) -> FeatureSchema:
+        """stage, layer, block, expand, kernel (categorical) and resolution (numeric, 128-224)."""
+        stages = self.layout.stages
+        return FeatureSchema((
+            FeatureSpec("stage", CATEGORICAL, vocab=tuple(str(i + 1) for i in range(len(stages)))),
+            FeatureSpec("layer", CATEGORICAL, vocab=tuple(str(i) for i in range(max(s.max_depth for s in stages)))),
+            FeatureSpec("block", CATEGORICAL, vocab=tuple(dict.fromkeys(self._blocks))),
+            FeatureSpec("expand", CATEGORICAL, vocab=tuple(str(e) for e in EXPANDS)),
+            FeatureSpec("kernel", CATEGORICAL, vocab=tuple(str(k) for k in KERNELS)),
+            FeatureSpec("resolution", NUMERIC, low=float(RESOLUTIONS[0]), high=float(RESOLUTIONS[-1])),
+        ))
+
+    # ----------------------------------------------------------------- search
+    def sample(self, rng: np.random.Generator) -> str:
+        """A random subnet drawn as OFA draws them: each depth, kernel and expansion uniformly.
+
+        This is uniform per choice, not over architectures (which would pick depth 4 for 89% of
+        stages); every OFA data set and the AutoBuild experiments sample this way.
+        """
+        n = self.layout.num_layers
+        d = tuple(int(rng.choice(stage.depths)) for stage in self.layout.stages)
+        ks = [int(k) for k in rng.choice(KERNELS, size=n)]
+        e = [int(x) for x in rng.choice(EXPANDS, size=n)]
+        r = int(rng.choice(SAMPLE_RESOLUTIONS))
+        return self.canonical(json.dumps({"ks": ks, "e": e, "d": list(d), "r": r}))
+
+    def mutate(self, spec: str, rng: np.random.Generator) -> str:
+        """Change one uniformly chosen gene: a stage's depth, an active layer's kernel or expansion, or r.
+
+        A deeper stage gets random kernels and expansions in its newly active layers (the canonical
+        filler would bias mutants towards e3k3); resolutions move within the sampling range.
+        """
+        config = self.parse(spec)
+        ks, e, d = list(config.ks), list(config.e), list(config.d)
+        r = config.r
+        genes: list[tuple[str, int]] = [("d", i) for i, s in enumerate(self.layout.stages) if len(s.depths) > 1]
+        for _, _, slot in self.layout.active_layers(d):
+            genes += [("ks", slot), ("e", slot)]
+        genes.append(("r", 0))
+        kind, index = genes[int(rng.integers(len(genes)))]
+        if kind == "d":
+            stage = self.layout.stages[index]
+            old = d[index]
+            d[index] = _other(stage.depths, old, rng)
+            for layer in range(old, d[index]):
+                slot = self.layout.slot(index, layer)
+                ks[slot], e[slot] = int(rng.choice(KERNELS)), int(rng.choice(EXPANDS))
+        elif kind == "ks":
+            ks[index] = _other(KERNELS, ks[index], rng)
+        elif kind == "e":
+            e[index] = _other(EXPANDS, e[index], rng)
+        else:
+            r = _other(SAMPLE_RESOLUTIONS, r, rng)
+        return self.canonical(json.dumps({"ks": ks, "e": e, "d": d, "r": r}))
+
+    def size(self) -> int:
+        per_stage = [sum(len(TOKENS) ** depth for depth in s.depths) for s in self.layout.stages]
+        return math.prod(per_stage) * len(RESOLUTIONS)
+
+    # ------------------------------------------------------------------ units
+    def units(self) -> tuple[str, ...]:
+        return tuple(u.name for u in self.unit_defs)
+
+    def _unit(self, unit: str) -> UnitDef:
+        for u in self.unit_defs:
+            if u.name == unit:
+                return u
+        raise InputError(f"unknown unit {unit!r} of space {self.name!r}; units are {list(self.units())}")
+
+    def _unit_depths(self, unit: UnitDef) -> list[tuple[int, ...]]:
+        """Depth per stage of the unit, for every choice of the (at most one) elastic stage."""
+        return list(itertools.product(*(self.layout.stages[s].depths for s in unit.stages)))
+
+    def unit_size(self, unit: str) -> int:
+        """Number of candidates of ``unit`` without building them."""
+        return sum(len(TOKENS) ** sum(depths) for depths in self._unit_depths(self._unit(unit)))
+
+    def unit_candidates(self, unit: str, resolution: int = DEFAULT_RESOLUTION) -> Iterator[UnitCandidate]:
+        """Every configuration of ``unit`` as an isolated chain, shallowest first (a lazy generator).
+
+        ``choice`` is a tuple of tokens ``"e6k5"``, one per active layer in order (for a merged unit,
+        its stages' layers one after another). Resolution is a whole-network choice, not part of any
+        unit; candidates carry ``resolution`` as their resolution feature (default 224, OFA's default).
+        """
+        u = self._unit(unit)
+        parsed = [(token, int(m.group(1)), int(m.group(2))) for token in TOKENS for m in [_TOKEN.fullmatch(token)]]
+        for depths in self._unit_depths(u):
+            positions = [(s, layer) for s, depth in zip(u.stages, depths) for layer in range(depth)]
+            # The node dicts of one position differ only in e/k: build each once, copy per candidate.
+            templates = [{t: self._node(s, layer, e, k, resolution) for t, e, k in parsed} for s, layer in positions]
+            names = [{t: _label(s, layer, e, k) for t, e, k in parsed} for s, layer in positions]
+            edges = [(i, i + 1) for i in range(len(positions) - 1)]
+            root = len(positions) - 1
+            for choice in itertools.product(TOKENS, repeat=len(positions)):
+                graph = ArchGraph(
+                    nodes=[dict(templates[i][t]) for i, t in enumerate(choice)],
+                    edges=list(edges),
+                    labels=[names[i][t] for i, t in enumerate(choice)],
+                )
+                yield UnitCandidate(unit=unit, choice=choice, graph=graph, root=root, hops=root,
+                                    label=", ".join(choice))
+
+    def assemble(self, choices: Mapping[str, Any]) -> str:
+        """The canonical spec with one choice (tokens as in :meth:`unit_candidates`) per unit.
+
+        An optional key ``"r"`` sets the resolution (default 224); inactive slots get the filler.
+        """
+        unknown = sorted(set(choices) - set(self.units()) - {"r"})
+        if unknown:
+            raise SpecError(f"unknown unit {unknown[0]!r} of space {self.name!r}; units are {list(self.units())}")
+        missing = [u for u in self.units() if u not in choices]
+        if missing:
+            raise SpecError(f"no choice for unit {missing[0]!r} of space {self.name!r}")
+        n = self.layout.num_layers
+        ks, e = [FILLER_KERNEL] * n, [FILLER_EXPAND] * n
+        d = [0] * len(self.layout.stages)
+        for u in self.unit_defs:
+            tokens = choices[u.name]
+            if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+                raise SpecError(f"unit {u.name!r}: choice must be a list of tokens like 'e6k5', not {tokens!r}")
+            depths = [ds for ds in self._unit_depths(u) if sum(ds) == len(tokens)]
+            if not depths:
+                counts = sorted({sum(ds) for ds in self._unit_depths(u)})
+                raise SpecError(f"unit {u.name!r}: {len(tokens)} layers chosen; it takes {counts}")
+            position = 0
+            for s, depth in zip(u.stages, depths[0]):
+                d[s] = depth
+                for layer in range(depth):
+                    token = tokens[position]
+                    match = _TOKEN.fullmatch(str(token))
+                    if match is None:
+                        raise SpecError(f"unit {u.name!r}: {token!r} is not a layer token like 'e6k5'")
+                    slot = self.layout.slot(s, layer)
+                    e[slot], ks[slot] = int(match.group(1)), int(match.group(2))
+                    position += 1
+        r = choices.get("r", DEFAULT_RESOLUTION)
+        return self.canonical(json.dumps({"ks": ks, "e": e, "d": d, "r": r}))
+
+    # ------------------------------------------------------------- real nets
+    def build_module(self, spec: str):
+        """The subnet as a plain PyTorch module (eval mode, random weights from a fixed seed).
+
+        Shapes: input ``[B, 3, r, r]`` with ``r`` from the spec, output ``[B, 1000]`` logits.
+        """
+        return build_subnet(self.layout, self.parse(spec))
+
+    def measure(self, spec: str, metric: str = "latency", *, device: str = "cpu", threads: int | None = 1,
+                warmup: int = 5, repeats: int = 20) -> dict[str, float | int | str]:
+        """Build the subnet and measure it on this machine (see :func:`core.ofa_subnets.profile_subnet`).
+
+        Returns the table columns ``latency_ms`` (median batch-1 forward), ``params_m``, ``flops_m``,
+        ``threads`` and ``device``.
+        """
+        if metric not in self.measures:
+            raise InputError(f"space {self.name!r} can measure {list(self.measures)}, not {metric!r}")
+        _check_device(device)
+        if threads is not None and threads < 1:
+            raise InputError(f"threads must be at least 1, not {threads}")
+        if warmup < 0 or repeats < 1:
+            raise InputError(f"need warmup >= 0 and repeats >= 1, not {warmup} and {repeats}")
+        return profile_subnet(self.layout, self.parse(spec), device=device, threads=threads,
+                              warmup=warmup, repeats=repeats)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}; use cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: this torch build sees no CUDA GPU")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device {device!r}: only cpu and cuda are supported")
+
+
+def _as_int(value: Any) -> int | None:
+    """An int from a JSON number that is integral (3 or 3.0); None for anything else (incl. booleans)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _other(values: Sequence[int], current: int, rng: np.random.Generator) -> int:
+    options = [v for v in values if v != current]
+    return int(options[int(rng.integers(len(options)))])
+
+
+def _label(stage: int, layer: int, e: int, k: int) -> str:
+    return f"s{stage + 1}.{layer} e{e}k{k}"
