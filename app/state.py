@@ -20,7 +20,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ DATASET = "ab_dataset"          # the benchmark dataset for look-ups (None for u
 TARGET = "ab_target"            # the target expression
 RUN = "ab_run"                  # path (str) of the run in use
 JOB = "ab_job"                  # id of this session's training job
+BUILD_JOB = "ab_build_job"      # id of this session's build job
 BUILDS = "ab_builds"            # (run path, stamp, top, k) -> BuildResult of this session
 NOTICE = "ab_notice"            # a one-time message for the next page render
 
@@ -72,6 +73,36 @@ def remember(name: str, default: Any = None) -> str:
 def keep(name: str, value: Any) -> Any:
     st.session_state[name] = value
     return value
+
+
+def select(label: str, options: list, name: str, default: Any = None, *, widget: str = "selectbox",
+           **kwargs: Any) -> Any:
+    """A select box (or radio) whose choice persists under ``name`` across pages.
+
+    A remembered value that is no longer among ``options`` (e.g. after the table changed) falls back to
+    ``default`` (or the first option).
+    """
+    options = list(options)
+    if not options:
+        return None
+    fallback = default if default in options else options[0]
+    saved = st.session_state.get(name, fallback)
+    if saved not in options:
+        saved = fallback
+        st.session_state[name] = fallback
+    key = f"_w_{name}"
+    if key not in st.session_state or st.session_state[key] not in options:
+        st.session_state[key] = saved
+    draw = st.radio if widget == "radio" else st.selectbox
+    value = draw(label, options, key=key, **kwargs)
+    st.session_state[name] = value
+    return value
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of an error message (InputError messages are one line already)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def pop_notice() -> str | None:
@@ -314,6 +345,16 @@ def module_scores(path: str, stamp: float):
     return score_modules(run, table.graphs, targets.values if targets.kept.all() else None)
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def run_predictions(path: str, stamp: float) -> pd.DataFrame:
+    """The run's training architectures with their predicted target and graph size."""
+    run = load_run(path, stamp)
+    table = run_table(path, stamp)
+    prediction = run.predict(table.graphs)
+    return pd.DataFrame({"arch": table.frame["arch"], "predicted": prediction.values,
+                         "nodes": [g.num_nodes for g in table.graphs]})
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def architecture_scores(path: str, stamp: float, spec: str) -> np.ndarray:
     """Scores [nodes, L+1] of one architecture's nodes."""
@@ -323,24 +364,28 @@ def architecture_scores(path: str, stamp: float, spec: str) -> np.ndarray:
     return scores(run, run.space.to_graph(spec))
 
 
-# ---------------------------------------------------------------------- training jobs
+# --------------------------------------------------------------------- background jobs
 
 @dataclass
-class TrainJob:
-    """One training run in a background thread, so pages stay responsive and Stop works.
+class Job:
+    """Long work (training, building) in a background thread, so pages stay responsive and Stop works.
 
-    The thread only calls :func:`core.workflow.train_from_table`; the page polls ``history`` and
-    ``status``. ``stop`` is the training's ``should_stop``.
+    The thread only calls :mod:`core`; pages poll ``fraction``, ``stage`` and ``history``. ``stop`` is
+    handed to training as its ``should_stop``. A finished job has ``status`` done, stopped or failed,
+    and ``result`` (a TrainOutcome or BuildResult) or ``error`` (one line).
     """
 
     id: str
-    out: Path
-    epochs: int
+    kind: str                      # "train" | "build"
+    label: str
+    key: Any = None                # what the result belongs to (a run dir, or a build's inputs)
+    total: int = 1                 # epochs for training
     history: list[dict] = field(default_factory=list)
-    status: str = "running"  # running | done | stopped | failed
+    stage: str = "starting"
+    fraction: float = 0.0
+    status: str = "running"        # running | done | stopped | failed
     error: str | None = None
-    metrics: dict[str, Any] | None = None
-    excluded_summary: str = ""
+    result: Any = None
     started: float = field(default_factory=time.time)
     finished_at: float | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -354,46 +399,79 @@ class TrainJob:
     def epoch(self) -> int:
         return self.history[-1]["epoch"] if self.history else 0
 
+    @property
+    def elapsed(self) -> float:
+        return (self.finished_at or time.time()) - self.started
+
 
 @st.cache_resource(show_spinner=False)
-def _jobs() -> dict[str, TrainJob]:
+def _jobs() -> dict[str, Job]:
     return {}
 
 
-def get_job(job_id: str | None) -> TrainJob | None:
+def get_job(job_id: str | None) -> Job | None:
     return _jobs().get(job_id) if job_id else None
 
 
-def start_job(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
-              model_config: Any, train_config: Any) -> TrainJob:
-    """Start training in a thread and return the job (its id is also stored in this session)."""
-    from core.workflow import train_from_table
-
-    job = TrainJob(id=uuid.uuid4().hex, out=out, epochs=train_config.epochs)
-
-    def work() -> None:
+def _start(job: Job, work: Callable[[Job], Any]) -> Job:
+    def target() -> None:
         try:
-            outcome = train_from_table(table, expression, out, dataset=dataset, model_config=model_config,
-                                       train_config=train_config, progress=lambda r: job.history.append(vars(r)),
-                                       should_stop=job.stop.is_set)
-            job.metrics = outcome.metrics
-            job.excluded_summary = outcome.excluded_summary
+            job.result = work(job)
             job.status = "stopped" if job.stop.is_set() else "done"
         except InputError as err:
-            job.error = str(err).splitlines()[0] if str(err) else type(err).__name__
+            job.error = one_line(err)
+            job.status = "failed"
+        except ValueError as err:  # config validation in core raises ValueError with a one-line message
+            job.error = one_line(err)
             job.status = "failed"
         except Exception as err:  # a bug: keep the page alive, log the traceback for the developer
             traceback.print_exc()
-            job.error = f"training failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            job.error = f"{job.kind} failed: {type(err).__name__}: {one_line(err)}"
             job.status = "failed"
         finally:
+            job.fraction = 1.0
             job.finished_at = time.time()
 
-    job.thread = threading.Thread(target=work, name=f"autobuild-train-{job.id[:8]}", daemon=True)
+    job.thread = threading.Thread(target=target, name=f"autobuild-{job.kind}-{job.id[:8]}", daemon=True)
     _jobs()[job.id] = job
-    st.session_state[JOB] = job.id
     job.thread.start()
     return job
+
+
+def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
+                   model_config: Any, train_config: Any) -> Job:
+    """Train in a thread (``core.workflow.train_from_table``); this session's job id goes to ``JOB``."""
+    from core.workflow import train_from_table
+
+    job = Job(id=uuid.uuid4().hex, kind="train", label=out.name, key=str(out), total=train_config.epochs)
+
+    def progress(report: Any) -> None:
+        job.history.append(dict(vars(report)))
+        job.fraction = report.epoch / max(report.epochs, 1)
+        job.stage = f"epoch {report.epoch}/{report.epochs}"
+
+    def work(job: Job) -> Any:
+        return train_from_table(table, expression, out, dataset=dataset, model_config=model_config,
+                                train_config=train_config, progress=progress, should_stop=job.stop.is_set)
+
+    st.session_state[JOB] = job.id
+    return _start(job, work)
+
+
+def start_build(path: str, stamp: float, top: int, k: int) -> Job:
+    """Build architectures in a thread (``core.build.build_architectures``); job id goes to ``BUILD_JOB``."""
+    from core.build import BuildConfig, build_architectures
+
+    job = Job(id=uuid.uuid4().hex, kind="build", label=Path(path).name, key=(path, stamp, top, k))
+
+    def progress(stage: str, fraction: float) -> None:
+        job.stage, job.fraction = stage, float(fraction)
+
+    def work(job: Job) -> Any:
+        return build_architectures(load_run(path, stamp), BuildConfig(top=top, k=k), progress=progress)
+
+    st.session_state[BUILD_JOB] = job.id
+    return _start(job, work)
 
 
 def safe_run_name(text: str) -> str:

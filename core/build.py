@@ -23,7 +23,9 @@ module is the one whose norm was trained to rank whole architectures.)
 """
 from __future__ import annotations
 
+import functools
 import heapq
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -32,10 +34,11 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.graph import ArchGraph
+from core.graph import ArchGraph, FeatureSchema
 from core.predictor.batching import EncodedGraphs
 from core.runs import Run
 from core.scoring import node_scores
+from core.spaces import get_space
 from core.spaces.base import SearchSpace, UnitCandidate
 
 #: Most architectures a module-based build scores in its pool (the enumerated space or a sample).
@@ -173,27 +176,65 @@ def build_pool(run: Run, space: SearchSpace, rng_seed: int = 0) -> list[str]:
     return list(dict.fromkeys(specs + neighbours))[:MAX_POOL]
 
 
-@dataclass
-class PoolScores:
-    """Scores over a pool: ``arch_score`` [A] (the cell module's standardised score) and, per node,
-    its (position, op) key and architecture index."""
+class CellPool:
+    """A pool of architectures encoded once, ready to be scored as cells by any run of the space.
 
-    specs: list[str]
-    graphs: list[ArchGraph]
-    node_keys: list[tuple[tuple, str]]
-    node_arch: np.ndarray
-    arch_score: np.ndarray
+    Attributes: specs [A]; store (encoded graphs); sink_index / sink_arch (global node ids of every
+    sink and the architecture each belongs to); depth [A] (longest path to a sink, in edges);
+    node_keys ((position, op) of every node, store order); node_arch [nodes].
+    """
+
+    def __init__(self, space: SearchSpace, specs: Sequence[str], schema: FeatureSchema) -> None:
+        self.specs = list(specs)
+        graphs = [space.to_graph(s) for s in self.specs]
+        self.store = EncodedGraphs(graphs, schema)
+        offsets = self.store.node_ptr[:-1].numpy()
+        sink_index, sink_arch, depth = [], [], []
+        for i, g in enumerate(graphs):
+            sinks, d = cell_readout(g)
+            sink_index += [offsets[i] + v for v in sinks]
+            sink_arch += [i] * len(sinks)
+            depth.append(d)
+        self.sink_index = np.asarray(sink_index)
+        self.sink_arch = np.asarray(sink_arch)
+        self.depth = np.asarray(depth)
+        self.node_arch = np.repeat(np.arange(len(graphs)), self.store.node_counts.numpy())
+        self.node_keys = [(position_of(n), str(n.get("op", ""))) for g in graphs for n in g.nodes]
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def cell_scores(self, run: Run) -> np.ndarray:
+        """[A] standardised score of each architecture's cell module: sinks at hop min(depth, L)."""
+        per_node = node_scores(run, self.store)  # [nodes, L+1]
+        hop = np.minimum(self.depth, run.hops)[self.sink_arch]
+        sums = np.bincount(self.sink_arch, weights=per_node[self.sink_index, hop], minlength=len(self))
+        return sums / np.bincount(self.sink_arch, minlength=len(self))
 
 
-def cell_readout(graph: ArchGraph, hops: int) -> tuple[list[int], int]:
-    """The sink nodes of ``graph`` and the hop whose receptive field covers the cell: min(depth-1, L)."""
+@functools.lru_cache(maxsize=4)
+def _enumerated_pool(space_name: str, schema_json: str) -> CellPool:
+    space = get_space(space_name)
+    return CellPool(space, list(space.enumerate()), FeatureSchema.from_dict(json.loads(schema_json)))
+
+
+def pool_for(run: Run) -> CellPool:
+    """The whole space (encoded once per process and schema) or the table and its neighbours."""
+    space = run.space
+    if space.enumerable and (space.size() or 0) <= MAX_POOL:
+        return _enumerated_pool(space.name, json.dumps(run.schema.to_dict(), sort_keys=True))
+    return CellPool(space, build_pool(run, space), run.schema)
+
+
+def cell_readout(graph: ArchGraph) -> tuple[list[int], int]:
+    """The sink nodes of ``graph`` and the longest path (in edges) that ends at one of them."""
     has_succ = {s for s, _ in graph.edges}
     sinks = [v for v in range(graph.num_nodes) if v not in has_succ]
-    longest = [0] * graph.num_nodes  # longest path (in edges) ending at each node
+    longest = [0] * graph.num_nodes
     for v in _topological(graph):
         for p in graph.predecessors(v):
             longest[v] = max(longest[v], longest[p] + 1)
-    return sinks, min(max(longest[v] for v in sinks), hops)
+    return sinks, max(longest[v] for v in sinks)
 
 
 def _topological(graph: ArchGraph) -> list[int]:
@@ -212,34 +253,16 @@ def _topological(graph: ArchGraph) -> list[int]:
     return order
 
 
-def score_pool(run: Run, specs: Sequence[str], report: Progress | None = None) -> PoolScores:
-    """Score every architecture of ``specs`` as one cell module (see the module docstring)."""
-    space = run.space
-    report = report or (lambda stage, fraction: None)
-    report("building graphs", 0.05)
-    graphs = [space.to_graph(s) for s in specs]
-    report("scoring modules", 0.3)
-    store = EncodedGraphs(graphs, run.schema)
-    per_node = node_scores(run, store)  # [nodes, L+1]
-    offsets = store.node_ptr[:-1].numpy()
-    arch_score = np.empty(len(graphs))
-    for i, g in enumerate(graphs):
-        sinks, hop = cell_readout(g, run.hops)
-        arch_score[i] = per_node[offsets[i] + np.asarray(sinks), hop].mean()
-    node_arch = np.repeat(np.arange(len(graphs)), store.node_counts.numpy())
-    keys = [(position_of(n), str(n.get("op", ""))) for g in graphs for n in g.nodes]
-    return PoolScores(list(specs), graphs, keys, node_arch, arch_score)
-
-
 def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report: Progress) -> BuildResult:
-    specs = build_pool(run, space)
-    if not specs:
-        raise InputError("nothing to build from: the run's table is empty")
-    pool = score_pool(run, specs, report)
+    report("encoding the pool", 0.05)
+    pool = pool_for(run)
+    specs = pool.specs
+    report("scoring cells", 0.4)
+    arch_score = pool.cell_scores(run)
     report("ranking modules", 0.7)
     frame = pd.DataFrame({"position": [k[0] for k in pool.node_keys], "op": [k[1] for k in pool.node_keys],
                           "arch": pool.node_arch}).drop_duplicates()
-    frame["score"] = pool.arch_score[frame["arch"].to_numpy()]
+    frame["score"] = arch_score[frame["arch"].to_numpy()]
     grouped = frame.groupby(["position", "op"], sort=False)
     table = grouped["score"].mean().reset_index()
     table["architectures"] = grouped["arch"].size().to_numpy()
@@ -253,9 +276,9 @@ def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, repor
     key_ok = np.array([(pos not in fixed) or ((pos, op) in kept) for pos, op in pool.node_keys])
     arch_ok = np.bincount(pool.node_arch, weights=~key_ok, minlength=len(specs)) == 0
     members = np.flatnonzero(arch_ok)
-    order = members[np.argsort(-pool.arch_score[members], kind="stable")]
+    order = members[np.argsort(-arch_score[members], kind="stable")]
     top = order[:config.top]
-    built = pd.DataFrame({"arch": [specs[i] for i in top], "score": pool.arch_score[top]})
+    built = pd.DataFrame({"arch": [specs[i] for i in top], "score": arch_score[top]})
     units = pd.DataFrame({
         "unit": [_position_label(p) for p in kept_table["position"]],
         "rank": kept_table["rank"].to_numpy(),

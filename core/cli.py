@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "sample": "core.commands.sample",
     "train": "core.commands.train",
     "predict": "core.commands.predict",
+    "inpaint": "core.commands.inpaint",
+    "fid": "core.commands.fid",
 }
 
 EXIT_INPUT_ERROR = 2

@@ -309,14 +309,16 @@ def count_flops(model: nn.Module, resolution: int) -> int:
 
     Only ``nn.Conv2d`` and ``nn.Linear`` carry FLOPs in these networks, so they are counted one layer
     at a time: a plain forward records each layer's input shape, and each distinct (layer, shape) is
-    counted once on the meta device and cached. Counting a whole subnet under the counter costs about
-    0.4 s of dispatch overhead (mostly decomposing BatchNorm), while a table of 1,000 subnets has only a
-    few hundred distinct layers. The total equals the counter run over the whole model (a test checks it).
+    counted once, on a meta-device copy, and cached. Counting a whole subnet under the counter costs
+    about 0.4 s of dispatch overhead (mostly decomposing BatchNorm, which a meta-device forward pays
+    too), while a table of 1,000 subnets has only a few hundred distinct layers. The total equals the
+    counter run over the whole model (a test checks it). The shape pass runs with the caller's torch
+    threads; pin them (:func:`pinned_threads`) on a busy machine.
     """
     inputs: list[tuple[nn.Module, tuple[int, ...]]] = []
     handles = [
-        m.register_forward_pre_hook(lambda module, args: inputs.append((module, tuple(args[0].shape))))
-        for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+        module.register_forward_pre_hook(lambda layer, args: inputs.append((layer, tuple(args[0].shape))))
+        for module in model.modules() if isinstance(module, (nn.Conv2d, nn.Linear))
     ]
     try:
         device = next(model.parameters()).device
@@ -325,19 +327,20 @@ def count_flops(model: nn.Module, resolution: int) -> int:
     finally:
         for handle in handles:
             handle.remove()
-    return sum(_layer_flops(module, shape) for module, shape in inputs)
+    return sum(_layer_flops(layer, shape) for layer, shape in inputs)
 
 
 _LAYER_FLOPS: dict[tuple[str, tuple[int, ...]], int] = {}
 
 
 def _layer_flops(layer: nn.Module, shape: tuple[int, ...]) -> int:
+    """FLOPs of one Conv2d/Linear on an input of ``shape``, counted on a meta-device copy and cached."""
     # repr holds every hyper-parameter of a Conv2d/Linear (channels, kernel, stride, groups, bias).
     key = (repr(layer), shape)
     if key not in _LAYER_FLOPS:
         meta = copy.deepcopy(layer).to("meta")
         counter = FlopCounterMode(display=False)
-        with counter:
+        with counter, torch.inference_mode():
             meta(torch.empty(shape, device="meta"))
         _LAYER_FLOPS[key] = int(counter.get_total_flops())
     return _LAYER_FLOPS[key]
@@ -370,7 +373,8 @@ def measure_latency(model: nn.Module, resolution: int, *, device: str | torch.de
         raise ValueError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
     device = torch.device(device)
     model = model.to(device).eval()
-    x = torch.randn(1, 3, resolution, resolution, device=device)
+    # A private generator: timing must not move the global RNG that seeds everything else.
+    x = torch.randn(1, 3, resolution, resolution, generator=torch.Generator().manual_seed(0)).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     with torch.inference_mode():

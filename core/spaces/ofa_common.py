@@ -95,7 +95,10 @@ class OFASpace(SearchSpace):
             raise parse_error(self.name, spec, f"not JSON ({e.msg} at character {e.pos})") from None
         if not isinstance(obj, dict):
             raise parse_error(self.name, spec, "need a JSON object with keys ks, e, d, r")
-        fail = lambda why: parse_error(self.name, spec, why)  # noqa: E731
+
+        def fail(why: str) -> SpecError:
+            return parse_error(self.name, spec, why)
+
         unknown = sorted(set(obj) - {"ks", "e", "d", "r", "wid"})
         if unknown:
             raise fail(f"unknown key {unknown[0]!r}; an OFA config has ks, e, d and r")

@@ -57,8 +57,14 @@ def tiny_pipeline(in_channels: int = 9):
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
     return StableDiffusionInpaintPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=tiny_unet(in_channels),
-        scheduler=DDIMScheduler(), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        scheduler=DDIMScheduler(steps_offset=1), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
+
+
+@pytest.fixture(scope="session")
+def make_tiny_unet():
+    """The builder of a fresh tiny U-Net of the SD v1.x layout (random weights, seeded)."""
+    return tiny_unet
 
 
 @pytest.fixture(scope="session")

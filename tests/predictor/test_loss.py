@@ -1,0 +1,39 @@
+import torch
+
+from core.predictor.loss import hard_rank, magnitude_ranked_loss, soft_rank, soft_spearman
+
+
+def test_soft_rank_orders_like_hard_rank():
+    x = torch.tensor([3.0, -1.0, 2.0, 10.0])
+    assert torch.equal(torch.argsort(soft_rank(x, 0.01)), torch.argsort(x))
+    assert torch.allclose(hard_rank(torch.tensor([1.0, 2.0, 2.0, 5.0])), torch.tensor([1.0, 2.5, 2.5, 4.0]))
+
+
+def test_soft_spearman_signs():
+    torch.manual_seed(0)
+    y = torch.randn(64)
+    assert soft_spearman(y, y) > 0.99
+    assert soft_spearman(y, -y) < -0.99
+    assert abs(soft_spearman(y, torch.randn(64))) < 0.4
+
+
+def test_loss_is_mse_at_lambda_zero_and_differentiable():
+    torch.manual_seed(0)
+    pred = torch.randn(16, requires_grad=True)
+    y = torch.randn(16)
+    embs = [torch.rand(16, 4, requires_grad=True) for _ in range(3)]
+    total, mse, rank = magnitude_ranked_loss(pred, y, embs, lam=0.0)
+    assert torch.allclose(total, torch.nn.functional.mse_loss(pred, y)) and rank.item() == 0
+    total, mse, rank = magnitude_ranked_loss(pred, y, embs, lam=1.0)
+    assert torch.allclose(total, mse + rank)
+    total.backward()
+    assert all(e.grad is not None and e.grad.abs().sum() > 0 for e in embs)
+
+
+def test_rank_term_rewards_norms_that_follow_the_target():
+    y = torch.linspace(-1, 1, 32)
+    good = [torch.stack([y + 2, y + 2], 1)]      # norms increase with y
+    bad = [torch.stack([2 - y, 2 - y], 1)]       # norms decrease with y
+    pred = torch.zeros(32)
+    assert magnitude_ranked_loss(pred, y, good)[2] < 0.05
+    assert magnitude_ranked_loss(pred, y, bad)[2] > 1.9

@@ -1,0 +1,89 @@
+"""The command-line contract (DESIGN section 5): outputs, one-line errors, exit code 2, no half runs."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "sample_data" / "nasbench201_cifar10_300.csv"
+
+
+def cli(*args, cwd=ROOT):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so commands also run from another folder
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env=env)
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("space, dataset, columns", [
+    ("nasbench-graph", "citeseer", ["arch", "valid_perf", "perf", "latency", "para"]),
+    ("nasbench201", None, ["arch", "baseline_accuracy", "ptq_accuracy", "qat_accuracy", "noisy_accuracy",
+                           "analog_accuracy"]),
+])
+def test_sample_writes_real_tables(tmp_path, space, dataset, columns):
+    out = tmp_path / "t.csv"
+    args = ["sample", "--space", space, "--n", 25, "--seed", 3, "--out", out]
+    result = cli(*args, *(["--dataset", dataset] if dataset else []))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert list(table.columns) == columns and len(table) == 25 and table.arch.is_unique
+
+
+def test_train_then_predict(tmp_path):
+    run = tmp_path / "run"
+    result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy",
+                 "--out", run, "--epochs", 3, "--layers", 2, "--width", 8, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Spearman" in result.stdout and "hop-norm Spearman" in result.stdout
+    out = tmp_path / "p.csv"
+    result = cli("predict", "--run", run, "--table", TABLE, "--out", out)
+    assert result.returncode == 0, result.stderr
+    predictions = pd.read_csv(out)
+    assert list(predictions.columns) == ["arch", "predicted", "norm_hop0", "norm_hop1", "norm_hop2"]
+    assert len(predictions) == 300
+
+
+def test_bad_target_leaves_no_run(tmp_path):
+    run = tmp_path / "run"
+    result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "__import__('os')",
+                 "--out", run, "--epochs", 2)
+    assert_one_line_error(result, "__import__")
+    assert not run.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_bad_table_leaves_no_run(tmp_path):
+    bad = tmp_path / "bad.csv"
+    table = pd.read_csv(TABLE).head(20)
+    table.loc[4, "arch"] = "|nor_conv_3x3~0|+|bogus~0|none~1|+|none~0|none~1|none~2|"
+    table.loc[7, "baseline_accuracy"] = float("nan")
+    table.to_csv(bad, index=False)
+    run = tmp_path / "run"
+    result = cli("train", "--space", "nasbench201", "--table", bad, "--target", "baseline_accuracy",
+                 "--out", run, "--epochs", 2)
+    assert_one_line_error(result, "bad.csv", "row 5", "row 8", "baseline_accuracy")
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["sample", "--space", "nope", "--n", 3, "--out", "x.csv"], "unknown space 'nope'"),
+    (["sample", "--space", "nasbench-graph", "--dataset", "imagenet", "--n", 3, "--out", "x.csv"], "imagenet"),
+    (["sample", "--space", "nasbench201", "--n", 3, "--out", "x.txt"], "x.txt"),
+    (["train", "--space", "nasbench201", "--table", "missing.csv", "--target", "a", "--out", "r"], "missing.csv"),
+    (["predict", "--run", "no-such-run", "--table", TABLE, "--out", "p.csv"], "no-such-run"),
+    (["train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "r",
+      "--epochs", 0], "epochs"),
+    (["sample", "--space", "nasbench201", "--n", "many", "--out", "x.csv"], "many"),
+])
+def test_input_errors_are_one_line(tmp_path, args, needle):
+    assert_one_line_error(cli(*args, cwd=tmp_path), needle)

@@ -1,0 +1,42 @@
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import InputError
+from core.runs import Run, list_runs
+from core.workflow import predict_table
+
+
+def test_run_directory_contents(nb201_run):
+    path = nb201_run.run.path
+    assert {p.name for p in path.iterdir()} == {"config.json", "model.pt", "metrics.json", "table.csv"}
+    config = json.loads((path / "config.json").read_text())
+    for key in ("space", "target", "seed", "schema", "model", "train", "versions", "table_hash", "hop_moments"):
+        assert key in config, key
+    assert config["versions"]["torch"].startswith("2.13")
+    assert len(config["hop_moments"]) == config["model"]["layers"] + 1
+
+
+def test_reload_gives_identical_predictions(nb201_run, nb201_table):
+    loaded = Run.load(nb201_run.run.path)
+    a = predict_table(nb201_run.run, nb201_table)
+    b = predict_table(loaded, nb201_table)
+    assert np.array_equal(a.predicted.to_numpy(), b.predicted.to_numpy())
+    assert [c for c in b.columns] == ["arch", "predicted"] + [f"norm_hop{h}" for h in range(4)]
+
+
+def test_heldout_quality_is_recorded_and_real(nb201_run):
+    held = nb201_run.metrics["heldout"]
+    assert held["rows"] == 60
+    assert held["spearman"] > 0.4  # a broken model scores about 0 here
+    assert len(held["hop_norm_spearman"]) == 4
+
+
+def test_list_runs_and_bad_run_dir(nb201_run, tmp_path):
+    runs = list_runs(nb201_run.run.path.parent)
+    assert [r.name for r in runs] == ["nb201"]
+    (tmp_path / ".half.partial-123").mkdir()  # an interrupted write is never listed
+    assert list_runs(tmp_path) == []
+    with pytest.raises(InputError, match="not a run directory"):
+        Run.load(tmp_path)
