@@ -17,6 +17,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than 30 s on the 2-core CPU (still run in CI)")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from a second thread, and on a busy 2-core machine two OpenMP threads
+    per process run the tiny pipeline 10-20x slower (measured); restore the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_unet(in_channels: int = 9):
     from diffusers import UNet2DConditionModel
 

@@ -1,0 +1,88 @@
+"""A tiny planted space for tests: chains whose target is decided by which ops they contain.
+
+Architectures are 2 units ("stages") of 1-2 layers, each layer an op in {good, plain, bad}; the target
+is (number of good layers) - (number of bad layers) plus a little noise. So a module made of a
+``good`` layer appears in the best architectures and one made of ``bad`` in the worst.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from core.graph import ArchGraph, FeatureSchema, FeatureSpec
+from core.spaces import register_space
+from core.spaces.base import SearchSpace, UnitCandidate, parse_error
+
+OPS = ("good", "plain", "bad")
+UNITS = ("stage1", "stage2")
+SCHEMA = FeatureSchema((FeatureSpec("op", "categorical", ("input",) + OPS),
+                        FeatureSpec("stage", "categorical", ("0", "1", "2")),
+                        FeatureSpec("layer", "categorical", ("0", "1"))))
+
+
+def unit_choices() -> list[tuple[str, ...]]:
+    return [c for depth in (1, 2) for c in itertools.product(OPS, repeat=depth)]
+
+
+@register_space
+class PlantedSpace(SearchSpace):
+    name = "test-planted"
+    description = "test-only staged chain space"
+
+    def canonical(self, spec: str) -> str:
+        try:
+            stages = json.loads(spec)
+            assert isinstance(stages, list) and len(stages) == 2
+            assert all(isinstance(s, list) and 1 <= len(s) <= 2 and all(o in OPS for o in s) for s in stages)
+        except (ValueError, AssertionError):
+            raise parse_error(self.name, spec, "expected [[ops of stage 1], [ops of stage 2]]") from None
+        return json.dumps(stages, separators=(",", ":"))
+
+    def schema(self, graphs=None) -> FeatureSchema:
+        return SCHEMA
+
+    def to_graph(self, spec: str) -> ArchGraph:
+        stages = json.loads(self.canonical(spec))
+        nodes = [{"op": "input", "stage": "0", "layer": "0"}]
+        nodes += [{"op": o, "stage": str(s + 1), "layer": str(i)} for s, ops in enumerate(stages) for i, o in enumerate(ops)]
+        labels = [n["op"] for n in nodes]
+        return ArchGraph(nodes, [(i, i + 1) for i in range(len(nodes) - 1)], spec=self.canonical(spec), labels=labels)
+
+    def enumerate(self) -> Iterator[str]:
+        for a, b in itertools.product(unit_choices(), repeat=2):
+            yield json.dumps([list(a), list(b)], separators=(",", ":"))
+
+    def size(self) -> int:
+        return len(unit_choices()) ** 2
+
+    def sample(self, rng: np.random.Generator) -> str:
+        choices = unit_choices()
+        return json.dumps([list(choices[rng.integers(len(choices))]) for _ in UNITS], separators=(",", ":"))
+
+    def mutate(self, spec: str, rng: np.random.Generator) -> str:
+        while True:
+            other = self.sample(rng)
+            if other != spec:
+                return other
+
+    def units(self) -> tuple[str, ...]:
+        return UNITS
+
+    def unit_candidates(self, unit: str) -> Iterator[UnitCandidate]:
+        stage = UNITS.index(unit) + 1
+        for ops in unit_choices():
+            nodes = [{"op": o, "stage": str(stage), "layer": str(i)} for i, o in enumerate(ops)]
+            graph = ArchGraph(nodes, [(i, i + 1) for i in range(len(nodes) - 1)], labels=list(ops))
+            yield UnitCandidate(unit, ops, graph, root=len(ops) - 1, hops=len(ops) - 1, label=",".join(ops))
+
+    def assemble(self, choices: Mapping[str, tuple]) -> str:
+        return json.dumps([list(choices[u]) for u in UNITS], separators=(",", ":"))
+
+
+def planted_target(spec: str, rng: np.random.Generator | None = None) -> float:
+    ops = [o for stage in json.loads(spec) for o in stage]
+    noise = 0.0 if rng is None else 0.05 * rng.normal()
+    return ops.count("good") - ops.count("bad") + noise
