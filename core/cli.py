@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "sample": "core.commands.sample",
     "train": "core.commands.train",
     "predict": "core.commands.predict",
+    "score": "core.commands.score",
+    "build": "core.commands.build",
+    "benchmark": "core.commands.benchmark",
     "inpaint": "core.commands.inpaint",
     "fid": "core.commands.fid",
 }

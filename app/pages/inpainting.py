@@ -25,6 +25,7 @@ from core.diffusion.fid import (IMAGE_SUFFIXES, fid_between_dirs, fid_if_cached,
                                 write_fid_record)
 from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, read_outputs  # noqa: E402
 from core.errors import InputError  # noqa: E402
+from core.spaces import get_space  # noqa: E402
 from core.tables import read_table  # noqa: E402
 
 MODEL_ENV = "AUTOBUILD_SD_MODEL_DIR"
@@ -88,8 +89,6 @@ def read_fid_table(source) -> pd.DataFrame | None:
 
 
 def canonical_or_raw(spec: str) -> str:
-    from core.spaces import get_space
-
     try:
         return get_space("sd-unet").canonical(spec)
     except InputError:
@@ -112,7 +111,8 @@ def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None, reference: 
             if name not in set(outputs["name"]) and record.get("arch"):
                 name = by_spec.get(canonical_or_raw(str(record["arch"])), name)
             matched.add(name)
-            rows.append({"name": name or "(no name)", "set": "" if pd.isna(record.get("set")) else str(record.get("set") or ""),
+            set_label = record.get("set")
+            rows.append({"name": name or "(no name)", "set": "" if pd.isna(set_label) else str(set_label or ""),
                          "fid": pd.to_numeric(record.get("fid"), errors="coerce"), "fid source": "table"})
     for record in outputs.to_dict("records"):
         if record["name"] in matched:
@@ -203,9 +203,14 @@ def generate(model_dir: Path, specs: str, root: Path, reference: Path, masks: Pa
         st.error(str(err))
         return
     bar = st.progress(0.0, text=f"{len(archs)} architecture(s) x {len(inputs)} image(s)")
-    pipe = cached_pipeline(str(model_dir))
-    run_inpainting(pipe, archs, inputs, root, steps=steps, seed=seed, guidance_scale=guidance,
-                   model_dir=str(model_dir), progress=lambda done, total, msg: bar.progress(done / total, text=msg))
+    try:
+        pipe = cached_pipeline(str(model_dir))
+        run_inpainting(pipe, archs, inputs, root, steps=steps, seed=seed, guidance_scale=guidance,
+                       model_dir=str(model_dir),
+                       progress=lambda done, total, msg: bar.progress(done / total, text=msg))
+    except InputError as err:
+        st.error(str(err))
+        return
     st.success(f"Wrote {len(archs) * len(inputs)} images to `{root}`.")
 
 
@@ -239,9 +244,11 @@ def fid_section(outputs: pd.DataFrame, reference: Path) -> pd.DataFrame:
         st.dataframe(results, hide_index=True)
     computed = results[results["fid source"] == "computed"]
     if len(computed):
-        record = outputs[outputs["name"] == computed["name"].iloc[0]]["folder"].iloc[0]
-        st.caption("Protocol of the computed FIDs (also in each folder's `fid.json`): "
-                   + "; ".join(fid_if_cached(record, reference, cache_dir).protocol_lines()))
+        folder = outputs[outputs["name"] == computed["name"].iloc[0]]["folder"].iloc[0]
+        example = fid_if_cached(folder, reference, cache_dir)
+        if example is not None:
+            st.caption("Protocol of the computed FIDs (also in each folder's `fid.json`): "
+                       + "; ".join(example.protocol_lines()))
     return results
 
 

@@ -243,6 +243,8 @@ def run_inpainting(pipe, archs: Sequence[Architecture], inputs: Sequence[Inpaint
 
     if steps < 1:
         raise InputError(f"--steps must be at least 1, not {steps}")
+    if not inputs:
+        raise InputError("no images to inpaint")
     archs = check_names(archs)
     out = Path(out_dir)
     size = inputs[0].image.width

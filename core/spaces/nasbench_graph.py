@@ -153,7 +153,8 @@ class NasBenchGraphSpace(SearchSpace):
         nodes += [{"op": ops[v - 1], "depth": str(depth[v])} for v in range(1, NUM_NODES + 1)]
         nodes.append({"op": "output", "depth": MISSING})
         edges = [(parents[v], v) for v in range(1, NUM_NODES + 1)] + [(v, output) for v in leaves]
-        labels = [n["op"] for n in nodes]
+        # Depth is part of the label: gcn at depth 1 and gcn at depth 3 are different modules.
+        labels = [n["op"] if n["op"] in ("input", "output") else f"{n['op']}@{n['depth']}" for n in nodes]
         return ArchGraph(nodes=nodes, edges=edges, spec=spec_string(links, ops), labels=labels)
 
     # --------------------------------------------------------------- features

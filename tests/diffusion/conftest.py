@@ -67,7 +67,8 @@ def tiny_pipeline(in_channels: int = 9):
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
     return StableDiffusionInpaintPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=tiny_unet(in_channels),
-        scheduler=DDIMScheduler(steps_offset=1), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        scheduler=DDIMScheduler(steps_offset=1), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 

@@ -16,7 +16,8 @@ def removed_count(specs):
 
 def test_scores_every_architecture_of_the_space():
     calls = []
-    top = exhaustive_top(removed_count, n=4, batch_size=100_000, progress=lambda done, total: calls.append((done, total)))
+    top = exhaustive_top(removed_count, n=4, batch_size=100_000,
+                         progress=lambda done, total: calls.append((done, total)))
     assert top.attrs["scored"] == get_space("sd-unet").size() == 884_736
     assert calls[-1] == (884_736, 884_736)
     # 5 optional R + 16 A blocks, but an A goes with its R in down0-2: at most 5 + 16 = 21 removals.

@@ -1,0 +1,35 @@
+"""``python -m core build``: build architectures from the best modules of a trained run."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.build import BuildConfig, build_architectures
+from core.errors import InputError
+from core.runs import Run
+from core.tables import write_table
+
+HELP = "build the top-N architectures from the best modules (prints the reduced search space size)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run directory written by `train`")
+    parser.add_argument("--top", type=int, required=True, help="number of architectures to build (N)")
+    parser.add_argument("--k", type=int, default=BuildConfig.k, help="candidates kept per unit or position")
+    parser.add_argument("--out", default=None, help="output table (default: RUN/built.csv)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = BuildConfig(top=args.top, k=args.k)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    trained = Run.load(args.run)
+    result = build_architectures(trained, config)
+    out = Path(args.out) if args.out else trained.path / "built.csv"
+    write_table(result.built, out)
+    print(f"method {result.method}: {result.notes}")
+    print(f"reduced search space: {result.reduced_space_size:,} architectures")
+    print(result.built.to_string(index=False, max_colwidth=200))
+    print(f"wrote {len(result.built)} built architectures to {out}")
+    return 0
