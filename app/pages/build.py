@@ -15,7 +15,7 @@ from core.runs import Run
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def live_progress(job_id: str) -> None:
     job = state.get_job(job_id)
     if job is None:

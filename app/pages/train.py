@@ -101,7 +101,7 @@ def auto_run_name(space: str, dataset: str | None, target: str) -> str:
     return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def live_progress(job_id: str) -> None:
     """Progress bar, live curves and the Stop button of a running job; reruns the page when it ends."""
     job = state.get_job(job_id)
