@@ -360,9 +360,25 @@ def pinned_threads(threads: int | None) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
+@dataclass(frozen=True)
+class Latency:
+    """Timings of a batch-1 forward in milliseconds, medians over the timed runs.
+
+    Attributes:
+        wall_ms: wall-clock time: the latency a user sees.
+        cpu_ms: CPU time the process spent per run. At one thread on an idle CPU it equals ``wall_ms``;
+            unlike wall time it does not grow while other jobs hold the cores (time spent waiting for
+            a core is not CPU time), so on a shared machine it is the steadier latency estimate. With
+            several threads it sums over them, and on CUDA it is host time only.
+    """
+
+    wall_ms: float
+    cpu_ms: float
+
+
 def measure_latency(model: nn.Module, resolution: int, *, device: str | torch.device = "cpu",
-                    warmup: int = 5, repeats: int = 20) -> float:
-    """Median wall time in milliseconds of a batch-1 forward at ``resolution`` on ``device``.
+                    warmup: int = 5, repeats: int = 20) -> Latency:
+    """Median wall and CPU time of a batch-1 forward at ``resolution`` on ``device``.
 
     ``warmup`` untimed runs first (allocator, oneDNN/cuDNN algorithm choice, caches), then ``repeats``
     timed ones; the median shrugs off the odd run slowed by another process. On CUDA every run is
@@ -376,23 +392,26 @@ def measure_latency(model: nn.Module, resolution: int, *, device: str | torch.de
     # A private generator: timing must not move the global RNG that seeds everything else.
     x = torch.randn(1, 3, resolution, resolution, generator=torch.Generator().manual_seed(0)).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
+    wall, cpu = [], []
     with torch.inference_mode():
         for _ in range(warmup):
             model(x)
         sync()
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             model(x)
             sync()
-            times.append((time.perf_counter() - start) * 1e3)
-    return float(statistics.median(times))
+            wall.append((time.perf_counter() - start) * 1e3)
+            cpu.append((time.process_time() - start_cpu) * 1e3)
+    return Latency(wall_ms=float(statistics.median(wall)), cpu_ms=float(statistics.median(cpu)))
 
 
 def profile_subnet(layout: Layout, config: SubnetConfig, *, device: str = "cpu", threads: int | None = 1,
                    warmup: int = 5, repeats: int = 20) -> dict[str, float | int | str]:
-    """Build a subnet and measure it: ``latency_ms``, ``params_m``, ``flops_m``, ``threads``, ``device``.
+    """Build a subnet and measure it on ``device`` with ``threads`` torch threads pinned.
 
+    Returns the table columns ``latency_ms`` (median wall time), ``cpu_ms`` (median CPU time, see
+    :class:`Latency`), ``params_m``, ``flops_m`` (see :func:`count_flops`), ``threads`` and ``device``.
     FLOPs and parameters do not depend on the device and are counted on the CPU model.
     """
     model = build_subnet(layout, config)
@@ -401,7 +420,8 @@ def profile_subnet(layout: Layout, config: SubnetConfig, *, device: str = "cpu",
         flops = count_flops(model, config.r)
         latency = measure_latency(model, config.r, device=device, warmup=warmup, repeats=repeats)
     return {
-        "latency_ms": round(latency, 4),
+        "latency_ms": round(latency.wall_ms, 4),
+        "cpu_ms": round(latency.cpu_ms, 4),
         "params_m": round(params / 1e6, 6),
         "flops_m": round(flops / 1e6, 3),
         "threads": used,

@@ -149,14 +149,15 @@ def test_latency_is_a_positive_median_and_threads_are_restored():
     before = torch.get_num_threads()
     with pinned_threads(1) as used:
         assert used == torch.get_num_threads() == 1
-        ms = measure_latency(model, 32, warmup=1, repeats=3)
+        timing = measure_latency(model, 32, warmup=1, repeats=3)
     assert torch.get_num_threads() == before
-    assert math.isfinite(ms) and ms > 0
+    assert math.isfinite(timing.wall_ms) and timing.wall_ms > 0
+    assert math.isfinite(timing.cpu_ms) and timing.cpu_ms > 0
 
 
 def test_profile_has_the_table_columns():
     row = profile_subnet(MBV3, smallest(MBV3), threads=1, warmup=0, repeats=1)
-    assert set(row) == {"latency_ms", "params_m", "flops_m", "threads", "device"}
+    assert set(row) == {"latency_ms", "cpu_ms", "params_m", "flops_m", "threads", "device"}
     assert row["threads"] == 1 and row["device"] == "cpu"
     assert row["params_m"] == pytest.approx(count_params(build_subnet(MBV3, smallest(MBV3))) / 1e6)
 
@@ -169,9 +170,9 @@ def test_sample_measure_latency_writes_positive_finite_rows(tmp_path, capsys):
                  "--threads", "1", "--warmup", "0", "--repeats", "1", "--out", str(out)])
     assert code == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["arch", "latency_ms", "params_m", "flops_m", "threads", "device"]
+    assert list(table.columns) == ["arch", "latency_ms", "cpu_ms", "params_m", "flops_m", "threads", "device"]
     assert len(table) == 2
-    for column in ("latency_ms", "params_m", "flops_m"):
+    for column in ("latency_ms", "cpu_ms", "params_m", "flops_m"):
         assert (table[column] > 0).all() and table[column].map(math.isfinite).all()
     assert (table["threads"] == 1).all() and (table["device"] == "cpu").all()
     # The table is a valid AutoBuild table of the space (canonical specs, numeric metrics).

@@ -21,8 +21,8 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.diffusion.fid import (IMAGE_SUFFIXES, fid_between_dirs, fid_if_cached, summarize_by_set,  # noqa: E402
-                                write_fid_record)
+from core.diffusion.fid import (IMAGE_SUFFIXES, default_cache_dir, fid_between_dirs, fid_if_cached,  # noqa: E402
+                                summarize_by_set, write_fid_record)
 from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, read_outputs  # noqa: E402
 from core.errors import InputError  # noqa: E402
 from core.spaces import get_space  # noqa: E402
@@ -95,6 +95,22 @@ def canonical_or_raw(spec: str) -> str:
         return spec
 
 
+def folder_stamp(folder: Path) -> tuple:
+    """Names, sizes and modification times of a folder's images: changes whenever its images change."""
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in image_files(folder).values())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached_fid(folder: str, reference: str, cache_dir: str | None, stamp: tuple) -> float:
+    """The FID from the feature cache (NaN when not embedded yet); memoised per ``stamp`` so a rerun does not
+    hash every image again."""
+    try:
+        result = fid_if_cached(folder, reference, cache_dir)
+    except InputError:
+        return float("nan")
+    return float("nan") if result is None else result.value
+
+
 def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None, reference: Path | None,
                   cache_dir: str | None) -> pd.DataFrame:
     """One row per architecture: the table's rows (with their FID) plus output folders not in the table.
@@ -107,9 +123,10 @@ def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None, reference: 
     if table is not None:
         by_spec = {canonical_or_raw(str(a)): n for n, a in zip(outputs["name"], outputs["arch"]) if a}
         for record in table.to_dict("records"):
-            name = str(record.get("name") or "")
-            if name not in set(outputs["name"]) and record.get("arch"):
-                name = by_spec.get(canonical_or_raw(str(record["arch"])), name)
+            name = "" if pd.isna(record.get("name", np.nan)) else str(record["name"])
+            arch = record.get("arch", np.nan)
+            if name not in set(outputs["name"]) and not pd.isna(arch):
+                name = by_spec.get(canonical_or_raw(str(arch)), name)
             matched.add(name)
             set_label = record.get("set")
             rows.append({"name": name or "(no name)", "set": "" if pd.isna(set_label) else str(set_label or ""),
@@ -117,14 +134,15 @@ def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None, reference: 
     for record in outputs.to_dict("records"):
         if record["name"] in matched:
             continue
-        cached = None
+        value = np.nan
         if reference is not None and reference.is_dir():
-            try:
-                cached = fid_if_cached(record["folder"], reference, cache_dir)
-            except InputError:
-                cached = None
-        rows.append({"name": record["name"], "set": record["set"], "fid": cached.value if cached else np.nan,
-                     "fid source": "computed" if cached else ""})
+            # The cache folder's mtime changes whenever a feature file is added (here or by the CLI).
+            cache = Path(cache_dir) if cache_dir else default_cache_dir()
+            stamp = (folder_stamp(Path(record["folder"])), folder_stamp(reference),
+                     cache.stat().st_mtime_ns if cache.is_dir() else 0)
+            value = cached_fid(record["folder"], str(reference), cache_dir, stamp)
+        rows.append({"name": record["name"], "set": record["set"], "fid": value,
+                     "fid source": "" if np.isnan(value) else "computed"})
     frame = pd.DataFrame(rows, columns=["name", "set", "fid", "fid source"])
     extra = outputs.set_index("name")[["params", "images", "model_dir"]] if len(outputs) else None
     if extra is not None:

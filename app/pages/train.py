@@ -1,7 +1,7 @@
 """Train: fit AutoBuild's predictor on the current table and target; list, reopen and compare runs.
 
 Training runs in a background thread (see :class:`app.state.Job`): the page polls its progress
-every half second, the Stop button ends it after the current epoch (the run is still saved), and the
+every second, the Stop button ends it after the current epoch (the run is still saved), and the
 other pages stay usable meanwhile.
 """
 from __future__ import annotations

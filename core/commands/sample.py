@@ -3,7 +3,8 @@
 Benchmark spaces (nasbench-graph, nasbench201) look the architectures up in their shipped metrics.
 Spaces that can build real networks (``ofa-mbv3``, ``ofa-pn``: they have a ``measure`` method) build
 each sampled architecture with ``--measure latency`` and time it on this machine instead; the table
-then holds ``latency_ms``, ``params_m``, ``flops_m``, ``threads`` and ``device`` per architecture.
+then holds ``latency_ms`` (median wall time), ``cpu_ms`` (median CPU time, steadier on a busy
+machine), ``params_m``, ``flops_m``, ``threads`` and ``device`` per architecture.
 """
 from __future__ import annotations
 

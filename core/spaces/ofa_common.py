@@ -324,8 +324,8 @@ class OFASpace(SearchSpace):
                 warmup: int = 5, repeats: int = 20) -> dict[str, float | int | str]:
         """Build the subnet and measure it on this machine (see :func:`core.ofa_subnets.profile_subnet`).
 
-        Returns the table columns ``latency_ms`` (median batch-1 forward), ``params_m``, ``flops_m``,
-        ``threads`` and ``device``.
+        Returns the table columns ``latency_ms`` (median wall time of a batch-1 forward), ``cpu_ms``
+        (its median CPU time), ``params_m``, ``flops_m``, ``threads`` and ``device``.
         """
         if metric not in self.measures:
             raise InputError(f"space {self.name!r} can measure {list(self.measures)}, not {metric!r}")

@@ -127,100 +127,108 @@ def test_dashboard_end_to_end_in_chromium(server):
             viewport=VIEWPORT, color_scheme="light")
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(60_000)
-
-        # Home: the first page opens on the bundled data (the first start imports torch).
-        start = time.time()
-        page.goto(url)
-        page.get_by_text("Registered search spaces").wait_for()
-        page.get_by_text("nasbench-graph_cora_300.csv").first.wait_for()
-        _wait_idle(page)
-        timings["home (cold start)"] = time.time() - start
-        _no_exception(page, "home")
-        _shot(page, "home")
-
-        # Data & target: upload a table; it is validated and becomes the table in use.
-        start = time.time()
-        _go(page, "Data & target")
-        page.get_by_text("Per-column statistics").wait_for()
-        timings["data"] = time.time() - start
-        page.locator("[data-testid='stRadio']").first.get_by_text("Upload", exact=True).click()
-        page.locator("input[type='file']").set_input_files(str(upload))
-        page.get_by_text("120 architectures in space nasbench-graph").wait_for()
-        page.locator("[data-testid='stPlotlyChart']").first.wait_for()
-        _wait_idle(page)
-        _no_exception(page, "data")
-        _shot(page, "data")
-
-        # Train: a short run on the uploaded table completes and shows its result card.
-        start = time.time()
-        _go(page, "Train")
-        page.get_by_text("Start training").wait_for()
-        timings["train"] = time.time() - start
-        for label, value in (("Width", "8"), ("Layers (hops)", "2"), ("Epochs", "5")):
-            field = page.get_by_label(label, exact=True)
-            field.fill(value)
-            field.press("Tab")
-        start = time.time()
-        page.get_by_role("button", name="Start training").click()
-        page.get_by_text("Held-out Spearman").wait_for(timeout=90_000)
-        timings["training run (5 epochs, 120 archs)"] = time.time() - start
-        page.get_by_text("finished after 5 epochs").wait_for()
-        _wait_idle(page)
-        _no_exception(page, "train")
-        _shot(page, "train")
-
-        # Modules: rankings, charts and the interactive graph (pyvis in an iframe, drawn on a canvas).
-        start = time.time()
-        _go(page, "Modules")
-        page.get_by_text("Module rankings").wait_for()
-        graph = page.frame_locator("iframe").first
-        graph.locator("#mynetwork canvas").wait_for()
-        graph.locator("#ab-legend").wait_for()
-        _wait_idle(page)
-        timings["modules"] = time.time() - start
-        _no_exception(page, "modules")
-        _shot(page, "modules")
-
-        # Build: the reduced space and the built architectures with their true metrics.
-        start = time.time()
-        _go(page, "Build")
-        page.get_by_role("button", name="Build").wait_for()
-        page.get_by_role("button", name="Build").click()
         try:
-            page.get_by_text("Reduced space").wait_for(timeout=120_000)
+            _walk(page, context, url, upload, timings)
         except Exception:
-            page.screenshot(path="/tmp/debug_build.png")
+            # Leave evidence for a failing CI run: the page as it was, and the server's log.
+            page.screenshot(path=str(tmp / "failure.png"))
+            print(f"screenshot of the failure: {tmp / 'failure.png'}")
             print((tmp / "streamlit.log").read_text()[-4000:])
             raise
-        page.get_by_text("Download CSV").wait_for()
-        page.locator("[data-testid='stPlotlyChart']").first.wait_for()
-        _wait_idle(page)
-        timings["build (click to result)"] = time.time() - start
-        _no_exception(page, "build")
-        _shot(page, "build")
-
-        # Inpainting lives in its own issue: screenshot it when the page exists.
-        if (ROOT / "app" / "pages" / "inpainting.py").is_file():
-            _go(page, "Inpainting")
-            page.wait_for_timeout(1500)
-            _wait_idle(page, timeout=60_000)
-            _shot(page, "inpainting")
-
-        # Dark theme: a new session that follows the system's dark preference, on the modules page.
-        dark = context.new_page()
-        dark.emulate_media(color_scheme="dark")
-        start = time.time()
-        dark.goto(f"{url}/modules")
-        dark.get_by_text("Module rankings").wait_for()
-        dark.frame_locator("iframe").first.locator("#mynetwork canvas").wait_for()
-        _wait_idle(dark)
-        timings["modules (new session, dark)"] = time.time() - start
-        _no_exception(dark, "modules (dark)")
-        _shot(dark, "modules_dark")
-        context.close()
+        finally:
+            context.close()
 
     runs = [d for d in (tmp / "runs").iterdir() if not d.name.startswith(".")]
     assert len(runs) == 1 and (runs[0] / "model.pt").is_file()
     print("\npage timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     for name in ("home", "data", "train", "modules", "build"):
         assert (ASSETS / f"page_{name}.png").stat().st_size > 10_000
+
+
+def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> None:
+    """Home -> upload on Data & target -> a short training run -> Modules graph -> Build (+ dark mode)."""
+    # Home: the first page opens on the bundled data (the first start imports torch).
+    start = time.time()
+    page.goto(url)
+    page.get_by_text("Registered search spaces", exact=True).wait_for()
+    page.get_by_text("nasbench-graph_cora_300.csv").first.wait_for()
+    _wait_idle(page)
+    timings["home (cold start)"] = time.time() - start
+    _no_exception(page, "home")
+    _shot(page, "home")
+
+    # Data & target: upload a table; it is validated and becomes the table in use.
+    start = time.time()
+    _go(page, "Data & target")
+    page.get_by_text("Per-column statistics", exact=True).wait_for()
+    timings["data"] = time.time() - start
+    page.locator("[data-testid='stRadio']").first.get_by_text("Upload", exact=True).click()
+    page.locator("input[type='file']").set_input_files(str(upload))
+    page.get_by_text("120 architectures in space nasbench-graph").wait_for()
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    _wait_idle(page)
+    _no_exception(page, "data")
+    _shot(page, "data")
+
+    # Train: a short run on the uploaded table completes and shows its result card.
+    start = time.time()
+    _go(page, "Train")
+    page.get_by_text("Start training").wait_for()
+    timings["train"] = time.time() - start
+    for label, value in (("Width", "8"), ("Layers (hops)", "2"), ("Epochs", "5")):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Tab")
+    start = time.time()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Held-out Spearman", exact=True).wait_for(timeout=90_000)
+    timings["training run (5 epochs, 120 archs)"] = time.time() - start
+    page.get_by_text("finished after 5 epochs").wait_for()
+    _wait_idle(page)
+    _no_exception(page, "train")
+    _shot(page, "train")
+
+    # Modules: rankings, charts and the interactive graph (pyvis in an iframe, drawn on a canvas).
+    start = time.time()
+    _go(page, "Modules")
+    page.get_by_text("Module rankings", exact=True).wait_for()
+    graph = page.frame_locator("iframe").first
+    graph.locator("#mynetwork canvas").wait_for()
+    graph.locator("#ab-legend").wait_for()
+    _wait_idle(page)
+    timings["modules"] = time.time() - start
+    _no_exception(page, "modules")
+    _shot(page, "modules")
+
+    # Build: the reduced space and the built architectures with their true metrics.
+    start = time.time()
+    _go(page, "Build")
+    page.get_by_role("button", name="Build").wait_for()
+    page.get_by_role("button", name="Build").click()
+    page.get_by_text("Reduced space", exact=True).wait_for(timeout=120_000)
+    page.get_by_text("Download CSV").wait_for()
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    _wait_idle(page)
+    timings["build (click to result)"] = time.time() - start
+    _no_exception(page, "build")
+    _shot(page, "build")
+
+    # Inpainting lives in its own issue: screenshot it when the page exists.
+    if (ROOT / "app" / "pages" / "inpainting.py").is_file():
+        _go(page, "Inpainting")
+        page.wait_for_timeout(1500)
+        _wait_idle(page, timeout=60_000)
+        _shot(page, "inpainting")
+
+    # Dark theme: a new session that follows the system's dark preference, on the modules page.
+    dark = context.new_page()
+    dark.emulate_media(color_scheme="dark")
+    start = time.time()
+    dark.goto(f"{url}/modules")
+    dark.get_by_text("Module rankings", exact=True).wait_for()
+    dark.frame_locator("iframe").first.locator("#mynetwork canvas").wait_for()
+    _wait_idle(dark)
+    timings["modules (new session, dark)"] = time.time() - start
+    _no_exception(dark, "modules (dark)")
+    _shot(dark, "modules_dark")
+
