@@ -122,12 +122,16 @@ def _is_table(name: str) -> bool:
 
 
 def infer_space_dataset(file_name: str) -> tuple[str | None, str | None]:
-    """``nasbench-graph_cora_300.csv`` -> (``nasbench-graph``, ``cora``); unknown parts are None."""
-    parts = Path(file_name).name.split("_")
-    space = parts[0] if parts and parts[0] in space_names() else None
+    """Space and dataset named in a file name, e.g. ``nasbench-graph_cora_300.csv`` -> (nasbench-graph, cora).
+
+    The name is split at ``_``, ``.`` and spaces; a part equal to a space name gives the space, and a
+    part equal to one of that space's datasets the dataset. Unknown parts give None.
+    """
+    tokens = [t for t in re.split(r"[_.\s]+", Path(file_name).name.lower()) if t]
+    space = next((t for t in tokens if t in space_names()), None)
     dataset = None
-    if space and len(parts) > 1 and parts[1] in get_space(space).datasets:
-        dataset = parts[1]
+    if space:
+        dataset = next((t for t in tokens if t in get_space(space).datasets), None)
     return space, dataset
 
 
@@ -447,6 +451,7 @@ def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset
 
     def progress(report: Any) -> None:
         job.history.append(dict(vars(report)))
+        job.total = report.epochs  # core may train longer than asked (min_steps on small tables)
         job.fraction = report.epoch / max(report.epochs, 1)
         job.stage = f"epoch {report.epoch}/{report.epochs}"
 

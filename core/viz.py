@@ -88,11 +88,11 @@ def feature_importance_bars(importance: pd.DataFrame) -> go.Figure:
     fig = make_subplots(rows=1, cols=max(1, len(features)), subplot_titles=features, shared_yaxes=False)
     for i, feature in enumerate(features, start=1):
         part = frame[frame["feature"] == feature].sort_values("importance", ascending=False)
-        fig.add_trace(go.Bar(x=part["value"], y=part["importance"], name=feature,
+        fig.add_trace(go.Bar(x=part["value"], y=part["importance"], name=feature, marker_color="#636EFA",
                              hovertemplate=f"{feature}=%{{x}}<br>importance %{{y:.3f}}<extra></extra>"),
                       row=1, col=i)
-    fig.update_layout(title="0-hop feature-value importance (FE-MLP output, |.|)", margin=_MARGIN, height=320,
-                      showlegend=False)
+    fig.update_layout(title="0-hop feature-value importance (FE-MLP output, |.|)", margin=dict(_MARGIN, t=70),
+                      height=340, showlegend=False)
     fig.update_xaxes(type="category")
     return fig
 
@@ -104,7 +104,8 @@ def score_boxplot(nodes: pd.DataFrame, hop: int, by: str = "label", max_groups: 
     fig = go.Figure()
     for group in order:
         scores = part.loc[part[by] == group, "score"]
-        fig.add_trace(go.Box(y=scores, name=str(group), boxpoints=False))
+        fig.add_trace(go.Box(y=scores, name=str(group), boxpoints=False, marker_color="#636EFA",
+                             line=dict(width=1.5)))
     fig.update_layout(title=f"Module scores at hop {hop} by {by}", yaxis_title="score (standardised)",
                       margin=_MARGIN, height=340, showlegend=False)
     return fig

@@ -98,8 +98,10 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int) -> 
     st.subheader("Built architectures")
     built = result.built.copy()
     built.insert(0, "#", np.arange(1, len(built) + 1))
+    first = ["#", "arch", "score", "predicted", "percentile"]
+    built = built[[c for c in first if c in built] + [c for c in built if c not in first]]
     config = {
-        "arch": st.column_config.TextColumn("architecture", width="large"),
+        "arch": st.column_config.TextColumn("architecture", width=330),
         "score": st.column_config.NumberColumn(format="%.3f"),
         "predicted": st.column_config.NumberColumn("predicted target", format="%.4g"),
     }

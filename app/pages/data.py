@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import streamlit as st
 
@@ -128,10 +127,6 @@ def detect_space(file_name: str, raw) -> str | None:
     space, _ = state.infer_space_dataset(file_name)
     if space:
         return space
-    tokens = set(re.split(r"[_.\s]+", file_name.lower()))
-    named = [n for n in space_names() if n in tokens]
-    if named:
-        return named[0]
     if "arch" not in raw.columns:
         return state.DEFAULT_SPACE  # validation will report the missing column
     specs = [s if isinstance(s, str) else json.dumps(s) for s in raw["arch"].dropna().head(20).tolist()]

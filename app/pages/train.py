@@ -6,6 +6,7 @@ other pages stay usable meanwhile.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -17,8 +18,16 @@ from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
 from core.runs import Run
 
-DEFAULTS = {"gnn": "gatv2", "width": 32, "layers": 4, "epochs": 100, "lam": 1.0, "seed": 0,
-            "val_fraction": 0.1, "lr": 3e-3, "batch_size": 128}
+#: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
+TRAIN_FIELDS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+MODEL_FIELDS = {f.name: f.default for f in dataclasses.fields(PredictorConfig)}
+DEFAULTS = {
+    "gnn": MODEL_FIELDS["gnn"], "width": MODEL_FIELDS["width"], "layers": MODEL_FIELDS["layers"], "epochs": 100,
+    "lam": float(TRAIN_FIELDS["lam"]), "seed": 0, "val_fraction": float(TRAIN_FIELDS["val_fraction"]),
+    "lr": float(TRAIN_FIELDS["lr"]), "batch_size": TRAIN_FIELDS["batch_size"],
+}
+if "min_steps" in TRAIN_FIELDS:
+    DEFAULTS["min_steps"] = TRAIN_FIELDS["min_steps"]
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -67,20 +76,34 @@ def hyperparameter_form() -> None:
             lr = _param("lr", st.number_input, "Learning rate", min_value=1e-5, max_value=1.0, step=1e-3,
                         format="%.4f")
         with cols[3]:
-            batch_size = _param("batch_size", st.number_input, "Batch size", min_value=4, max_value=4096, step=16)
-        with cols[4]:
+            auto_batch = DEFAULTS["batch_size"] == 0
+            batch_size = _param("batch_size", st.number_input, "Batch size" + (" (0 = auto)" if auto_batch else ""),
+                                min_value=0 if auto_batch else 4, max_value=4096, step=16)
+        min_steps = None
+        if "min_steps" in DEFAULTS:
+            with cols[4]:
+                min_steps = _param("min_steps", st.number_input, "Min. optimiser steps", min_value=0,
+                                   max_value=100_000, step=100,
+                                   help="A small table is trained for more epochs until it has had this many "
+                                        "optimiser steps; 0 trains exactly the epochs above.")
+        cols = st.columns([2, 1])
+        with cols[0]:
             name = st.text_input("Run name", key="ab_run_name", placeholder="automatic",
                                  help="A directory under the runs folder; letters, digits, . _ -")
-        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+        with cols[1]:
+            st.write("")
+            st.write("")
+            submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if not submitted:
         return
     for key in DEFAULTS:  # keep the choices for the next visit
         state.keep(f"ab_hp_{key}", st.session_state.get(f"_w_ab_hp_{key}"))
     try:
         model_config = PredictorConfig(gnn=gnn, width=int(width), layers=int(layers))
+        extra = {} if min_steps is None else {"min_steps": int(min_steps)}
         train_config = TrainConfig(epochs=int(epochs), lam=float(lam), seed=int(seed),
                                    val_fraction=float(val_fraction), lr=float(lr), batch_size=int(batch_size),
-                                   eval_every=1 if int(epochs) <= 50 else 5)
+                                   eval_every=1 if int(epochs) <= 50 else 5, **extra)
     except ValueError as err:
         st.error(state.one_line(err))
         return

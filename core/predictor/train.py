@@ -27,13 +27,17 @@ from core.predictor.model import AutoBuildPredictor, PredictorConfig
 class TrainConfig:
     """Training settings; validated on construction.
 
+    batch_size: graphs per step; 0 picks ``clamp(n_train // 8, 16, 128)`` so that even a small table
+    gets several steps per epoch. min_steps: a small table is trained for more epochs until it has had
+    this many optimiser steps (50 labels need as many updates as 1,000 to fit; 0 disables it).
     lam: weight of the rank term (0 = the plain-MSE ablation). val_fraction: share of the table held
     out for validation (0 disables it). patience: epochs without a better validation Spearman before
     stopping (None = train all epochs). eval_every: epochs between validation passes.
     """
 
     epochs: int = 200
-    batch_size: int = 128
+    batch_size: int = 0
+    min_steps: int = 1000
     lr: float = 3e-3
     weight_decay: float = 1e-4
     lam: float = 1.0
@@ -42,14 +46,15 @@ class TrainConfig:
     seed: int = 0
     patience: int | None = None
     eval_every: int = 5
-    rank_warmup: float = 0.0
     device: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, not {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 4:
-            raise ValueError(f"batch_size must be an integer >= 4, not {self.batch_size!r}")
+        if not isinstance(self.batch_size, int) or (self.batch_size != 0 and self.batch_size < 4):
+            raise ValueError(f"batch_size must be 0 (auto) or an integer >= 4, not {self.batch_size!r}")
+        if not isinstance(self.min_steps, int) or self.min_steps < 0:
+            raise ValueError(f"min_steps must be a non-negative integer, not {self.min_steps!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be positive, not {self.lr!r}")
         if self.weight_decay < 0:
@@ -159,6 +164,18 @@ def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np
     return [(float(m), float(s) if s > 0 else 1.0) for m, s in zip(mean, std)]
 
 
+def resolve_batch_size(requested: int, n_train: int) -> int:
+    """The batch size used for ``n_train`` graphs: ``requested``, or the automatic choice for 0."""
+    size = requested if requested > 0 else max(16, min(128, n_train // 8))
+    return max(4, min(size, n_train))
+
+
+def epochs_for(cfg: TrainConfig, n_train: int, batch_size: int) -> int:
+    """``cfg.epochs``, raised until training takes at least ``cfg.min_steps`` optimiser steps."""
+    steps_per_epoch = max(1, n_train // batch_size)  # the last short batch is mostly dropped
+    return max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
+
+
 def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig,
                     train_config: TrainConfig,
                     progress: Callable[[EpochReport], None] | None = None,
@@ -182,17 +199,17 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
     std = float(y[train_ids].std()) or 1.0
     y_std = torch.tensor((y - mean) / std, dtype=torch.float32)
 
+    batch_size = resolve_batch_size(cfg.batch_size, train_ids.size)
+    epochs = epochs_for(cfg, train_ids.size, batch_size)
     model = AutoBuildPredictor(store.schema, model_config).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=cfg.epochs)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
     generator = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_ids, dtype=torch.long)
-    batch_size = min(cfg.batch_size, train_ids.size)
 
-    warmup_epochs = int(round(cfg.rank_warmup * cfg.epochs)) if cfg.lam > 0 else 0
     history: list[dict] = []
     best_state, best_score, best_epoch, stale = None, -math.inf, 0, 0
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
         perm = train_t[torch.randperm(train_t.numel(), generator=generator)]
@@ -206,8 +223,6 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
             out = model(store.batch(ids).to(device))
             loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
                                                     out.graph_embeddings, cfg.lam, cfg.temperature)
-            if epoch <= warmup_epochs:
-                loss = rank
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -217,7 +232,7 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
         totals /= max(n_batches, 1)
 
         val_rho = None
-        last = epoch == cfg.epochs
+        last = epoch == epochs
         if val_ids.size >= 2 and (epoch % cfg.eval_every == 0 or last):
             pred, _ = predict_encoded(model, store, val_ids)
             val_rho = metrics.spearman(pred, y[val_ids])
@@ -227,7 +242,7 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += cfg.eval_every
-        report = EpochReport(epoch, cfg.epochs, float(totals[0]), float(totals[1]), float(totals[2]),
+        report = EpochReport(epoch, epochs, float(totals[0]), float(totals[1]), float(totals[2]),
                              val_rho, time.perf_counter() - epoch_start)
         history.append(asdict(report))
         if progress is not None:

@@ -39,9 +39,10 @@ def trained_runs_dir(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("trained") / "runs"
     table = load_table(CORA, "nasbench-graph")
+    fast = {"min_steps": 0} if "min_steps" in TrainConfig.__dataclass_fields__ else {}
     train_from_table(table, "valid_perf", path / "tiny", dataset="cora",
                      model_config=PredictorConfig(width=8, layers=2),
-                     train_config=TrainConfig(epochs=3, eval_every=1))
+                     train_config=TrainConfig(epochs=3, eval_every=1, **fast))
     return path
 
 
@@ -182,6 +183,8 @@ def _train(at: AppTest, epochs: int, check: bool = True) -> AppTest:
     at.number_input(key="_w_ab_hp_width").set_value(8)
     at.number_input(key="_w_ab_hp_layers").set_value(2)
     at.number_input(key="_w_ab_hp_epochs").set_value(epochs)
+    if any(n.key == "_w_ab_hp_min_steps" for n in at.number_input):
+        at.number_input(key="_w_ab_hp_min_steps").set_value(0)  # exactly the epochs asked for
     next(b for b in at.button if b.label == "Start training").click().run()
     assert_clean(at)
     if check:

@@ -101,12 +101,27 @@ def _go(page, label: str) -> None:
 
 
 def _wait_idle(page, timeout: float = 30_000) -> None:
-    """Until Streamlit reports the script is not running any more."""
+    """Until Streamlit reports that the page's script is not running."""
     page.wait_for_function(
-        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=timeout)
+        "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState === 'notRunning'",
+        timeout=timeout)
+
+
+def _settled(page) -> None:
+    """Until every table shows cells and every chart is drawn (they render after the script ends)."""
+    page.wait_for_function("""() => {
+        const shown = (e) => !e.closest("details:not([open])") && e.checkVisibility();  // not in a closed expander
+        const frames = [...document.querySelectorAll("[data-testid='stDataFrame']")].filter(shown);
+        const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")].filter(shown);
+        return frames.every(f => f.querySelector("[data-testid='data-grid-canvas'] td"))
+            && charts.every(c => c.querySelector(".main-svg"));
+    }""", timeout=20_000)
+    page.wait_for_timeout(400)
+
 
 
 def _shot(page, name: str) -> Path:
+    _settled(page)
     ASSETS.mkdir(exist_ok=True)
     path = ASSETS / f"page_{name}.png"
     page.screenshot(path=str(path))
@@ -175,8 +190,10 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     _go(page, "Train")
     page.get_by_text("Start training").wait_for()
     timings["train"] = time.time() - start
-    for label, value in (("Width", "8"), ("Layers (hops)", "2"), ("Epochs", "5")):
+    for label, value in (("Width", "8"), ("Layers (hops)", "2"), ("Epochs", "5"), ("Min. optimiser steps", "0")):
         field = page.get_by_label(label, exact=True)
+        if label.startswith("Min.") and field.count() == 0:
+            continue
         field.fill(value)
         field.press("Tab")
     start = time.time()
