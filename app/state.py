@@ -127,8 +127,11 @@ def infer_space_dataset(file_name: str) -> tuple[str | None, str | None]:
     The name is split at ``_``, ``.`` and spaces; a part equal to a space name gives the space, and a
     part equal to one of that space's datasets the dataset. Unknown parts give None.
     """
-    tokens = [t for t in re.split(r"[_.\s]+", Path(file_name).name.lower()) if t]
-    space = next((t for t in tokens if t in space_names()), None)
+    name = Path(file_name).name.lower()
+    tokens = [t for t in re.split(r"[_.\s]+", name) if t]
+    dashed = re.sub(r"[_\s]+", "-", name)  # ofa_mbv3_latency.csv names the space ofa-mbv3
+    space = next((t for t in tokens if t in space_names()), None) or next(
+        (s for s in sorted(space_names(), key=len, reverse=True) if dashed.startswith((s + "-", s + "."))), None)
     dataset = None
     if space:
         dataset = next((t for t in tokens if t in get_space(space).datasets), None)
@@ -169,12 +172,14 @@ def lookup_table(space: str, dataset: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def column_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-column statistics for the preview: type, missing and distinct values, and numeric summary."""
+    """Per-column statistics for the preview: type, missing and distinct values, and a numeric summary.
+
+    Text columns whose values are mostly numbers (a metric with a typo) get the numeric summary too,
+    with unparseable, NaN-text or infinite cells counted as ``unusable``.
+    """
     rows = []
     for column in frame.columns:
         series = frame[column]
-        numeric = pd.to_numeric(series, errors="coerce") if series.dtype == object else series
-        is_num = pd.api.types.is_numeric_dtype(numeric) and not pd.api.types.is_bool_dtype(numeric)
         row: dict[str, Any] = {
             "column": str(column),
             "type": str(series.dtype),
@@ -182,10 +187,14 @@ def column_stats(frame: pd.DataFrame) -> pd.DataFrame:
             "missing": int(series.isna().sum()),
             "distinct": int(series.astype(str).nunique()),
         }
-        if is_num and column != "arch":
-            finite = numeric[np.isfinite(numeric.astype(float))]
-            row.update(mean=finite.mean(), std=finite.std(), min=finite.min(), median=finite.median(),
-                       max=finite.max(), non_finite=int(len(numeric.dropna()) - len(finite)))
+        if column != "arch" and not pd.api.types.is_bool_dtype(series):
+            numeric = pd.to_numeric(series, errors="coerce") if not pd.api.types.is_numeric_dtype(series) else series
+            present = series.notna()
+            if pd.api.types.is_numeric_dtype(series) or (present.any() and numeric[present].notna().mean() > 0.5):
+                values = numeric.astype(float)
+                finite = values[np.isfinite(values)]
+                row.update(mean=finite.mean(), std=finite.std(), min=finite.min(), median=finite.median(),
+                           max=finite.max(), unusable=int((present & ~np.isfinite(values)).sum()))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -417,6 +426,20 @@ def get_job(job_id: str | None) -> Job | None:
     return _jobs().get(job_id) if job_id else None
 
 
+def forget_job(job_id: str) -> None:
+    """Drop a finished job whose result the page has taken over."""
+    _jobs().pop(job_id, None)
+
+
+def _prune(max_age_s: float = 3600.0) -> None:
+    """Forget finished jobs nobody collected (e.g. their browser tab was closed) after an hour."""
+    now = time.time()
+    jobs = _jobs()
+    for job_id, job in list(jobs.items()):
+        if job.finished and job.finished_at is not None and now - job.finished_at > max_age_s:
+            jobs.pop(job_id, None)
+
+
 def _start(job: Job, work: Callable[[Job], Any]) -> Job:
     def target() -> None:
         try:
@@ -437,6 +460,7 @@ def _start(job: Job, work: Callable[[Job], Any]) -> Job:
             job.finished_at = time.time()
 
     job.thread = threading.Thread(target=target, name=f"autobuild-{job.kind}-{job.id[:8]}", daemon=True)
+    _prune()
     _jobs()[job.id] = job
     job.thread.start()
     return job

@@ -31,6 +31,7 @@ def finish_job() -> None:
     if job is None or not job.finished:
         return
     del st.session_state[state.BUILD_JOB]
+    state.forget_job(job.id)
     if job.status == "failed":
         st.session_state[state.NOTICE] = ("error", job.error or "build failed")
         return

@@ -1,6 +1,7 @@
 """Data & target: choose or upload a table of evaluated architectures, preview it, define the target."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import streamlit as st
@@ -15,7 +16,6 @@ from core.targets import PRESETS, preset_expression
 SOURCES = ("Bundled sample", "Benchmark sample", "Upload")
 AUTO = "auto-detect"
 NO_DATASET = "(none)"
-UPLOAD_TYPES = ["csv", "gz", "parquet", "pq", "jsonl", "json", "zip"]
 PREVIEW_ROWS = 500
 
 
@@ -73,8 +73,10 @@ def _has_lookup(space: str) -> bool:
 
 
 def upload_source() -> None:
+    # No ``type=`` filter: Streamlit would refuse other extensions with an exception; core's reader
+    # turns an unknown format into a one-line message instead.
     upload = st.file_uploader(
-        "Upload a table", type=UPLOAD_TYPES, key="ab_upload",
+        "Upload a table (CSV, Parquet, JSON lines, or a zip of .onnx files plus a metrics table)", key="ab_upload",
         help="CSV, Parquet or JSON lines with an `arch` column (the space's spec string) and metric columns; "
              "for ONNX, a zip of .onnx files plus one metrics table whose `arch` column holds their paths.")
     cols = st.columns(2)
@@ -116,8 +118,10 @@ def upload_source() -> None:
         return
     dataset = None if dataset == NO_DATASET else dataset
     label = f"{upload.name} ({space})"
-    if (st.session_state.get(state.TABLE_LABEL) != label or st.session_state.get(state.DATASET) != dataset):
+    signature = (hashlib.sha256(upload.getvalue()).hexdigest(), space, dataset)
+    if st.session_state.get("ab_upload_signature") != signature:  # a new file, space or dataset
         state.set_table(table, label, dataset)
+        st.session_state["ab_upload_signature"] = signature
     st.success(f"{upload.name}: {len(table)} architectures in space {space}, "
                f"metrics {', '.join(table.metric_columns)}")
 
@@ -148,9 +152,20 @@ def detect_space(file_name: str, raw) -> str | None:
 
 # -------------------------------------------------------------------------------- preview
 
+def displayable(frame):
+    """The first rows with mixed-type text columns made text, so the table widget can show them."""
+    head = frame.head(PREVIEW_ROWS).copy()
+    for column in head.columns:
+        if head[column].dtype == object:
+            head[column] = head[column].map(
+                lambda v: v if isinstance(v, str) or v is None else json.dumps(v) if isinstance(v, (dict, list))
+                else str(v))
+    return head
+
+
 def rejected_preview(frame, label: str) -> None:
     with st.expander(f"Preview of the rejected file {label}", expanded=False):
-        st.dataframe(frame.head(PREVIEW_ROWS), height=200)
+        st.dataframe(displayable(frame), height=200)
         st.dataframe(state.column_stats(frame), hide_index=True)
 
 
@@ -158,7 +173,7 @@ def preview(frame, label: str) -> None:
     st.subheader("Preview")
     st.caption(f"{label}: {len(frame)} rows, {frame.shape[1]} columns"
                + (f" (first {PREVIEW_ROWS} shown)" if len(frame) > PREVIEW_ROWS else ""))
-    st.dataframe(frame.head(PREVIEW_ROWS), height=240, hide_index=False)
+    st.dataframe(displayable(frame), height=240, hide_index=False)
     st.caption("Per-column statistics")
     stats = state.column_stats(frame)
     st.dataframe(stats, hide_index=True, column_config={
@@ -170,7 +185,8 @@ def preview(frame, label: str) -> None:
 def target_section(table: ValidatedTable) -> None:
     st.subheader("Target")
     st.caption("What AutoBuild learns to rank: a metric column, one of the paper's presets, or an expression "
-               "over the metric columns with + - * / **, numbers and log, log10, exp, sqrt, abs.")
+               "over the metric columns with + - * / **, numbers and log, log10, exp, sqrt, abs. Higher is better: "
+               "write a cost as e.g. `-latency` or `1/latency`.")
     metrics = list(table.metric_columns)
     mode = state.select("Target from", ["Metric column", "Preset", "Expression"], "ab_target_mode",
                         "Metric column", widget="radio", horizontal=True)

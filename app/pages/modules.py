@@ -63,8 +63,8 @@ def charts(scores, hop: int, shown: pd.DataFrame) -> None:
     selected = st.session_state.get("ab_mod_selected")
     if selected is not None and selected not in set(scores.rankings["signature"]):
         selected = st.session_state["ab_mod_selected"] = None  # chosen in another run
-    event = st.plotly_chart(viz.module_scatter(shown, selected), key="module_scatter", on_select="rerun",
-                            selection_mode="points")
+    event = st.plotly_chart(viz.module_scatter(shown, selected), on_select="rerun", selection_mode="points",
+                            key=f"module_scatter_{st.session_state.get('ab_mod_scatter_gen', 0)}")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if points and points[0].get("customdata"):
         st.session_state["ab_mod_selected"] = points[0]["customdata"][0]
@@ -83,6 +83,13 @@ def inspect_module(scores, row: pd.Series) -> None:
         cols[2].metric("Architectures", int(row["architectures"]))
         cols[3].metric("Mean target", f"{row['mean_target']:.4g}")
         st.caption(f"The graph below lists the {int(row['architectures'])} architectures containing it first.")
+        st.button("Clear the selection", key="clear_module", icon=":material/close:", on_click=clear_selection)
+
+
+def clear_selection() -> None:
+    st.session_state.pop("ab_mod_selected", None)
+    # A new key gives a fresh chart widget, whose own selection is empty too.
+    st.session_state["ab_mod_scatter_gen"] = st.session_state.get("ab_mod_scatter_gen", 0) + 1
 
 
 def graph_section(run: Run, path: str, stamp: float, scores) -> None:

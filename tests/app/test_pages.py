@@ -159,6 +159,62 @@ def test_upload_malformed_and_unknown_files_get_one_line_errors(runs_dir):
     at.file_uploader[0].set_value(("archive.zip", b"PK not really a zip", "application/zip")).run()
     assert_clean(at)
     assert any("not a valid zip" in e for e in errors(at))
+    at.file_uploader[0].set_value(("notes.txt", b"arch,acc\nx,1\n", "text/plain")).run()
+    assert_clean(at)
+    assert any("notes.txt: unknown table format" in e for e in errors(at))
+    at.file_uploader[0].set_value(("empty.csv", b"", "text/csv")).run()
+    assert_clean(at)
+    assert any("empty.csv: the file is empty" in e for e in errors(at))
+
+
+def test_every_bundled_table_loads_with_a_target(runs_dir):
+    at = open_app("pages/data.py")
+    chooser = at.selectbox(key="_w_ab_bundled")
+    assert chooser.value == "nasbench-graph_cora_300.csv"  # the default data
+    for name in chooser.options:
+        at.selectbox(key="_w_ab_bundled").set_value(name).run()
+        assert_clean(at)
+        assert not errors(at), (name, errors(at))
+        assert at.session_state["ab_table_label"] == name
+        assert at.session_state["ab_target"] in at.session_state["ab_table"].metric_columns
+    # A fresh random sample of a shipped benchmark.
+    at.radio(key="_w_ab_source_kind").set_value("Benchmark sample").run()
+    at.selectbox(key="_w_ab_bench_space").set_value("nasbench201").run()
+    at.number_input(key="_w_ab_bench_n").set_value(120)
+    next(b for b in at.button if b.label == "Load sample").click().run()
+    assert_clean(at)
+    assert len(at.session_state["ab_table"]) == 120 and at.session_state["ab_space"] == "nasbench201"
+    assert at.session_state["ab_dataset"] == "cifar10"
+
+
+def _onnx_zip() -> bytes:
+    """12 tiny ONNX models (chains of activations) and a metrics table naming them, zipped."""
+    import io
+    import zipfile
+
+    from onnx import TensorProto, helper
+
+    ops = ["Relu", "Tanh", "Sigmoid"]
+    buffer, rows = io.BytesIO(), []
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(12):
+            chain = [ops[(i + j) % 3] for j in range(2 + i % 4)]
+            nodes = [helper.make_node(op, [f"t{j}"], [f"t{j + 1}"]) for j, op in enumerate(chain)]
+            graph = helper.make_graph(
+                nodes, f"m{i}", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 4])],
+                [helper.make_tensor_value_info(f"t{len(chain)}", TensorProto.FLOAT, [1, 4])])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+            archive.writestr(f"models/m{i}.onnx", model.SerializeToString())
+            rows.append({"arch": f"models/m{i}.onnx", "acc": 0.5 + 0.03 * i, "latency": 1.0 + i % 5})
+        archive.writestr("metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+    return buffer.getvalue()
+
+
+def test_upload_zip_of_onnx_models_with_a_metrics_table(runs_dir):
+    at = _upload(open_app("pages/data.py"), "my_models.zip", _onnx_zip())
+    assert not errors(at), errors(at)
+    assert any("12 architectures in space onnx" in s.value for s in at.success)
+    assert at.session_state["ab_space"] == "onnx"
 
 
 def test_target_preset_expression_and_excluded_rows(runs_dir):
@@ -264,6 +320,24 @@ def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
     assert_clean(at)
     filtered = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
     assert len(filtered) and filtered["description"].str.contains("gcn").all()
+
+
+def test_clicking_a_module_inspects_it_and_lists_its_architectures_first(with_run):
+    at = open_app("pages/modules.py")
+    ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
+    module = ranking.iloc[len(ranking) // 2]
+    at.session_state["ab_mod_selected"] = module["signature"]  # what a click on the scatter stores
+    at.run()
+    assert_clean(at)
+    assert any(module["description"] in m.value for m in at.markdown)
+    chooser = at.selectbox(key=f"ab_mod_arch_{module['signature']}")
+    first = chooser.options[chooser.index]
+    table = pd.read_csv(with_run / "tiny" / "table.csv")
+    assert first.split(" · ")[-1] in set(table["arch"])
+    at.button(key="clear_module").click().run()
+    assert_clean(at)
+    assert at.session_state["ab_mod_selected"] is None if "ab_mod_selected" in at.session_state else True
+    assert at.selectbox(key="ab_mod_arch_best").options[0].startswith("#1 ")
 
 
 # ----------------------------------------------------------------------------------- build
