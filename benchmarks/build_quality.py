@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
 from core.benchmark import BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
 
@@ -33,7 +34,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_quality.md"))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 1 is fastest for these small graphs, run several processes instead")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     budgets = tuple(int(b) for b in args.budgets.split(","))
     sections, frames = [], []
     started = time.perf_counter()

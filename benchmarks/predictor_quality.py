@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
 from sklearn.feature_extraction import DictVectorizer  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
@@ -99,7 +100,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "predictor_quality.md"))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 1 is fastest for these small graphs, run several processes instead")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     frame = pd.concat([evaluate(name, sizes, args.seeds, args.epochs) for name in args.datasets.split(",")])

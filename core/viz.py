@@ -136,7 +136,7 @@ def module_scatter(ranking: pd.DataFrame, selected: str | None = None) -> go.Fig
 
 
 def score_colours(scores: Sequence[float], vmin: float, vmax: float, scale: str = SCORE_SCALE) -> list[str]:
-    """Hex-free ``rgb(...)`` colours for ``scores`` on ``scale`` between ``vmin`` and ``vmax``."""
+    """``rgb(...)`` colours of ``scores`` on ``scale`` between ``vmin`` and ``vmax``."""
     span = vmax - vmin if vmax > vmin else 1.0
     fractions = [min(1.0, max(0.0, (float(s) - vmin) / span)) if np.isfinite(s) else 0.0 for s in scores]
     return sample_colorscale(scale, fractions)

@@ -4,11 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig
 from core.tables import load_table
 from core.workflow import train_from_table
+
+# Tiny graphs gain nothing from intra-op threads, and 2 threads on a busy 2-core machine (a browser
+# test's server, another job) run many times slower than 1.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"

@@ -73,12 +73,12 @@ def status_cards() -> None:
 def render() -> None:
     st.title("AutoBuild Studio")
     st.markdown(
-        "AutoBuild (Mills et al., CVPR 2024) learns from architectures you have already evaluated **which "
-        "modules** make them good, and gives every module an interpretable score at each hop level. "
-        "Start from a table of architectures and their metrics (a real benchmark sample is loaded), train the "
-        "predictor on a target such as accuracy or accuracy per latency, and inspect the module rankings. "
-        "Then **build** new high-performing architectures from the best modules, or shrink the search space "
-        "for another search."
+        "AutoBuild (Mills et al., CVPR 2024) learns from architectures you have already evaluated **which modules** "
+        "make them good, and gives every module an interpretable score at each hop level. "
+        "Pick a table of architectures and their metrics (a real NAS-Bench-Graph sample is already loaded), choose "
+        "a target such as accuracy or accuracy per latency, and train the predictor. "
+        "Then inspect the module rankings and **build** new high-performing architectures from the best modules, "
+        "or shrink the search space for another search."
     )
     # The first start imports torch and torch-geometric (seconds): the text above is already on screen.
     with st.spinner("Loading the model libraries (first start only)..."):
