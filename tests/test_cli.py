@@ -87,3 +87,32 @@ def test_bad_table_leaves_no_run(tmp_path):
 ])
 def test_input_errors_are_one_line(tmp_path, args, needle):
     assert_one_line_error(cli(*args, cwd=tmp_path), needle)
+
+
+def test_score_and_build_write_their_tables(tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", run,
+               "--epochs", 3, "--layers", 2, "--width", 8, "--quiet").returncode == 0
+    result = cli("score", "--run", run, "--out", tmp_path / "modules.csv", "--show", 2)
+    assert result.returncode == 0, result.stderr
+    modules = pd.read_csv(tmp_path / "modules.csv")
+    assert set(modules.hop) == {0, 1, 2} and "hop 2:" in result.stdout
+    result = cli("build", "--run", run, "--top", 3, "--k", 2)
+    assert result.returncode == 0, result.stderr
+    assert "reduced search space: 64 architectures" in result.stdout  # k=2 ops at each of 6 edges
+    built = pd.read_csv(run / "built.csv")
+    assert list(built.columns[:3]) == ["arch", "score", "predicted"] and len(built) == 3 and built.arch.is_unique
+    assert_one_line_error(cli("build", "--run", run, "--top", 0), "top")
+
+
+def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
+    out = tmp_path / "report.md"
+    trials = tmp_path / "trials.csv"
+    result = cli("benchmark", "--space", "nasbench201", "--budgets", 10, "--seeds", 1, "--epochs", 2,
+                 "--methods", "autobuild,random,evolution,predictor", "--out", out, "--csv", trials)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(trials)
+    assert sorted(frame.method) == ["autobuild", "evolution", "predictor", "random"]
+    assert (frame.evaluated <= 14).all() and (frame[frame.method != "autobuild"].evaluated == 14).all()
+    assert "| 10 | autobuild | " in out.read_text()
+    assert_one_line_error(cli("benchmark", "--space", "graph"), "ships no look-up table")
