@@ -431,6 +431,22 @@ def forget_job(job_id: str) -> None:
     _jobs().pop(job_id, None)
 
 
+def collect_finished_job(session_key: str, what: str) -> Job | None:
+    """Take this session's finished job out of the registry; a failed one becomes an error notice.
+
+    Returns the job when it succeeded or was stopped (the page then keeps its result), else None.
+    """
+    job = get_job(st.session_state.get(session_key))
+    if job is None or not job.finished:
+        return None
+    del st.session_state[session_key]
+    forget_job(job.id)
+    if job.status == "failed":
+        st.session_state[NOTICE] = ("error", job.error or f"{what} failed")
+        return None
+    return job
+
+
 def _prune(max_age_s: float = 3600.0) -> None:
     """Forget finished jobs nobody collected (e.g. their browser tab was closed) after an hour."""
     now = time.time()

@@ -20,11 +20,8 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.benchmark import BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
+from core.benchmark import BENCHMARK_DATASETS as DATASETS, BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
 
-DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
-            "pubmed": ("nasbench-graph", "pubmed"), "cs": ("nasbench-graph", "cs"),
-            "nb201": ("nasbench201", "cifar10")}
 
 
 def main() -> None:

@@ -28,12 +28,10 @@ from sklearn.feature_extraction import DictVectorizer  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
 
 from core import metrics  # noqa: E402
+from core.benchmark import BENCHMARK_DATASETS as DATASETS  # noqa: E402
 from core.predictor import EncodedGraphs, PredictorConfig, TrainConfig, predict_encoded, train_predictor  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 
-DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
-            "pubmed": ("nasbench-graph", "pubmed"), "cs": ("nasbench-graph", "cs"),
-            "nb201": ("nasbench201", "cifar10")}
 TEST_SIZE = 2000
 
 

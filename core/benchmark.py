@@ -36,6 +36,11 @@ from core.spaces import get_space
 
 METHODS = ("autobuild", "random", "evolution", "predictor", "autobuild+evo")
 
+#: The benchmark datasets the reports use: short name -> (space, dataset).
+BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
+                      "pubmed": ("nasbench-graph", "pubmed"), "cs": ("nasbench-graph", "cs"),
+                      "nb201": ("nasbench201", "cifar10")}
+
 
 @dataclass(frozen=True)
 class BenchmarkConfig:

@@ -27,13 +27,8 @@ def live_progress(job_id: str) -> None:
 
 
 def finish_job() -> None:
-    job = state.get_job(st.session_state.get(state.BUILD_JOB))
-    if job is None or not job.finished:
-        return
-    del st.session_state[state.BUILD_JOB]
-    state.forget_job(job.id)
-    if job.status == "failed":
-        st.session_state[state.NOTICE] = ("error", job.error or "build failed")
+    job = state.collect_finished_job(state.BUILD_JOB, "build")
+    if job is None:
         return
     st.session_state.setdefault(state.BUILDS, {})[job.key] = job.result
     st.session_state[state.NOTICE] = ("success", f"Built {len(job.result.built)} architectures in {job.elapsed:.1f} s.")

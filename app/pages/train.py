@@ -145,13 +145,8 @@ def live_progress(job_id: str) -> None:
 
 def finish_job() -> None:
     """Turn this session's finished job into a notice and make its run the current one."""
-    job = state.get_job(st.session_state.get(state.JOB))
-    if job is None or not job.finished:
-        return
-    del st.session_state[state.JOB]
-    state.forget_job(job.id)
-    if job.status == "failed":
-        st.session_state[state.NOTICE] = ("error", job.error or "training failed")
+    job = state.collect_finished_job(state.JOB, "training")
+    if job is None:
         return
     st.session_state[state.RUN] = job.key
     st.session_state.pop("_w_train_run_picker", None)
