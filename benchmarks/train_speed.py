@@ -65,13 +65,15 @@ def main() -> None:
     hops = metrics.hop_norm_spearman(norms, test.baseline_accuracy)
     total = time.perf_counter() - START
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    device = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
     print(f"train_speed: nasbench201, {args.n} architectures x {args.epochs} epochs, batch {args.batch_size}, "
           f"device {device}")
     for name, seconds in stages.items():
         print(f"  {name:10s} {seconds:7.2f} s")
     print(f"  per epoch  {stages['training'] / args.epochs * 1000:7.1f} ms")
-    print(f"  whole process {total:.1f} s, peak RSS {peak_mb:.0f} MB")
+    gpu_peak = (f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+                if args.device.startswith("cuda") else "")
+    print(f"  whole process {total:.1f} s, peak RSS {peak_mb:.0f} MB{gpu_peak}")
     print(f"  check: held-out Spearman on 2,000 other cells {rho:.3f}; hop-norm Spearman "
           + " ".join(f"{h:.2f}" for h in hops))
 

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 
 
 def soft_rank(x: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
-    """Differentiable ranks (1 = smallest) of a 1-D tensor ``x`` of shape [B]."""
-    z = (x - x.mean()) / (x.std(unbiased=False) + 1e-8)
-    diff = (z.unsqueeze(1) - z.unsqueeze(0)) / temperature  # [B, B]: diff[i, j] = z_i - z_j
-    return 0.5 + torch.sigmoid(diff).sum(dim=1)
+    """Differentiable ranks (1 = smallest) along the last dimension of ``x`` ([B] or [H, B])."""
+    z = (x - x.mean(dim=-1, keepdim=True)) / (x.std(dim=-1, unbiased=False, keepdim=True) + 1e-8)
+    diff = (z.unsqueeze(-1) - z.unsqueeze(-2)) / temperature  # [..., B, B]: diff[i, j] = z_i - z_j
+    return 0.5 + torch.sigmoid(diff).sum(dim=-1)
 
 
 def hard_rank(x: torch.Tensor) -> torch.Tensor:
@@ -42,18 +42,24 @@ def hard_rank(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    a = a - a.mean()
-    b = b - b.mean()
-    return (a * b).sum() / (a.norm() * b.norm() + 1e-8)
+    """Pearson correlation along the last dimension (broadcasting, e.g. [B] with [H, B] -> [H])."""
+    a = a - a.mean(dim=-1, keepdim=True)
+    b = b - b.mean(dim=-1, keepdim=True)
+    return (a * b).sum(dim=-1) / (a.norm(dim=-1) * b.norm(dim=-1) + 1e-8)
 
 
 def soft_spearman(target: torch.Tensor, score: torch.Tensor, temperature: float = 0.1,
                   use_torchsort: bool = False) -> torch.Tensor:
-    """Spearman correlation between ``target`` [B] (hard ranks) and ``score`` [B] (soft ranks)."""
+    """Spearman correlation between ``target`` [B] (hard ranks) and ``score`` (soft ranks).
+
+    ``score`` is [B] (returns a scalar) or [H, B], one row per hop (returns [H]); the target's
+    hard ranks are computed once and shared by every row.
+    """
     if use_torchsort:
         import torchsort  # optional: only when the user installed it
 
-        ranks = torchsort.soft_rank(score.unsqueeze(0), regularization_strength=temperature)[0]
+        rows = score.reshape(-1, score.shape[-1])
+        ranks = torchsort.soft_rank(rows, regularization_strength=temperature).reshape(score.shape)
     else:
         ranks = soft_rank(score, temperature)
     return _pearson(hard_rank(target.detach()), ranks)
@@ -77,7 +83,7 @@ def magnitude_ranked_loss(prediction: torch.Tensor, target: torch.Tensor,
     mse = F.mse_loss(prediction, target)
     if lam == 0.0 or target.numel() < 3:
         return mse, mse, torch.zeros((), device=mse.device)
-    terms = [1.0 - soft_spearman(target, emb.abs().sum(dim=1), temperature, use_torchsort)
-             for emb in graph_embeddings]
-    rank = torch.stack(terms).mean()
+    # All hops at once: one [H, B] matrix of L1 norms, one batched soft rank.
+    norms = torch.stack([emb.abs().sum(dim=1) for emb in graph_embeddings])
+    rank = (1.0 - soft_spearman(target, norms, temperature, use_torchsort)).mean()
     return mse + lam * rank, mse, rank

@@ -25,7 +25,8 @@ from core.predictor.fe_mlp import FeatureEmbedding
 
 
 def _gatv2(d_in: int, d_out: int) -> nn.Module:
-    return GATv2Conv(d_in, d_out, heads=1)
+    # Self-loops are added once per batch by AutoBuildPredictor.forward, not again in every layer.
+    return GATv2Conv(d_in, d_out, heads=1, add_self_loops=False)
 
 
 def _graphconv(d_in: int, d_out: int) -> nn.Module:
@@ -42,6 +43,9 @@ GNN_LAYERS: dict[str, Callable[[int, int], nn.Module]] = {
     "graphconv": _graphconv,
     "gin": _gin,
 }
+
+#: Layers that attend over the node itself as well as its predecessors (GATv2's self-loops).
+SELF_LOOP_LAYERS = frozenset({"gatv2"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class AutoBuildPredictor(nn.Module):
         self.norms = nn.ModuleList(nn.BatchNorm1d(config.width) for _ in range(config.layers))
         self.head = nn.Sequential(nn.Linear(config.width, config.head_hidden), nn.ReLU(),
                                   nn.Linear(config.head_hidden, 1))
+        #: Append one self-loop per node to every batch (GATv2 attends over the node itself too).
+        self.adds_self_loops = config.gnn in SELF_LOOP_LAYERS
         if config.monotone_init:
             self._align_first_layer()
 
@@ -123,9 +129,15 @@ class AutoBuildPredictor(nn.Module):
 
     def forward(self, batch: GraphBatch) -> PredictorOutput:
         h = self.fe_mlp(batch.x_cat, batch.x_num)
+        edge_index = batch.edge_index
+        if self.adds_self_loops:
+            # Architecture graphs are DAGs (no loops of their own), so appending one loop per node
+            # is what GATv2Conv's add_self_loops would do, done once instead of once per layer.
+            loops = torch.arange(h.shape[0], device=edge_index.device)
+            edge_index = torch.cat([edge_index, loops.expand(2, -1)], dim=1)
         nodes = [h]
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            out = torch.relu(norm(conv(h, batch.edge_index)))
+            out = torch.relu(norm(conv(h, edge_index)))
             h = out + h if layer >= 1 else out  # residual from layer 2 on (dims match there)
             nodes.append(h)
         graphs = [global_mean_pool(x, batch.batch, size=batch.num_graphs) for x in nodes]

@@ -37,3 +37,12 @@ def test_rank_term_rewards_norms_that_follow_the_target():
     pred = torch.zeros(32)
     assert magnitude_ranked_loss(pred, y, good)[2] < 0.05
     assert magnitude_ranked_loss(pred, y, bad)[2] > 1.9
+
+
+def test_soft_spearman_of_stacked_hops_equals_each_hop_alone():
+    torch.manual_seed(1)
+    y = torch.randn(40)
+    norms = torch.rand(5, 40)
+    stacked = soft_spearman(y, norms)
+    assert stacked.shape == (5,)
+    assert torch.allclose(stacked, torch.stack([soft_spearman(y, row) for row in norms]), atol=1e-6)

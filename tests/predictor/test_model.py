@@ -56,3 +56,20 @@ def test_message_passing_follows_data_flow():
 def test_config_is_validated(kwargs):
     with pytest.raises(ValueError):
         PredictorConfig(**kwargs)
+
+
+def test_gatv2_self_loops_added_once_match_pyg_per_layer_loops():
+    # The model appends the loops once per batch; PyG's default layer adds them itself every call.
+    from torch_geometric.nn import GATv2Conv
+
+    torch.manual_seed(0)
+    store = EncodedGraphs(GRAPHS, SCHEMA)
+    model = AutoBuildPredictor(SCHEMA, PredictorConfig(gnn="gatv2", width=8, layers=3)).eval()
+    batch = store.batch(torch.arange(3))
+    ours = model(batch).prediction
+    for i, conv in enumerate(model.convs):
+        reference = GATv2Conv(conv.in_channels, conv.out_channels, heads=1)  # add_self_loops=True
+        reference.load_state_dict(conv.state_dict())
+        model.convs[i] = reference
+    model.adds_self_loops = False
+    assert torch.allclose(ours, model(batch).prediction, atol=1e-6)
