@@ -262,9 +262,17 @@ def set_table(table: ValidatedTable, label: str, dataset: str | None) -> None:
         st.session_state[TARGET] = default_target(table)
 
 
-def default_target(table: ValidatedTable) -> str:
+def default_metric(table: ValidatedTable) -> str:
+    """The space's default metric when the table has it, else the table's first metric column."""
     metric = get_space(table.space_name).default_metric
     return metric if metric in table.metric_columns else table.metric_columns[0]
+
+
+def default_target(table: ValidatedTable) -> str:
+    """The space's default target (``-latency_ms`` for a latency table), else the first metric column."""
+    columns = table.metric_columns
+    first = columns[0] if columns[0].isidentifier() else f"`{columns[0]}`"
+    return get_space(table.space_name).default_target(columns) or first
 
 
 def current_table() -> ValidatedTable:

@@ -6,7 +6,9 @@ Two builders, chosen by the space:
 configuration of a unit is scored as an isolated subgraph: the standardised L1 norm of its last
 node's embedding at hop ``depth - 1``, ``s = (||h_root^{depth-1}||_1 - mu) / sigma``. The top ``k``
 per unit are kept; their Cartesian product is the reduced search space (size ``prod_u k_u``); its
-members are ranked by the sum of their unit scores and the top ``N`` are assembled.
+members are ranked by the sum of their unit scores and the top ``N`` are assembled. Whole-architecture
+choices outside every unit (OFA's input resolution) multiply the reduced space: the kept candidates are
+re-scored under each setting and the setting is chosen with them by the summed score.
 
 **Modules** (spaces without natural units: NAS-Bench-Graph, NAS-Bench-201, user graphs). Such a
 space is one unit, the whole cell, so a candidate is a whole architecture and, as for units, it is
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -120,18 +123,54 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
         best = np.argsort(-scores, kind="stable")[:config.k]
         kept.append([(float(scores[i]), candidates[i]) for i in best])
         rows += [(unit, r + 1, candidates[i].label, float(scores[i])) for r, i in enumerate(best)]
-    size = math.prod(len(k) for k in kept)
+    settings = _global_settings(space)
+    size = math.prod(len(k) for k in kept) * len(settings)
+    ranked = []
+    for setting, kept_here in zip(settings, _rescore(run, space, kept, settings)):
+        ranked += [(total, combo, setting) for total, combo in _top_sums(kept_here, config.top * 4)]
+    ranked.sort(key=lambda item: -item[0])  # stable: ties keep the order of the settings
     built_rows, seen = [], set()
-    for total, combo in _top_sums(kept, config.top * 4):
-        spec = space.assemble({c.unit: c.choice for c in combo})
+    for total, combo, setting in ranked:
+        spec = space.assemble({**{c.unit: c.choice for c in combo}, **setting})
         if spec not in seen:
             seen.add(spec)
             built_rows.append((spec, total))
         if len(built_rows) == config.top:
             break
     built = pd.DataFrame(built_rows, columns=["arch", "score"])
+    notes = f"top {config.k} of each of {len(names)} units; ranked by summed unit score"
+    if len(settings) > 1:
+        notes += f", over {len(settings)} settings of {', '.join(space.global_choices())}"
     return BuildResult(built, pd.DataFrame(rows, columns=["unit", "rank", "label", "score"]), size, "units",
-                       notes=f"top {config.k} of each of {len(names)} units; ranked by summed unit score")
+                       notes=notes)
+
+
+def _global_settings(space: SearchSpace) -> list[dict]:
+    """Every combination of the space's whole-architecture choices ([{}] when it has none)."""
+    choices = space.global_choices()
+    return [dict(zip(choices, values)) for values in itertools.product(*choices.values())]
+
+
+def _rescore(run: Run, space: SearchSpace, kept: list[list[tuple[float, UnitCandidate]]],
+             settings: list[dict]) -> list[list[list[tuple[float, UnitCandidate]]]]:
+    """The kept candidates of every unit re-scored under each global setting, best first per unit.
+
+    Candidates are chosen at the space's default setting (enumerating every unit once per setting
+    would multiply the work); a whole-architecture choice such as OFA's resolution is a node feature
+    of every candidate, so it changes their scores and is chosen here by the summed unit score.
+    """
+    if settings == [{}]:
+        return [kept]
+    variants = [space.unit_candidate(c.unit, c.choice, **setting)
+                for setting in settings for unit in kept for _, c in unit]
+    scores = iter(score_unit_candidates(run, variants).tolist())
+    variants_iter = iter(variants)
+    out = []
+    for _ in settings:
+        per_unit = [sorted(((next(scores), next(variants_iter)) for _ in unit), key=lambda sc: -sc[0])
+                    for unit in kept]
+        out.append(per_unit)
+    return out
 
 
 def _top_sums(kept: list[list[tuple[float, UnitCandidate]]], n: int):

@@ -86,3 +86,36 @@ def test_cell_readout_covers_the_cell():
 def test_build_config_validated(kwargs):
     with pytest.raises(ValueError):
         BuildConfig(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def ofa_latency_run(tmp_path_factory):
+    from tests.conftest import SAMPLE
+
+    frame = pd.read_csv(SAMPLE / "ofa_mbv3_latency_cpu.csv").head(120)
+    table = validate_table(frame, get_space("ofa-mbv3"), source="ofa_mbv3_latency_cpu.csv")
+    out = tmp_path_factory.mktemp("runs") / "ofa"
+    return train_from_table(table, "-latency_ms", out, model_config=PredictorConfig(width=8, layers=2),
+                            train_config=TrainConfig(epochs=3, min_steps=0, seed=0)).run
+
+
+def test_unit_build_chooses_the_resolution_with_the_units(ofa_latency_run):
+    from core.spaces.ofa_common import SAMPLE_RESOLUTIONS
+
+    space = get_space("ofa-mbv3")
+    result = build_architectures(ofa_latency_run, BuildConfig(top=4, k=2))
+    # 2 candidates kept in each of 5 stages, under each of the 9 sampled resolutions.
+    assert result.reduced_space_size == 2 ** 5 * len(SAMPLE_RESOLUTIONS)
+    assert "settings of r" in result.notes
+    assert len(result.built) == 4 and result.built.arch.is_unique and result.built.score.is_monotonic_decreasing
+    assert all(space.canonical(a) == a for a in result.built.arch)
+    assert {space.parse(a).r for a in result.built.arch} <= set(SAMPLE_RESOLUTIONS)
+
+
+def test_one_unit_candidate_equals_the_enumerated_one():
+    space = get_space("ofa-mbv3")
+    for enumerated in list(space.unit_candidates("stage3", r=200))[::997]:
+        single = space.unit_candidate("stage3", enumerated.choice, r=200)
+        assert single.graph.nodes == enumerated.graph.nodes and single.graph.edges == enumerated.graph.edges
+        assert single.graph.labels == enumerated.graph.labels
+        assert (single.root, single.hops, single.label) == (enumerated.root, enumerated.hops, enumerated.label)

@@ -193,15 +193,25 @@ def target_section(table: ValidatedTable) -> None:
     expression = state.current_target()
     try:
         if mode == "Metric column":
-            column = state.select("Metric", metrics, "ab_target_metric", state.default_target(table))
-            expression = column if column.isidentifier() else f"`{column}`"
+            space = get_space(table.space_name)
+            cols = st.columns([3, 2])
+            with cols[0]:
+                column = state.select("Metric", metrics, "ab_target_metric", state.default_metric(table))
+            with cols[1]:
+                cost = space.lower_is_better and column == space.default_metric
+                key = state.remember(f"ab_target_lower:{column}", cost)
+                lower = state.keep(f"ab_target_lower:{column}", st.checkbox(
+                    "Lower is better", key=key, help="a cost such as latency, FID or error: the target is its "
+                    "negation, since AutoBuild ranks higher targets as better"))
+            name = column if column.isidentifier() else f"`{column}`"
+            expression = f"-{name}" if lower else name
         elif mode == "Preset":
             cols = st.columns(3)
             with cols[0]:
                 preset = state.select("Preset", list(PRESETS), "ab_preset", list(PRESETS)[0])
             with cols[1]:
                 acc = state.select("Accuracy column (a fraction in [0, 1])", metrics, "ab_preset_acc",
-                                   state.default_target(table))
+                                   state.default_metric(table))
             latency = None
             if "{latency}" in PRESETS[preset]:
                 with cols[2]:

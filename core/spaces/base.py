@@ -51,6 +51,8 @@ class SearchSpace(ABC):
         description: one sentence for the dashboard.
         datasets: datasets with shipped metrics (empty when the space has no look-up table).
         default_metric: the metric a user most likely wants as the target.
+        lower_is_better: ``default_metric`` is a cost (latency, FID); AutoBuild ranks higher targets
+            as better, so the default target is its negation (:meth:`default_target`).
         validation_metric / test_metric: for look-up benchmarks, the column a user selects by and the
             one reported (e.g. ``valid_perf`` / ``perf`` on NAS-Bench-Graph).
     """
@@ -59,8 +61,21 @@ class SearchSpace(ABC):
     description: str = ""
     datasets: tuple[str, ...] = ()
     default_metric: str | None = None
+    lower_is_better: bool = False
     validation_metric: str | None = None
     test_metric: str | None = None
+
+    def default_target(self, columns: Sequence[str]) -> str | None:
+        """The target expression a user most likely wants for a table with metric ``columns``.
+
+        ``default_metric`` (negated when it is a cost, e.g. ``-latency_ms``), or None when the table
+        lacks that column.
+        """
+        metric = self.default_metric
+        if metric is None or metric not in columns:
+            return None
+        name = metric if metric.isidentifier() else f"`{metric}`"
+        return f"-{name}" if self.lower_is_better else name
 
     # ------------------------------------------------------------ spec strings
     @abstractmethod
@@ -107,9 +122,22 @@ class SearchSpace(ABC):
         """Names of the independently chosen units, in order; empty when the space has none."""
         return ()
 
-    def unit_candidates(self, unit: str) -> Iterator[UnitCandidate]:
+    def global_choices(self) -> Mapping[str, Sequence[Any]]:
+        """Whole-architecture choices outside every unit, each with its options (e.g. OFA's input
+        resolution ``r``). A setting (one option per key) is passed to :meth:`unit_candidates` and
+        :meth:`unit_candidate` as keyword arguments and to :meth:`assemble` as extra keys."""
+        return {}
+
+    def unit_candidates(self, unit: str, **setting: Any) -> Iterator[UnitCandidate]:
         """Every candidate configuration of ``unit`` (only for spaces that declare units)."""
         raise NotImplementedError(f"space {self.name!r} has no units")
+
+    def unit_candidate(self, unit: str, choice: Any, **setting: Any) -> UnitCandidate:
+        """The candidate of ``unit`` with ``choice`` (spaces with large units override this)."""
+        for candidate in self.unit_candidates(unit, **setting):
+            if candidate.choice == choice:
+                return candidate
+        raise SpecError(f"unit {unit!r} of space {self.name!r} has no choice {choice!r}")
 
     def assemble(self, choices: Mapping[str, Any]) -> str:
         """The canonical spec made of one ``choice`` per unit (keys: every name of :meth:`units`)."""

@@ -71,6 +71,7 @@ class OFASpace(SearchSpace):
     layout: Layout
     unit_defs: tuple[UnitDef, ...]
     default_metric = "latency_ms"
+    lower_is_better = True
     #: What :meth:`measure` can measure (``python -m core sample --measure``).
     measures = ("latency",)
 
@@ -251,13 +252,18 @@ class OFASpace(SearchSpace):
         """Number of candidates of ``unit`` without building them."""
         return sum(len(TOKENS) ** sum(depths) for depths in self._unit_depths(self._unit(unit)))
 
-    def unit_candidates(self, unit: str, resolution: int = DEFAULT_RESOLUTION) -> Iterator[UnitCandidate]:
+    def global_choices(self) -> dict[str, tuple[int, ...]]:
+        """The input resolution ``r``: a whole-network choice (the sampled range 192-224)."""
+        return {"r": SAMPLE_RESOLUTIONS}
+
+    def unit_candidates(self, unit: str, r: int = DEFAULT_RESOLUTION) -> Iterator[UnitCandidate]:
         """Every configuration of ``unit`` as an isolated chain, shallowest first (a lazy generator).
 
         ``choice`` is a tuple of tokens ``"e6k5"``, one per active layer in order (for a merged unit,
         its stages' layers one after another). Resolution is a whole-network choice, not part of any
-        unit; candidates carry ``resolution`` as their resolution feature (default 224, OFA's default).
+        unit; candidates carry ``r`` as their resolution feature (default 224, OFA's default).
         """
+        resolution = r
         u = self._unit(unit)
         parsed = [(token, int(m.group(1)), int(m.group(2))) for token in TOKENS for m in [_TOKEN.fullmatch(token)]]
         for depths in self._unit_depths(u):
@@ -275,6 +281,26 @@ class OFASpace(SearchSpace):
                 )
                 yield UnitCandidate(unit=unit, choice=choice, graph=graph, root=root, hops=root,
                                     label=", ".join(choice))
+
+    def unit_candidate(self, unit: str, choice: Sequence[str], r: int = DEFAULT_RESOLUTION) -> UnitCandidate:
+        """The candidate of ``unit`` with layer tokens ``choice`` at resolution ``r`` (one graph)."""
+        u = self._unit(unit)
+        depths = [ds for ds in self._unit_depths(u) if sum(ds) == len(choice)]
+        if not depths:
+            raise SpecError(f"unit {unit!r}: {len(choice)} layers chosen; it takes "
+                            f"{sorted({sum(ds) for ds in self._unit_depths(u)})}")
+        positions = [(s, layer) for s, depth in zip(u.stages, depths[0]) for layer in range(depth)]
+        nodes, labels = [], []
+        for (s, layer), token in zip(positions, choice):
+            match = _TOKEN.fullmatch(str(token))
+            if match is None or token not in TOKENS:
+                raise SpecError(f"unit {unit!r}: {token!r} is not a layer token like 'e6k5'")
+            e, k = int(match.group(1)), int(match.group(2))
+            nodes.append(self._node(s, layer, e, k, r))
+            labels.append(_label(s, layer, e, k))
+        graph = ArchGraph(nodes=nodes, edges=[(i, i + 1) for i in range(len(nodes) - 1)], labels=labels)
+        return UnitCandidate(unit=unit, choice=tuple(choice), graph=graph, root=len(nodes) - 1,
+                             hops=len(nodes) - 1, label=", ".join(choice))
 
     def assemble(self, choices: Mapping[str, Any]) -> str:
         """The canonical spec with one choice (tokens as in :meth:`unit_candidates`) per unit.

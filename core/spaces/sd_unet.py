@@ -156,6 +156,7 @@ class SdUnetSpace(SearchSpace):
     description = ("Stable Diffusion v1.4 inpainting U-Net: which ResNet/Attention blocks each stage keeps "
                    "(884,736 variants); needs a local diffusers model directory to evaluate.")
     default_metric = "fid"
+    lower_is_better = True
 
     # ------------------------------------------------------------ spec strings
     def parse(self, spec: str) -> dict[str, str]:

@@ -256,3 +256,10 @@ def test_build_module_and_measure(mbv3, pn):
     assert row["latency_ms"] > 0 and row["flops_m"] > 0 and row["threads"] == 1
     with pytest.raises(InputError, match="not 'accuracy'"):
         mbv3.measure(MBV3_SPEC, "accuracy")
+
+
+def test_latency_is_a_cost_so_the_default_target_negates_it(mbv3):
+    assert mbv3.default_target(["latency_ms", "cpu_ms", "params_m"]) == "-latency_ms"
+    assert mbv3.default_target(["acc"]) is None  # an uploaded accuracy table has no latency column
+    assert get_space("nasbench201").default_target(["baseline_accuracy"]) == "baseline_accuracy"
+    assert get_space("sd-unet").default_target(["fid"]) == "-fid"
