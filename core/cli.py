@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "benchmark": "core.commands.benchmark",
     "inpaint": "core.commands.inpaint",
     "fid": "core.commands.fid",
+    "exhaustive": "core.commands.exhaustive",
 }
 
 EXIT_INPUT_ERROR = 2

@@ -103,6 +103,13 @@ def test_score_and_build_write_their_tables(tmp_path):
     built = pd.read_csv(run / "built.csv")
     assert list(built.columns[:3]) == ["arch", "score", "predicted"] and len(built) == 3 and built.arch.is_unique
     assert_one_line_error(cli("build", "--run", run, "--top", 0), "top")
+    # The regression head's top N over all 15,625 cells, the evaluated 300 left out.
+    result = cli("exhaustive", "--run", run, "--top", 5, "--out", tmp_path / "exhaustive.csv")
+    assert result.returncode == 0, result.stderr
+    assert "scored 15,325 architectures of nasbench201" in result.stdout
+    top = pd.read_csv(tmp_path / "exhaustive.csv")
+    assert list(top.columns) == ["arch", "predicted", "rank"] and top["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert top.predicted.is_monotonic_decreasing and not set(top.arch) & set(pd.read_csv(TABLE).arch)
 
 
 def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
