@@ -31,7 +31,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -118,11 +118,9 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
     names = space.units()
     for u, unit in enumerate(names):
         report(f"scoring unit {unit}", 0.9 * u / len(names))
-        candidates = list(space.unit_candidates(unit))
-        scores = score_unit_candidates(run, candidates)
-        best = np.argsort(-scores, kind="stable")[:config.k]
-        kept.append([(float(scores[i]), candidates[i]) for i in best])
-        rows += [(unit, r + 1, candidates[i].label, float(scores[i])) for r, i in enumerate(best)]
+        best = _best_candidates(run, space.unit_candidates(unit), config.k)
+        kept.append(best)
+        rows += [(unit, r + 1, cand.label, score) for r, (score, cand) in enumerate(best)]
     settings = _global_settings(space)
     size = math.prod(len(k) for k in kept) * len(settings)
     ranked = []
@@ -143,6 +141,23 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
         notes += f", over {len(settings)} settings of {', '.join(space.global_choices())}"
     return BuildResult(built, pd.DataFrame(rows, columns=["unit", "rank", "label", "score"]), size, "units",
                        notes=notes)
+
+
+def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int,
+                     chunk: int = 8192) -> list[tuple[float, UnitCandidate]]:
+    """The ``k`` best-scoring candidates, best first, streaming ``candidates`` in chunks (a merged
+    ProxylessNAS unit has 66,339: only one chunk of graphs is held at a time). Ties keep the order."""
+    best: list[tuple[float, int, UnitCandidate]] = []
+    candidates = iter(candidates)  # a list would restart at every islice
+    for start in itertools.count(0, chunk):
+        batch = list(itertools.islice(candidates, chunk))
+        if not batch:
+            break
+        scores = score_unit_candidates(run, batch)
+        top = np.argsort(-scores, kind="stable")[:k]
+        merged = best + [(float(scores[i]), start + int(i), batch[i]) for i in top]
+        best = sorted(merged, key=lambda item: (-item[0], item[1]))[:k]
+    return [(score, cand) for score, _, cand in best]
 
 
 def _global_settings(space: SearchSpace) -> list[dict]:

@@ -1,7 +1,7 @@
 """``python -m core sample``: a table of N distinct random architectures, looked up or measured.
 
 Benchmark spaces (nasbench-graph, nasbench201) look the architectures up in their shipped metrics.
-Spaces that can build real networks (``ofa-mbv3``, ``ofa-pn``: they have a ``measure`` method) build
+Spaces that can build real networks (``ofa-mbv3``, ``ofa-pn``: their ``measures`` is not empty) build
 each sampled architecture with ``--measure latency`` and time it on this machine instead; the table
 then holds ``latency_ms`` (median wall time), ``cpu_ms`` (median CPU time, steadier on a busy
 machine), ``params_m``, ``flops_m``, ``threads`` and ``device`` per architecture.
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be positive, not {args.n}")
     if args.measure is not None:
         return _measured(space, args)
-    if getattr(space, "measure", None) is not None and not space.datasets:
+    if space.measures and not space.datasets:
         raise InputError(f"space {args.space!r} ships no metrics; add --measure latency to build and time its networks")
     dataset = space.resolve_dataset(args.dataset)
     table = space.metrics_table(dataset)
@@ -59,9 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _measured(space, args: argparse.Namespace) -> int:
     """Sample, build and measure ``--n`` architectures; the table is written only when all are done."""
-    measure = getattr(space, "measure", None)
-    if measure is None:
-        able = [name for name in space_names() if getattr(get_space(name), "measure", None) is not None]
+    if not space.measures:
+        able = [name for name in space_names() if get_space(name).measures]
         raise InputError(f"space {args.space!r} cannot build networks to measure; --measure works for {able}")
     if args.dataset is not None:
         raise InputError("--dataset names a shipped benchmark; it does not go with --measure")
@@ -69,7 +68,7 @@ def _measured(space, args: argparse.Namespace) -> int:
     rows = []
     start = time.perf_counter()
     for i, spec in enumerate(specs, start=1):
-        rows.append({"arch": spec, **measure(spec, args.measure, device=args.device, threads=args.threads,
+        rows.append({"arch": spec, **space.measure(spec, args.measure, device=args.device, threads=args.threads,
                                               warmup=args.warmup, repeats=args.repeats)})
         if i % max(1, args.n // 20) == 0 or i == args.n:
             elapsed = time.perf_counter() - start

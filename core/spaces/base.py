@@ -62,6 +62,8 @@ class SearchSpace(ABC):
     datasets: tuple[str, ...] = ()
     default_metric: str | None = None
     lower_is_better: bool = False
+    #: What :meth:`measure` can measure on this machine by building real networks (e.g. "latency").
+    measures: tuple[str, ...] = ()
     validation_metric: str | None = None
     test_metric: str | None = None
 
@@ -142,6 +144,15 @@ class SearchSpace(ABC):
     def assemble(self, choices: Mapping[str, Any]) -> str:
         """The canonical spec made of one ``choice`` per unit (keys: every name of :meth:`units`)."""
         raise NotImplementedError(f"space {self.name!r} has no units")
+
+    # ------------------------------------------------------------- measuring
+    def measure(self, spec: str, metric: str = "latency", **options: Any) -> dict[str, Any]:
+        """Build ``spec`` as a real network and measure ``metric`` (one of :attr:`measures`).
+
+        Returns table columns (e.g. ``latency_ms``, ``params_m``). Spaces that cannot build networks
+        keep this default, which refuses.
+        """
+        raise InputError(f"space {self.name!r} cannot build networks to measure")
 
     # ---------------------------------------------------------------- metrics
     def metrics_table(self, dataset: str | None = None) -> pd.DataFrame:
