@@ -115,10 +115,12 @@ def score_unit_candidates(run: Run, candidates: Sequence[UnitCandidate], batch_s
 def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report: Progress) -> BuildResult:
     kept: list[list[tuple[float, UnitCandidate]]] = []
     rows = []
+    deepest = 0
     names = space.units()
     for u, unit in enumerate(names):
         report(f"scoring unit {unit}", 0.9 * u / len(names))
-        best = _best_candidates(run, space.unit_candidates(unit), config.k)
+        best, unit_deepest = _best_candidates(run, space.unit_candidates(unit), config.k)
+        deepest = max(deepest, unit_deepest)
         kept.append(best)
         rows += [(unit, r + 1, cand.label, score) for r, (score, cand) in enumerate(best)]
     settings = _global_settings(space)
@@ -139,25 +141,33 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
     notes = f"top {config.k} of each of {len(names)} units; ranked by summed unit score"
     if len(settings) > 1:
         notes += f", over {len(settings)} settings of {', '.join(space.global_choices())}"
+    if deepest > run.hops:
+        notes += (f"; the deepest candidates need hop {deepest} but the run has {run.hops} layers, so they "
+                  f"were scored at hop {run.hops} (train with --layers {deepest} to cover whole units)")
     return BuildResult(built, pd.DataFrame(rows, columns=["unit", "rank", "label", "score"]), size, "units",
                        notes=notes)
 
 
 def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int,
-                     chunk: int = 8192) -> list[tuple[float, UnitCandidate]]:
-    """The ``k`` best-scoring candidates, best first, streaming ``candidates`` in chunks (a merged
-    ProxylessNAS unit has 66,339: only one chunk of graphs is held at a time). Ties keep the order."""
+                     chunk: int = 8192) -> tuple[list[tuple[float, UnitCandidate]], int]:
+    """The ``k`` best-scoring candidates, best first, and the largest hop any candidate asked for.
+
+    ``candidates`` are streamed in chunks (a merged ProxylessNAS unit has 66,339: only one chunk of
+    graphs is held at a time). Ties keep the enumeration order.
+    """
     best: list[tuple[float, int, UnitCandidate]] = []
+    deepest = 0
     candidates = iter(candidates)  # a list would restart at every islice
     for start in itertools.count(0, chunk):
         batch = list(itertools.islice(candidates, chunk))
         if not batch:
             break
         scores = score_unit_candidates(run, batch)
+        deepest = max(deepest, max(c.hops for c in batch))
         top = np.argsort(-scores, kind="stable")[:k]
         merged = best + [(float(scores[i]), start + int(i), batch[i]) for i in top]
         best = sorted(merged, key=lambda item: (-item[0], item[1]))[:k]
-    return [(score, cand) for score, _, cand in best]
+    return [(score, cand) for score, _, cand in best], deepest
 
 
 def _global_settings(space: SearchSpace) -> list[dict]:

@@ -107,6 +107,8 @@ def test_unit_build_chooses_the_resolution_with_the_units(ofa_latency_run):
     # 2 candidates kept in each of 5 stages, under each of the 9 sampled resolutions.
     assert result.reduced_space_size == 2 ** 5 * len(SAMPLE_RESOLUTIONS)
     assert "settings of r" in result.notes
+    # 4-layer stages are scored at hop 3; this 2-layer run can only reach hop 2, and says so.
+    assert "need hop 3 but the run has 2 layers" in result.notes
     assert len(result.built) == 4 and result.built.arch.is_unique and result.built.score.is_monotonic_decreasing
     assert all(space.canonical(a) == a for a in result.built.arch)
     assert {space.parse(a).r for a in result.built.arch} <= set(SAMPLE_RESOLUTIONS)
