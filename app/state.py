@@ -366,6 +366,18 @@ def module_scores(path: str, stamp: float):
     return score_modules(run, table.graphs, targets.values if targets.kept.all() else None)
 
 
+#: Largest space the Build page scores exhaustively in the page itself (bigger: the CLI command).
+EXHAUSTIVE_IN_PAGE = 100_000
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def exhaustive_top(path: str, stamp: float, n: int) -> pd.DataFrame:
+    """The run's regression head's top ``n`` over its whole space, evaluated architectures left out."""
+    from core.diffusion.exhaustive import run_exhaustive_top
+
+    return run_exhaustive_top(load_run(path, stamp), n)
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def run_predictions(path: str, stamp: float) -> pd.DataFrame:
     """The run's training architectures with their predicted target and graph size."""

@@ -112,10 +112,34 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int) -> 
         st.caption("`true …` columns are looked up in the benchmark shipped with the package; the percentile is "
                    "that of the run's target metric among all architectures of the space.")
     downloads(run, result, top, k)
+    exhaustive_baseline(run, path, stamp, top)
     with st.expander(f"Kept modules per unit (top {k})", expanded=False):
         st.dataframe(result.units, hide_index=True,
                      column_config={"score": st.column_config.NumberColumn(format="%.3f")})
     scatter(run, path, stamp, result.built)
+
+
+def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
+    """The usual predictor baseline next to the built ones: the regression head's top N over the space."""
+    space = run.space
+    if not space.enumerable:
+        return
+    with st.expander(f"Baseline: the regression head's top {top} over all {space.size():,} architectures"):
+        st.caption("What predictor-based NAS would pick (the paper's \"exhaustive search\"): every architecture "
+                   "of the space scored by the head, those already in the training table left out.")
+        if space.size() > state.EXHAUSTIVE_IN_PAGE:
+            st.code(f"python -m core exhaustive --run {run.path} --top {top}", language="bash")
+            return
+        shown = (path, stamp, top)
+        if st.button("Score the whole space", key="exhaustive_button") or st.session_state.get(
+                "ab_exhaustive_shown") == shown:
+            st.session_state["ab_exhaustive_shown"] = shown  # stays on screen across reruns
+            with st.spinner(f"Scoring {space.size():,} architectures…"):
+                table = state.exhaustive_top(path, stamp, top)
+            st.dataframe(table, hide_index=True, key="exhaustive_table",
+                         column_config={"arch": st.column_config.TextColumn("architecture", width=330),
+                                        "predicted": st.column_config.NumberColumn("predicted target", format="%.4g")})
+            st.caption(f"{table.attrs.get('scored', 0):,} scored in {table.attrs.get('seconds', 0):.1f} s.")
 
 
 def render() -> None:

@@ -12,8 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.diffusion.exhaustive import exhaustive_top
-from core.errors import InputError
+from core.diffusion.exhaustive import run_exhaustive_top
 from core.runs import Run
 from core.tables import write_table
 
@@ -31,28 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     trained = Run.load(args.run)
-    space = trained.space
-    if not space.enumerable:
-        raise InputError(f"space {space.name!r} cannot be enumerated, so it cannot be searched exhaustively; "
-                         "use `python -m core build` instead")
-    evaluated = () if args.include_evaluated else set(trained.table()["arch"])
-    total = space.size()
+    total = trained.space.size() if trained.space.enumerable else 0
     tenth = {"last": 0}
 
-    def predict(specs: list[str]):
-        return trained.predict([space.to_graph(s) for s in specs]).values
-
     def progress(done: int, _total: int | None) -> None:
-        if 10 * done // total > tenth["last"]:  # about every tenth of the space
+        if total and 10 * done // total > tenth["last"]:  # about every tenth of the space
             tenth["last"] = 10 * done // total
             sys.stderr.write(f"scored {done:,}/{total:,}\n")
 
-    top = exhaustive_top(predict, args.top, space=space.name, exclude=evaluated, batch_size=args.batch_size,
-                         progress=progress)
+    top = run_exhaustive_top(trained, args.top, include_evaluated=args.include_evaluated,
+                             batch_size=args.batch_size, progress=progress)
     out = Path(args.out) if args.out else trained.path / "exhaustive.csv"
     write_table(top, out)
-    print(f"scored {top.attrs['scored']:,} architectures of {space.name} in {top.attrs['seconds']:.1f} s "
-          f"(target {trained.target}; {len(evaluated):,} evaluated ones left out)")
+    print(f"scored {top.attrs['scored']:,} architectures of {trained.space.name} in {top.attrs['seconds']:.1f} s "
+          f"(target {trained.target}; {top.attrs['excluded']:,} evaluated ones left out)")
     print(top.to_string(index=False, max_colwidth=200))
     print(f"wrote the top {len(top)} to {out}")
     return 0

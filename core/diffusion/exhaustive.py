@@ -87,3 +87,25 @@ def exhaustive_top(predict: Predict, n: int = 4, *, space: str = "sd-unet", spec
                           "rank": np.arange(1, len(best_specs) + 1)})
     table.attrs.update(scored=scored, seconds=time.perf_counter() - start)
     return table
+
+
+def run_exhaustive_top(run, n: int = 4, *, include_evaluated: bool = False, batch_size: int = 8192,
+                       progress: Callable[[int, int | None], None] | None = None) -> pd.DataFrame:
+    """:func:`exhaustive_top` with a trained run's regression head over the run's whole space.
+
+    The run's target is "higher is better" by construction (costs are negated), so the largest
+    predictions win. Architectures of the run's training table are left out unless
+    ``include_evaluated``: they are already evaluated, and the baseline spends its budget on new ones.
+    """
+    space = run.space
+    if not space.enumerable:
+        raise InputError(f"space {space.name!r} cannot be enumerated, so it cannot be searched exhaustively; "
+                         "build from its units instead")
+    evaluated = () if include_evaluated else set(run.table()["arch"])
+
+    def predict(specs: list[str]) -> np.ndarray:
+        return run.predict([space.to_graph(s) for s in specs]).values
+
+    table = exhaustive_top(predict, n, space=space.name, exclude=evaluated, batch_size=batch_size, progress=progress)
+    table.attrs["excluded"] = len(evaluated)
+    return table

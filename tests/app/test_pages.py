@@ -364,6 +364,12 @@ def test_build_page_returns_valid_architectures(with_run):
     assert any(m.label == "Reduced space" for m in at.metric)
     assert len(at.get("download_button")) == 2
     assert len(at.get("plotly_chart")) == 1
+    # The predictor baseline next to the built ones: the head's top 5 over all 26,206 architectures.
+    at.button(key="exhaustive_button").click().run(timeout=TIMEOUT)
+    assert_clean(at)
+    top = next(df.value for df in at.dataframe if list(df.value.columns) == ["arch", "predicted", "rank"])
+    assert len(top) == 5 and top["predicted"].is_monotonic_decreasing
+    assert not set(top["arch"]) & set(pd.read_csv(CORA)["arch"].map(space.canonical))
 
 
 # -------------------------------------------------------------------------------- helpers
