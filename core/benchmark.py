@@ -6,6 +6,7 @@ the evaluated architecture with the best selection metric, as a user would; the 
 that pick's *test* metric.
 
     autobuild        N random labelled -> predictor -> build -> evaluate the built ones (extra)
+    autobuild-graph  the same, cells scored by the graph embedding's hop-L norm (module build only)
     random           N + extra uniformly random architectures
     evolution        regularized evolution (Real et al. 2019) for N + extra evaluations
     predictor        N random labelled -> same predictor's regression head -> its top (extra)
@@ -34,7 +35,7 @@ from core.runs import Run
 from core.search import Evaluator, predictor_guided, random_search, regularized_evolution
 from core.spaces import get_space
 
-METHODS = ("autobuild", "random", "evolution", "predictor", "autobuild+evo")
+METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo")
 
 #: The benchmark datasets the reports use: short name -> (space, dataset).
 BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
@@ -159,13 +160,15 @@ def run_benchmark(config: BenchmarkConfig,
                     random_search(space, ev, seed)
                 elif method == "evolution":
                     regularized_evolution(space, ev, seed)
-                elif method in ("autobuild", "predictor"):
+                elif method in ("autobuild", "autobuild-graph", "predictor"):
                     for s in labelled:
                         ev(s)
                     if run is None:
                         run = _train(config.space, dataset, labelled, y, config, seed, select)
-                    if method == "autobuild":
-                        built = build_architectures(run, BuildConfig(top=config.extra * 4, k=config.k)).built
+                    if method.startswith("autobuild"):
+                        readout = "graph" if method == "autobuild-graph" else "sink"
+                        built = build_architectures(run, BuildConfig(top=config.extra * 4, k=config.k,
+                                                                     cell_score=readout)).built
                         for s in built["arch"]:
                             if ev.remaining <= 0:
                                 break
@@ -197,12 +200,14 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
                      "std": group["picked_report"].std(ddof=0), "seeds": len(group),
                      "evaluated": int(group["evaluated"].max()), "seconds": group["seconds"].mean()})
     out = pd.DataFrame(rows)
-    wins = []
+    wins = []  # (budget, AutoBuild variant, baseline, wins, ties, seeds compared)
     for budget in out["budget"].unique():
-        ab = frame[(frame.budget == budget) & (frame.method == "autobuild")].set_index("seed")["picked_report"]
-        rs = frame[(frame.budget == budget) & (frame.method == "random")].set_index("seed")["picked_report"]
-        both = ab.index.intersection(rs.index)
-        wins.append((budget, int((ab[both] > rs[both]).sum()), int((ab[both] == rs[both]).sum()), len(both)))
+        picked = frame[frame.budget == budget].pivot_table(index="seed", columns="method", values="picked_report")
+        for variant in ("autobuild", "autobuild-graph"):
+            for baseline in ("random", "evolution"):
+                if variant in picked and baseline in picked:
+                    a, b = picked[variant], picked[baseline]
+                    wins.append((budget, variant, baseline, int((a > b).sum()), int((a == b).sum()), len(a)))
     out.attrs["wins"] = wins
     return out
 
@@ -227,8 +232,8 @@ def markdown_report(result: BenchmarkResult) -> str:
         lines.append(f"| {row.budget} | {row.method} | {row.evaluated} | {row.mean * scale:.2f} ± "
                      f"{row.std * scale:.2f} | {(result.best_in_space - row.mean) * scale:.2f} | {row.seconds:.1f} |")
     lines.append("")
-    for budget, wins, ties, n in table.attrs["wins"]:
+    for budget, variant, baseline, wins, ties, n in table.attrs["wins"]:
         if n:
-            lines.append(f"- N = {budget}: AutoBuild beats random search in {wins} of {n} seeds ({ties} ties).")
+            lines.append(f"- N = {budget}: {variant} beats {baseline} in {wins} of {n} seeds ({ties} ties).")
     return "\n".join(lines) + "\n"
 

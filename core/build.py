@@ -21,7 +21,10 @@ the ``k`` best ops are kept; the reduced space is the pool's architectures made 
 ranked by cell score, and the top ``N`` are built. The regression head is not used to choose: it only
 reports ``predicted``. (Why not each node's own norm: low-hop norms rank architectures well *on
 average* but their extremes are degenerate cells, e.g. all-skip in NAS-Bench-201; the cell-level
-module is the one whose norm was trained to rank whole architectures.)
+module is the one whose norm was trained to rank whole architectures.) ``BuildConfig(cell_score="graph")``
+scores a cell by its graph embedding's norm at hop L instead of the sink's: that mean over all nodes is
+what the loss ranks directly, and on NAS-Bench-201 it built better cells from few labels
+(benchmarks/results/build_quality_*.md report both).
 """
 from __future__ import annotations
 
@@ -48,14 +51,24 @@ from core.spaces.base import SearchSpace, UnitCandidate
 MAX_POOL = 200_000
 
 
+#: How the module build scores a whole cell (``BuildConfig.cell_score``).
+CELL_SCORES = ("sink", "graph")
+
+
 @dataclass(frozen=True)
 class BuildConfig:
-    """top: N, the number of architectures to build; k: candidates kept per unit (or per position)."""
+    """top: N, the number of architectures to build; k: candidates kept per unit (or per position);
+    cell_score (module build only): ``"sink"``, the paper's unit readout (the last node at hop
+    ``min(depth, L)``), or ``"graph"``, the graph embedding's L1 norm at hop L, the quantity the
+    magnitude-ranked loss trains to rank architectures."""
 
     top: int = 4
     k: int = 3
+    cell_score: str = "sink"
 
     def __post_init__(self) -> None:
+        if self.cell_score not in CELL_SCORES:
+            raise ValueError(f"cell_score must be one of {list(CELL_SCORES)}, not {self.cell_score!r}")
         if not isinstance(self.top, int) or self.top < 1:
             raise ValueError(f"top must be a positive integer, not {self.top!r}")
         if not isinstance(self.k, int) or self.k < 1:
@@ -268,8 +281,15 @@ class CellPool:
     def __len__(self) -> int:
         return len(self.specs)
 
-    def cell_scores(self, run: Run) -> np.ndarray:
-        """[A] standardised score of each architecture's cell module: sinks at hop min(depth, L)."""
+    def cell_scores(self, run: Run, readout: str = "sink") -> np.ndarray:
+        """[A] score of each architecture's cell module.
+
+        ``"sink"``: the standardised norm of its sinks at hop min(depth, L). ``"graph"``: its graph
+        embedding's L1 norm at hop L, standardised over the pool (only the order matters).
+        """
+        if readout == "graph":
+            norms = run.predict(self.store).hop_norms[:, -1]
+            return (norms - norms.mean()) / (norms.std() or 1.0)
         per_node = node_scores(run, self.store)  # [nodes, L+1]
         hop = np.minimum(self.depth, run.hops)[self.sink_arch]
         sums = np.bincount(self.sink_arch, weights=per_node[self.sink_index, hop], minlength=len(self))
@@ -322,7 +342,7 @@ def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, repor
     pool = pool_for(run)
     specs = pool.specs
     report("scoring cells", 0.4)
-    arch_score = pool.cell_scores(run)
+    arch_score = pool.cell_scores(run, config.cell_score)
     report("ranking modules", 0.7)
     frame = pd.DataFrame({"position": [k[0] for k in pool.node_keys], "op": [k[1] for k in pool.node_keys],
                           "arch": pool.node_arch}).drop_duplicates()
@@ -351,7 +371,7 @@ def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, repor
     })
     pool_note = "the whole space" if len(specs) == (space.size() or -1) else f"{len(specs)} pooled architectures"
     notes = (f"top {config.k} ops per position over {pool_note}; reduced space = pool members made only of kept "
-             f"(position, op) modules; ranked by cell-module score")
+             f"(position, op) modules; ranked by cell-module score ({config.cell_score} readout)")
     return BuildResult(built, units.reset_index(drop=True), int(members.size), "modules", notes,
                        [specs[i] for i in order])
 

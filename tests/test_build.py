@@ -56,8 +56,10 @@ def nb_graph_run(tmp_path_factory):
                             train_config=TrainConfig(epochs=30, seed=0)).run
 
 
-def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_run):
-    result = build_architectures(nb_graph_run, BuildConfig(top=5, k=2))
+@pytest.mark.parametrize("readout", ["sink", "graph"])
+def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_run, readout):
+    result = build_architectures(nb_graph_run, BuildConfig(top=5, k=2, cell_score=readout))
+    assert f"({readout} readout)" in result.notes
     assert result.method == "modules"
     built = result.built
     assert len(built) == 5 and built.arch.is_unique
@@ -82,7 +84,7 @@ def test_cell_readout_covers_the_cell():
     assert sinks == [7] and depth == 4  # input -> 1-2 -> 2-3 -> 3-4 -> output
 
 
-@pytest.mark.parametrize("kwargs", [{"top": 0}, {"k": 0}, {"top": 1.5}])
+@pytest.mark.parametrize("kwargs", [{"top": 0}, {"k": 0}, {"top": 1.5}, {"cell_score": "mean"}])
 def test_build_config_validated(kwargs):
     with pytest.raises(ValueError):
         BuildConfig(**kwargs)

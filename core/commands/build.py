@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.build import BuildConfig, build_architectures
+from core.build import CELL_SCORES, BuildConfig, build_architectures
 from core.errors import InputError
 from core.runs import Run
 from core.tables import write_table
@@ -16,12 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run directory written by `train`")
     parser.add_argument("--top", type=int, required=True, help="number of architectures to build (N)")
     parser.add_argument("--k", type=int, default=BuildConfig.k, help="candidates kept per unit or position")
+    parser.add_argument("--cell-score", choices=CELL_SCORES, default=BuildConfig.cell_score,
+                        help="module build only: score cells by the sink node (the paper's readout) or by the "
+                             "graph embedding's hop-L norm")
     parser.add_argument("--out", default=None, help="output table (default: RUN/built.csv)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = BuildConfig(top=args.top, k=args.k)
+        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score)
     except ValueError as err:
         raise InputError(str(err)) from None
     trained = Run.load(args.run)
