@@ -40,7 +40,7 @@ def one_hot(graph) -> dict[str, float]:
     return {f"{i}:{k}={v}": 1.0 for i, node in enumerate(graph.nodes) for k, v in node.items()}
 
 
-def evaluate(name: str, sizes: list[int], seeds: int, epochs: int) -> pd.DataFrame:
+def evaluate(name: str, sizes: list[int], seeds: int, epochs: int, gnn: str = PredictorConfig.gnn) -> pd.DataFrame:
     space_name, dataset = DATASETS[name]
     space = get_space(space_name)
     table = space.metrics_table(dataset)
@@ -59,11 +59,11 @@ def evaluate(name: str, sizes: list[int], seeds: int, epochs: int) -> pd.DataFra
             store = EncodedGraphs([graphs[i] for i in train_ids], schema)
             for lam in (1.0, 0.0):
                 t = time.perf_counter()
-                result = train_predictor(store, y_all[train_ids], PredictorConfig(),
+                result = train_predictor(store, y_all[train_ids], PredictorConfig(gnn=gnn),
                                          TrainConfig(epochs=epochs, lam=lam, seed=seed, val_fraction=0.0,
                                                      eval_every=epochs))
                 pred, norms = predict_encoded(result.model, test_store)
-                rows.append({"dataset": name, "n": n, "seed": seed, "model": f"GNN lambda={lam:g}",
+                rows.append({"dataset": name, "n": n, "seed": seed, "model": f"{gnn} lambda={lam:g}",
                              "spearman": metrics.spearman(pred, y_test), "kendall": metrics.kendall_tau(pred, y_test),
                              "hops": metrics.hop_norm_spearman(norms, y_test), "seconds": time.perf_counter() - t})
             vec = DictVectorizer(sparse=False)
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,300,1000")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--gnn", default=PredictorConfig.gnn, help="GNN layer of the predictor (gatv2, graphconv, gin)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "predictor_quality.md"))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 is fastest for these small graphs, run several processes instead")
@@ -104,9 +105,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
-    frame = pd.concat([evaluate(name, sizes, args.seeds, args.epochs) for name in args.datasets.split(",")])
+    frame = pd.concat([evaluate(name, sizes, args.seeds, args.epochs, args.gnn) for name in args.datasets.split(",")])
     text = (f"# Predictor quality\n\nMade with `python benchmarks/predictor_quality.py --datasets {args.datasets} "
-            f"--sizes {args.sizes} --seeds {args.seeds} --epochs {args.epochs}` in "
+            f"--sizes {args.sizes} --seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn}` in "
             f"{(time.perf_counter() - started) / 60:.0f} min on a 2-core CPU. Target: the validation metric; "
             f"evaluated on {TEST_SIZE} other architectures per seed; mean ± std over seeds.\n\n"
             + report(frame, args.seeds, args.epochs))
