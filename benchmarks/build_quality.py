@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from core.benchmark import BENCHMARK_DATASETS as DATASETS, BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
+from core.predictor.model import PredictorConfig  # noqa: E402
 
 
 
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="50,100,200")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--gnn", default=PredictorConfig.gnn, help="GNN layer of the predictor (gatv2, graphconv, gin)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_quality.md"))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 is fastest for these small graphs, run several processes instead")
@@ -41,13 +43,13 @@ def main() -> None:
     for name in args.datasets.split(","):
         space, dataset = DATASETS[name]
         config = BenchmarkConfig(space=space, dataset=dataset, budgets=budgets, seeds=tuple(range(args.seeds)),
-                                 epochs=args.epochs)
+                                 epochs=args.epochs, gnn=args.gnn)
         result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
         sections.append(markdown_report(result))
         frames.append(result.frame().assign(dataset=name))
         print(sections[-1], flush=True)
     header = (f"# Build quality\n\nMade with `python benchmarks/build_quality.py --datasets {args.datasets} "
-              f"--budgets {args.budgets} --seeds {args.seeds} --epochs {args.epochs}` in "
+              f"--budgets {args.budgets} --seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn}` in "
               f"{(time.perf_counter() - started) / 60:.0f} min on a 2-core CPU.\n\n")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--gnn", default=PredictorConfig.gnn, help="GNN layer of the predictor (gatv2, graphconv, gin)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
@@ -54,7 +55,7 @@ def main() -> None:
     stages["encoding"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    result = train_predictor(store, train.baseline_accuracy.to_numpy(), PredictorConfig(),
+    result = train_predictor(store, train.baseline_accuracy.to_numpy(), PredictorConfig(gnn=args.gnn),
                              TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                                          val_fraction=0.0, eval_every=args.epochs, device=args.device))
     stages["training"] = time.perf_counter() - t
@@ -67,7 +68,7 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
     print(f"train_speed: nasbench201, {args.n} architectures x {args.epochs} epochs, batch {args.batch_size}, "
-          f"device {device}")
+          f"device {device}, {args.gnn}")
     for name, seconds in stages.items():
         print(f"  {name:10s} {seconds:7.2f} s")
     print(f"  per epoch  {stages['training'] / args.epochs * 1000:7.1f} ms")

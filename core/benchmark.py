@@ -55,6 +55,7 @@ class BenchmarkConfig:
     k: int = 3
     epochs: int = 200
     lam: float = 1.0
+    gnn: str = PredictorConfig.gnn
     methods: tuple[str, ...] = METHODS
     select: str | None = None
     report: str | None = None
@@ -66,6 +67,7 @@ class BenchmarkConfig:
             raise ValueError("need at least one seed")
         if self.extra < 1:
             raise ValueError(f"extra must be positive, got {self.extra}")
+        PredictorConfig(gnn=self.gnn)  # validates the layer name
         unknown = set(self.methods) - set(METHODS)
         if unknown:
             raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
@@ -106,7 +108,7 @@ def _train(space_name: str, dataset: str, specs: Sequence[str], y: np.ndarray, c
     graphs = [space.to_graph(s) for s in specs]
     schema = space.schema(graphs)
     store = EncodedGraphs(graphs, schema)
-    result = train_predictor(store, y, PredictorConfig(),
+    result = train_predictor(store, y, PredictorConfig(gnn=config.gnn),
                              TrainConfig(epochs=config.epochs, lam=config.lam, val_fraction=0.0, seed=seed,
                                          eval_every=config.epochs))
     run_config = {"space": space_name, "dataset": dataset, "target": select, "target_columns": [select],
@@ -223,7 +225,7 @@ def markdown_report(result: BenchmarkResult) -> str:
         f"Select by `{result.select}`, report `{result.report}` (x{scale:g}). Best {result.report} in space: "
         f"**{result.best_in_space * scale:.2f}**; {result.report} of the best-by-{result.select} architecture: "
         f"{result.best_by_select_in_space * scale:.2f}. Seeds {cfg.seeds[0]}..{cfg.seeds[-1]} "
-        f"({len(cfg.seeds)}), k = {cfg.k}, predictor: {cfg.epochs} epochs, lambda = {cfg.lam}.",
+        f"({len(cfg.seeds)}), k = {cfg.k}, predictor: {cfg.gnn}, {cfg.epochs} epochs, lambda = {cfg.lam}.",
         "",
         "| N | method | evaluated | test of pick, mean ± std | regret to best | s / trial |",
         "|---|---|---|---|---|---|",
