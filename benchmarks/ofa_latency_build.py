@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from core.build import BuildConfig, build_architectures  # noqa: E402
-from core.predictor import PredictorConfig, TrainConfig  # noqa: E402
+from core.predictor import TrainConfig  # noqa: E402
 from core.scoring import score_modules  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 from core.tables import load_table  # noqa: E402
@@ -73,8 +73,7 @@ def main() -> None:
                                    train_config=TrainConfig(seed=args.seed))
         run = outcome.run
         trained_s = time.perf_counter() - started
-        graphs = [space.to_graph(a) for a in table.frame.arch]
-        scores = score_modules(run, graphs, -table.frame[metric].to_numpy())
+        scores = score_modules(run, table.graphs, -table.frame[metric].to_numpy())
         built = build_architectures(run, BuildConfig(top=args.top, k=args.k))
 
     rng = np.random.default_rng(args.seed + 1)

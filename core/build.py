@@ -202,14 +202,9 @@ def _rescore(run: Run, space: SearchSpace, kept: list[list[tuple[float, UnitCand
         return [kept]
     variants = [space.unit_candidate(c.unit, c.choice, **setting)
                 for setting in settings for unit in kept for _, c in unit]
-    scores = iter(score_unit_candidates(run, variants).tolist())
-    variants_iter = iter(variants)
-    out = []
-    for _ in settings:
-        per_unit = [sorted(((next(scores), next(variants_iter)) for _ in unit), key=lambda sc: -sc[0])
-                    for unit in kept]
-        out.append(per_unit)
-    return out
+    scored = iter(zip(score_unit_candidates(run, variants).tolist(), variants))
+    return [[sorted((next(scored) for _ in unit), key=lambda pair: -pair[0]) for unit in kept]
+            for _ in settings]
 
 
 def _top_sums(kept: list[list[tuple[float, UnitCandidate]]], n: int):

@@ -123,3 +123,23 @@ def test_one_unit_candidate_equals_the_enumerated_one():
         assert single.graph.nodes == enumerated.graph.nodes and single.graph.edges == enumerated.graph.edges
         assert single.graph.labels == enumerated.graph.labels
         assert (single.root, single.hops, single.label) == (enumerated.root, enumerated.hops, enumerated.label)
+
+
+def test_streamed_unit_scoring_keeps_the_same_top_k_across_chunks(planted_run):
+    from core.build import _best_candidates
+
+    space = get_space("test-planted")
+    for unit in space.units():
+        whole, deepest = _best_candidates(planted_run, space.unit_candidates(unit), k=4)
+        chunked, chunked_deepest = _best_candidates(planted_run, list(space.unit_candidates(unit)), k=4, chunk=5)
+        assert [c.choice for _, c in chunked] == [c.choice for _, c in whole]
+        assert [s for s, _ in chunked] == pytest.approx([s for s, _ in whole])
+        assert deepest == chunked_deepest == 1  # 2-layer candidates are read at hop 1
+
+
+def test_exhaustive_baseline_refuses_a_space_it_cannot_enumerate(ofa_latency_run):
+    from core.diffusion.exhaustive import run_exhaustive_top
+    from core.errors import InputError
+
+    with pytest.raises(InputError, match="cannot be enumerated"):
+        run_exhaustive_top(ofa_latency_run, 4)

@@ -263,13 +263,12 @@ class OFASpace(SearchSpace):
         its stages' layers one after another). Resolution is a whole-network choice, not part of any
         unit; candidates carry ``r`` as their resolution feature (default 224, OFA's default).
         """
-        resolution = r
         u = self._unit(unit)
         parsed = [(token, int(m.group(1)), int(m.group(2))) for token in TOKENS for m in [_TOKEN.fullmatch(token)]]
         for depths in self._unit_depths(u):
             positions = [(s, layer) for s, depth in zip(u.stages, depths) for layer in range(depth)]
             # The node dicts of one position differ only in e/k: build each once, copy per candidate.
-            templates = [{t: self._node(s, layer, e, k, resolution) for t, e, k in parsed} for s, layer in positions]
+            templates = [{t: self._node(s, layer, e, k, r) for t, e, k in parsed} for s, layer in positions]
             names = [{t: _label(s, layer, e, k) for t, e, k in parsed} for s, layer in positions]
             edges = [(i, i + 1) for i in range(len(positions) - 1)]
             root = len(positions) - 1
@@ -284,20 +283,9 @@ class OFASpace(SearchSpace):
 
     def unit_candidate(self, unit: str, choice: Sequence[str], r: int = DEFAULT_RESOLUTION) -> UnitCandidate:
         """The candidate of ``unit`` with layer tokens ``choice`` at resolution ``r`` (one graph)."""
-        u = self._unit(unit)
-        depths = [ds for ds in self._unit_depths(u) if sum(ds) == len(choice)]
-        if not depths:
-            raise SpecError(f"unit {unit!r}: {len(choice)} layers chosen; it takes "
-                            f"{sorted({sum(ds) for ds in self._unit_depths(u)})}")
-        positions = [(s, layer) for s, depth in zip(u.stages, depths[0]) for layer in range(depth)]
-        nodes, labels = [], []
-        for (s, layer), token in zip(positions, choice):
-            match = _TOKEN.fullmatch(str(token))
-            if match is None or token not in TOKENS:
-                raise SpecError(f"unit {unit!r}: {token!r} is not a layer token like 'e6k5'")
-            e, k = int(match.group(1)), int(match.group(2))
-            nodes.append(self._node(s, layer, e, k, r))
-            labels.append(_label(s, layer, e, k))
+        layers = self._unit_layers(self._unit(unit), choice)
+        nodes = [self._node(s, layer, e, k, r) for s, layer, e, k in layers]
+        labels = [_label(s, layer, e, k) for s, layer, e, k in layers]
         graph = ArchGraph(nodes=nodes, edges=[(i, i + 1) for i in range(len(nodes) - 1)], labels=labels)
         return UnitCandidate(unit=unit, choice=tuple(choice), graph=graph, root=len(nodes) - 1,
                              hops=len(nodes) - 1, label=", ".join(choice))
@@ -317,26 +305,29 @@ class OFASpace(SearchSpace):
         ks, e = [FILLER_KERNEL] * n, [FILLER_EXPAND] * n
         d = [0] * len(self.layout.stages)
         for u in self.unit_defs:
-            tokens = choices[u.name]
-            if isinstance(tokens, str) or not isinstance(tokens, Sequence):
-                raise SpecError(f"unit {u.name!r}: choice must be a list of tokens like 'e6k5', not {tokens!r}")
-            depths = [ds for ds in self._unit_depths(u) if sum(ds) == len(tokens)]
-            if not depths:
-                counts = sorted({sum(ds) for ds in self._unit_depths(u)})
-                raise SpecError(f"unit {u.name!r}: {len(tokens)} layers chosen; it takes {counts}")
-            position = 0
-            for s, depth in zip(u.stages, depths[0]):
-                d[s] = depth
-                for layer in range(depth):
-                    token = tokens[position]
-                    match = _TOKEN.fullmatch(str(token))
-                    if match is None:
-                        raise SpecError(f"unit {u.name!r}: {token!r} is not a layer token like 'e6k5'")
-                    slot = self.layout.slot(s, layer)
-                    e[slot], ks[slot] = int(match.group(1)), int(match.group(2))
-                    position += 1
+            for s, layer, expand, kernel in self._unit_layers(u, choices[u.name]):
+                d[s] = layer + 1
+                slot = self.layout.slot(s, layer)
+                e[slot], ks[slot] = expand, kernel
         r = choices.get("r", DEFAULT_RESOLUTION)
         return self.canonical(json.dumps({"ks": ks, "e": e, "d": d, "r": r}))
+
+    def _unit_layers(self, u: UnitDef, tokens: Any) -> list[tuple[int, int, int, int]]:
+        """(stage, layer in stage, expand, kernel) of each layer token of one choice of unit ``u``."""
+        if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+            raise SpecError(f"unit {u.name!r}: choice must be a list of tokens like 'e6k5', not {tokens!r}")
+        depths = [ds for ds in self._unit_depths(u) if sum(ds) == len(tokens)]
+        if not depths:
+            counts = sorted({sum(ds) for ds in self._unit_depths(u)})
+            raise SpecError(f"unit {u.name!r}: {len(tokens)} layers chosen; it takes {counts}")
+        positions = [(s, layer) for s, depth in zip(u.stages, depths[0]) for layer in range(depth)]
+        layers = []
+        for (s, layer), token in zip(positions, tokens):
+            match = _TOKEN.fullmatch(str(token))
+            if match is None:  # ranges are checked by canonical(), with the value named
+                raise SpecError(f"unit {u.name!r}: {token!r} is not a layer token like 'e6k5'")
+            layers.append((s, layer, int(match.group(1)), int(match.group(2))))
+        return layers
 
     # ------------------------------------------------------------- real nets
     def build_module(self, spec: str):
