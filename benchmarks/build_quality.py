@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.benchmark import BENCHMARK_DATASETS as DATASETS, BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
+from core.benchmark import BENCHMARK_DATASETS as DATASETS, METHODS, BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
 from core.predictor.model import PredictorConfig  # noqa: E402
 
 
@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--gnn", default=PredictorConfig.gnn, help="GNN layer of the predictor (gatv2, graphconv, gin)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds, help="rounds of autobuild-rounds")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_quality.md"))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 is fastest for these small graphs, run several processes instead")
@@ -43,13 +45,15 @@ def main() -> None:
     for name in args.datasets.split(","):
         space, dataset = DATASETS[name]
         config = BenchmarkConfig(space=space, dataset=dataset, budgets=budgets, seeds=tuple(range(args.seeds)),
-                                 epochs=args.epochs, gnn=args.gnn)
+                                 epochs=args.epochs, gnn=args.gnn, rounds=args.rounds,
+                                 methods=tuple(args.methods.split(",")))
         result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
         sections.append(markdown_report(result))
         frames.append(result.frame().assign(dataset=name))
         print(sections[-1], flush=True)
     header = (f"# Build quality\n\nMade with `python benchmarks/build_quality.py --datasets {args.datasets} "
-              f"--budgets {args.budgets} --seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn}` in "
+              f"--budgets {args.budgets} --seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn} --methods {args.methods} "
+              f"--rounds {args.rounds}` in "
               f"{(time.perf_counter() - started) / 60:.0f} min on a 2-core CPU.\n\n")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ that pick's *test* metric.
     predictor        N random labelled -> same predictor's regression head -> its top (extra)
     autobuild+evo    N/2 random labelled -> predictor -> reduced space -> evolution inside it for the
                      remaining N/2 + extra evaluations
+    autobuild-rounds N/2 random labelled, then ``rounds`` rounds of: retrain on everything evaluated,
+                     build, evaluate the best-ranked unevaluated built ones (core.rounds)
 
 Every method of a seed uses the same N labelled architectures where it uses labels, and the same
 seed for its own randomness.
@@ -31,11 +33,12 @@ from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig, train_predictor
+from core.rounds import RoundsConfig, autobuild_rounds
 from core.runs import Run
 from core.search import Evaluator, predictor_guided, random_search, regularized_evolution
 from core.spaces import get_space
 
-METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo")
+METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo", "autobuild-rounds")
 
 #: The benchmark datasets the reports use: short name -> (space, dataset).
 BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
@@ -56,6 +59,7 @@ class BenchmarkConfig:
     epochs: int = 200
     lam: float = 1.0
     gnn: str = PredictorConfig.gnn
+    rounds: int = 4
     methods: tuple[str, ...] = METHODS
     select: str | None = None
     report: str | None = None
@@ -67,6 +71,8 @@ class BenchmarkConfig:
             raise ValueError("need at least one seed")
         if self.extra < 1:
             raise ValueError(f"extra must be positive, got {self.extra}")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be positive, got {self.rounds}")
         PredictorConfig(gnn=self.gnn)  # validates the layer name
         unknown = set(self.methods) - set(METHODS)
         if unknown:
@@ -189,6 +195,11 @@ def run_benchmark(config: BenchmarkConfig,
                     reduced = [s for s in reduced if s in table.index] or list(specs_all)
                     regularized_evolution(space, ev, seed, pool=reduced,
                                           initial=reduced[: min(20, len(reduced))])
+                elif method == "autobuild-rounds":
+                    def trainer(specs: list[str], values: list[float], _round: int) -> Run:
+                        return _train(config.space, dataset, specs, np.asarray(values), config, seed, select)
+
+                    autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k)))
                 record(method, ev, started)
     return result
 
@@ -205,7 +216,7 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     wins = []  # (budget, AutoBuild variant, baseline, wins, ties, seeds compared)
     for budget in out["budget"].unique():
         picked = frame[frame.budget == budget].pivot_table(index="seed", columns="method", values="picked_report")
-        for variant in ("autobuild", "autobuild-graph"):
+        for variant in ("autobuild", "autobuild-graph", "autobuild+evo", "autobuild-rounds"):
             for baseline in ("random", "evolution"):
                 if variant in picked and baseline in picked:
                     a, b = picked[variant], picked[baseline]

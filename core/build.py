@@ -4,7 +4,17 @@ Two builders, chosen by the space:
 
 **Units** (the paper's method; spaces that declare units, e.g. MobileNet stages). Every candidate
 configuration of a unit is scored as an isolated subgraph: the standardised L1 norm of its last
-node's embedding at hop ``depth - 1``, ``s = (||h_root^{depth-1}||_1 - mu) / sigma``. The top ``k``
+node's embedding, ``s = (||h_root^h||_1 - mu_h) / sigma_h``. The paper reads each candidate at its own
+``h = depth - 1`` (``BuildConfig(unit_hop="depth")``) and relies on the hop moments to make a 2-layer
+stage read at hop 1 comparable with a 3-layer one read at hop 2. With the default GraphConv predictor
+that comparison breaks: in the planted test space a 1-layer "good" stage at hop 0 outscored
+"good, good" at hop 1 on 3 of 3 table seeds. So by default (``unit_hop="unit"``) every candidate of a
+unit is read at the unit's deepest hop, ``h = max depth - 1``: a shorter candidate's root then has a
+truncated receptive field, which is the point (its missing layers contribute nothing). On OFA
+MobileNetV3 with FLOPs as a noise-free target (1,000 table rows, 8 built, 2 seeds), reading at the
+unit's hop built lower-FLOP nets for ``-flops_m`` (best 189 / 180 MFLOPs vs 199 / 192) and the same
+for ``flops_m``; GATv2, whose self-loops keep a lone node's norm high at deeper hops, did better with
+the paper's readout (best 1,113 vs 1,005 MFLOPs for ``flops_m`` on one seed). The top ``k``
 per unit are kept; their Cartesian product is the reduced search space (size ``prod_u k_u``); its
 members are ranked by the sum of their unit scores and the top ``N`` are assembled. Whole-architecture
 choices outside every unit (OFA's input resolution) multiply the reduced space: the kept candidates are
@@ -55,19 +65,28 @@ MAX_POOL = 200_000
 #: How the module build scores a whole cell (``BuildConfig.cell_score``).
 CELL_SCORES = ("sink", "graph")
 
+#: Which hop a unit candidate is read at (``BuildConfig.unit_hop``): ``"unit"``, the deepest hop of
+#: its unit, so all candidates of a unit are compared at one hop (the default), or ``"depth"``, its
+#: own ``depth - 1`` (the paper's). See the module docstring for why.
+UNIT_HOPS = ("unit", "depth")
+
 
 @dataclass(frozen=True)
 class BuildConfig:
     """top: N, the number of architectures to build; k: candidates kept per unit (or per position);
     cell_score (module build only): ``"sink"``, the paper's unit readout (the last node at hop
     ``min(depth, L)``), or ``"graph"``, the graph embedding's L1 norm at hop L, the quantity the
-    magnitude-ranked loss trains to rank architectures."""
+    magnitude-ranked loss trains to rank architectures; unit_hop (unit build only): a key of
+    :data:`UNIT_HOPS`."""
 
     top: int = 4
     k: int = 3
     cell_score: str = "sink"
+    unit_hop: str = "unit"
 
     def __post_init__(self) -> None:
+        if self.unit_hop not in UNIT_HOPS:
+            raise ValueError(f"unit_hop must be one of {list(UNIT_HOPS)}, not {self.unit_hop!r}")
         if self.cell_score not in CELL_SCORES:
             raise ValueError(f"cell_score must be one of {list(CELL_SCORES)}, not {self.cell_score!r}")
         if not isinstance(self.top, int) or self.top < 1:
@@ -114,33 +133,39 @@ def build_architectures(run: Run, config: BuildConfig = BuildConfig(),
 
 def score_unit_candidates(run: Run, candidates: Sequence[UnitCandidate], batch_size: int = 8192) -> np.ndarray:
     """Standardised score of each isolated unit candidate: its root's norm at hop ``hops`` [C]."""
-    scores = np.empty(len(candidates))
+    return _root_scores(run, candidates, batch_size)[np.arange(len(candidates)),
+                                                     [min(c.hops, run.hops) for c in candidates]]
+
+
+def _root_scores(run: Run, candidates: Sequence[UnitCandidate], batch_size: int = 8192) -> np.ndarray:
+    """Standardised norm of each candidate's root at every hop 0..L [C, L+1]."""
+    scores = np.empty((len(candidates), run.hops + 1))
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start:start + batch_size]
         store = EncodedGraphs([c.graph for c in chunk], run.schema)
         per_node = node_scores(run, store)  # [nodes, L+1]
-        offsets = store.node_ptr[:-1].numpy()
-        for i, cand in enumerate(chunk):
-            hop = min(cand.hops, run.hops)
-            scores[start + i] = per_node[offsets[i] + cand.root, hop]
+        roots = store.node_ptr[:-1].numpy() + np.array([c.root for c in chunk])
+        scores[start:start + len(chunk)] = per_node[roots]
     return scores
 
 
 def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report: Progress) -> BuildResult:
     kept: list[list[tuple[float, UnitCandidate]]] = []
+    hops: list[int | None] = []
     rows = []
     deepest = 0
     names = space.units()
     for u, unit in enumerate(names):
         report(f"scoring unit {unit}", 0.9 * u / len(names))
-        best, unit_deepest = _best_candidates(run, space.unit_candidates(unit), config.k)
+        best, unit_deepest, hop = _best_candidates(run, space.unit_candidates(unit), config.k, config.unit_hop)
         deepest = max(deepest, unit_deepest)
         kept.append(best)
+        hops.append(hop)
         rows += [(unit, r + 1, cand.label, score) for r, (score, cand) in enumerate(best)]
     settings = _global_settings(space)
     size = math.prod(len(k) for k in kept) * len(settings)
     ranked = []
-    for setting, kept_here in zip(settings, _rescore(run, space, kept, settings)):
+    for setting, kept_here in zip(settings, _rescore(run, space, kept, hops, settings)):
         ranked += [(total, combo, setting) for total, combo in _top_sums(kept_here, config.top * 4)]
     ranked.sort(key=lambda item: -item[0])  # stable: ties keep the order of the settings
     built_rows, seen = [], set()
@@ -152,7 +177,9 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
         if len(built_rows) == config.top:
             break
     built = pd.DataFrame(built_rows, columns=["arch", "score"])
-    notes = f"top {config.k} of each of {len(names)} units; ranked by summed unit score"
+    read_at = ("each candidate read at hop = its depth - 1" if config.unit_hop == "depth"
+               else "every candidate read at its unit's deepest hop")
+    notes = f"top {config.k} of each of {len(names)} units ({read_at}); ranked by summed unit score"
     if len(settings) > 1:
         notes += f", over {len(settings)} settings of {', '.join(space.global_choices())}"
     if deepest > run.hops:
@@ -162,26 +189,35 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
                        notes=notes)
 
 
-def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int,
-                     chunk: int = 8192) -> tuple[list[tuple[float, UnitCandidate]], int]:
-    """The ``k`` best-scoring candidates, best first, and the largest hop any candidate asked for.
+def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int, unit_hop: str = "depth",
+                     chunk: int = 8192) -> tuple[list[tuple[float, UnitCandidate]], int, int | None]:
+    """The ``k`` best-scoring candidates, best first, the largest hop any candidate asked for, and
+    the hop every candidate was read at (``None`` when each was read at its own depth).
 
     ``candidates`` are streamed in chunks (a merged ProxylessNAS unit has 66,339: only one chunk of
-    graphs is held at a time). Ties keep the enumeration order.
+    graphs is held at a time). With ``unit_hop="unit"`` the hop is the unit's deepest, which is only
+    known at the end, so the top ``k`` is kept for every hop and the right one returned. Ties keep
+    the enumeration order.
     """
-    best: list[tuple[float, int, UnitCandidate]] = []
+    best: dict[int | None, list[tuple[float, int, UnitCandidate]]] = {}
     deepest = 0
     candidates = iter(candidates)  # a list would restart at every islice
     for start in itertools.count(0, chunk):
         batch = list(itertools.islice(candidates, chunk))
         if not batch:
             break
-        scores = score_unit_candidates(run, batch)
         deepest = max(deepest, max(c.hops for c in batch))
-        top = np.argsort(-scores, kind="stable")[:k]
-        merged = best + [(float(scores[i]), start + int(i), batch[i]) for i in top]
-        best = sorted(merged, key=lambda item: (-item[0], item[1]))[:k]
-    return [(score, cand) for score, _, cand in best], deepest
+        roots = _root_scores(run, batch)  # [C, L+1]
+        if unit_hop == "depth":
+            columns = {None: roots[np.arange(len(batch)), [min(c.hops, run.hops) for c in batch]]}
+        else:
+            columns = dict(enumerate(roots.T))
+        for hop, scores in columns.items():
+            top = np.argsort(-scores, kind="stable")[:k]
+            merged = best.get(hop, []) + [(float(scores[i]), start + int(i), batch[i]) for i in top]
+            best[hop] = sorted(merged, key=lambda item: (-item[0], item[1]))[:k]
+    hop = None if unit_hop == "depth" else min(deepest, run.hops)
+    return [(score, cand) for score, _, cand in best.get(hop, [])], deepest, hop
 
 
 def _global_settings(space: SearchSpace) -> list[dict]:
@@ -191,18 +227,22 @@ def _global_settings(space: SearchSpace) -> list[dict]:
 
 
 def _rescore(run: Run, space: SearchSpace, kept: list[list[tuple[float, UnitCandidate]]],
-             settings: list[dict]) -> list[list[list[tuple[float, UnitCandidate]]]]:
+             hops: list[int | None], settings: list[dict]) -> list[list[list[tuple[float, UnitCandidate]]]]:
     """The kept candidates of every unit re-scored under each global setting, best first per unit.
 
     Candidates are chosen at the space's default setting (enumerating every unit once per setting
     would multiply the work); a whole-architecture choice such as OFA's resolution is a node feature
     of every candidate, so it changes their scores and is chosen here by the summed unit score.
+    Each unit's candidates are read at the hop they were chosen at (``hops``; None: their depth).
     """
     if settings == [{}]:
         return [kept]
     variants = [space.unit_candidate(c.unit, c.choice, **setting)
                 for setting in settings for unit in kept for _, c in unit]
-    scored = iter(zip(score_unit_candidates(run, variants).tolist(), variants))
+    columns = [min(c.hops, run.hops) if hop is None else hop
+               for _ in settings for unit, hop in zip(kept, hops) for _, c in unit]
+    scores = _root_scores(run, variants)[np.arange(len(variants)), columns]
+    scored = iter(zip(scores.tolist(), variants))
     return [[sorted((next(scored) for _ in unit), key=lambda pair: -pair[0]) for unit in kept]
             for _ in settings]
 

@@ -89,7 +89,7 @@ def random_search(space: SearchSpace, evaluate: Evaluator, seed: int,
             if evaluate.remaining <= 0:
                 break
             evaluate(pool[i])
-            _tell(progress, evaluate)
+            report_progress(progress, evaluate)
         return
     tries = 0
     while evaluate.remaining > 0 and tries < 100 * evaluate.budget:
@@ -97,7 +97,7 @@ def random_search(space: SearchSpace, evaluate: Evaluator, seed: int,
         tries += 1
         if spec in evaluate.table.index:
             evaluate(spec)
-            _tell(progress, evaluate)
+            report_progress(progress, evaluate)
 
 
 def regularized_evolution(space: SearchSpace, evaluate: Evaluator, seed: int, population: int = 20,
@@ -136,18 +136,18 @@ def regularized_evolution(space: SearchSpace, evaluate: Evaluator, seed: int, po
             if len(queue) >= population:
                 break
             queue.append((spec, evaluate(spec)))
-            _tell(progress, evaluate)
+            report_progress(progress, evaluate)
         while len(queue) < population:
             spec = random_member()
             queue.append((spec, evaluate(spec)))
-            _tell(progress, evaluate)
+            report_progress(progress, evaluate)
         while evaluate.remaining > 0:
             picks = rng.choice(len(queue), size=sample_size, replace=False)
             parent = max((queue[i] for i in picks), key=lambda m: m[1])[0]
             child = child_of(parent)
             queue.append((child, evaluate(child)))
             queue.popleft()
-            _tell(progress, evaluate)
+            report_progress(progress, evaluate)
     except BudgetExhausted:
         return
 
@@ -161,9 +161,10 @@ def predictor_guided(evaluate: Evaluator, candidates: Sequence[str], predicted: 
             break
         if not evaluate.evaluated(candidates[i]):
             evaluate(candidates[i])
-            _tell(progress, evaluate)
+            report_progress(progress, evaluate)
 
 
-def _tell(progress: SearchProgress | None, evaluate: Evaluator) -> None:
+def report_progress(progress: SearchProgress | None, evaluate: Evaluator) -> None:
+    """Call ``progress`` (if any) with the evaluations so far, the budget and the best value."""
     if progress is not None:
         progress(evaluate.used, evaluate.budget, evaluate.best()[1])

@@ -84,7 +84,7 @@ def test_cell_readout_covers_the_cell():
     assert sinks == [7] and depth == 4  # input -> 1-2 -> 2-3 -> 3-4 -> output
 
 
-@pytest.mark.parametrize("kwargs", [{"top": 0}, {"k": 0}, {"top": 1.5}, {"cell_score": "mean"}])
+@pytest.mark.parametrize("kwargs", [{"top": 0}, {"k": 0}, {"top": 1.5}, {"cell_score": "mean"}, {"unit_hop": "max"}])
 def test_build_config_validated(kwargs):
     with pytest.raises(ValueError):
         BuildConfig(**kwargs)
@@ -125,16 +125,36 @@ def test_one_unit_candidate_equals_the_enumerated_one():
         assert (single.root, single.hops, single.label) == (enumerated.root, enumerated.hops, enumerated.label)
 
 
-def test_streamed_unit_scoring_keeps_the_same_top_k_across_chunks(planted_run):
+@pytest.mark.parametrize("unit_hop", ["unit", "depth"])
+def test_streamed_unit_scoring_keeps_the_same_top_k_across_chunks(planted_run, unit_hop):
     from core.build import _best_candidates
 
     space = get_space("test-planted")
     for unit in space.units():
-        whole, deepest = _best_candidates(planted_run, space.unit_candidates(unit), k=4)
-        chunked, chunked_deepest = _best_candidates(planted_run, list(space.unit_candidates(unit)), k=4, chunk=5)
+        whole, deepest, hop = _best_candidates(planted_run, space.unit_candidates(unit), k=4, unit_hop=unit_hop)
+        chunked, chunked_deepest, chunked_hop = _best_candidates(planted_run, list(space.unit_candidates(unit)),
+                                                                 k=4, unit_hop=unit_hop, chunk=5)
         assert [c.choice for _, c in chunked] == [c.choice for _, c in whole]
         assert [s for s, _ in chunked] == pytest.approx([s for s, _ in whole])
         assert deepest == chunked_deepest == 1  # 2-layer candidates are read at hop 1
+        assert hop == chunked_hop == (1 if unit_hop == "unit" else None)
+
+
+@pytest.mark.parametrize("unit_hop", ["unit", "depth"])
+def test_unit_candidates_are_read_at_the_configured_hop(planted_run, unit_hop):
+    from core.build import _best_candidates, _root_scores
+
+    space = get_space("test-planted")
+    candidates = list(space.unit_candidates("stage1"))
+    roots = _root_scores(planted_run, candidates)  # [C, L+1]
+    assert roots.shape == (len(candidates), planted_run.hops + 1)
+    hops = [1 if unit_hop == "unit" else c.hops for c in candidates]  # deepest candidate: 2 layers, hop 1
+    expected = sorted(roots[np.arange(len(candidates)), hops], reverse=True)
+    best, _, _ = _best_candidates(planted_run, candidates, k=len(candidates), unit_hop=unit_hop)
+    assert [s for s, _ in best] == pytest.approx(expected)
+    # Both readouts are offered by the build and named in its notes.
+    result = build_architectures(planted_run, BuildConfig(top=2, k=2, unit_hop=unit_hop))
+    assert ("unit's deepest hop" in result.notes) == (unit_hop == "unit")
 
 
 def test_exhaustive_baseline_refuses_a_space_it_cannot_enumerate(ofa_latency_run):

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds,
+                        help="train-build-evaluate rounds of autobuild-rounds")
     parser.add_argument("--out", default=None, help="write the Markdown report here too")
     parser.add_argument("--csv", default=None, help="write every trial as CSV here")
 
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = BenchmarkConfig(space=args.space, dataset=args.dataset, budgets=args.budgets,
                                  seeds=tuple(range(args.seeds)), extra=args.extra, k=args.k, epochs=args.epochs,
+                                 rounds=args.rounds,
                                  methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()))
     except ValueError as err:
         raise InputError(str(err)) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.build import CELL_SCORES, BuildConfig, build_architectures
+from core.build import CELL_SCORES, UNIT_HOPS, BuildConfig, build_architectures
 from core.errors import InputError
 from core.runs import Run
 from core.tables import write_table
@@ -19,12 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cell-score", choices=CELL_SCORES, default=BuildConfig.cell_score,
                         help="module build only: score cells by the sink node (the paper's readout) or by the "
                              "graph embedding's hop-L norm")
+    parser.add_argument("--unit-hop", choices=UNIT_HOPS, default=BuildConfig.unit_hop,
+                        help="unit build only: read every candidate of a unit at the unit's deepest hop (default), "
+                             "or each at its own depth - 1 (the paper's readout)")
     parser.add_argument("--out", default=None, help="output table (default: RUN/built.csv)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score)
+        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score, unit_hop=args.unit_hop)
     except ValueError as err:
         raise InputError(str(err)) from None
     trained = Run.load(args.run)

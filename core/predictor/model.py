@@ -52,13 +52,17 @@ SELF_LOOP_LAYERS = frozenset({"gatv2"})
 class PredictorConfig:
     """Architecture of the predictor; validated on construction.
 
-    gnn: a key of :data:`GNN_LAYERS`; width: node embedding size of every layer; layers: L, the number
+    gnn: a key of :data:`GNN_LAYERS`. Default ``graphconv``: the paper (and the issue) name GATv2, and
+    ``gatv2`` remains available, but with GATv2 training stalled on some seeds (NAS-Bench-201, 1,000
+    labels: held-out Spearman 0.69 on one seed of five, training Spearman 0.75) and its head trailed
+    boosted trees on cora, citeseer and pubmed; GraphConv (mean aggregation) did neither
+    (benchmarks/results/predictor_quality.md has both). width: node embedding size of every layer; layers: L, the number
     of message-passing layers (so hops 0..L); fe_hidden: width of numeric FE-MLPs; head_hidden: width of
     the regression head's hidden layer; monotone_init: start the first
     layer's input weights non-negative (see ``AutoBuildPredictor._align_first_layer``).
     """
 
-    gnn: str = "gatv2"
+    gnn: str = "graphconv"
     width: int = 32
     layers: int = 4
     fe_hidden: int = 16
