@@ -14,6 +14,8 @@ that pick's *test* metric.
                      remaining N/2 + extra evaluations
     autobuild-rounds N/2 random labelled, then ``rounds`` rounds of: retrain on everything evaluated,
                      build, evaluate the best-ranked unevaluated built ones (core.rounds)
+    autobuild-local  autobuild-rounds evaluating the best-ranked of the reduced-space members that
+                     are one mutation from the 10 best evaluated (``acquire="local"``)
 
 Every method of a seed uses the same N labelled architectures where it uses labels, and the same
 seed for its own randomness.
@@ -38,7 +40,8 @@ from core.runs import Run
 from core.search import Evaluator, predictor_guided, random_search, regularized_evolution
 from core.spaces import get_space
 
-METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo", "autobuild-rounds")
+METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo", "autobuild-rounds",
+           "autobuild-local")
 
 #: The benchmark datasets the reports use: short name -> (space, dataset).
 BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
@@ -195,11 +198,13 @@ def run_benchmark(config: BenchmarkConfig,
                     reduced = [s for s in reduced if s in table.index] or list(specs_all)
                     regularized_evolution(space, ev, seed, pool=reduced,
                                           initial=reduced[: min(20, len(reduced))])
-                elif method == "autobuild-rounds":
+                elif method in ("autobuild-rounds", "autobuild-local"):
                     def trainer(specs: list[str], values: list[float], _round: int) -> Run:
                         return _train(config.space, dataset, specs, np.asarray(values), config, seed, select)
 
-                    autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k)))
+                    acquire = "local" if method == "autobuild-local" else "top"
+                    autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k),
+                                                                     acquire=acquire, seed=seed))
                 record(method, ev, started)
     return result
 
@@ -216,7 +221,8 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     wins = []  # (budget, AutoBuild variant, baseline, wins, ties, seeds compared)
     for budget in out["budget"].unique():
         picked = frame[frame.budget == budget].pivot_table(index="seed", columns="method", values="picked_report")
-        for variant in ("autobuild", "autobuild-graph", "autobuild+evo", "autobuild-rounds"):
+        for variant in ("autobuild", "autobuild-graph", "autobuild+evo", "autobuild-rounds",
+           "autobuild-local"):
             for baseline in ("random", "evolution"):
                 if variant in picked and baseline in picked:
                     a, b = picked[variant], picked[baseline]

@@ -131,12 +131,6 @@ def build_architectures(run: Run, config: BuildConfig = BuildConfig(),
 
 # ------------------------------------------------------------------------------------- units
 
-def score_unit_candidates(run: Run, candidates: Sequence[UnitCandidate], batch_size: int = 8192) -> np.ndarray:
-    """Standardised score of each isolated unit candidate: its root's norm at hop ``hops`` [C]."""
-    return _root_scores(run, candidates, batch_size)[np.arange(len(candidates)),
-                                                     [min(c.hops, run.hops) for c in candidates]]
-
-
 def _root_scores(run: Run, candidates: Sequence[UnitCandidate], batch_size: int = 8192) -> np.ndarray:
     """Standardised norm of each candidate's root at every hop 0..L [C, L+1]."""
     scores = np.empty((len(candidates), run.hops + 1))
@@ -189,7 +183,7 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
                        notes=notes)
 
 
-def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int, unit_hop: str = "depth",
+def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int, unit_hop: str = "unit",
                      chunk: int = 8192) -> tuple[list[tuple[float, UnitCandidate]], int, int | None]:
     """The ``k`` best-scoring candidates, best first, the largest hop any candidate asked for, and
     the hop every candidate was read at (``None`` when each was read at its own depth).

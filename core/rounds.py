@@ -16,6 +16,12 @@ encoding):
 Each round's predictor sees labels that the previous round's modules chose, so the module rankings
 sharpen where the good architectures are. What is evaluated is always chosen by module scores (the
 reduced space ranked by cell or unit score), never by the regression head, so this stays AutoBuild.
+
+Why ``acquire="local"``: on NAS-Bench-201 with 100 labels (seeds 0-3) the reduced space (729 of
+15,625 cells) held the best cell of the whole space on 3 of 4 seeds, but its 10 best-ranked members
+averaged only 93.0-93.3% (best labelled: 93.0-93.7%): the module scores find the right region, not
+the best point in it. Regularized evolution is strong there because it searches locally, so the
+local acquisition ranks only the reduced-space members one mutation from the best evaluated ones.
 """
 from __future__ import annotations
 
@@ -23,25 +29,44 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
+
 from core.build import BuildConfig, build_architectures
 from core.runs import Run
+from core.spaces.base import SearchSpace
 from core.search import Evaluator, SearchProgress, report_progress
 
 #: train(specs, values, round) -> a Run trained on those labelled architectures.
 Trainer = Callable[[list[str], list[float], int], Run]
 
 
+#: What a round evaluates (``RoundsConfig.acquire``): ``"top"``, the best-ranked unevaluated members
+#: of the reduced space; ``"local"``, the best-ranked of those that are one mutation away from one of
+#: the best evaluated architectures (BANANAS's mutation acquisition inside AutoBuild's reduced space).
+ACQUISITIONS = ("top", "local")
+
+
 @dataclass(frozen=True)
 class RoundsConfig:
     """rounds: how many train-build-evaluate rounds share the budget left after the initial labels;
-    build: the build settings of every round (its ``top`` is raised as needed)."""
+    build: the build settings of every round (its ``top`` is raised as needed); acquire: a key of
+    :data:`ACQUISITIONS`; parents, mutations: with ``"local"``, mutations are drawn from the
+    ``parents`` best evaluated architectures, ``mutations`` tries per round; seed: their randomness."""
 
     rounds: int = 4
     build: BuildConfig = BuildConfig()
+    acquire: str = "top"
+    parents: int = 10
+    mutations: int = 2000
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.rounds, int) or self.rounds < 1:
             raise ValueError(f"rounds must be a positive integer, not {self.rounds!r}")
+        if self.acquire not in ACQUISITIONS:
+            raise ValueError(f"acquire must be one of {list(ACQUISITIONS)}, not {self.acquire!r}")
+        if self.parents < 1 or self.mutations < 1:
+            raise ValueError(f"parents and mutations must be positive, not {self.parents}, {self.mutations}")
 
 
 def autobuild_rounds(evaluate: Evaluator, initial: Sequence[str], train: Trainer,
@@ -57,6 +82,7 @@ def autobuild_rounds(evaluate: Evaluator, initial: Sequence[str], train: Trainer
         evaluate(spec)
         report_progress(progress, evaluate)
     runs = []
+    rng = np.random.default_rng(config.seed)
     for r in range(config.rounds):
         if evaluate.remaining <= 0:
             break
@@ -64,18 +90,29 @@ def autobuild_rounds(evaluate: Evaluator, initial: Sequence[str], train: Trainer
         specs = [spec for spec, _, _ in evaluate.history]
         run = train(specs, [value for _, value, _ in evaluate.history], r)
         runs.append(run)
-        for spec in _unevaluated_built(run, evaluate, share, config.build):
+        ranked = _unevaluated_built(run, evaluate, share, config.build)
+        if config.acquire == "local":
+            ranked = _near_the_best(run.space, evaluate, ranked, share, config, rng)
+        for spec in ranked[:share]:
             evaluate(spec)
             report_progress(progress, evaluate)
     return runs
 
 
-def _unevaluated_built(run: Run, evaluate: Evaluator, n: int, build: BuildConfig) -> list[str]:
-    """The ``n`` best-ranked architectures of the run's reduced space that are not evaluated yet.
+def _near_the_best(space: SearchSpace, evaluate: Evaluator, ranked: list[str], n: int, config: RoundsConfig,
+                   rng: np.random.Generator) -> list[str]:
+    """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
+    architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
+    parents = [spec for spec, _, _ in sorted(evaluate.history, key=lambda row: -row[1])[:config.parents]]
+    children = {space.mutate(parents[int(rng.integers(len(parents)))], rng) for _ in range(config.mutations)}
+    near = [spec for spec in ranked if spec in children]
+    return near + [spec for spec in ranked if spec not in children][:max(0, n - len(near))]
 
-    When the reduced space has fewer than ``n`` left (later rounds of a small space), ``k`` is raised
-    until it has them or stops growing.
-    """
+
+def _unevaluated_built(run: Run, evaluate: Evaluator, n: int, build: BuildConfig) -> list[str]:
+    """The run's reduced space, best-ranked first, without the evaluated architectures (at least
+    ``n`` of them where the space allows: when fewer are left, later rounds of a small space, ``k``
+    is raised until there are ``n`` or the reduced space stops growing)."""
     k, size = build.k, -1
     while True:
         config = BuildConfig(top=n + evaluate.used, k=k, cell_score=build.cell_score, unit_hop=build.unit_hop)
@@ -83,5 +120,5 @@ def _unevaluated_built(run: Run, evaluate: Evaluator, n: int, build: BuildConfig
         ranked = result.reduced_specs or list(result.built["arch"])
         fresh = [s for s in ranked if not evaluate.evaluated(s) and s in evaluate.table.index]
         if len(fresh) >= n or result.reduced_space_size == size:
-            return fresh[:n]
+            return fresh
         k, size = k + 1, result.reduced_space_size

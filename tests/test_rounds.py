@@ -47,3 +47,28 @@ def test_rounds_spend_the_budget_on_built_architectures(planted_lookup, tmp_path
 def test_rounds_config_is_validated():
     with pytest.raises(ValueError, match="rounds"):
         RoundsConfig(rounds=0)
+
+
+def test_local_acquisition_ranks_neighbours_of_the_best_first():
+    from core.rounds import RoundsConfig, _near_the_best
+
+    space = get_space("nasbench201")
+    table = space.metrics_table().set_index("arch")
+    evaluate = Evaluator(table, "baseline_accuracy", "baseline_accuracy", budget=100)
+    rng = np.random.default_rng(0)
+    for spec in space.sample_distinct(30, rng):
+        evaluate(spec)
+    parents = [s for s, _, _ in sorted(evaluate.history, key=lambda row: -row[1])[:3]]
+    ranked = [s for s in table.index[:3000] if not evaluate.evaluated(s)]  # any order stands in for a ranking
+
+    def one_edge_from_a_parent(spec):
+        ops = space.parse(spec)
+        return any(sum(a != b for a, b in zip(ops, space.parse(p))) == 1 for p in parents)
+
+    picked = _near_the_best(space, evaluate, ranked, 40, RoundsConfig(parents=3, mutations=500), rng)
+    near = [s for s in ranked if one_edge_from_a_parent(s)]
+    assert near, "the first 3,000 cells hold neighbours of the parents"
+    assert picked[:len(near)] == near  # every neighbour, in ranking order, before anything else
+    assert len(picked) == max(40, len(near)) and len(set(picked)) == len(picked)
+    with pytest.raises(ValueError, match="acquire"):
+        RoundsConfig(acquire="nearest")
