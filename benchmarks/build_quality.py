@@ -25,6 +25,15 @@ from core.predictor.model import PredictorConfig  # noqa: E402
 
 
 
+VARIANTS = """Variants: `autobuild` is the straight method (N labelled, one predictor, build, the built
+ones evaluated; cells scored by the sink readout); `autobuild-graph` scores cells by the graph
+embedding's hop-L norm; `autobuild+evo` runs evolution inside the reduced space; `autobuild-rounds`
+spends the budget after N/2 labels in train-build-evaluate rounds, evaluating the best-ranked
+reduced-space members; `autobuild-local` does the same but ranks only the members one mutation from
+the 10 best evaluated (core/rounds.py). The picks are chosen by the selection metric; the table
+reports their test metric."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -51,7 +60,7 @@ def main() -> None:
         sections.append(markdown_report(result))
         frames.append(result.frame().assign(dataset=name))
         print(sections[-1], flush=True)
-    header = (f"# Build quality\n\nMade with `python benchmarks/build_quality.py --datasets {args.datasets} "
+    header = (f"# Build quality (predictor: {args.gnn})\n\n{VARIANTS}\n\nMade with `python benchmarks/build_quality.py --datasets {args.datasets} "
               f"--budgets {args.budgets} --seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn} --methods {args.methods} "
               f"--rounds {args.rounds}` in "
               f"{(time.perf_counter() - started) / 60:.0f} min on a 2-core CPU.\n\n")

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 from core.benchmark import METHODS, BenchmarkConfig, markdown_report, run_benchmark
 from core.errors import InputError
 from core.spaces import get_space
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
     parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds,
                         help="train-build-evaluate rounds of autobuild-rounds")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1 is fastest for these small graphs; run several processes instead)")
     parser.add_argument("--out", default=None, help="write the Markdown report here too")
     parser.add_argument("--csv", default=None, help="write every trial as CSV here")
 
@@ -45,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
                                  methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()))
     except ValueError as err:
         raise InputError(str(err)) from None
+    if args.threads < 1:
+        raise InputError(f"--threads must be at least 1, not {args.threads}")
+    torch.set_num_threads(args.threads)
     result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr))
     report = markdown_report(result)
     if args.out:
