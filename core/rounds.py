@@ -33,8 +33,8 @@ import numpy as np
 
 from core.build import BuildConfig, build_architectures
 from core.runs import Run
-from core.spaces.base import SearchSpace
 from core.search import Evaluator, SearchProgress, report_progress
+from core.spaces.base import SearchSpace
 
 #: train(specs, values, round) -> a Run trained on those labelled architectures.
 Trainer = Callable[[list[str], list[float], int], Run]
