@@ -221,8 +221,7 @@ def summary_table(result: BenchmarkResult) -> pd.DataFrame:
     wins = []  # (budget, AutoBuild variant, baseline, wins, ties, seeds compared)
     for budget in out["budget"].unique():
         picked = frame[frame.budget == budget].pivot_table(index="seed", columns="method", values="picked_report")
-        for variant in ("autobuild", "autobuild-graph", "autobuild+evo", "autobuild-rounds",
-           "autobuild-local"):
+        for variant in (m for m in METHODS if m.startswith("autobuild")):
             for baseline in ("random", "evolution"):
                 if variant in picked and baseline in picked:
                     a, b = picked[variant], picked[baseline]
