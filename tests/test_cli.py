@@ -84,6 +84,8 @@ def test_bad_table_leaves_no_run(tmp_path):
     (["train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "r",
       "--epochs", 0], "epochs"),
     (["sample", "--space", "nasbench201", "--n", "many", "--out", "x.csv"], "many"),
+    (["benchmark", "--space", "nasbench201", "--rounds", 0], "rounds"),
+    (["benchmark", "--space", "nasbench201", "--threads", 0], "threads"),
 ])
 def test_input_errors_are_one_line(tmp_path, args, needle):
     assert_one_line_error(cli(*args, cwd=tmp_path), needle)
