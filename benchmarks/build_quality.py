@@ -1,15 +1,18 @@
 """Build quality: AutoBuild vs random search, regularized evolution and a predictor baseline.
 
     python benchmarks/build_quality.py [--datasets cora,citeseer,pubmed,cs,nb201] [--budgets 50,100,200]
-                                       [--seeds 10] [--epochs 200]
+                                       [--seeds 10] [--epochs 200] [--methods M,...] [--merge]
 
 Every method evaluates the same number of architectures (N + 4) per seed and picks by the validation
 metric; the table reports the test metric of the pick (mean ± std over seeds). Writes
-benchmarks/results/build_quality.md (and a CSV of every trial) and prints the report.
+benchmarks/results/build_quality.md (and a CSV of every trial) and prints the report. ``--merge`` adds
+the rows of ``--methods`` to the report already at ``--out``: its other methods' trials are kept from
+its CSV (every method's trials depend only on the dataset, budget and seed, so they need not be re-run).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -20,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.benchmark import BENCHMARK_DATASETS as DATASETS, METHODS, BenchmarkConfig, markdown_report, run_benchmark  # noqa: E402
+from core.benchmark import (BENCHMARK_DATASETS as DATASETS, METHODS, BenchmarkConfig, BenchmarkResult,  # noqa: E402
+                            Trial, markdown_report, run_benchmark)
 from core.predictor.model import PredictorConfig  # noqa: E402
-
 
 
 VARIANTS = """Variants: `autobuild` is the straight method (N labelled, one predictor, build, the built
@@ -30,8 +33,9 @@ ones evaluated; cells scored by the sink readout); `autobuild-graph` scores cell
 embedding's hop-L norm; `autobuild+evo` runs evolution inside the reduced space; `autobuild-rounds`
 spends the budget after N/2 labels in train-build-evaluate rounds, evaluating the best-ranked
 reduced-space members; `autobuild-local` does the same but ranks only the members one mutation from
-the 10 best evaluated (core/rounds.py). The picks are chosen by the selection metric; the table
-reports their test metric."""
+the 10 best evaluated (core/rounds.py); `autobuild-guided` is regularized evolution whose every
+child is the best of 10 mutations by the graph-readout cell-module score (core/guided_evolution.py).
+The picks are chosen by the selection metric; the table reports their test metric."""
 
 
 def main() -> None:
@@ -44,11 +48,15 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds, help="rounds of autobuild-rounds")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "build_quality.md"))
+    parser.add_argument("--merge", action="store_true",
+                        help="add these methods' rows to the report at --out, keeping its other methods' trials")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 is fastest for these small graphs, run several processes instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     budgets = tuple(int(b) for b in args.budgets.split(","))
+    out = Path(args.out)
+    earlier = pd.read_csv(out.with_suffix(".csv")) if args.merge else None
     sections, frames = [], []
     started = time.perf_counter()
     for name in args.datasets.split(","):
@@ -57,18 +65,40 @@ def main() -> None:
                                  epochs=args.epochs, gnn=args.gnn, rounds=args.rounds,
                                  methods=tuple(args.methods.split(",")))
         result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        if earlier is not None:
+            merge_earlier_trials(result, earlier[earlier["dataset"] == name])
         sections.append(markdown_report(result))
         frames.append(result.frame().assign(dataset=name))
         print(sections[-1], flush=True)
-    header = (f"# Build quality (predictor: {args.gnn})\n\n{VARIANTS}\n\nMade with `python benchmarks/build_quality.py --datasets {args.datasets} "
-              f"--budgets {args.budgets} --seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn} --methods {args.methods} "
-              f"--rounds {args.rounds}` in "
-              f"{(time.perf_counter() - started) / 60:.0f} min on a 2-core CPU.\n\n")
-    out = Path(args.out)
+    command = (f"python benchmarks/build_quality.py --datasets {args.datasets} --budgets {args.budgets} "
+               f"--seeds {args.seeds} --epochs {args.epochs} --gnn {args.gnn} --methods {args.methods} "
+               f"--rounds {args.rounds}")
+    minutes = (time.perf_counter() - started) / 60
+    if args.merge:
+        # Keep the earlier report's prose (variants, caveats, how it was made) and say what was added.
+        prose = out.read_text().split("\n### ")[0].rstrip()
+        header = f"{prose}\n\nThen `{command} --merge` added {args.methods} in {minutes:.0f} min.\n\n"
+        frames.append(earlier[~earlier["dataset"].isin(args.datasets.split(","))])
+    else:
+        header = (f"# Build quality (predictor: {args.gnn})\n\n{VARIANTS}\n\nMade with `{command}` in "
+                  f"{minutes:.0f} min on a 2-core CPU.\n\n")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + "\n".join(sections))
     pd.concat(frames).to_csv(out.with_suffix(".csv"), index=False)
     print(f"wrote {out}")
+
+
+def merge_earlier_trials(result: BenchmarkResult, earlier: pd.DataFrame) -> None:
+    """Add ``earlier``'s trials of the methods ``result`` did not run (same budgets and seeds), and
+    order every trial by budget, method (as in METHODS) and seed, as a full run would."""
+    cfg = result.config
+    keep = earlier[~earlier["method"].isin(cfg.methods) & earlier["budget"].isin(cfg.budgets)
+                   & earlier["seed"].isin(cfg.seeds)]
+    fields = [f.name for f in dataclasses.fields(Trial)]
+    result.trials += [Trial(**{f: row[f] for f in fields}) for row in keep.to_dict("records")]
+    methods = set(cfg.methods) | set(keep["method"])
+    result.config = dataclasses.replace(cfg, methods=tuple(m for m in METHODS if m in methods))
+    result.trials.sort(key=lambda t: (cfg.budgets.index(t.budget), METHODS.index(t.method), t.seed))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ that pick's *test* metric.
                      build, evaluate the best-ranked unevaluated built ones (core.rounds)
     autobuild-local  autobuild-rounds evaluating the best-ranked of the reduced-space members that
                      are one mutation from the 10 best evaluated (``acquire="local"``)
+    autobuild-guided regularized evolution (population: the first 20 labelled, N/2 if fewer) whose
+                     every child is the best cell-module score of 10 mutations of the tournament
+                     winner, the predictor retrained ``rounds`` times (core.guided_evolution)
 
 Every method of a seed uses the same N labelled architectures where it uses labels, and the same
 seed for its own randomness.
@@ -32,6 +35,7 @@ import pandas as pd
 
 from core.build import BuildConfig, build_architectures, pool_for
 from core.errors import InputError
+from core.guided_evolution import GuidedEvolutionConfig, guided_evolution
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig, train_predictor
@@ -41,7 +45,7 @@ from core.search import Evaluator, predictor_guided, random_search, regularized_
 from core.spaces import get_space
 
 METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo", "autobuild-rounds",
-           "autobuild-local")
+           "autobuild-local", "autobuild-guided")
 
 #: The benchmark datasets the reports use: short name -> (space, dataset).
 BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
@@ -157,6 +161,9 @@ def run_benchmark(config: BenchmarkConfig,
             y = table.loc[labelled, select].to_numpy()
             run = None
 
+            def trainer(specs: list[str], values: list[float], _round: int) -> Run:
+                return _train(config.space, dataset, specs, np.asarray(values), config, seed, select)
+
             def record(method: str, evaluator: Evaluator, started: float) -> None:
                 spec, sel, rep = evaluator.best()
                 result.trials.append(Trial(method, budget, seed, evaluator.used, spec, sel, rep,
@@ -199,12 +206,15 @@ def run_benchmark(config: BenchmarkConfig,
                     regularized_evolution(space, ev, seed, pool=reduced,
                                           initial=reduced[: min(20, len(reduced))])
                 elif method in ("autobuild-rounds", "autobuild-local"):
-                    def trainer(specs: list[str], values: list[float], _round: int) -> Run:
-                        return _train(config.space, dataset, specs, np.asarray(values), config, seed, select)
-
                     acquire = "local" if method == "autobuild-local" else "top"
                     autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k),
                                                                      acquire=acquire, seed=seed))
+                elif method == "autobuild-guided":
+                    # Evolution's usual population of 20, but leave tiny budgets room to be guided.
+                    population = min(20, max(2, budget // 2))
+                    guided = GuidedEvolutionConfig(population=population, sample_size=min(5, population),
+                                                   retrains=config.rounds, seed=seed)
+                    guided_evolution(space, ev, trainer, guided, initial=labelled[:guided.population])
                 record(method, ev, started)
     return result
 

@@ -24,6 +24,9 @@ from core.spaces.base import SearchSpace
 #: progress(evaluations so far, budget, best validation value so far)
 SearchProgress = Callable[[int, int, float], None]
 
+#: choose(children) -> the one to evaluate: given distinct, unevaluated mutations of a parent.
+ChildChooser = Callable[[list[str]], str]
+
 
 class BudgetExhausted(RuntimeError):
     """Raised when a method asks for one evaluation more than its budget."""
@@ -102,15 +105,20 @@ def random_search(space: SearchSpace, evaluate: Evaluator, seed: int,
 
 def regularized_evolution(space: SearchSpace, evaluate: Evaluator, seed: int, population: int = 20,
                           sample_size: int = 5, pool: Sequence[str] | None = None,
-                          initial: Sequence[str] = (), progress: SearchProgress | None = None) -> None:
+                          initial: Sequence[str] = (), progress: SearchProgress | None = None,
+                          choose: ChildChooser | None = None, candidates: int = 1) -> None:
     """Aging evolution (Real et al. 2019) until the budget is spent.
 
     ``initial`` architectures (already evaluated ones cost nothing) seed the population before random
     ones. With a ``pool``, random members and children are drawn from the pool: a mutation that leaves
-    it is retried, then replaced by a random pool member.
+    it is retried, then replaced by a random pool member. With ``choose``, each step draws up to
+    ``candidates`` distinct unevaluated mutations of the parent and evaluates the one ``choose``
+    returns (predictor-guided evolution, e.g. core.guided_evolution); without it, one mutation.
     """
     if population < 2 or not 1 <= sample_size <= population:
         raise ValueError(f"need population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}")
+    if candidates < 1:
+        raise ValueError(f"candidates must be positive, got {candidates}")
     rng = np.random.default_rng(seed)
     members = set(pool) if pool is not None else None
     table = evaluate.table.index
@@ -123,10 +131,23 @@ def regularized_evolution(space: SearchSpace, evaluate: Evaluator, seed: int, po
             if spec in table:
                 return spec
 
+    def allowed(spec: str) -> bool:
+        return spec in table and (members is None or spec in members)
+
     def child_of(parent: str) -> str:
+        if choose is not None:
+            children: dict[str, None] = {}
+            for _ in range(20 * candidates):
+                spec = space.mutate(parent, rng)
+                if allowed(spec) and not evaluate.evaluated(spec):
+                    children[spec] = None
+                    if len(children) == candidates:
+                        break
+            if children:
+                return choose(list(children))
         for _ in range(20):
             spec = space.mutate(parent, rng)
-            if spec in table and (members is None or spec in members):
+            if allowed(spec):
                 return spec
         return random_member()
 

@@ -11,6 +11,7 @@ import json
 from typing import Iterator, Mapping
 
 import numpy as np
+import pandas as pd
 
 from core.graph import ArchGraph, FeatureSchema, FeatureSpec
 from core.spaces import register_space
@@ -86,3 +87,27 @@ def planted_target(spec: str, rng: np.random.Generator | None = None) -> float:
     ops = [o for stage in json.loads(spec) for o in stage]
     noise = 0.0 if rng is None else 0.05 * rng.normal()
     return ops.count("good") - ops.count("bad") + noise
+
+
+def planted_lookup() -> pd.DataFrame:
+    """Every architecture of the planted space with its noise-free target ``y``, indexed by spec."""
+    specs = list(PlantedSpace().enumerate())
+    return pd.DataFrame({"arch": specs, "y": [planted_target(s) for s in specs]}).set_index("arch")
+
+
+def small_trainer(workdir, trained_on: list[int]):
+    """A Trainer (core.rounds) for the planted space: a small, short, seeded training per call,
+    each saved under ``workdir``; records how many labelled architectures each call saw."""
+    from core.predictor.model import PredictorConfig
+    from core.predictor.train import TrainConfig
+    from core.tables import validate_table
+    from core.workflow import train_from_table
+
+    def train(specs, values, index):
+        trained_on.append(len(specs))
+        frame = pd.DataFrame({"arch": specs, "y": values})
+        return train_from_table(validate_table(frame, PlantedSpace(), source="planted"), "y", workdir / f"r{index}",
+                                model_config=PredictorConfig(width=16, layers=2),
+                                train_config=TrainConfig(epochs=40, batch_size=32, val_fraction=0.0, seed=0)).run
+
+    return train

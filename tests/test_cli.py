@@ -118,11 +118,12 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     out = tmp_path / "report.md"
     trials = tmp_path / "trials.csv"
     result = cli("benchmark", "--space", "nasbench201", "--budgets", 10, "--seeds", 1, "--epochs", 2,
-                 "--methods", "autobuild,random,evolution,predictor,autobuild-rounds", "--rounds", 2,
+                 "--methods", "autobuild,random,evolution,predictor,autobuild-rounds,autobuild-guided", "--rounds", 2,
                  "--out", out, "--csv", trials)
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(trials)
-    assert sorted(frame.method) == ["autobuild", "autobuild-rounds", "evolution", "predictor", "random"]
+    assert sorted(frame.method) == ["autobuild", "autobuild-guided", "autobuild-rounds", "evolution", "predictor",
+                                    "random"]
     assert (frame.evaluated <= 14).all() and (frame[frame.method != "autobuild"].evaluated == 14).all()
     assert "| 10 | autobuild | " in out.read_text()
     assert_one_line_error(cli("benchmark", "--space", "graph"), "ships no look-up table")

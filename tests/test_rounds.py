@@ -1,38 +1,19 @@
 import numpy as np
-import pandas as pd
 import pytest
 
-from core.predictor.model import PredictorConfig
-from core.predictor.train import TrainConfig
 from core.rounds import RoundsConfig, autobuild_rounds
 from core.search import Evaluator
 from core.spaces import get_space
-from core.tables import validate_table
-from core.workflow import train_from_table
-from tests.planted import planted_target
+from tests.planted import planted_lookup, planted_target, small_trainer
 
 
-@pytest.fixture(scope="module")
-def planted_lookup():
-    space = get_space("test-planted")
-    specs = list(space.enumerate())
-    return pd.DataFrame({"arch": specs, "y": [planted_target(s) for s in specs]}).set_index("arch")
-
-
-def test_rounds_spend_the_budget_on_built_architectures(planted_lookup, tmp_path):
+def test_rounds_spend_the_budget_on_built_architectures(tmp_path):
     space = get_space("test-planted")
     rng = np.random.default_rng(0)
     initial = list(dict.fromkeys(space.sample(rng) for _ in range(40)))[:30]
     trained_on = []
-
-    def trainer(specs, values, round_index):
-        trained_on.append(len(specs))
-        frame = pd.DataFrame({"arch": specs, "y": values})
-        return train_from_table(validate_table(frame, space, source="rounds"), "y", tmp_path / f"r{round_index}",
-                                model_config=PredictorConfig(width=16, layers=2),
-                                train_config=TrainConfig(epochs=40, batch_size=32, val_fraction=0.0, seed=0)).run
-
-    evaluate = Evaluator(planted_lookup, "y", "y", budget=42)
+    trainer = small_trainer(tmp_path, trained_on)
+    evaluate = Evaluator(planted_lookup(), "y", "y", budget=42)
     runs = autobuild_rounds(evaluate, initial, trainer, RoundsConfig(rounds=3))
     assert len(runs) == 3 and evaluate.used == 42
     assert [spec for spec, _, _ in evaluate.history[:30]] == initial

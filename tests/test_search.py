@@ -72,3 +72,29 @@ def test_predictor_guided_takes_the_best_predicted(nb201):
     specs = list(table.index[:10])
     predictor_guided(ev, specs, predicted=np.arange(10.0))
     assert [h[0] for h in ev.history] == specs[::-1][:3]
+
+
+def test_evolution_evaluates_the_chosen_of_distinct_unevaluated_mutations(nb201):
+    space, table = nb201
+    offered = []
+
+    def best_by_lookup(children):  # an oracle stands in for a predictor
+        return max(children, key=lambda spec: table.at[spec, "baseline_accuracy"])
+
+    def choose(children):
+        offered.append(children)
+        return best_by_lookup(children)
+
+    guided, plain = evaluator(table, 80), evaluator(table, 80)
+    regularized_evolution(space, guided, seed=0, population=10, sample_size=3, choose=choose, candidates=6)
+    regularized_evolution(space, plain, seed=0, population=10, sample_size=3)
+    assert guided.used == 80 and len(offered) == 70
+    evaluated_before = set()
+    for step, children in enumerate(offered):
+        assert 1 <= len(children) <= 6 and len(set(children)) == len(children)
+        before = {spec for spec, _, _ in guided.history[:10 + step]}
+        assert not set(children) & before
+        assert guided.history[10 + step][0] == best_by_lookup(children)
+    assert np.mean([h[1] for h in guided.history[10:]]) > np.mean([h[1] for h in plain.history[10:]])
+    with pytest.raises(ValueError, match="candidates"):
+        regularized_evolution(space, evaluator(table, 5), seed=0, choose=best_by_lookup, candidates=0)
