@@ -14,6 +14,10 @@ from core.runs import Run
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
+#: How candidates are read out, per kind of build (core.build.UNIT_HOPS / CELL_SCORES), for the select box.
+UNIT_READOUTS = {"unit": "each unit's deepest hop", "depth": "each candidate's depth - 1 (paper)"}
+CELL_READOUTS = {"sink": "sink node at its depth (paper)", "graph": "graph embedding at hop L"}
+
 
 @st.fragment(run_every=1.0)
 def live_progress(job_id: str) -> None:
@@ -65,11 +69,11 @@ def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
                                       background_name=name), key="built_scatter")
 
 
-def downloads(run: Run, result, top: int, k: int) -> None:
+def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
     built = result.built
     payload = {
         "run": run.name, "space": run.space.name, "dataset": run.dataset, "target": run.target,
-        "top": top, "k": k, "method": result.method, "reduced_space_size": int(result.reduced_space_size),
+        "top": top, "k": k, "readout": readout, "method": result.method, "reduced_space_size": int(result.reduced_space_size),
         "notes": result.notes,
         "units": json.loads(result.units.to_json(orient="records")),
         "built": json.loads(built.to_json(orient="records")),
@@ -81,7 +85,7 @@ def downloads(run: Run, result, top: int, k: int) -> None:
                             mime="application/json", icon=":material/download:", key="dl_json")
 
 
-def show_result(run: Run, path: str, stamp: float, result, top: int, k: int) -> None:
+def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, readout: str) -> None:
     size = run.space.size() if hasattr(run.space, "size") else None
     cols = st.columns(4)
     cols[0].metric("Reduced space", f"{int(result.reduced_space_size):,}",
@@ -111,7 +115,7 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int) -> 
     if "percentile" in built:
         st.caption("`true …` columns are looked up in the benchmark shipped with the package; the percentile is "
                    "that of the run's target metric among all architectures of the space.")
-    downloads(run, result, top, k)
+    downloads(run, result, top, k, readout)
     exhaustive_baseline(run, path, stamp, top)
     with st.expander(f"Kept modules per unit (top {k})", expanded=False):
         st.dataframe(result.units, hide_index=True,
@@ -157,7 +161,7 @@ def render() -> None:
     notice = state.pop_notice()
     if notice:
         (st.error if notice[0] == "error" else st.success)(notice[1])
-    cols = st.columns([1, 1, 2])
+    cols = st.columns([1, 1, 1.4, 1])
     with cols[0]:
         k = st.number_input("k: modules kept per unit", min_value=1, max_value=20, step=1,
                             key=state.remember("ab_build_k", 3))
@@ -166,25 +170,40 @@ def render() -> None:
         top = st.number_input("N: architectures to build", min_value=1, max_value=100, step=1,
                               key=state.remember("ab_build_top", 4))
         state.keep("ab_build_top", top)
-    job = state.get_job(st.session_state.get(state.BUILD_JOB))
-    key = (path, stamp, int(top), int(k))
-    result = st.session_state.get(state.BUILDS, {}).get(key)
     with cols[2]:
+        readout = readout_choice(run)
+    job = state.get_job(st.session_state.get(state.BUILD_JOB))
+    key = (path, stamp, int(top), int(k), readout)
+    result = st.session_state.get(state.BUILDS, {}).get(key)
+    with cols[3]:
         st.write("")
         st.write("")
         clicked = st.button("Build" if result is None else "Build again", type="primary",
                             icon=":material/construction:", disabled=job is not None and not job.finished,
                             key="build_button")
     if clicked:
-        state.start_build(path, stamp, int(top), int(k))
+        state.start_build(path, stamp, int(top), int(k), readout)
         st.rerun()
     if job is not None and not job.finished:
         live_progress(job.id)
         return
     if result is None:
-        st.info(f"Choose k and N, then press **Build** to build from run `{run.name}`.")
+        st.info(f"Choose k, N and the readout, then press **Build** to build from run `{run.name}`.")
         return
-    show_result(run, path, stamp, result, int(top), int(k))
+    show_result(run, path, stamp, result, int(top), int(k), readout)
+
+
+def readout_choice(run: Run) -> str:
+    """Which hop (unit build) or which embedding (module build) scores a candidate: core.build's
+    ``unit_hop`` or ``cell_score``; the default is the library's."""
+    if run.space.units():
+        return state.select("Readout", list(UNIT_READOUTS), "ab_build_unit_hop", "unit",
+                            format_func=UNIT_READOUTS.get,
+                            help="Hop at which a unit candidate's last node is scored. With GATv2 predictors "
+                                 "the paper's readout (depth - 1) builds better.")
+    return state.select("Readout", list(CELL_READOUTS), "ab_build_cell_score", "sink", format_func=CELL_READOUTS.get,
+                        help="How a whole cell is scored: its sink node (the paper's unit readout) or the graph "
+                             "embedding's norm at the last hop, which the magnitude-ranked loss ranks directly.")
 
 
 if __name__ == "__main__":

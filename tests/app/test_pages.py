@@ -370,6 +370,16 @@ def test_build_page_returns_valid_architectures(with_run):
     top = next(df.value for df in at.dataframe if list(df.value.columns) == ["arch", "predicted", "rank"])
     assert len(top) == 5 and top["predicted"].is_monotonic_decreasing
     assert not set(top["arch"]) & set(pd.read_csv(CORA)["arch"].map(space.canonical))
+    # The other readout (graph embedding) is a separate build of its own, kept next to the first.
+    assert at.selectbox(key="_w_ab_build_cell_score").value == "sink"
+    at.selectbox(key="_w_ab_build_cell_score").set_value("graph").run()
+    assert not any(df.value is not None and "percentile" in df.value.columns for df in at.dataframe)
+    at.button(key="build_button").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any(df.value is not None and "percentile" in df.value.columns for df in a.dataframe))
+    by_graph = next(df.value for df in at.dataframe if "percentile" in df.value.columns)
+    assert len(by_graph) == 5 and all(space.canonical(a) == a for a in by_graph["arch"])
+    assert by_graph["score"].is_monotonic_decreasing
 
 
 # -------------------------------------------------------------------------------- helpers
