@@ -86,6 +86,8 @@ def test_bad_table_leaves_no_run(tmp_path):
     (["sample", "--space", "nasbench201", "--n", "many", "--out", "x.csv"], "many"),
     (["benchmark", "--space", "nasbench201", "--rounds", 0], "rounds"),
     (["benchmark", "--space", "nasbench201", "--threads", 0], "threads"),
+    (["train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "r",
+      "--threads", 0], "threads"),
 ])
 def test_input_errors_are_one_line(tmp_path, args, needle):
     assert_one_line_error(cli(*args, cwd=tmp_path), needle)
