@@ -56,6 +56,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     budgets = tuple(int(b) for b in args.budgets.split(","))
     out = Path(args.out)
+    if args.merge and not out.with_suffix(".csv").is_file():
+        raise SystemExit(f"--merge: no earlier report at {out.with_suffix('.csv')}")
     earlier = pd.read_csv(out.with_suffix(".csv")) if args.merge else None
     sections, frames = [], []
     started = time.perf_counter()
@@ -64,9 +66,10 @@ def main() -> None:
         config = BenchmarkConfig(space=space, dataset=dataset, budgets=budgets, seeds=tuple(range(args.seeds)),
                                  epochs=args.epochs, gnn=args.gnn, rounds=args.rounds,
                                  methods=tuple(args.methods.split(",")))
+        keep = earlier_trials(earlier, name, config) if earlier is not None else None
         result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
-        if earlier is not None:
-            merge_earlier_trials(result, earlier[earlier["dataset"] == name])
+        if keep is not None:
+            merge_trials(result, keep)
         sections.append(markdown_report(result))
         frames.append(result.frame().assign(dataset=name))
         print(sections[-1], flush=True)
@@ -88,12 +91,21 @@ def main() -> None:
     print(f"wrote {out}")
 
 
-def merge_earlier_trials(result: BenchmarkResult, earlier: pd.DataFrame) -> None:
-    """Add ``earlier``'s trials of the methods ``result`` did not run (same budgets and seeds), and
-    order every trial by budget, method (as in METHODS) and seed, as a full run would."""
+def earlier_trials(earlier: pd.DataFrame, name: str, config: BenchmarkConfig) -> pd.DataFrame:
+    """The earlier report's trials of dataset ``name`` for the methods ``config`` does not run; they
+    must cover the same budgets and seeds (checked before running, so a mismatch costs nothing)."""
+    keep = earlier[(earlier["dataset"] == name) & ~earlier["method"].isin(config.methods)]
+    if set(keep["budget"]) != set(config.budgets) or set(keep["seed"]) != set(config.seeds):
+        # Merging a different run would drop the earlier report's other rows: refuse rather than lose them.
+        raise SystemExit(f"--merge: the earlier {name} report has budgets {sorted(set(keep['budget']))} and seeds "
+                         f"{sorted(set(keep['seed']))}; run with the same --budgets and --seeds")
+    return keep
+
+
+def merge_trials(result: BenchmarkResult, keep: pd.DataFrame) -> None:
+    """Add earlier trials to ``result`` and order every trial by budget, method (as in METHODS) and
+    seed, as a full run would."""
     cfg = result.config
-    keep = earlier[~earlier["method"].isin(cfg.methods) & earlier["budget"].isin(cfg.budgets)
-                   & earlier["seed"].isin(cfg.seeds)]
     fields = [f.name for f in dataclasses.fields(Trial)]
     result.trials += [Trial(**{f: row[f] for f in fields}) for row in keep.to_dict("records")]
     methods = set(cfg.methods) | set(keep["method"])
