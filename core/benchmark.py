@@ -114,7 +114,7 @@ class BenchmarkResult:
         return pd.DataFrame([t.__dict__ for t in self.trials])
 
 
-def _train(space_name: str, dataset: str, specs: Sequence[str], y: np.ndarray, config: BenchmarkConfig,
+def train_in_memory(space_name: str, dataset: str, specs: Sequence[str], y: np.ndarray, config: BenchmarkConfig,
            seed: int, select: str) -> Run:
     """Train a predictor on labelled specs and wrap it as an in-memory Run (nothing written to disk)."""
     space = get_space(space_name)
@@ -162,7 +162,7 @@ def run_benchmark(config: BenchmarkConfig,
             run = None
 
             def trainer(specs: list[str], values: list[float], _round: int) -> Run:
-                return _train(config.space, dataset, specs, np.asarray(values), config, seed, select)
+                return train_in_memory(config.space, dataset, specs, np.asarray(values), config, seed, select)
 
             def record(method: str, evaluator: Evaluator, started: float) -> None:
                 spec, sel, rep = evaluator.best()
@@ -182,7 +182,7 @@ def run_benchmark(config: BenchmarkConfig,
                     for s in labelled:
                         ev(s)
                     if run is None:
-                        run = _train(config.space, dataset, labelled, y, config, seed, select)
+                        run = train_in_memory(config.space, dataset, labelled, y, config, seed, select)
                     if method.startswith("autobuild"):
                         readout = "graph" if method == "autobuild-graph" else "sink"
                         built = build_architectures(run, BuildConfig(top=config.extra * 4, k=config.k,
@@ -199,7 +199,7 @@ def run_benchmark(config: BenchmarkConfig,
                 elif method == "autobuild+evo":
                     for s in half:
                         ev(s)
-                    half_run = _train(config.space, dataset, half, table.loc[half, select].to_numpy(),
+                    half_run = train_in_memory(config.space, dataset, half, table.loc[half, select].to_numpy(),
                                       config, seed, select)
                     reduced = build_architectures(half_run, BuildConfig(top=1, k=config.k)).reduced_specs
                     reduced = [s for s in reduced if s in table.index] or list(specs_all)
@@ -258,7 +258,8 @@ def markdown_report(result: BenchmarkResult) -> str:
     ]
     for row in table.itertuples():
         lines.append(f"| {row.budget} | {row.method} | {row.evaluated} | {row.mean * scale:.2f} ± "
-                     f"{row.std * scale:.2f} | {(result.best_in_space - row.mean) * scale:.2f} | {row.seconds:.1f} |")
+                     f"{row.std * scale:.2f} | {max(0.0, result.best_in_space - row.mean) * scale:.2f} | "
+                     f"{row.seconds:.1f} |")
     lines.append("")
     for budget, variant, baseline, wins, ties, n in table.attrs["wins"]:
         if n:

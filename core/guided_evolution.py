@@ -21,8 +21,9 @@ standardised norm of the cell's sink at hop min(depth, L) (``"sink"``). Why the 
 must rank *neighbours*, the mutations of one parent, and on NAS-Bench-201 (50 labels, the 10 best
 labelled as parents, seeds 0-2) its Spearman correlation with accuracy among a parent's mutations was
 0.57-0.65 (regression head 0.51-0.58) against -0.01-0.26 for the sink readout; choosing the best-scored
-of 10 mutations gave 92.6-92.9% (sink 91.0-92.4%, a random one 91.5-92.3%, the best of the 10
-92.99-93.25%). On NAS-Bench-Graph cora every readout is near 0 there (validation noise). The regression
+of 10 mutations gave 92.6-92.9% (sink 91.3-92.2%, a random one 91.6-92.3%, the best of the 10
+93.0-93.3%); ``python benchmarks/local_ranking.py``, benchmarks/results/local_ranking.md. On
+NAS-Bench-Graph cora every readout is near 0 there (validation noise). The regression
 head is not used, so the choice stays AutoBuild's: the module that covers the child ranks it. With
 ``candidates=1`` this is plain regularized evolution.
 """
