@@ -50,6 +50,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from core.constraints import Constraint, satisfied
 from core.errors import InputError
 from core.graph import ArchGraph, FeatureSchema
 from core.predictor.batching import EncodedGraphs
@@ -77,14 +78,18 @@ class BuildConfig:
     cell_score (module build only): ``"sink"``, the paper's unit readout (the last node at hop
     ``min(depth, L)``), or ``"graph"``, the graph embedding's L1 norm at hop L, the quantity the
     magnitude-ranked loss trains to rank architectures; unit_hop (unit build only): a key of
-    :data:`UNIT_HOPS`."""
+    :data:`UNIT_HOPS`; constraints: only reduced-space members whose look-up metrics satisfy every one
+    are built (core.constraints; the space must ship a look-up table)."""
 
     top: int = 4
     k: int = 3
     cell_score: str = "sink"
     unit_hop: str = "unit"
+    constraints: tuple[Constraint, ...] = ()
 
     def __post_init__(self) -> None:
+        if not all(isinstance(c, Constraint) for c in self.constraints):
+            raise ValueError(f"constraints must be Constraint objects, not {self.constraints!r}")
         if self.unit_hop not in UNIT_HOPS:
             raise ValueError(f"unit_hop must be one of {list(UNIT_HOPS)}, not {self.unit_hop!r}")
         if self.cell_score not in CELL_SCORES:
@@ -99,7 +104,8 @@ class BuildConfig:
 class BuildResult:
     """built: arch, score, predicted (+ true_<metric> and percentile when a look-up table ships);
     units: the kept top-k per unit or position (unit, rank, label, score); reduced_space_size;
-    method: "units" or "modules"; reduced_specs: the reduced space when it was enumerated."""
+    method: "units" or "modules"; reduced_specs: the reduced space when it was enumerated, best-ranked
+    first (only the members that satisfy the constraints; ``reduced_space_size`` counts them all)."""
 
     built: pd.DataFrame
     units: pd.DataFrame
@@ -159,13 +165,18 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
     settings = _global_settings(space)
     size = math.prod(len(k) for k in kept) * len(settings)
     ranked = []
+    # With constraints, many of the best combinations may fail them: rank more before filtering.
+    depth = config.top * (50 if config.constraints else 4)
     for setting, kept_here in zip(settings, _rescore(run, space, kept, hops, settings)):
-        ranked += [(total, combo, setting) for total, combo in _top_sums(kept_here, config.top * 4)]
+        ranked += [(total, combo, setting) for total, combo in _top_sums(kept_here, depth)]
     ranked.sort(key=lambda item: -item[0])  # stable: ties keep the order of the settings
+    assembled = [(space.assemble({**{c.unit: c.choice for c in combo}, **setting}), total)
+                 for total, combo, setting in ranked]
+    table, source = lookup_table(run)
+    ok = satisfied(config.constraints, [spec for spec, _ in assembled], table, source)
     built_rows, seen = [], set()
-    for total, combo, setting in ranked:
-        spec = space.assemble({**{c.unit: c.choice for c in combo}, **setting})
-        if spec not in seen:
+    for (spec, total), fits in zip(assembled, ok):
+        if fits and spec not in seen:
             seen.add(spec)
             built_rows.append((spec, total))
         if len(built_rows) == config.top:
@@ -176,6 +187,9 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
     notes = f"top {config.k} of each of {len(names)} units ({read_at}); ranked by summed unit score"
     if len(settings) > 1:
         notes += f", over {len(settings)} settings of {', '.join(space.global_choices())}"
+    if config.constraints:
+        notes += (f"; subject to {', '.join(map(str, config.constraints))}: {int(ok.sum())} of the "
+                  f"{len(assembled)} best-ranked combinations satisfy it")
     if deepest > run.hops:
         notes += (f"; the deepest candidates need hop {deepest} but the run has {run.hops} layers, so they "
                   f"were scored at hop {run.hops} (train with --layers {deepest} to cover whole units)")
@@ -389,6 +403,9 @@ def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, repor
     fixed = set(table["position"])
     key_ok = np.array([(pos not in fixed) or ((pos, op) in kept) for pos, op in pool.node_keys])
     arch_ok = np.bincount(pool.node_arch, weights=~key_ok, minlength=len(specs)) == 0
+    reduced_size = int(arch_ok.sum())
+    if config.constraints:
+        arch_ok &= satisfied(config.constraints, specs, *lookup_table(run))
     members = np.flatnonzero(arch_ok)
     order = members[np.argsort(-arch_score[members], kind="stable")]
     top = order[:config.top]
@@ -402,7 +419,10 @@ def _build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, repor
     pool_note = "the whole space" if len(specs) == (space.size() or -1) else f"{len(specs)} pooled architectures"
     notes = (f"top {config.k} ops per position over {pool_note}; reduced space = pool members made only of kept "
              f"(position, op) modules; ranked by cell-module score ({config.cell_score} readout)")
-    return BuildResult(built, units.reset_index(drop=True), int(members.size), "modules", notes,
+    if config.constraints:
+        notes += (f"; subject to {', '.join(map(str, config.constraints))}: {members.size:,} of its "
+                  f"{reduced_size:,} members satisfy it")
+    return BuildResult(built, units.reset_index(drop=True), reduced_size, "modules", notes,
                        [specs[i] for i in order])
 
 
@@ -412,15 +432,23 @@ def _position_label(position: tuple) -> str:
 
 # ------------------------------------------------------------------------------------ look-up
 
-def _add_lookup(run: Run, built: pd.DataFrame) -> None:
-    """Add ``true_<metric>`` columns and the ``percentile`` of the target metric, when data ships."""
+def lookup_table(run: Run) -> tuple[pd.DataFrame | None, str]:
+    """The look-up table of the run's space and dataset, indexed by spec (None when none ships), and
+    a name for it in messages."""
     space = run.space
-    if not space.datasets or built.empty:
-        return
+    if not space.datasets:
+        return None, f"space {space.name!r}"
     dataset = run.dataset or space.datasets[0]
     try:
-        table = space.metrics_table(dataset).set_index("arch")
+        return space.metrics_table(dataset).set_index("arch"), f"the {space.name}/{dataset} look-up table"
     except InputError:
+        return None, f"space {space.name!r} for dataset {dataset!r}"
+
+
+def _add_lookup(run: Run, built: pd.DataFrame) -> None:
+    """Add ``true_<metric>`` columns and the ``percentile`` of the target metric, when data ships."""
+    table, _ = lookup_table(run)
+    if table is None or built.empty:
         return
     for column in table.columns:
         built[f"true_{column}"] = [table[column].get(a, np.nan) for a in built["arch"]]

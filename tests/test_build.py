@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from core.build import BuildConfig, build_architectures, cell_readout
+from core.constraints import parse_constraints
+from core.errors import InputError
 from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig
 from core.spaces import get_space
@@ -75,6 +77,30 @@ def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_r
         for node in g.nodes[1:-1]:
             assert (f"depth={node['depth']}", node["op"]) in kept
     assert math.isclose(built.score.iloc[0], built.score.max())
+
+
+def test_constraints_filter_the_ranking_by_look_up_metrics(nb_graph_run):
+    free = build_architectures(nb_graph_run, BuildConfig(top=5, k=2))
+    table = get_space("nasbench-graph").metrics_table("cs").set_index("arch")
+    # Limits that about half the reduced space meets: its median latency and 75th percentile of size.
+    latency, para = (float(f"{table.loc[free.reduced_specs, c].quantile(q):.4g}") for c, q in
+                     (("latency", 0.5), ("para", 0.75)))
+    limits = parse_constraints(f"latency <= {latency}, para < {para}")
+    bound = build_architectures(nb_graph_run, BuildConfig(top=5, k=2, constraints=limits))
+    fits = [s for s in free.reduced_specs if table.at[s, "latency"] <= latency and table.at[s, "para"] < para]
+    assert 5 <= len(fits) < len(free.reduced_specs)
+    # The same ranking, with the architectures that break a limit left out.
+    assert bound.reduced_specs == fits and list(bound.built.arch) == fits[:5]
+    assert (bound.built.true_latency <= latency).all() and (bound.built.true_para < para).all()
+    assert bound.reduced_space_size == free.reduced_space_size
+    assert f"{len(fits):,} of its {free.reduced_space_size:,} members satisfy it" in bound.notes
+
+
+def test_constraints_need_a_look_up_table_and_a_known_column(planted_run, nb_graph_run):
+    with pytest.raises(InputError, match="ships none"):
+        build_architectures(planted_run, BuildConfig(constraints=parse_constraints("y <= 1")))
+    with pytest.raises(InputError, match="'speed' is not in the nasbench-graph/cs look-up table"):
+        build_architectures(nb_graph_run, BuildConfig(constraints=parse_constraints("speed <= 1")))
 
 
 def test_cell_readout_covers_the_cell():

@@ -107,6 +107,14 @@ def test_score_and_build_write_their_tables(tmp_path):
     built = pd.read_csv(run / "built.csv")
     assert list(built.columns[:3]) == ["arch", "score", "predicted"] and len(built) == 3 and built.arch.is_unique
     assert_one_line_error(cli("build", "--run", run, "--top", 0), "top")
+    # Only cells that keep 85% under analog-hardware noise (a column of the analog-nasbench table).
+    result = cli("build", "--run", run, "--top", 3, "--k", 2, "--where", "analog_accuracy >= 85",
+                 "--out", tmp_path / "robust.csv")
+    assert result.returncode == 0, result.stderr
+    assert "subject to analog_accuracy >= 85:" in result.stdout
+    assert (pd.read_csv(tmp_path / "robust.csv").true_analog_accuracy >= 85).all()
+    assert_one_line_error(cli("build", "--run", run, "--top", 3, "--where", "analog_accuracy = 85"),
+                          "is not 'column <= number'")
     # The regression head's top N over all 15,625 cells, the evaluated 300 left out.
     result = cli("exhaustive", "--run", run, "--top", 5, "--out", tmp_path / "exhaustive.csv")
     assert result.returncode == 0, result.stderr

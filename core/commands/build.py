@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from core.build import CELL_SCORES, UNIT_HOPS, BuildConfig, build_architectures
+from core.constraints import parse_constraints
 from core.errors import InputError
 from core.runs import Run
 from core.tables import write_table
@@ -22,12 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unit-hop", choices=UNIT_HOPS, default=BuildConfig.unit_hop,
                         help="unit build only: read every candidate of a unit at the unit's deepest hop (default), "
                              "or each at its own depth - 1 (the paper's readout)")
+    parser.add_argument("--where", action="append", default=[], metavar="CONSTRAINT",
+                        help="build only architectures whose look-up metric satisfies it, e.g. 'latency <= 0.004' "
+                             "(repeatable, or comma-separated; the space must ship a look-up table)")
     parser.add_argument("--out", default=None, help="output table (default: RUN/built.csv)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score, unit_hop=args.unit_hop)
+        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score, unit_hop=args.unit_hop,
+                             constraints=parse_constraints(args.where))
     except ValueError as err:
         raise InputError(str(err)) from None
     trained = Run.load(args.run)
