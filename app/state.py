@@ -49,7 +49,7 @@ TARGET = "ab_target"            # the target expression
 RUN = "ab_run"                  # path (str) of the run in use
 JOB = "ab_job"                  # id of this session's training job
 BUILD_JOB = "ab_build_job"      # id of this session's build job
-BUILDS = "ab_builds"            # (run path, stamp, top, k, readout) -> BuildResult of this session
+BUILDS = "ab_builds"            # (run path, stamp, top, k, readout, limits) -> BuildResult of this session
 NOTICE = "ab_notice"            # a one-time message for the next page render
 
 
@@ -523,14 +523,14 @@ def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset
     return _start(job, work)
 
 
-def start_build(path: str, stamp: float, top: int, k: int, readout: str = "") -> Job:
+def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", limits: tuple = ()) -> Job:
     """Build architectures in a thread (``core.build.build_architectures``); job id goes to ``BUILD_JOB``.
 
     ``readout``: a ``core.build.UNIT_HOPS`` key for spaces with units, a ``CELL_SCORES`` key otherwise
-    ("" for the defaults)."""
+    ("" for the defaults); ``limits``: core.constraints.Constraint objects."""
     from core.build import CELL_SCORES, UNIT_HOPS, BuildConfig, build_architectures
 
-    job = Job(id=uuid.uuid4().hex, kind="build", label=Path(path).name, key=(path, stamp, top, k, readout))
+    job = Job(id=uuid.uuid4().hex, kind="build", label=Path(path).name, key=(path, stamp, top, k, readout, limits))
     settings = ({"unit_hop": readout} if readout in UNIT_HOPS
                 else {"cell_score": readout} if readout in CELL_SCORES else {})
 
@@ -538,7 +538,8 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "") ->
         job.stage, job.fraction = stage, float(fraction)
 
     def work(job: Job) -> Any:
-        return build_architectures(load_run(path, stamp), BuildConfig(top=top, k=k, **settings), progress=progress)
+        config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
+        return build_architectures(load_run(path, stamp), config, progress=progress)
 
     st.session_state[BUILD_JOB] = job.id
     return _start(job, work)

@@ -10,6 +10,8 @@ import streamlit as st
 
 from app import state
 from core import viz
+from core.constraints import Constraint, parse_constraints
+from core.errors import InputError
 from core.runs import Run
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
@@ -73,8 +75,8 @@ def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
     built = result.built
     payload = {
         "run": run.name, "space": run.space.name, "dataset": run.dataset, "target": run.target,
-        "top": top, "k": k, "readout": readout, "method": result.method, "reduced_space_size": int(result.reduced_space_size),
-        "notes": result.notes,
+        "top": top, "k": k, "readout": readout, "method": result.method,
+        "reduced_space_size": int(result.reduced_space_size), "notes": result.notes,
         "units": json.loads(result.units.to_json(orient="records")),
         "built": json.loads(built.to_json(orient="records")),
     }
@@ -172,17 +174,18 @@ def render() -> None:
         state.keep("ab_build_top", top)
     with cols[2]:
         readout = readout_choice(run)
+    limits = limits_choice(run)
     job = state.get_job(st.session_state.get(state.BUILD_JOB))
-    key = (path, stamp, int(top), int(k), readout)
+    key = (path, stamp, int(top), int(k), readout, limits)
     result = st.session_state.get(state.BUILDS, {}).get(key)
     with cols[3]:
         st.write("")
         st.write("")
         clicked = st.button("Build" if result is None else "Build again", type="primary",
-                            icon=":material/construction:", disabled=job is not None and not job.finished,
-                            key="build_button")
-    if clicked:
-        state.start_build(path, stamp, int(top), int(k), readout)
+                            icon=":material/construction:",
+                            disabled=(job is not None and not job.finished) or limits is None, key="build_button")
+    if clicked and limits is not None:
+        state.start_build(path, stamp, int(top), int(k), readout, limits)
         st.rerun()
     if job is not None and not job.finished:
         live_progress(job.id)
@@ -191,6 +194,23 @@ def render() -> None:
         st.info(f"Choose k, N and the readout, then press **Build** to build from run `{run.name}`.")
         return
     show_result(run, path, stamp, result, int(top), int(k), readout)
+
+
+def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
+    """Limits on look-up metrics (core.constraints), for spaces that ship a look-up table; None while
+    the text does not parse (the error is shown and Build is disabled)."""
+    if not run.space.datasets:
+        return ()
+    text = st.text_input("Limits on look-up metrics (optional)", key=state.remember("ab_build_limits", ""),
+                         placeholder="e.g. latency <= 0.004, para < 1.2",
+                         help="Build only architectures whose metrics in the space's look-up table satisfy every "
+                              "limit: comma-separated 'column <= number' (or <, >=, >).")
+    state.keep("ab_build_limits", text)
+    try:
+        return parse_constraints(text)
+    except InputError as err:
+        st.error(str(err))
+        return None
 
 
 def readout_choice(run: Run) -> str:

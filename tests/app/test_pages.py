@@ -380,6 +380,17 @@ def test_build_page_returns_valid_architectures(with_run):
     by_graph = next(df.value for df in at.dataframe if "percentile" in df.value.columns)
     assert len(by_graph) == 5 and all(space.canonical(a) == a for a in by_graph["arch"])
     assert by_graph["score"].is_monotonic_decreasing
+    # Limits on look-up metrics: a bad one is a one-line error and blocks Build; a good one filters.
+    at.text_input(key="_w_ab_build_limits").set_value("latency = 1").run()
+    assert any("is not 'column <= number'" in e.value for e in at.error)
+    assert at.button(key="build_button").disabled
+    at.text_input(key="_w_ab_build_limits").set_value("latency <= 0.0035").run()
+    at.button(key="build_button").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any(df.value is not None and "percentile" in df.value.columns for df in a.dataframe))
+    limited = next(df.value for df in at.dataframe if "percentile" in df.value.columns)
+    assert len(limited) >= 1 and (limited["true_latency"] <= 0.0035).all()
+    assert any("subject to latency <= 0.0035" in c.value for c in at.caption)
 
 
 # -------------------------------------------------------------------------------- helpers
