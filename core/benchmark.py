@@ -41,8 +41,10 @@ from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig, train_predictor
 from core.rounds import RoundsConfig, autobuild_rounds
 from core.runs import Run
-from core.search import Evaluator, predictor_guided, random_search, regularized_evolution
+from core.search import (Evaluator, SearchProgress, predictor_guided, random_search, regularized_evolution,
+                         report_progress)
 from core.spaces import get_space
+from core.spaces.base import SearchSpace
 
 METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo", "autobuild-rounds",
            "autobuild-local", "autobuild-guided")
@@ -147,84 +149,114 @@ class _InMemoryRun(Run):
         raise InputError("an in-memory benchmark run has no stored table")
 
 
+@dataclass
+class Lookup:
+    """A benchmark's look-up table (indexed by spec) and the metrics a search selects and reports by."""
+
+    space: SearchSpace
+    dataset: str
+    table: pd.DataFrame
+    select: str
+    report: str
+
+    @classmethod
+    def of(cls, config: BenchmarkConfig) -> "Lookup":
+        space = get_space(config.space)
+        dataset = space.resolve_dataset(config.dataset)
+        table = space.metrics_table(dataset).set_index("arch")
+        return cls(space, dataset, table, config.select or space.validation_metric,
+                   config.report or space.test_metric)
+
+    def labelled(self, budget: int, seed: int) -> list[str]:
+        """The N random labelled architectures every method of (budget, seed) shares."""
+        rng = np.random.default_rng(seed)
+        return [str(s) for s in rng.choice(self.table.index.to_numpy(), size=budget, replace=False)]
+
+
+def run_method(method: str, config: BenchmarkConfig, lookup: Lookup, budget: int, seed: int,
+               shared: dict | None = None, progress: SearchProgress | None = None) -> Evaluator:
+    """One method's search for one (budget, seed): N + ``config.extra`` look-up evaluations (see the
+    module docstring). Returns its Evaluator: the history of what it evaluated, and ``best()``, its pick.
+
+    ``shared`` (a dict per (budget, seed)) lets the methods that train on the same N labelled
+    architectures share that predictor, as the benchmark does.
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; choose from {list(METHODS)}")
+    shared = {} if shared is None else shared
+    space, table, select = lookup.space, lookup.table, lookup.select
+    labelled = lookup.labelled(budget, seed)
+    half = labelled[: budget // 2]
+    ev = Evaluator(table, select, lookup.report, budget + config.extra)
+
+    def trainer(specs: list[str], values: list[float], _round: int) -> Run:
+        return train_in_memory(config.space, lookup.dataset, specs, np.asarray(values), config, seed, select)
+
+    def evaluate_all(specs: Sequence[str]) -> None:
+        for spec in specs:
+            if ev.remaining <= 0:
+                break
+            ev(spec)
+            report_progress(progress, ev)
+
+    if method == "random":
+        random_search(space, ev, seed, progress=progress)
+    elif method == "evolution":
+        regularized_evolution(space, ev, seed, progress=progress)
+    elif method in ("autobuild", "autobuild-graph", "predictor"):
+        evaluate_all(labelled)
+        if "run" not in shared:
+            shared["run"] = trainer(labelled, list(table.loc[labelled, select]), 0)
+        run = shared["run"]
+        if method.startswith("autobuild"):
+            readout = "graph" if method == "autobuild-graph" else "sink"
+            # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
+            evaluate_all(build_architectures(run, BuildConfig(top=config.extra * 4, k=config.k,
+                                                              cell_score=readout)).built["arch"])
+        else:
+            pool = pool_for(run)
+            predictor_guided(ev, pool.specs, run.predict(pool.store).values, progress=progress)
+    elif method == "autobuild+evo":
+        evaluate_all(half)
+        half_run = trainer(half, list(table.loc[half, select]), 0)
+        reduced = build_architectures(half_run, BuildConfig(top=1, k=config.k)).reduced_specs
+        reduced = [s for s in reduced if s in table.index] or list(table.index)
+        regularized_evolution(space, ev, seed, pool=reduced, initial=reduced[: min(20, len(reduced))],
+                              progress=progress)
+    elif method in ("autobuild-rounds", "autobuild-local"):
+        acquire = "local" if method == "autobuild-local" else "top"
+        autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k), acquire=acquire,
+                                                         seed=seed), progress=progress)
+    elif method == "autobuild-guided":
+        # Evolution's usual population of 20, but leave tiny budgets room to be guided.
+        population = min(20, max(2, budget // 2))
+        guided = GuidedEvolutionConfig(population=population, sample_size=min(5, population),
+                                       retrains=config.rounds, seed=seed)
+        guided_evolution(space, ev, trainer, guided, initial=labelled[:guided.population], progress=progress)
+    return ev
+
+
 def run_benchmark(config: BenchmarkConfig,
                   progress: Callable[[str], None] | None = None) -> BenchmarkResult:
     """Run every method for every budget and seed (see the module docstring)."""
     say = progress or (lambda message: None)
-    space = get_space(config.space)
-    dataset = space.resolve_dataset(config.dataset)
-    select = config.select or space.validation_metric
-    report = config.report or space.test_metric
-    table = space.metrics_table(dataset).set_index("arch")
-    specs_all = table.index.to_numpy()
+    lookup = Lookup.of(config)
+    table, select, report = lookup.table, lookup.select, lookup.report
     by_select = table.sort_values(select, ascending=False, kind="stable")[report]
-    result = BenchmarkResult(config, dataset, select, report, float(table[report].max()), float(by_select.iloc[0]),
-                             top10_by_select_in_space=float(by_select.iloc[:10].mean()),
+    result = BenchmarkResult(config, lookup.dataset, select, report, float(table[report].max()),
+                             float(by_select.iloc[0]), top10_by_select_in_space=float(by_select.iloc[:10].mean()),
                              best_select_in_space=float(table[select].max()))
     for budget in config.budgets:
-        total = budget + config.extra
         for seed in config.seeds:
-            rng = np.random.default_rng(seed)
-            labelled = [str(s) for s in rng.choice(specs_all, size=budget, replace=False)]
-            half = labelled[: budget // 2]
-            y = table.loc[labelled, select].to_numpy()
-            run = None
-
-            def trainer(specs: list[str], values: list[float], _round: int) -> Run:
-                return train_in_memory(config.space, dataset, specs, np.asarray(values), config, seed, select)
-
-            def record(method: str, evaluator: Evaluator, started: float) -> None:
-                spec, sel, rep = evaluator.best()
-                result.trials.append(Trial(method, budget, seed, evaluator.used, spec, sel, rep,
-                                           time.perf_counter() - started))
-                say(f"{dataset} N={budget} seed={seed} {method:14s} picked test {rep:.4f} "
-                    f"({evaluator.used} evaluated, {time.perf_counter() - started:.1f} s)")
-
+            shared: dict = {}
             for method in config.methods:
                 started = time.perf_counter()
-                ev = Evaluator(table, select, report, total)
-                if method == "random":
-                    random_search(space, ev, seed)
-                elif method == "evolution":
-                    regularized_evolution(space, ev, seed)
-                elif method in ("autobuild", "autobuild-graph", "predictor"):
-                    for s in labelled:
-                        ev(s)
-                    if run is None:
-                        run = train_in_memory(config.space, dataset, labelled, y, config, seed, select)
-                    if method.startswith("autobuild"):
-                        readout = "graph" if method == "autobuild-graph" else "sink"
-                        built = build_architectures(run, BuildConfig(top=config.extra * 4, k=config.k,
-                                                                     cell_score=readout)).built
-                        for s in built["arch"]:
-                            if ev.remaining <= 0:
-                                break
-                            ev(s)
-                        # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
-                    else:
-                        pool = pool_for(run)
-                        predicted = run.predict(pool.store).values
-                        predictor_guided(ev, pool.specs, predicted)
-                elif method == "autobuild+evo":
-                    for s in half:
-                        ev(s)
-                    half_run = train_in_memory(config.space, dataset, half, table.loc[half, select].to_numpy(),
-                                      config, seed, select)
-                    reduced = build_architectures(half_run, BuildConfig(top=1, k=config.k)).reduced_specs
-                    reduced = [s for s in reduced if s in table.index] or list(specs_all)
-                    regularized_evolution(space, ev, seed, pool=reduced,
-                                          initial=reduced[: min(20, len(reduced))])
-                elif method in ("autobuild-rounds", "autobuild-local"):
-                    acquire = "local" if method == "autobuild-local" else "top"
-                    autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k),
-                                                                     acquire=acquire, seed=seed))
-                elif method == "autobuild-guided":
-                    # Evolution's usual population of 20, but leave tiny budgets room to be guided.
-                    population = min(20, max(2, budget // 2))
-                    guided = GuidedEvolutionConfig(population=population, sample_size=min(5, population),
-                                                   retrains=config.rounds, seed=seed)
-                    guided_evolution(space, ev, trainer, guided, initial=labelled[:guided.population])
-                record(method, ev, started)
+                ev = run_method(method, config, lookup, budget, seed, shared)
+                spec, sel, rep = ev.best()
+                seconds = time.perf_counter() - started
+                result.trials.append(Trial(method, budget, seed, ev.used, spec, sel, rep, seconds))
+                say(f"{lookup.dataset} N={budget} seed={seed} {method:14s} picked test {rep:.4f} "
+                    f"({ev.used} evaluated, {seconds:.1f} s)")
     return result
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "score": "core.commands.score",
     "build": "core.commands.build",
     "benchmark": "core.commands.benchmark",
+    "search": "core.commands.search",
     "inpaint": "core.commands.inpaint",
     "fid": "core.commands.fid",
     "exhaustive": "core.commands.exhaustive",

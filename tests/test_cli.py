@@ -88,6 +88,9 @@ def test_bad_table_leaves_no_run(tmp_path):
     (["benchmark", "--space", "nasbench201", "--threads", 0], "threads"),
     (["train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "r",
       "--threads", 0], "threads"),
+    (["search", "--space", "nasbench201", "--method", "annealing"], "unknown method 'annealing'"),
+    (["search", "--space", "onnx"], "ships no look-up table"),
+    (["search", "--space", "nasbench201", "--out", "history.txt"], "history.txt: unknown table format"),
 ])
 def test_input_errors_are_one_line(tmp_path, args, needle):
     assert_one_line_error(cli(*args, cwd=tmp_path), needle)
@@ -122,6 +125,26 @@ def test_score_and_build_write_their_tables(tmp_path):
     top = pd.read_csv(tmp_path / "exhaustive.csv")
     assert list(top.columns) == ["arch", "predicted", "rank"] and top["rank"].tolist() == [1, 2, 3, 4, 5]
     assert top.predicted.is_monotonic_decreasing and not set(top.arch) & set(pd.read_csv(TABLE).arch)
+
+
+def test_search_writes_its_history_and_picks_the_best_evaluated(tmp_path):
+    from core.search import Evaluator, regularized_evolution
+    from core.spaces import get_space
+
+    out = tmp_path / "history.csv"
+    result = cli("search", "--space", "nasbench201", "--method", "evolution", "--budget", 20, "--seed", 3,
+                 "--out", out)
+    assert result.returncode == 0, result.stderr
+    history = pd.read_csv(out)
+    assert history.step.tolist() == list(range(1, 25)) and history.arch.is_unique
+    assert history.best_baseline_accuracy.equals(history.baseline_accuracy.cummax())
+    best = history.loc[history.baseline_accuracy.idxmax(), "arch"]
+    assert f"picked (best baseline_accuracy): {best}" in result.stdout
+    # The same search as core.search's, seed for seed.
+    space = get_space("nasbench201")
+    evaluator = Evaluator(space.metrics_table().set_index("arch"), "baseline_accuracy", "baseline_accuracy", 24)
+    regularized_evolution(space, evaluator, seed=3)
+    assert [spec for spec, _, _ in evaluator.history] == history.arch.tolist()
 
 
 def test_benchmark_reports_every_method_at_equal_budget(tmp_path):

@@ -1,0 +1,88 @@
+"""``python -m core search``: one search on a shipped benchmark, with every evaluation and the pick.
+
+The benchmark command reports means over seeds; this runs one method for one budget and seed (the
+same code, so its pick is that benchmark trial's) and shows what was found: the evaluation history
+(step, architecture, selection and test metric, best so far) and the architecture it finally picks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from core.benchmark import METHODS, BenchmarkConfig, Lookup, run_method
+from core.errors import InputError
+from core.spaces import get_space
+from core.tables import FORMATS, write_table
+
+HELP = "run one search method on a shipped benchmark and write its evaluation history and pick"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", required=True, help="a space with a shipped look-up table")
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--method", default="autobuild-guided", help=f"one of {', '.join(METHODS)}")
+    parser.add_argument("--budget", type=int, default=100, help="N: labelled architectures (the search "
+                        "evaluates N + extra in all)")
+    parser.add_argument("--extra", type=int, default=BenchmarkConfig.extra)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--k", type=int, default=BenchmarkConfig.k)
+    parser.add_argument("--epochs", type=int, default=BenchmarkConfig.epochs)
+    parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds,
+                        help="rounds (autobuild-rounds/-local) or predictor trainings (autobuild-guided)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", default=None, help="write the evaluation history here (.csv, .parquet, .jsonl)")
+
+
+def run(args: argparse.Namespace) -> int:
+    space = get_space(args.space)
+    if not space.datasets:
+        raise InputError(f"space {args.space!r} ships no look-up table to search")
+    if args.method not in METHODS:
+        raise InputError(f"unknown method {args.method!r}; choose from {list(METHODS)}")
+    if args.threads < 1:
+        raise InputError(f"--threads must be at least 1, not {args.threads}")
+    if args.out and not args.out.lower().endswith(tuple(FORMATS)):  # refuse before searching, not after
+        raise InputError(f"{args.out}: unknown table format; use one of {', '.join(FORMATS)}")
+    try:
+        config = BenchmarkConfig(space=args.space, dataset=args.dataset, budgets=(args.budget,), seeds=(args.seed,),
+                                 extra=args.extra, k=args.k, epochs=args.epochs, rounds=args.rounds,
+                                 methods=(args.method,))
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    torch.set_num_threads(args.threads)
+    lookup = Lookup.of(config)
+
+    step = max(1, (args.budget + args.extra) // 10)
+
+    def progress(used: int, budget: int, best: float) -> None:
+        if used % step == 0 or used == budget:
+            sys.stderr.write(f"{used}/{budget} evaluated, best {lookup.select} {best:.4g}\n")
+
+    evaluator = run_method(args.method, config, lookup, args.budget, args.seed, progress=progress)
+    history = pd.DataFrame(evaluator.history, columns=["arch", lookup.select, f"report_{lookup.report}"])
+    if lookup.report == lookup.select:  # NAS-Bench-201 selects and reports by one metric
+        history = history.drop(columns=f"report_{lookup.report}")
+    else:
+        history = history.rename(columns={f"report_{lookup.report}": lookup.report})
+    history.insert(0, "step", np.arange(1, len(history) + 1))
+    history[f"best_{lookup.select}"] = history[lookup.select].cummax()
+    if args.out:
+        write_table(history, Path(args.out))
+    spec, selected, reported = evaluator.best()
+    values = np.sort(lookup.table[lookup.report].to_numpy())
+    percentile = 100.0 * np.searchsorted(values, reported, side="right") / len(values)
+    print(f"{args.method} on {space.name}/{lookup.dataset}, N = {args.budget} + {args.extra}, seed {args.seed}: "
+          f"{evaluator.used} architectures evaluated")
+    print(f"picked (best {lookup.select}): {spec}")
+    shown = f"{lookup.select} {selected:.4g}" + (f", {lookup.report} {reported:.4g}" if lookup.report != lookup.select
+                                                 else "")
+    print(f"  {shown} (percentile {percentile:.1f} of the space by {lookup.report}; best in space "
+          f"{values[-1]:.4g})")
+    if args.out:
+        print(f"wrote the {len(history)} evaluations to {args.out}")
+    return 0
