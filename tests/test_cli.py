@@ -1,4 +1,6 @@
 """The command-line contract (DESIGN section 5): outputs, one-line errors, exit code 2, no half runs."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -15,6 +17,20 @@ def cli(*args, cwd=ROOT):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # so commands also run from another folder
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, env=env)
+
+
+def cli_in_process(*args, cwd=ROOT):
+    """``cli`` without a new interpreter (no 5-8 s of imports per call), for the many error cases; the
+    real ``python -m core`` entry point is exercised by every other test here."""
+    from core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse usage errors
+            code = exit_.code
+    return subprocess.CompletedProcess(["core", *args], code, out.getvalue(), err.getvalue())
 
 
 def assert_one_line_error(result, *needles):
@@ -93,7 +109,7 @@ def test_bad_table_leaves_no_run(tmp_path):
     (["search", "--space", "nasbench201", "--out", "history.txt"], "history.txt: unknown table format"),
 ])
 def test_input_errors_are_one_line(tmp_path, args, needle):
-    assert_one_line_error(cli(*args, cwd=tmp_path), needle)
+    assert_one_line_error(cli_in_process(*args, cwd=tmp_path), needle)
 
 
 def test_score_and_build_write_their_tables(tmp_path):
@@ -109,14 +125,14 @@ def test_score_and_build_write_their_tables(tmp_path):
     assert "reduced search space: 64 architectures" in result.stdout  # k=2 ops at each of 6 edges
     built = pd.read_csv(run / "built.csv")
     assert list(built.columns[:3]) == ["arch", "score", "predicted"] and len(built) == 3 and built.arch.is_unique
-    assert_one_line_error(cli("build", "--run", run, "--top", 0), "top")
+    assert_one_line_error(cli_in_process("build", "--run", run, "--top", 0), "top")
     # Only cells that keep 85% under analog-hardware noise (a column of the analog-nasbench table).
     result = cli("build", "--run", run, "--top", 3, "--k", 2, "--where", "analog_accuracy >= 85",
                  "--out", tmp_path / "robust.csv")
     assert result.returncode == 0, result.stderr
     assert "subject to analog_accuracy >= 85:" in result.stdout
     assert (pd.read_csv(tmp_path / "robust.csv").true_analog_accuracy >= 85).all()
-    assert_one_line_error(cli("build", "--run", run, "--top", 3, "--where", "analog_accuracy = 85"),
+    assert_one_line_error(cli_in_process("build", "--run", run, "--top", 3, "--where", "analog_accuracy = 85"),
                           "is not 'column <= number'")
     # The regression head's top N over all 15,625 cells, the evaluated 300 left out.
     result = cli("exhaustive", "--run", run, "--top", 5, "--out", tmp_path / "exhaustive.csv")
@@ -163,4 +179,4 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     # What picking by validation can expect: the 10 best NAS-Bench-201 cells by accuracy average 93.93.
     assert "Best baseline_accuracy in space: **94.07**" in report
     assert "of the 10 best by baseline_accuracy: 93.93" in report
-    assert_one_line_error(cli("benchmark", "--space", "graph"), "ships no look-up table")
+    assert_one_line_error(cli_in_process("benchmark", "--space", "graph"), "ships no look-up table")
