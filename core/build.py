@@ -78,8 +78,8 @@ class BuildConfig:
     cell_score (module build only): ``"sink"``, the paper's unit readout (the last node at hop
     ``min(depth, L)``), or ``"graph"``, the graph embedding's L1 norm at hop L, the quantity the
     magnitude-ranked loss trains to rank architectures; unit_hop (unit build only): a key of
-    :data:`UNIT_HOPS`; constraints: only reduced-space members whose look-up metrics satisfy every one
-    are built (core.constraints; the space must ship a look-up table)."""
+    :data:`UNIT_HOPS`; constraints: only reduced-space members whose metrics satisfy every one are
+    built (core.constraints; looked up in the space's table, or measured where the space can)."""
 
     top: int = 4
     k: int = 3
@@ -170,14 +170,16 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
     for setting, kept_here in zip(settings, _rescore(run, space, kept, hops, settings)):
         ranked += [(total, combo, setting) for total, combo in _top_sums(kept_here, depth)]
     ranked.sort(key=lambda item: -item[0])  # stable: ties keep the order of the settings
-    assembled = [(space.assemble({**{c.unit: c.choice for c in combo}, **setting}), total)
-                 for total, combo, setting in ranked]
-    table, source = lookup_table(run)
-    ok = satisfied(config.constraints, [spec for spec, _ in assembled], table, source)
+    fits, how = _constraint_check(run, config.constraints)
     built_rows, seen = [], set()
-    for (spec, total), fits in zip(assembled, ok):
-        if fits and spec not in seen:
-            seen.add(spec)
+    for total, combo, setting in ranked:
+        spec = space.assemble({**{c.unit: c.choice for c in combo}, **setting})
+        if spec in seen:
+            continue
+        seen.add(spec)
+        if config.constraints and len(seen) % 10 == 0:
+            report(f"checking limits: {len(seen)} checked, {len(built_rows)} fit", 0.92)
+        if fits(spec):
             built_rows.append((spec, total))
         if len(built_rows) == config.top:
             break
@@ -188,8 +190,8 @@ def _build_from_units(run: Run, space: SearchSpace, config: BuildConfig, report:
     if len(settings) > 1:
         notes += f", over {len(settings)} settings of {', '.join(space.global_choices())}"
     if config.constraints:
-        notes += (f"; subject to {', '.join(map(str, config.constraints))}: {int(ok.sum())} of the "
-                  f"{len(assembled)} best-ranked combinations satisfy it")
+        notes += (f"; subject to {', '.join(map(str, config.constraints))} ({how}): the built are the best "
+                  f"{len(built_rows)} of the {len(seen)} best-ranked architectures checked")
     if deepest > run.hops:
         notes += (f"; the deepest candidates need hop {deepest} but the run has {run.hops} layers, so they "
                   f"were scored at hop {run.hops} (train with --layers {deepest} to cover whole units)")
@@ -226,6 +228,35 @@ def _best_candidates(run: Run, candidates: Iterable[UnitCandidate], k: int, unit
             best[hop] = sorted(merged, key=lambda item: (-item[0], item[1]))[:k]
     hop = None if unit_hop == "depth" else min(deepest, run.hops)
     return [(score, cand) for score, _, cand in best.get(hop, [])], deepest, hop
+
+
+def _constraint_check(run: Run, constraints: Sequence[Constraint]) -> tuple[Callable[[str], bool], str]:
+    """spec -> whether it satisfies every constraint, and how the metrics are known.
+
+    From the space's look-up table when one ships; otherwise, for spaces that build and measure their
+    networks (OFA: ``latency_ms``, ``cpu_ms``, ``params_m``, ``flops_m``), by measuring each
+    architecture as it comes up, best-ranked first, so only what is needed is measured. Latency is
+    timed only when a constraint needs it (FLOPs and parameters are counted from one forward pass).
+    """
+    if not constraints:
+        return (lambda spec: True), ""
+    space = run.space
+    table, source = lookup_table(run)
+    if table is not None or not space.measures:
+        return (lambda spec: bool(satisfied(constraints, [spec], table, source)[0])), f"looked up in {source}"
+    timed = any(c.column in ("latency_ms", "cpu_ms") for c in constraints)
+    repeats = {"warmup": 5, "repeats": 20} if timed else {"warmup": 0, "repeats": 1}
+
+    def fits(spec: str) -> bool:
+        measured = space.measure(spec, space.measures[0], **repeats)
+        for c in constraints:
+            if c.column not in measured:
+                numeric = [k for k, v in measured.items() if isinstance(v, (int, float))]
+                raise InputError(f"constraint column {c.column!r} cannot be measured on space {space.name!r}; "
+                                 f"it measures {numeric}")
+        return all(bool(c.holds(np.array([measured[c.column]]))[0]) for c in constraints)
+
+    return fits, "measured on this machine" if timed else "counted on this machine"
 
 
 def _global_settings(space: SearchSpace) -> list[dict]:

@@ -1,10 +1,12 @@
-"""Constraints on built architectures: ``latency <= 0.004``, ``para < 1.0``, ``analog_accuracy >= 80``.
+"""Constraints on built architectures: ``latency <= 0.004``, ``para < 1.0``, ``flops_m <= 300``.
 
-A constraint bounds one metric column of the space's look-up table (NAS-Bench-Graph ships
-``latency`` and ``para`` next to the accuracies; NAS-Bench-201 via analog-nasbench ships the
-accuracies under quantisation, noise and analog hardware). The build keeps only reduced-space
-members that satisfy every constraint, so "the best cora GNN under 4 ms" is one build. Parsed by a
-regular expression, never ``eval``.
+A constraint bounds one metric of an architecture: a column of the space's look-up table
+(NAS-Bench-Graph ships ``latency`` and ``para`` next to the accuracies; NAS-Bench-201 via
+analog-nasbench ships the accuracies under quantisation, noise and analog hardware), or, for spaces
+that build their networks (OFA), what :meth:`SearchSpace.measure` returns (``latency_ms``,
+``cpu_ms``, ``params_m``, ``flops_m``), measured as the build needs it (core.build). The build keeps
+only architectures that satisfy every constraint, so "the best cora GNN under 4 ms" is one build.
+Parsed by a regular expression, never ``eval``.
 """
 from __future__ import annotations
 

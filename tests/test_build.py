@@ -142,6 +142,19 @@ def test_unit_build_chooses_the_resolution_with_the_units(ofa_latency_run):
     assert {space.parse(a).r for a in result.built.arch} <= set(SAMPLE_RESOLUTIONS)
 
 
+def test_unit_build_limits_are_measured_when_no_table_ships(ofa_latency_run):
+    space = get_space("ofa-mbv3")
+    free = build_architectures(ofa_latency_run, BuildConfig(top=4, k=2))
+    flops = {a: space.measure(a, "latency", warmup=0, repeats=1)["flops_m"] for a in free.built.arch}
+    limit = sorted(flops.values())[1]  # exactly 2 of the 4 best-ranked fit
+    bound = build_architectures(ofa_latency_run, BuildConfig(top=2, k=2,
+                                                             constraints=parse_constraints(f"flops_m <= {limit}")))
+    assert list(bound.built.arch) == [a for a in free.built.arch if flops[a] <= limit]
+    assert "subject to flops_m <= " in bound.notes and "(counted on this machine)" in bound.notes
+    with pytest.raises(InputError, match="'gpu_hours' cannot be measured on space 'ofa-mbv3'"):
+        build_architectures(ofa_latency_run, BuildConfig(top=2, constraints=parse_constraints("gpu_hours < 1")))
+
+
 def test_one_unit_candidate_equals_the_enumerated_one():
     space = get_space("ofa-mbv3")
     for enumerated in list(space.unit_candidates("stage3", r=200))[::997]:

@@ -197,14 +197,20 @@ def render() -> None:
 
 
 def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
-    """Limits on look-up metrics (core.constraints), for spaces that ship a look-up table; None while
-    the text does not parse (the error is shown and Build is disabled)."""
-    if not run.space.datasets:
+    """Limits on metrics (core.constraints) for spaces that ship a look-up table or measure their
+    networks; None while the text does not parse (the error is shown and Build is disabled)."""
+    if run.space.datasets:
+        label, example, where = ("Limits on look-up metrics (optional)", "latency <= 0.004, para < 1.2",
+                                 "in the space's look-up table")
+    elif run.space.measures:
+        label, example, where = ("Limits on measured metrics (optional)", "flops_m <= 300, latency_ms <= 20",
+                                 "measured on this machine as the build needs them (latency_ms, cpu_ms, params_m, "
+                                 "flops_m; timing adds about a second per architecture checked)")
+    else:
         return ()
-    text = st.text_input("Limits on look-up metrics (optional)", key=state.remember("ab_build_limits", ""),
-                         placeholder="e.g. latency <= 0.004, para < 1.2",
-                         help="Build only architectures whose metrics in the space's look-up table satisfy every "
-                              "limit: comma-separated 'column <= number' (or <, >=, >).")
+    text = st.text_input(label, key=state.remember("ab_build_limits", ""), placeholder=f"e.g. {example}",
+                         help=f"Build only architectures whose metrics, {where}, satisfy every limit: "
+                              "comma-separated 'column <= number' (or <, >=, >).")
     state.keep("ab_build_limits", text)
     try:
         return parse_constraints(text)

@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="unit build only: read every candidate of a unit at the unit's deepest hop (default), "
                              "or each at its own depth - 1 (the paper's readout)")
     parser.add_argument("--where", action="append", default=[], metavar="CONSTRAINT",
-                        help="build only architectures whose look-up metric satisfies it, e.g. 'latency <= 0.004' "
-                             "(repeatable, or comma-separated; the space must ship a look-up table)")
+                        help="build only architectures whose metric satisfies it, e.g. 'latency <= 0.004' "
+                             "(repeatable, or comma-separated; looked up in the space's table, or measured on this "
+                             "machine for OFA spaces: latency_ms, cpu_ms, params_m, flops_m)")
     parser.add_argument("--out", default=None, help="output table (default: RUN/built.csv)")
 
 
