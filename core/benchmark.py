@@ -124,7 +124,7 @@ class BenchmarkResult:
 
 
 def train_in_memory(space_name: str, dataset: str, specs: Sequence[str], y: np.ndarray, config: BenchmarkConfig,
-           seed: int, select: str) -> Run:
+                    seed: int, select: str) -> Run:
     """Train a predictor on labelled specs and wrap it as an in-memory Run (nothing written to disk)."""
     space = get_space(space_name)
     graphs = [space.to_graph(s) for s in specs]
