@@ -106,7 +106,8 @@ def small_trainer(workdir, trained_on: list[int]):
     def train(specs, values, index):
         trained_on.append(len(specs))
         frame = pd.DataFrame({"arch": specs, "y": values})
-        return train_from_table(validate_table(frame, PlantedSpace(), source="planted"), "y", workdir / f"r{index}",
+        table = validate_table(frame, PlantedSpace(), source="planted")
+        return train_from_table(table, "y", workdir / f"r{index}",
                                 model_config=PredictorConfig(width=16, layers=2),
                                 train_config=TrainConfig(epochs=40, batch_size=32, val_fraction=0.0, seed=0)).run
 

@@ -5,9 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from core.benchmark import METHODS, BenchmarkConfig, markdown_report, run_benchmark
+from core.commands import torch_threads
 from core.errors import InputError
 from core.spaces import get_space
 
@@ -32,8 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
     parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds,
                         help="train-build-evaluate rounds of autobuild-rounds")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1 is fastest for these small graphs; run several processes instead)")
+    torch_threads.add_argument(parser)
     parser.add_argument("--out", default=None, help="write the Markdown report here too")
     parser.add_argument("--csv", default=None, help="write every trial as CSV here")
 
@@ -49,9 +47,7 @@ def run(args: argparse.Namespace) -> int:
                                  methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()))
     except ValueError as err:
         raise InputError(str(err)) from None
-    if args.threads < 1:
-        raise InputError(f"--threads must be at least 1, not {args.threads}")
-    torch.set_num_threads(args.threads)
+    torch_threads.apply(args)
     result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr))
     report = markdown_report(result)
     if args.out:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core.benchmark import METHODS, BenchmarkConfig, Lookup, run_method
+from core.commands import torch_threads
 from core.errors import InputError
 from core.spaces import get_space
 from core.tables import FORMATS, write_table
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=BenchmarkConfig.epochs)
     parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds,
                         help="rounds (autobuild-rounds/-local) or predictor trainings (autobuild-guided)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    torch_threads.add_argument(parser)
     parser.add_argument("--out", default=None, help="write the evaluation history here (.csv, .parquet, .jsonl)")
 
 
@@ -44,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"space {args.space!r} ships no look-up table to search")
     if args.method not in METHODS:
         raise InputError(f"unknown method {args.method!r}; choose from {list(METHODS)}")
-    if args.threads < 1:
-        raise InputError(f"--threads must be at least 1, not {args.threads}")
+    torch_threads.apply(args)
     if args.out and not args.out.lower().endswith(tuple(FORMATS)):  # refuse before searching, not after
         raise InputError(f"{args.out}: unknown table format; use one of {', '.join(FORMATS)}")
     try:
@@ -54,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
                                  methods=(args.method,))
     except ValueError as err:
         raise InputError(str(err)) from None
-    torch.set_num_threads(args.threads)
     lookup = Lookup.of(config)
 
     step = max(1, (args.budget + args.extra) // 10)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
+from core.commands import torch_threads
 from core.errors import InputError
 from core.predictor.model import GNN_LAYERS, PredictorConfig
 from core.predictor.train import EpochReport, TrainConfig
@@ -35,9 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--patience", type=int, default=None, help="early stopping on validation Spearman")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    # Architecture graphs are tiny: extra intra-op threads cost more in sync than they win (3,000
-    # NAS-Bench-201 cells x 200 epochs, GATv2: 60 s with 1 thread, 78 s with 2 on a 2-core CPU).
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    torch_threads.add_argument(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
@@ -53,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
                                    device=args.device)
     except ValueError as err:
         raise InputError(str(err)) from None
-    if args.threads < 1:
-        raise InputError(f"--threads must be at least 1, not {args.threads}")
-    torch.set_num_threads(args.threads)
+    torch_threads.apply(args)
     table = load_table(args.table, space)
 
     def progress(report: EpochReport) -> None:
