@@ -19,6 +19,9 @@ that pick's *test* metric.
     autobuild-guided regularized evolution (population: the first 20 labelled, N/2 if fewer) whose
                      every child is the best cell-module score of 10 mutations of the tournament
                      winner, the predictor retrained ``rounds`` times (core.guided_evolution)
+    autobuild-loop   the loop's default as a campaign runs it: the first 20 labelled, then ``rounds``
+                     rounds of retrain -> autobuild-guided proposes an equal share of what is left ->
+                     evaluate (children of a round chosen in one batch; core.searchers.guided)
 
 Every method of a seed uses the same N labelled architectures where it uses labels, and the same
 seed for its own randomness.
@@ -33,21 +36,17 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from core.build import BuildConfig, build_architectures, pool_for
 from core.errors import InputError
-from core.guided_evolution import GuidedEvolutionConfig, guided_evolution
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig, train_predictor
-from core.rounds import RoundsConfig, autobuild_rounds
 from core.runs import Run
-from core.search import (Evaluator, SearchProgress, predictor_guided, random_search, regularized_evolution,
-                         report_progress)
+from core.search import Evaluator, SearchProgress
+from core.searchers import SEARCHERS, SearchSettings, get_searcher
 from core.spaces import get_space
 from core.spaces.base import SearchSpace
 
-METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo", "autobuild-rounds",
-           "autobuild-local", "autobuild-guided")
+METHODS = tuple(SEARCHERS)
 
 #: The benchmark datasets the reports use: short name -> (space, dataset).
 BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
@@ -83,9 +82,15 @@ class BenchmarkConfig:
         if self.rounds < 1:
             raise ValueError(f"rounds must be positive, got {self.rounds}")
         PredictorConfig(gnn=self.gnn)  # validates the layer name
+        self.settings()  # validates k and rounds
         unknown = set(self.methods) - set(METHODS)
         if unknown:
             raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+
+
+    def settings(self) -> SearchSettings:
+        """The searchers' settings for this benchmark."""
+        return SearchSettings(k=self.k, rounds=self.rounds, extra=self.extra)
 
 
 @dataclass
@@ -176,63 +181,23 @@ class Lookup:
 def run_method(method: str, config: BenchmarkConfig, lookup: Lookup, budget: int, seed: int,
                shared: dict | None = None, progress: SearchProgress | None = None) -> Evaluator:
     """One method's search for one (budget, seed): N + ``config.extra`` look-up evaluations (see the
-    module docstring). Returns its Evaluator: the history of what it evaluated, and ``best()``, its pick.
+    module docstring), through the searcher registry (core.searchers). Returns its Evaluator: the
+    history of what it evaluated, and ``best()``, its pick.
 
     ``shared`` (a dict per (budget, seed)) lets the methods that train on the same N labelled
     architectures share that predictor, as the benchmark does.
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {list(METHODS)}")
-    shared = {} if shared is None else shared
-    space, table, select = lookup.space, lookup.table, lookup.select
     labelled = lookup.labelled(budget, seed)
-    half = labelled[: budget // 2]
-    ev = Evaluator(table, select, lookup.report, budget + config.extra)
+    ev = Evaluator(lookup.table, lookup.select, lookup.report, budget + config.extra)
 
     def trainer(specs: list[str], values: list[float], _round: int) -> Run:
-        return train_in_memory(config.space, lookup.dataset, specs, np.asarray(values), config, seed, select)
+        return train_in_memory(config.space, lookup.dataset, specs, np.asarray(values), config, seed, lookup.select)
 
-    def evaluate_all(specs: Sequence[str]) -> None:
-        for spec in specs:
-            if ev.remaining <= 0:
-                break
-            ev(spec)
-            report_progress(progress, ev)
-
-    if method == "random":
-        random_search(space, ev, seed, progress=progress)
-    elif method == "evolution":
-        regularized_evolution(space, ev, seed, progress=progress)
-    elif method in ("autobuild", "autobuild-graph", "predictor"):
-        evaluate_all(labelled)
-        if "run" not in shared:
-            shared["run"] = trainer(labelled, list(table.loc[labelled, select]), 0)
-        run = shared["run"]
-        if method.startswith("autobuild"):
-            readout = "graph" if method == "autobuild-graph" else "sink"
-            # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
-            evaluate_all(build_architectures(run, BuildConfig(top=config.extra * 4, k=config.k,
-                                                              cell_score=readout)).built["arch"])
-        else:
-            pool = pool_for(run)
-            predictor_guided(ev, pool.specs, run.predict(pool.store).values, progress=progress)
-    elif method == "autobuild+evo":
-        evaluate_all(half)
-        half_run = trainer(half, list(table.loc[half, select]), 0)
-        reduced = build_architectures(half_run, BuildConfig(top=1, k=config.k)).reduced_specs
-        reduced = [s for s in reduced if s in table.index] or list(table.index)
-        regularized_evolution(space, ev, seed, pool=reduced, initial=reduced[: min(20, len(reduced))],
-                              progress=progress)
-    elif method in ("autobuild-rounds", "autobuild-local"):
-        acquire = "local" if method == "autobuild-local" else "top"
-        autobuild_rounds(ev, half, trainer, RoundsConfig(config.rounds, BuildConfig(k=config.k), acquire=acquire,
-                                                         seed=seed), progress=progress)
-    elif method == "autobuild-guided":
-        # Evolution's usual population of 20, but leave tiny budgets room to be guided.
-        population = min(20, max(2, budget // 2))
-        guided = GuidedEvolutionConfig(population=population, sample_size=min(5, population),
-                                       retrains=config.rounds, seed=seed)
-        guided_evolution(space, ev, trainer, guided, initial=labelled[:guided.population], progress=progress)
+    searcher = get_searcher(method, config.settings())
+    searcher.search(lookup.space, ev, seed, trainer, labelled, progress=progress,
+                    shared={} if shared is None else shared)
     return ev
 
 

@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from core.build import BuildConfig, build_architectures
+from core.build import BuildConfig
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, report_progress
-from core.spaces.base import SearchSpace
-
-#: train(specs, values, round) -> a Run trained on those labelled architectures.
-Trainer = Callable[[list[str], list[float], int], Run]
+from core.searchers.autobuild import near_the_best, unevaluated_built
+from core.searchers.base import History, Trainer
 
 
 #: What a round evaluates (``RoundsConfig.acquire``): ``"top"``, the best-ranked unevaluated members
@@ -90,35 +88,11 @@ def autobuild_rounds(evaluate: Evaluator, initial: Sequence[str], train: Trainer
         specs = [spec for spec, _, _ in evaluate.history]
         run = train(specs, [value for _, value, _ in evaluate.history], r)
         runs.append(run)
-        ranked = _unevaluated_built(run, evaluate, share, config.build)
+        history = History.of(evaluate)
+        ranked = unevaluated_built(run, history, share, config.build)
         if config.acquire == "local":
-            ranked = _near_the_best(run.space, evaluate, ranked, share, config, rng)
+            ranked = near_the_best(run.space, history, ranked, share, rng, config.parents, config.mutations)
         for spec in ranked[:share]:
             evaluate(spec)
             report_progress(progress, evaluate)
     return runs
-
-
-def _near_the_best(space: SearchSpace, evaluate: Evaluator, ranked: list[str], n: int, config: RoundsConfig,
-                   rng: np.random.Generator) -> list[str]:
-    """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
-    architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
-    parents = [spec for spec, _, _ in sorted(evaluate.history, key=lambda row: -row[1])[:config.parents]]
-    children = {space.mutate(parents[int(rng.integers(len(parents)))], rng) for _ in range(config.mutations)}
-    near = [spec for spec in ranked if spec in children]
-    return near + [spec for spec in ranked if spec not in children][:max(0, n - len(near))]
-
-
-def _unevaluated_built(run: Run, evaluate: Evaluator, n: int, build: BuildConfig) -> list[str]:
-    """The run's reduced space, best-ranked first, without the evaluated architectures (at least
-    ``n`` of them where the space allows: when fewer are left, later rounds of a small space, ``k``
-    is raised until there are ``n`` or the reduced space stops growing)."""
-    k, size = build.k, -1
-    while True:
-        config = BuildConfig(top=n + evaluate.used, k=k, cell_score=build.cell_score, unit_hop=build.unit_hop)
-        result = build_architectures(run, config)
-        ranked = result.reduced_specs or list(result.built["arch"])
-        fresh = [s for s in ranked if not evaluate.evaluated(s) and s in evaluate.table.index]
-        if len(fresh) >= n or result.reduced_space_size == size:
-            return fresh
-        k, size = k + 1, result.reduced_space_size

@@ -31,7 +31,8 @@ def test_rounds_config_is_validated():
 
 
 def test_local_acquisition_ranks_neighbours_of_the_best_first():
-    from core.rounds import RoundsConfig, _near_the_best
+    from core.searchers.autobuild import near_the_best
+    from core.searchers.base import History
 
     space = get_space("nasbench201")
     table = space.metrics_table().set_index("arch")
@@ -46,7 +47,7 @@ def test_local_acquisition_ranks_neighbours_of_the_best_first():
         ops = space.parse(spec)
         return any(sum(a != b for a, b in zip(ops, space.parse(p))) == 1 for p in parents)
 
-    picked = _near_the_best(space, evaluate, ranked, 40, RoundsConfig(parents=3, mutations=500), rng)
+    picked = near_the_best(space, History.of(evaluate), ranked, 40, rng, parents=3, mutations=500)
     near = [s for s in ranked if one_edge_from_a_parent(s)]
     assert near, "the first 3,000 cells hold neighbours of the parents"
     assert picked[:len(near)] == near  # every neighbour, in ranking order, before anything else

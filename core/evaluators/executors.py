@@ -1,0 +1,175 @@
+"""Where evaluations run: in this process, a local process pool, or Ray tasks on a cluster.
+
+Every executor runs :func:`core.evaluators.base.evaluate_safely` once per architecture on an
+evaluator rebuilt from its :meth:`~core.evaluators.base.ArchEvaluator.to_dict` description, and
+yields ``(spec, row, error)`` as each finishes, so a campaign can record every result the moment it
+exists (a crash then loses nothing finished). Results do not depend on the executor: the same specs
+give the same rows (look-up, FLOPs, parameters; timings vary as timings do).
+
+Ray (https://docs.ray.io) is the distributed engine: ``RayExecutor(address=None)`` starts a local
+instance; ``address="auto"`` or ``"ray://host:10001"`` joins an existing cluster (``ray start --head``
+on one machine, ``ray start --address HEAD:6379`` on the others). Each evaluation is a Ray task that
+asks for the evaluator's ``task_resources()`` (a GPU for inpainting + FID); a timing evaluator
+(``exclusive``) asks for a whole node's CPUs so no two timings share a machine.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Iterator, Sequence
+
+import pandas as pd
+
+from core.errors import InputError
+from core.evaluators.base import (ArchEvaluator, EvaluationBatch, EvaluationProgress, evaluate_safely,
+                                  evaluator_from_dict)
+
+#: One finished evaluation: (spec, metric row or None, one-line error or None).
+Outcome = tuple[str, "dict[str, float] | None", "str | None"]
+
+
+def _evaluate_described(description: dict[str, Any], spec: str) -> Outcome:
+    """Runs in a worker: rebuild the evaluator (cheap; heavy state is cached per process) and evaluate."""
+    row, error = evaluate_safely(evaluator_from_dict(description), spec)
+    return spec, row, error
+
+
+class Executor(ABC):
+    """Runs one evaluator over many architectures."""
+
+    name: str = ""
+
+    @abstractmethod
+    def map(self, evaluator: ArchEvaluator, specs: Sequence[str],
+            should_stop: Callable[[], bool] | None = None) -> Iterator[Outcome]:
+        """Yield one outcome per spec as each finishes (any order). With ``should_stop``, stop
+        starting new evaluations once it returns True (those started may still be yielded)."""
+
+    def close(self) -> None:
+        """Release workers (a no-op where there are none)."""
+
+
+class LocalExecutor(Executor):
+    """``workers`` = 1: one after another in this process; more: a process pool of that size
+    (spawned processes, so no torch state is forked)."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        if not isinstance(workers, int) or workers < 1:
+            raise InputError(f"workers must be a positive integer, not {workers!r}")
+        self.workers = workers
+
+    def map(self, evaluator, specs, should_stop=None):
+        stop = should_stop or (lambda: False)
+        if self.workers == 1 or len(specs) <= 1:
+            for spec in specs:
+                if stop():
+                    return
+                row, error = evaluate_safely(evaluator, spec)
+                yield spec, row, error
+            return
+        description = evaluator.to_dict()
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+            pending = {pool.submit(_evaluate_described, description, spec): spec for spec in specs}
+            try:
+                for future in concurrent.futures.as_completed(pending):
+                    spec = pending[future]
+                    try:
+                        yield future.result()
+                    except Exception as err:  # noqa: BLE001 - a dead worker fails its architecture only
+                        yield spec, None, f"worker failed: {type(err).__name__}: {err}"
+                    if stop():
+                        for other in pending:
+                            other.cancel()
+                        return
+            finally:
+                for other in pending:
+                    other.cancel()
+
+
+class RayExecutor(Executor):
+    """Each evaluation is a Ray task. ``address``: None starts (or reuses) a local instance with
+    ``num_cpus`` CPUs; ``"auto"`` or ``"ray://..."`` joins a running cluster."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:  # pinned in requirements.txt; guard for trimmed installs
+            raise InputError("the ray executor needs the 'ray' package (pip install -r requirements.txt)") from None
+        self._ray = ray
+        if not ray.is_initialized():
+            try:
+                if address is None:
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                             logging_level="ERROR", configure_logging=False)
+                else:
+                    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                raise InputError(f"could not reach a Ray cluster at {address!r}: {str(err).splitlines()[0]}") from None
+        self._remote = ray.remote(_evaluate_described)
+
+    def _options(self, evaluator: ArchEvaluator) -> dict[str, Any]:
+        options = dict(evaluator.task_resources())
+        if getattr(evaluator, "exclusive", False):
+            # One timing per node: ask for all CPUs of the smallest node, so Ray never co-schedules two.
+            cpus = [node["Resources"].get("CPU", 1) for node in self._ray.nodes() if node.get("Alive")]
+            options["num_cpus"] = max(1, min(cpus or [1]))
+        options["max_retries"] = 0  # an evaluation that fails is reported, not silently re-run
+        return options
+
+    def map(self, evaluator, specs, should_stop=None):
+        stop = should_stop or (lambda: False)
+        remote = self._remote.options(**self._options(evaluator))
+        description = evaluator.to_dict()
+        refs = {remote.remote(description, spec): spec for spec in specs}
+        waiting = list(refs)
+        while waiting:
+            done, waiting = self._ray.wait(waiting, num_returns=1)
+            for ref in done:
+                try:
+                    yield self._ray.get(ref)
+                except Exception as err:  # noqa: BLE001 - a lost task or node fails that architecture only
+                    yield refs[ref], None, f"ray task failed: {type(err).__name__}: {str(err).splitlines()[0]}"
+            if stop() and waiting:
+                for ref in waiting:
+                    self._ray.cancel(ref)
+                return
+
+
+#: name -> executor class (``--executor``).
+EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "ray": RayExecutor}
+
+
+def make_executor(name: str, address: str | None = None, workers: int = 1) -> Executor:
+    """The executor called ``name``: ``local`` (``workers`` processes) or ``ray`` (at ``address``)."""
+    if name == "local":
+        if address:
+            raise InputError("--address is for the ray executor")
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(address)
+    raise InputError(f"unknown executor {name!r}; choose from {list(EXECUTORS)}")
+
+
+def evaluate_batch(evaluator: ArchEvaluator, specs: Sequence[str], executor: Executor | None = None,
+                   progress: EvaluationProgress | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> EvaluationBatch:
+    """Evaluate ``specs``; rows come back in the order of ``specs`` whatever order they finish in."""
+    executor = executor or LocalExecutor()
+    rows: dict[str, dict[str, float]] = {}
+    errors: dict[str, str] = {}
+    for done, (spec, row, error) in enumerate(executor.map(evaluator, specs, should_stop), start=1):
+        if error is not None:
+            errors[spec] = error
+        else:
+            rows[spec] = row
+        if progress is not None:
+            progress(done, len(specs), spec, error)
+    frame = pd.DataFrame([{"arch": s, **rows[s]} for s in specs if s in rows],
+                         columns=["arch", *evaluator.metrics()])
+    return EvaluationBatch(frame, {s: errors[s] for s in specs if s in errors})

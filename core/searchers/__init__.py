@@ -1,0 +1,38 @@
+"""Search methods: one registry, one interface (core.searchers.base.Searcher).
+
+``get_searcher(name, settings)`` resolves a method name through :data:`SEARCHERS`, a lookup table of
+classes (never ``eval``). Adding a method is a :class:`Searcher` subclass in this package and a line here.
+"""
+from __future__ import annotations
+
+from core.errors import InputError
+from core.searchers.autobuild import (AutoBuildEvoSearcher, AutoBuildGraphSearcher, AutoBuildLocalSearcher,
+                                      AutoBuildRoundsSearcher, AutoBuildSearcher)
+from core.searchers.base import History, SearchResult, SearchSettings, Searcher, Trainer
+from core.searchers.evolution import EvolutionSearcher
+from core.searchers.guided import GuidedSearcher, LoopSearcher
+from core.searchers.predictor import PredictorSearcher
+from core.searchers.random import RandomSearcher
+
+#: name -> searcher class, in the order reports list them.
+SEARCHERS: dict[str, type[Searcher]] = {cls.name: cls for cls in (
+    AutoBuildSearcher, AutoBuildGraphSearcher, RandomSearcher, EvolutionSearcher, PredictorSearcher,
+    AutoBuildEvoSearcher, AutoBuildRoundsSearcher, AutoBuildLocalSearcher, GuidedSearcher, LoopSearcher)}
+
+#: The method a campaign uses unless told otherwise: the best on benchmarks/results/build_quality_*.md.
+DEFAULT_METHOD = "autobuild-guided"
+
+
+def get_searcher(name: str, settings: SearchSettings = SearchSettings()) -> Searcher:
+    if name not in SEARCHERS:
+        raise InputError(f"unknown method {name!r}; choose from {list(SEARCHERS)}")
+    return SEARCHERS[name](settings)
+
+
+def campaign_methods() -> list[str]:
+    """The methods that can propose a campaign round (those that override ``propose``)."""
+    return [name for name, cls in SEARCHERS.items() if cls.proposes]
+
+
+__all__ = ["SEARCHERS", "DEFAULT_METHOD", "get_searcher", "campaign_methods", "History", "SearchResult",
+           "SearchSettings", "Searcher", "Trainer"]

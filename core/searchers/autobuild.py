@@ -1,0 +1,131 @@
+"""AutoBuild as searchers: the paper's one-shot build, its build-in-rounds variants, and the reduced
+space handed to evolution ("augmenting NAS"). See core/rounds.py for why the round variants exist.
+
+    autobuild         one predictor on the N labelled -> build from the best modules -> evaluate
+                      the top ``extra`` built (the paper's method; cells scored by their sink)
+    autobuild-graph   the same with cells scored by the graph embedding's hop-L norm
+    autobuild-rounds  rounds of retrain -> build -> evaluate the best-ranked unevaluated built ones
+    autobuild-local   rounds that evaluate the best-ranked reduced-space members one mutation from the
+                      10 best evaluated
+    autobuild+evo     N/2 labelled -> reduced space -> evolution inside it (benchmark only)
+
+As proposers, ``autobuild`` and ``autobuild-rounds`` propose the same thing (one round of the build),
+``autobuild-local`` its local acquisition: a campaign is the rounds.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core.build import BuildConfig, build_architectures
+from core.errors import InputError
+from core.runs import Run
+from core.search import Evaluator, SearchProgress, regularized_evolution
+from core.searchers.base import History, SearchResult, Searcher, Trainer, evaluate_all
+from core.searchers.predictor import shared_run
+from core.spaces.base import SearchSpace
+
+#: Mutations drawn around the best evaluated architectures by the local acquisition, and how many
+#: of the best are their parents.
+LOCAL_PARENTS = 10
+LOCAL_MUTATIONS = 2000
+
+
+def unevaluated_built(run: Run, history: History, n: int, build: BuildConfig) -> list[str]:
+    """The run's reduced space, best-ranked first, without what ``history`` evaluated (at least ``n``
+    where the space allows: when fewer are left, ``k`` is raised until there are ``n`` or the reduced
+    space stops growing)."""
+    k, size = build.k, -1
+    while True:
+        config = BuildConfig(top=n + len(history), k=k, cell_score=build.cell_score, unit_hop=build.unit_hop)
+        result = build_architectures(run, config)
+        ranked = result.reduced_specs or list(result.built["arch"])
+        fresh = [s for s in ranked if history.proposable(s)]
+        if len(fresh) >= n or result.reduced_space_size == size:
+            return fresh
+        k, size = k + 1, result.reduced_space_size
+
+
+def near_the_best(space: SearchSpace, history: History, ranked: list[str], n: int, rng: np.random.Generator,
+                  parents: int = LOCAL_PARENTS, mutations: int = LOCAL_MUTATIONS) -> list[str]:
+    """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
+    architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
+    best = history.best(parents)
+    children = {space.mutate(best[int(rng.integers(len(best)))], rng) for _ in range(mutations)}
+    near = [spec for spec in ranked if spec in children]
+    return near + [spec for spec in ranked if spec not in children][:max(0, n - len(near))]
+
+
+def _require(run: Run | None, name: str) -> Run:
+    if run is None:
+        raise InputError(f"method {name!r} needs a trained run")
+    return run
+
+
+class AutoBuildSearcher(Searcher):
+    name = "autobuild"
+    description = "AutoBuild (paper, one shot): build from the best modules of one predictor"
+    needs_run = True
+    cell_score = "sink"
+
+    def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        build = BuildConfig(k=self.settings.k, cell_score=self.cell_score)
+        return unevaluated_built(_require(run, self.name), history, n, build)[:n]
+
+    def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        evaluate_all(oracle, labelled, progress)
+        run = shared_run({} if shared is None else shared, train, list(labelled), [oracle(s) for s in labelled])
+        # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
+        built = build_architectures(run, BuildConfig(top=self.settings.extra * 4, k=self.settings.k,
+                                                     cell_score=self.cell_score)).built["arch"]
+        evaluate_all(oracle, built, progress)
+        return SearchResult(list(oracle.history), oracle.best(), [run])
+
+
+class AutoBuildGraphSearcher(AutoBuildSearcher):
+    name = "autobuild-graph"
+    description = "AutoBuild one shot, cells scored by the graph embedding's hop-L norm"
+    cell_score = "graph"
+
+
+class AutoBuildRoundsSearcher(AutoBuildSearcher):
+    name = "autobuild-rounds"
+    description = "AutoBuild in rounds: retrain, build, evaluate the best-ranked unevaluated built ones"
+    acquire = "top"
+
+    def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        from core.rounds import RoundsConfig, autobuild_rounds
+
+        half = list(labelled)[: len(labelled) // 2]
+        config = RoundsConfig(self.settings.rounds, BuildConfig(k=self.settings.k), acquire=self.acquire, seed=seed)
+        runs = autobuild_rounds(oracle, half, train, config, progress=progress)
+        return SearchResult(list(oracle.history), oracle.best(), runs)
+
+
+class AutoBuildLocalSearcher(AutoBuildRoundsSearcher):
+    name = "autobuild-local"
+    description = "AutoBuild in rounds, evaluating reduced-space members one mutation from the best"
+    acquire = "local"
+
+    def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        ranked = unevaluated_built(_require(run, self.name), history, n, BuildConfig(k=self.settings.k))
+        return near_the_best(space, history, ranked, n, np.random.default_rng(seed))[:n]
+
+
+class AutoBuildEvoSearcher(Searcher):
+    name = "autobuild+evo"
+    description = "AutoBuild's reduced space searched by regularized evolution (benchmark only)"
+    needs_run = True
+    proposes = False
+
+    def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        half = list(labelled)[: len(labelled) // 2]
+        evaluate_all(oracle, half, progress)
+        run = train(half, [oracle(s) for s in half], 0)
+        reduced = build_architectures(run, BuildConfig(top=1, k=self.settings.k)).reduced_specs
+        reduced = [s for s in reduced if s in oracle.table.index] or list(oracle.table.index)
+        regularized_evolution(space, oracle, seed, pool=reduced, initial=reduced[: min(20, len(reduced))],
+                              progress=progress)
+        return SearchResult(list(oracle.history), oracle.best(), [run])

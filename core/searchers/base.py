@@ -1,0 +1,164 @@
+"""The searcher interface: what every search method (AutoBuild's and the baselines) implements.
+
+A searcher is used two ways (docs/design.md, "The loop"):
+
+* **propose** (ask/tell): given everything evaluated so far (a :class:`History`) and, for model-based
+  methods, a predictor trained on it, return ``n`` new distinct architectures to evaluate next. This
+  is what a campaign calls once per round; it keeps no state between calls, so a campaign that
+  restarts proposes exactly what it would have proposed.
+* **search**: spend a whole evaluation budget on a look-up benchmark (``core.search.Evaluator``)
+  and return the history and the pick. The benchmark and ``python -m core search`` call this. The
+  default runs ``propose`` in rounds (retrain, propose a share of what is left, evaluate), as a
+  campaign would; the methods that predate campaigns keep their sequential form so that every
+  published figure (benchmarks/results/) reproduces exactly.
+
+Methods are found by name in :data:`core.searchers.SEARCHERS` (a lookup table, never ``eval``).
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Sequence
+
+import numpy as np
+
+from core.errors import InputError
+from core.runs import Run
+from core.search import Evaluator, SearchProgress, report_progress
+from core.spaces.base import SearchSpace
+
+#: train(specs, values, round) -> a Run trained on those labelled architectures.
+Trainer = Callable[[list[str], list[float], int], Run]
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Settings shared by the methods. k: modules kept per unit/position in a build; rounds: train-
+    propose-evaluate rounds (or, for autobuild-guided's sequential form, predictor trainings) over the
+    budget; extra: evaluations after the N labelled (one-shot methods build this many); population,
+    sample_size: regularized evolution's P and S; candidates: mutations scored per child."""
+
+    k: int = 3
+    rounds: int = 4
+    extra: int = 4
+    population: int = 20
+    sample_size: int = 5
+    candidates: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("k", "rounds", "extra", "population", "sample_size", "candidates"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if self.population < 2 or self.sample_size > self.population:
+            raise ValueError(f"need population >= 2 and sample_size <= population, got {self.population}, "
+                             f"{self.sample_size}")
+
+
+@dataclass
+class History:
+    """What has been evaluated, in evaluation order: ``specs`` [E] and their target ``values`` [E]
+    (higher is better). ``allowed`` (optional) tells whether a spec may be proposed at all (e.g. it is
+    in a look-up table); proposals are always new, never in ``specs``."""
+
+    specs: list[str]
+    values: list[float]
+    allowed: Callable[[str], bool] | None = None
+    _seen: set[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.specs) != len(self.values):
+            raise ValueError(f"{len(self.specs)} specs but {len(self.values)} values")
+        self._seen = set(self.specs)
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def evaluated(self, spec: str) -> bool:
+        return spec in self._seen
+
+    def proposable(self, spec: str) -> bool:
+        return spec not in self._seen and (self.allowed is None or self.allowed(spec))
+
+    def best(self, count: int) -> list[str]:
+        """The ``count`` evaluated specs with the best values (ties: the earlier first)."""
+        order = np.argsort(-np.asarray(self.values, dtype=np.float64), kind="stable")[:count]
+        return [self.specs[i] for i in order]
+
+    @classmethod
+    def of(cls, oracle: Evaluator) -> "History":
+        """The history of a budgeted look-up evaluation; proposals must be in its table."""
+        index = oracle.table.index
+        return cls([s for s, _, _ in oracle.history], [v for _, v, _ in oracle.history], lambda s: s in index)
+
+
+@dataclass
+class SearchResult:
+    """A finished search: ``history`` rows (spec, selection value, report value) in evaluation order,
+    and ``pick``, the evaluated architecture with the best selection value (the rule a user applies)."""
+
+    history: list[tuple[str, float, float]]
+    pick: tuple[str, float, float]
+    runs: list[Run] = field(default_factory=list)
+
+
+class Searcher(ABC):
+    """Base class of a search method. Subclasses set ``name`` and ``needs_run`` and implement
+    :meth:`propose` (campaigns) and/or :meth:`search` (benchmarks)."""
+
+    name: ClassVar[str] = ""
+    #: One line for ``--help`` and the dashboard.
+    description: ClassVar[str] = ""
+    #: True when :meth:`propose` needs a predictor trained on the history (``run``).
+    needs_run: ClassVar[bool] = False
+    #: True when the method can propose a campaign round (implements :meth:`propose`).
+    proposes: ClassVar[bool] = True
+
+    def __init__(self, settings: SearchSettings = SearchSettings()) -> None:
+        self.settings = settings
+
+    def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        """Up to ``n`` distinct architectures not in ``history`` to evaluate next (fewer only when the
+        space has no more). ``seed`` decides every random choice, so the same call proposes the same."""
+        raise InputError(f"method {self.name!r} cannot propose for a campaign; use one of "
+                         f"{_campaign_methods()}")
+
+    def search(self, space: SearchSpace, oracle: Evaluator, seed: int, train: Trainer, labelled: Sequence[str],
+               progress: SearchProgress | None = None, shared: dict | None = None) -> SearchResult:
+        """Spend ``oracle``'s budget. ``labelled``: the N random architectures every method of a
+        benchmark trial shares; ``shared``: a dict per trial in which methods that train on exactly
+        those labels share one predictor (the benchmark's protocol). This default is the campaign loop: label the first
+        ``settings.population`` of them, then ``settings.rounds`` rounds of train (when the method
+        needs a predictor) -> propose an equal share of what is left -> evaluate."""
+        runs: list[Run] = []
+        evaluate_all(oracle, labelled[: self.settings.population], progress)
+        for r in range(self.settings.rounds):
+            if oracle.remaining <= 0:
+                break
+            history = History.of(oracle)
+            run = None
+            if self.needs_run:
+                run = train(list(history.specs), list(history.values), r)
+                runs.append(run)
+            share = math.ceil(oracle.remaining / (self.settings.rounds - r))
+            proposed = self.propose(space, history, share, seed=seed * 1000 + r, run=run)
+            if not proposed:
+                break
+            evaluate_all(oracle, proposed, progress)
+        return SearchResult(list(oracle.history), oracle.best(), runs)
+
+
+def evaluate_all(oracle: Evaluator, specs: Sequence[str], progress: SearchProgress | None = None) -> None:
+    """Evaluate ``specs`` in order until the budget is spent."""
+    for spec in specs:
+        if oracle.remaining <= 0:
+            break
+        oracle(spec)
+        report_progress(progress, oracle)
+
+
+def _campaign_methods() -> list[str]:
+    from core.searchers import campaign_methods
+
+    return campaign_methods()

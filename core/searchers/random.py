@@ -1,0 +1,41 @@
+"""Random search: uniformly random distinct architectures (the baseline every NAS paper reports)."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.runs import Run
+from core.search import Evaluator, SearchProgress, random_search
+from core.searchers.base import History, SearchResult, Searcher, Trainer
+from core.spaces.base import SearchSpace
+
+
+def random_proposals(space: SearchSpace, history: History, n: int, rng: np.random.Generator,
+                     exclude: set[str] | None = None) -> list[str]:
+    """Up to ``n`` distinct uniformly random proposable specs not in ``exclude``. Sampling gives up
+    after 100 tries per wanted spec; an enumerable space then draws from what is left."""
+    exclude = set() if exclude is None else exclude
+    chosen: dict[str, None] = {}
+    for _ in range(100 * n + 100):
+        if len(chosen) >= n:
+            break
+        spec = space.sample(rng)
+        if spec not in exclude and spec not in chosen and history.proposable(spec):
+            chosen[spec] = None
+    if len(chosen) < n and space.enumerable:
+        left = [s for s in space.enumerate() if s not in exclude and s not in chosen and history.proposable(s)]
+        for i in rng.permutation(len(left))[: n - len(chosen)]:
+            chosen[left[i]] = None
+    return list(chosen)
+
+
+class RandomSearcher(Searcher):
+    name = "random"
+    description = "uniformly random architectures"
+
+    def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        return random_proposals(space, history, n, np.random.default_rng(seed))
+
+    def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        random_search(space, oracle, seed, progress=progress)
+        return SearchResult(list(oracle.history), oracle.best())
