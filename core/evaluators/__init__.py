@@ -8,12 +8,13 @@ from __future__ import annotations
 from core.evaluators.base import (ArchEvaluator, EvaluationBatch, EvaluationError, evaluate_safely,
                                   evaluator_from_dict)
 from core.evaluators.external import ExternalEvaluator
+from core.evaluators.fid import FIDEvaluator
 from core.evaluators.lookup import LookupEvaluator
 from core.evaluators.measure import MeasureEvaluator
 
 #: name -> evaluator class.
 EVALUATORS: dict[str, type[ArchEvaluator]] = {cls.name: cls for cls in (
-    LookupEvaluator, MeasureEvaluator, ExternalEvaluator)}
+    LookupEvaluator, MeasureEvaluator, FIDEvaluator, ExternalEvaluator)}
 
 __all__ = ["EVALUATORS", "ArchEvaluator", "EvaluationBatch", "EvaluationError", "evaluate_safely",
-           "evaluator_from_dict", "ExternalEvaluator", "LookupEvaluator", "MeasureEvaluator"]
+           "evaluator_from_dict", "ExternalEvaluator", "FIDEvaluator", "LookupEvaluator", "MeasureEvaluator"]

@@ -65,6 +65,10 @@ class ArchEvaluator(ABC):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description; :func:`evaluator_from_dict` rebuilds the evaluator from it."""
 
+    def can_evaluate(self, spec: str) -> bool:
+        """Whether ``spec`` (canonical) can be evaluated at all; searchers propose only these."""
+        return True
+
     def task_resources(self) -> dict[str, float]:
         """What one evaluation needs from a Ray node (``num_cpus``, ``num_gpus``)."""
         return {"num_cpus": 1}

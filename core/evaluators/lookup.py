@@ -47,6 +47,9 @@ class LookupEvaluator(ArchEvaluator):
         row = table.loc[canonical]
         return {c: float(row[c]) for c in self.columns}
 
+    def can_evaluate(self, spec: str) -> bool:
+        return spec in _indexed(self._space, self.dataset).index
+
     def task_resources(self) -> dict[str, float]:
         return {"num_cpus": 0.25}  # a dictionary look-up: many per core
 
