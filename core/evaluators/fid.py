@@ -44,7 +44,11 @@ def _pipeline(model_dir: str, device: str, dtype: str | None):
 
     from core.diffusion.pipeline import load_pipeline
 
-    diffusers_logging.disable_progress_bar()
+    diffusers_logging.disable_progress_bar()  # workers' logs stay readable
+    with contextlib.suppress(ImportError):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
     return load_pipeline(model_dir, device, dtype)
 
 
