@@ -6,8 +6,8 @@
 Every method evaluates the same number of architectures (N + 4) per seed and picks by the validation
 metric; the table reports the test metric of the pick (mean ± std over seeds). Writes
 benchmarks/results/build_quality.md (and a CSV of every trial) and prints the report. ``--merge`` adds
-the rows of ``--methods`` to the report already at ``--out``: its other methods' trials are kept from
-its CSV (every method's trials depend only on the dataset, budget and seed, so they need not be re-run).
+the rows of ``--methods`` (at some or all of the report's budgets) to the report already at ``--out``:
+its other methods' trials are kept from its CSV (every method's trials depend only on the dataset, budget and seed, so they need not be re-run).
 """
 from __future__ import annotations
 
@@ -95,10 +95,10 @@ def earlier_trials(earlier: pd.DataFrame, name: str, config: BenchmarkConfig) ->
     """The earlier report's trials of dataset ``name`` for the methods ``config`` does not run; they
     must cover the same budgets and seeds (checked before running, so a mismatch costs nothing)."""
     keep = earlier[(earlier["dataset"] == name) & ~earlier["method"].isin(config.methods)]
-    if set(keep["budget"]) != set(config.budgets) or set(keep["seed"]) != set(config.seeds):
+    if not set(config.budgets) <= set(keep["budget"]) or set(keep["seed"]) != set(config.seeds):
         # Merging a different run would drop the earlier report's other rows: refuse rather than lose them.
         raise SystemExit(f"--merge: the earlier {name} report has budgets {sorted(set(keep['budget']))} and seeds "
-                         f"{sorted(set(keep['seed']))}; run with the same --budgets and --seeds")
+                         f"{sorted(set(keep['seed']))}; run with --budgets among them and the same --seeds")
     return keep
 
 
@@ -109,7 +109,8 @@ def merge_trials(result: BenchmarkResult, keep: pd.DataFrame) -> None:
     fields = [f.name for f in dataclasses.fields(Trial)]
     result.trials += [Trial(**{f: row[f] for f in fields}) for row in keep.to_dict("records")]
     methods = set(cfg.methods) | set(keep["method"])
-    result.config = dataclasses.replace(cfg, methods=tuple(m for m in METHODS if m in methods))
+    budgets = tuple(sorted(set(cfg.budgets) | set(int(b) for b in keep["budget"])))
+    cfg = result.config = dataclasses.replace(cfg, methods=tuple(m for m in METHODS if m in methods), budgets=budgets)
     result.trials.sort(key=lambda t: (cfg.budgets.index(t.budget), METHODS.index(t.method), t.seed))
 
 

@@ -466,8 +466,11 @@ class Campaign:
         outcomes = self.outcomes(r)
         evaluated = set(self.table()["arch"].astype(str))
         method = self._round_method(r)
-        rows = [{"arch": spec, **o["metrics"], ROUND: r, SOURCE: f"proposed-by-{method}"}
-                for spec, o in outcomes.items() if "metrics" in o and spec not in evaluated]
+        # In proposal order, whatever order the evaluations finished in (a Ray cluster's is random):
+        # the table's order decides the next predictor's training, so it must not depend on timing.
+        order = list(self.proposals(r)["arch"].astype(str))
+        rows = [{"arch": spec, **outcomes[spec]["metrics"], ROUND: r, SOURCE: f"proposed-by-{method}"}
+                for spec in order if "metrics" in outcomes.get(spec, {}) and spec not in evaluated]
         if rows:
             self._append_rows(pd.DataFrame(rows))
         failed = sum(1 for o in outcomes.values() if "error" in o)

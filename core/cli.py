@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "build": "core.commands.build",
     "benchmark": "core.commands.benchmark",
     "search": "core.commands.search",
+    "loop": "core.commands.loop",
     "inpaint": "core.commands.inpaint",
     "fid": "core.commands.fid",
     "exhaustive": "core.commands.exhaustive",

@@ -1,0 +1,190 @@
+"""``python -m core loop``: campaigns, the propose -> evaluate -> learn loop (core/campaign.py).
+
+    loop init    --space S [--dataset D] --table T --target EXPR --out DIR [--method M] [--evaluator E]
+    loop propose --campaign DIR --n N [--method M] [--out FILE]   the next round's proposals
+    loop ingest  --campaign DIR --table RESULTS                   the user's measured results
+    loop run     --campaign DIR --rounds R --n N [--executor local|ray] [--address ADDR]
+    loop status  --campaign DIR                                    rounds, evaluated, best so far, the pick
+
+Every step can be interrupted (Ctrl-C, kill -9) and repeated: a campaign loses and repeats nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from core.commands import torch_threads
+from core.errors import InputError
+
+HELP = "campaigns: propose architectures, evaluate them (here, on Ray, or yourself) and learn from them"
+
+#: --evaluator choices; "auto" picks lookup with --dataset, measure for spaces that build networks, else external.
+EVALUATOR_CHOICES = ("auto", "lookup", "measure", "external")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="loop_command", metavar="STEP", parser_class=type(parser))
+    sub.required = True
+
+    init = sub.add_parser("init", help="start a campaign from an evaluated table")
+    init.add_argument("--space", required=True)
+    init.add_argument("--dataset", default=None, help="benchmark dataset (evaluates by look-up in its table)")
+    init.add_argument("--table", required=True, help="the evaluated architectures to start from")
+    init.add_argument("--target", required=True, help="target expression to maximise, e.g. valid_perf")
+    init.add_argument("--out", required=True, help="campaign directory to create")
+    init.add_argument("--method", default=None, help="searcher that proposes (default: autobuild-guided)")
+    init.add_argument("--evaluator", choices=EVALUATOR_CHOICES, default="auto")
+    init.add_argument("--seed", type=int, default=0)
+    init.add_argument("--epochs", type=int, default=200, help="predictor training epochs per round")
+
+    propose = sub.add_parser("propose", help="retrain and propose the next round's architectures")
+    _campaign_argument(propose)
+    propose.add_argument("--n", type=int, required=True, help="architectures to propose")
+    propose.add_argument("--method", default=None, help="searcher for this round (default: the campaign's)")
+    propose.add_argument("--out", default=None, help="also write the proposals here (.csv, .parquet, .jsonl)")
+    propose.add_argument("--drop-pending", action="store_true", help="abandon the open round's unevaluated proposals")
+    torch_threads.add_argument(propose)
+
+    ingest = sub.add_parser("ingest", help="append measured results of proposed architectures")
+    _campaign_argument(ingest)
+    ingest.add_argument("--table", required=True, help="results: arch plus every metric column of the campaign")
+    ingest.add_argument("--allow-unproposed", action="store_true", help="accept architectures never proposed")
+
+    run = sub.add_parser("run", help="rounds of propose -> evaluate -> append with the campaign's evaluator")
+    _campaign_argument(run)
+    run.add_argument("--rounds", type=int, required=True)
+    run.add_argument("--n", type=int, required=True, help="proposals per round")
+    run.add_argument("--method", default=None)
+    run.add_argument("--executor", choices=("local", "ray"), default="local")
+    run.add_argument("--address", default=None, help="Ray cluster address ('auto', 'ray://host:10001'); "
+                     "default: a local Ray instance")
+    run.add_argument("--workers", type=int, default=1, help="local executor: evaluation processes")
+    torch_threads.add_argument(run)
+
+    status = sub.add_parser("status", help="rounds, evaluated architectures, best so far and the pick")
+    _campaign_argument(status)
+
+
+def _campaign_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--campaign", required=True, help="campaign directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    steps = {"init": _init, "propose": _propose, "ingest": _ingest, "run": _run, "status": _status}
+    return steps[args.loop_command](args)
+
+
+def _say(message: str, done: int, total: int) -> None:
+    sys.stderr.write(f"{message}" + (f" [{done}/{total}]" if total > 1 else "") + "\n")
+
+
+def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, ...]):
+    from core.evaluators import ExternalEvaluator, LookupEvaluator, MeasureEvaluator
+
+    choice = args.evaluator
+    if choice == "auto":
+        choice = "lookup" if args.dataset and space.datasets else "measure" if space.measures else "external"
+    if choice == "lookup":
+        if not space.datasets:
+            raise InputError(f"space {space.name!r} ships no look-up table; use --evaluator external")
+        return LookupEvaluator(space.name, args.dataset, list(metric_columns))
+    if choice == "measure":
+        return MeasureEvaluator(space.name)
+    return ExternalEvaluator(space.name, list(metric_columns))
+
+
+def _init(args: argparse.Namespace) -> int:
+    from core.campaign import Campaign
+    from core.searchers import DEFAULT_METHOD
+    from core.spaces import get_space
+    from core.tables import load_table
+
+    space = get_space(args.space)
+    if args.dataset is not None:
+        space.resolve_dataset(args.dataset)
+    if Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
+        raise InputError(f"campaign directory {args.out} already exists; choose another --out")
+    table = load_table(args.table, space)
+    evaluator = _evaluator_for(args, space, table.metric_columns)
+    campaign = Campaign.create(args.out, table, args.target, dataset=args.dataset, method=args.method or DEFAULT_METHOD,
+                               evaluator=evaluator, seed=args.seed, epochs=args.epochs)
+    print(f"campaign {campaign.path}: {len(table)} architectures, target {args.target}, method "
+          f"{campaign.config.method}, evaluated by {evaluator.describe()}")
+    return 0
+
+
+def _propose(args: argparse.Namespace) -> int:
+    from core.campaign import Campaign
+    from core.tables import FORMATS, write_table
+
+    if args.out and not args.out.lower().endswith(tuple(FORMATS)):  # refuse before training, not after
+        raise InputError(f"{args.out}: unknown table format; use one of {', '.join(FORMATS)}")
+    torch_threads.apply(args)
+    campaign = Campaign.open(args.campaign)
+    proposals = campaign.propose(args.n, args.method, drop_pending=args.drop_pending, progress=_say)
+    r = campaign.open_round()
+    written = campaign.round_dir(r) / "proposals.csv"
+    if args.out:
+        write_table(proposals, args.out)
+        written = Path(args.out)
+    print(f"round {r}: {len(proposals)} proposals written to {written}")
+    if not campaign.evaluator().automatic:
+        print(f"evaluate them, then: python -m core loop ingest --campaign {args.campaign} --table RESULTS "
+              f"(columns: arch, {', '.join(campaign.config.metric_columns)})")
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from core.campaign import Campaign
+
+    campaign = Campaign.open(args.campaign)
+    appended = campaign.ingest(args.table, allow_unproposed=args.allow_unproposed)
+    left = campaign.pending()
+    print(f"appended {appended} evaluated architectures" + (f"; {len(left)} proposals still await results"
+                                                            if left else "; the round is complete"))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core.campaign import Campaign
+    from core.evaluators.executors import make_executor
+
+    torch_threads.apply(args)
+    campaign = Campaign.open(args.campaign)
+    executor = make_executor(args.executor, args.address, args.workers)
+    try:
+        done = campaign.run(args.rounds, args.n, executor, args.method, progress=_say)
+    finally:
+        executor.close()
+    print(f"{done} round(s) completed")
+    _print_status(campaign)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from core.campaign import Campaign
+
+    _print_status(Campaign.open(args.campaign))
+    return 0
+
+
+def _print_status(campaign) -> None:
+    status = campaign.status()
+    config = status.config
+    print(f"campaign   {campaign.path}")
+    print(f"space      {config.space}" + (f" / {config.dataset}" if config.dataset else "")
+          + f"   target {config.target}   method {config.method}   evaluator {campaign.evaluator().describe()}")
+    print(f"evaluated  {status.evaluated} architectures in {status.completed_rounds} round(s) after the initial table")
+    print("round  proposed  evaluated  failed  best of round  best so far  predicted-vs-measured Spearman")
+    for r in status.rounds:
+        rho = "" if r.spearman is None else f"{r.spearman:.3f}"
+        best = "" if math.isnan(r.best) else f"{r.best:.6g}"
+        print(f"{r.round:5d}  {r.proposed:8d}  {r.evaluated:9d}  {r.failed:6d}  {best:>13}  {r.best_so_far:11.6g}  {rho}")
+    if status.pending:
+        print(f"pending    round {status.open_round}: {len(status.pending)} proposal(s) await results")
+    metrics = ", ".join(f"{c} {status.pick[c]:.6g}" for c in config.metric_columns)
+    print(f"pick       {status.pick['arch']}")
+    print(f"           target {status.pick['target']:.6g} ({metrics}; round {status.pick['round']}, "
+          f"{status.pick['source']})")
