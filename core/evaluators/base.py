@@ -43,10 +43,14 @@ class ArchEvaluator(ABC):
     Attributes:
         name: the registry name (``lookup``, ``measure``, ``fid``, ``external``).
         automatic: False for ``external``: nothing is evaluated here, the user brings results back.
+        task_batch: how many architectures one Ray task evaluates.
     """
 
     name: ClassVar[str] = ""
     automatic: ClassVar[bool] = True
+    #: Architectures per Ray task: 1 where one evaluation is heavy (training, FID), many where it is a
+    #: look-up (a task costs more to schedule than hundreds of look-ups).
+    task_batch: ClassVar[int] = 1
 
     @property
     @abstractmethod

@@ -8,9 +8,10 @@ give the same rows (look-up, FLOPs, parameters; timings vary as timings do).
 
 Ray (https://docs.ray.io) is the distributed engine: ``RayExecutor(address=None)`` starts a local
 instance; ``address="auto"`` or ``"ray://host:10001"`` joins an existing cluster (``ray start --head``
-on one machine, ``ray start --address HEAD:6379`` on the others). Each evaluation is a Ray task that
-asks for the evaluator's ``task_resources()`` (a GPU for inpainting + FID); a timing evaluator
-(``exclusive``) asks for a whole node's CPUs so no two timings share a machine.
+on one machine, ``ray start --address HEAD:6379`` on the others). Each Ray task evaluates
+``task_batch`` architectures (one for heavy evaluations, hundreds for look-ups) and asks for the
+evaluator's ``task_resources()`` (a GPU for inpainting + FID); a timing evaluator (``exclusive``) asks
+for a whole node's CPUs so no two timings share a machine.
 """
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ def _evaluate_described(description: dict[str, Any], spec: str) -> Outcome:
     """Runs in a worker: rebuild the evaluator (cheap; heavy state is cached per process) and evaluate."""
     row, error = evaluate_safely(evaluator_from_dict(description), spec)
     return spec, row, error
+
+
+def _evaluate_chunk(description: dict[str, Any], specs: list[str]) -> list[Outcome]:
+    """One Ray task: ``task_batch`` architectures, each its own outcome."""
+    evaluator = evaluator_from_dict(description)
+    return [(spec, *evaluate_safely(evaluator, spec)) for spec in specs]
 
 
 class Executor(ABC):
@@ -111,7 +118,7 @@ class RayExecutor(Executor):
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except (ConnectionError, RuntimeError, ValueError) as err:
                 raise InputError(f"could not reach a Ray cluster at {address!r}: {str(err).splitlines()[0]}") from None
-        self._remote = ray.remote(_evaluate_described)
+        self._remote = ray.remote(_evaluate_chunk)
 
     def _options(self, evaluator: ArchEvaluator) -> dict[str, Any]:
         options = dict(evaluator.task_resources())
@@ -126,15 +133,19 @@ class RayExecutor(Executor):
         stop = should_stop or (lambda: False)
         remote = self._remote.options(**self._options(evaluator))
         description = evaluator.to_dict()
-        refs = {remote.remote(description, spec): spec for spec in specs}
+        size = max(1, evaluator.task_batch)
+        chunks = [list(specs[i:i + size]) for i in range(0, len(specs), size)]
+        refs = {remote.remote(description, chunk): chunk for chunk in chunks}
         waiting = list(refs)
         while waiting:
             done, waiting = self._ray.wait(waiting, num_returns=1)
             for ref in done:
                 try:
-                    yield self._ray.get(ref)
-                except Exception as err:  # noqa: BLE001 - a lost task or node fails that architecture only
-                    yield refs[ref], None, f"ray task failed: {type(err).__name__}: {str(err).splitlines()[0]}"
+                    yield from self._ray.get(ref)
+                except Exception as err:  # noqa: BLE001 - a lost task or node fails its architectures only
+                    reason = f"ray task failed: {type(err).__name__}: {str(err).splitlines()[0]}"
+                    for spec in refs[ref]:
+                        yield spec, None, reason
             if stop() and waiting:
                 for ref in waiting:
                     self._ray.cancel(ref)

@@ -22,6 +22,7 @@ class LookupEvaluator(ArchEvaluator):
     columns: the metric columns to return (None: all of the table's)."""
 
     name = "lookup"
+    task_batch = 256
 
     def __init__(self, space: str, dataset: str | None = None, columns: list[str] | None = None) -> None:
         self._space = get_space(space).name
@@ -51,7 +52,7 @@ class LookupEvaluator(ArchEvaluator):
         return spec in _indexed(self._space, self.dataset).index
 
     def task_resources(self) -> dict[str, float]:
-        return {"num_cpus": 0.25}  # a dictionary look-up: many per core
+        return {"num_cpus": 1}
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "space": self._space, "dataset": self.dataset, "columns": list(self.columns)}
