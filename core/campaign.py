@@ -376,30 +376,41 @@ class Campaign:
         label = name or (str(source) if isinstance(source, (str, Path)) else "uploaded table")
         with self._locked():
             raw = read_table(source, name=name)
-            missing = [c for c in self.config.metric_columns if c not in raw.columns]
+            missing = [c for c in ("arch", *self.config.metric_columns) if c not in raw.columns]
             if missing:
                 raise InputError(f"{label}: no column {missing}; a campaign row needs every metric column "
                                  f"{list(self.config.metric_columns)}")
-            table = validate_table(raw[["arch", *self.config.metric_columns]], self.space, source=label,
-                                   metric_columns=list(self.config.metric_columns))
-            frame = table.frame
-            values = evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns)))
-            problems = [f"row {i + 1}: the target {self.config.target!r} is NaN or infinite"
-                        for i in values.excluded_rows]
             evaluated = set(self.table()["arch"].astype(str))
             r = self.open_round()
             proposed = set(self.proposals(r)["arch"].astype(str)) if r is not None else set()
-            sources = []
-            for i, spec in enumerate(frame["arch"].astype(str)):
+            problems, sources = [], []
+            for i, raw_spec in enumerate(raw["arch"]):
+                try:
+                    spec = self.space.canonical(str(raw_spec))
+                except InputError:
+                    sources.append(None)  # validate_table names the bad spec
+                    continue
                 if spec in evaluated:
                     problems.append(f"row {i + 1}: {_short(spec)} was already evaluated")
                 elif spec in proposed:
                     sources.append(f"proposed-by-{self._round_method(r)}")
+                    continue
                 elif allow_unproposed:
                     sources.append(UPLOADED)
+                    continue
                 else:
                     problems.append(f"row {i + 1}: {_short(spec)} was never proposed"
                                     + (f" in round {r}" if r is not None else " (no round is open)"))
+                sources.append(None)
+            try:
+                table = validate_table(raw[["arch", *self.config.metric_columns]], self.space, source=label,
+                                       metric_columns=list(self.config.metric_columns))
+            except InputError as err:  # every problem at once: the table's, then the campaign's
+                raise InputError("; ".join([str(err)] + problems)) from None
+            frame = table.frame
+            values = evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns)))
+            problems += [f"row {i + 1}: the target {self.config.target!r} is NaN or infinite"
+                         for i in values.excluded_rows]
             if problems:
                 shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
                 raise InputError(f"{label}: {shown}")
