@@ -40,6 +40,7 @@ from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
 from core.predictor.train import TrainConfig, train_predictor
+from core.run_config import RunConfig
 from core.runs import Run
 from core.search import Evaluator, SearchProgress
 from core.searchers import SEARCHERS, SearchSettings, get_searcher
@@ -147,16 +148,16 @@ def train_in_memory(space_name: str, dataset: str, specs: Sequence[str], y: np.n
     result = train_predictor(store, y, PredictorConfig(gnn=config.gnn),
                              TrainConfig(epochs=config.epochs, lam=config.lam, val_fraction=0.0, seed=seed,
                                          eval_every=config.epochs))
-    run_config = {"space": space_name, "dataset": dataset, "target": select, "target_columns": [select],
-                  "target_mean": result.target_mean, "target_std": result.target_std,
-                  "hop_moments": [list(m) for m in result.hop_moments]}
+    run_config = RunConfig(space=space_name, dataset=dataset, target=select, target_columns=(select,),
+                           target_mean=float(result.target_mean), target_std=float(result.target_std),
+                           hop_moments=tuple(tuple(map(float, m)) for m in result.hop_moments), seed=seed)
     return _InMemoryRun(run_config, result.model)
 
 
 class _InMemoryRun(Run):
     """A Run that lives only in memory (the benchmark trains hundreds; none is saved)."""
 
-    def __init__(self, config: dict, model) -> None:
+    def __init__(self, config: RunConfig, model) -> None:
         super().__init__(Path("<memory>"), config, model, {})
 
     def table(self) -> pd.DataFrame:

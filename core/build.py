@@ -483,7 +483,7 @@ def _add_lookup(run: Run, built: pd.DataFrame) -> None:
         return
     for column in table.columns:
         built[f"true_{column}"] = [table[column].get(a, np.nan) for a in built["arch"]]
-    metric = next((c for c in run.config.get("target_columns", []) if c in table.columns), None)
+    metric = next((c for c in run.config.target_columns if c in table.columns), None)
     if metric is not None:
         values = np.sort(table[metric].to_numpy())
         built["percentile"] = [100.0 * np.searchsorted(values, v, side="right") / len(values)

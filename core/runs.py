@@ -12,6 +12,7 @@ that is renamed into place at the end (like nanoGPT, the checkpoint carries its 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shutil
@@ -31,13 +32,13 @@ from core.graph import ArchGraph, FeatureSchema
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import AutoBuildPredictor, PredictorConfig
 from core.predictor.train import TrainConfig, predict_encoded
+from core.run_config import FORMAT_VERSION, RunConfig
 from core.spaces import SearchSpace, get_space
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
 TABLE_FILE = "table.csv"
-FORMAT_VERSION = 1
 
 _VERSIONED_PACKAGES = ("torch", "torch-geometric", "numpy", "pandas", "scipy", "nas-bench-graph",
                        "analog-nasbench", "onnx")
@@ -63,19 +64,20 @@ class Prediction:
 
 
 class Run:
-    """A loaded run: the predictor in eval mode plus its config, metrics and training table."""
+    """A loaded run: the predictor in eval mode plus its config (a :class:`RunConfig`), metrics and
+    training table."""
 
-    def __init__(self, path: Path, config: dict[str, Any], model: AutoBuildPredictor,
+    def __init__(self, path: Path, config: RunConfig, model: AutoBuildPredictor,
                  metrics: dict[str, Any]) -> None:
         self.path = path
         self.config = config
         self.model = model
         self.metrics = metrics
         self.schema: FeatureSchema = model.schema
-        self.space: SearchSpace = get_space(config["space"])
-        self.target_mean = float(config["target_mean"])
-        self.target_std = float(config["target_std"])
-        self.hop_moments: list[tuple[float, float]] = [tuple(m) for m in config["hop_moments"]]
+        self.space: SearchSpace = get_space(config.space)
+        self.target_mean = float(config.target_mean)
+        self.target_std = float(config.target_std)
+        self.hop_moments: list[tuple[float, float]] = [tuple(m) for m in config.hop_moments]
 
     @property
     def name(self) -> str:
@@ -87,11 +89,11 @@ class Run:
 
     @property
     def target(self) -> str:
-        return self.config["target"]
+        return self.config.target
 
     @property
     def dataset(self) -> str | None:
-        return self.config.get("dataset")
+        return self.config.dataset
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "Run":
@@ -99,15 +101,21 @@ class Run:
         if not (path / CONFIG_FILE).is_file() or not (path / MODEL_FILE).is_file():
             raise InputError(f"{path} is not a run directory (no {CONFIG_FILE} / {MODEL_FILE})")
         try:
-            config = json.loads((path / CONFIG_FILE).read_text())
+            raw = json.loads((path / CONFIG_FILE).read_text())
             metrics = json.loads((path / METRICS_FILE).read_text()) if (path / METRICS_FILE).is_file() else {}
         except (OSError, json.JSONDecodeError) as err:
             raise InputError(f"{path}: unreadable run files ({err})") from None
-        if config.get("format_version") != FORMAT_VERSION:
-            raise InputError(f"{path}: run format {config.get('format_version')!r} is not supported "
-                             f"(this version reads {FORMAT_VERSION})")
-        schema = FeatureSchema.from_dict(config["schema"])
-        model = AutoBuildPredictor(schema, PredictorConfig(**config["model"]))
+        if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+            shown = raw.get("format_version") if isinstance(raw, dict) else None
+            raise InputError(f"{path}: run format {shown!r} is not supported (this version reads {FORMAT_VERSION})")
+        try:
+            config = RunConfig.from_dict(raw)
+        except InputError as err:
+            raise InputError(f"{path}: {err}") from None
+        if config.schema is None or config.model is None:
+            raise InputError(f"{path}: the run config has no schema or model settings")
+        schema = FeatureSchema.from_dict(config.schema)
+        model = AutoBuildPredictor(schema, config.model)
         state = torch.load(path / MODEL_FILE, map_location=device, weights_only=True)
         model.load_state_dict(state)
         model.to(device).eval()
@@ -127,7 +135,7 @@ class Run:
         return Prediction(standardised * self.target_std + self.target_mean, norms)
 
 
-def save_run(out: str | Path, *, config: dict[str, Any], model: AutoBuildPredictor,
+def save_run(out: str | Path, *, config: RunConfig, model: AutoBuildPredictor,
              metrics: dict[str, Any], table: pd.DataFrame, overwrite: bool = False) -> Path:
     """Write a run directory atomically; ``config`` gets the schema, model config and versions added.
 
@@ -136,9 +144,9 @@ def save_run(out: str | Path, *, config: dict[str, Any], model: AutoBuildPredict
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise InputError(f"run directory {out} already exists; choose another --out or remove it")
-    full = dict(config)
-    full.update(format_version=FORMAT_VERSION, schema=model.schema.to_dict(), model=model.config.to_dict(),
-                versions=package_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    full = dataclasses.replace(config, format_version=FORMAT_VERSION, schema=model.schema.to_dict(),
+                               model=model.config, versions=package_versions(),
+                               created=time.strftime("%Y-%m-%dT%H:%M:%S%z")).to_dict()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:

@@ -20,6 +20,7 @@ from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
 from core.predictor.train import EpochReport, TrainConfig, predict_encoded, train_predictor
+from core.run_config import RunConfig
 from core.runs import Run, save_run
 from core.spaces import get_space
 from core.tables import ValidatedTable, table_hash
@@ -93,24 +94,13 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
         "history": result.history,
     }
     frame = table.frame.iloc[kept].reset_index(drop=True)
-    config = {
-        "space": table.space_name,
-        "dataset": dataset,
-        "target": target_expression,
-        "target_columns": list(target.columns),
-        "metric_columns": list(table.metric_columns),
-        "train": train_config.to_dict(),
-        "seed": train_config.seed,
-        "table_source": table.source,
-        "table_hash": table_hash(table),
-        "rows": int(kept.size),
-        "excluded_rows": [int(r) for r in values.excluded_rows],
-        "train_rows": result.train_ids.tolist(),
-        "val_rows": result.val_ids.tolist(),
-        "target_mean": result.target_mean,
-        "target_std": result.target_std,
-        "hop_moments": [list(m) for m in result.hop_moments],
-    }
+    config = RunConfig(
+        space=table.space_name, dataset=dataset, target=target_expression, target_columns=tuple(target.columns),
+        metric_columns=tuple(table.metric_columns), train=train_config, model=model_config,
+        seed=train_config.seed, table_source=table.source, table_hash=table_hash(table), rows=int(kept.size),
+        excluded_rows=tuple(int(r) for r in values.excluded_rows), train_rows=tuple(result.train_ids.tolist()),
+        val_rows=tuple(result.val_ids.tolist()), target_mean=float(result.target_mean),
+        target_std=float(result.target_std), hop_moments=tuple(tuple(map(float, m)) for m in result.hop_moments))
     path = save_run(out, config=config, model=result.model, metrics=metrics, table=frame, overwrite=overwrite)
     summary = values.summary() if values.excluded_rows else ""
     return TrainOutcome(Run.load(path), metrics, summary)
@@ -118,9 +108,9 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
 
 def predict_table(run: Run, table: ValidatedTable) -> pd.DataFrame:
     """``arch``, ``predicted`` (target units) and ``norm_hop0`` .. ``norm_hopL`` for every row."""
-    if table.space_name != run.config["space"]:
+    if table.space_name != run.config.space:
         raise InputError(f"{table.source} is a {table.space_name} table but run {run.name} was trained "
-                         f"on {run.config['space']}")
+                         f"on {run.config.space}")
     prediction = run.predict(EncodedGraphs(table.graphs, run.schema))
     out = pd.DataFrame({"arch": table.frame["arch"], "predicted": prediction.values})
     for h in range(prediction.hop_norms.shape[1]):
@@ -138,11 +128,11 @@ def format_summary(run: Run, metrics: dict[str, Any]) -> str:
     hops = "  ".join(f"h{h}={f(v)}" for h, v in enumerate(held["hop_norm_spearman"]))
     lines = [
         f"run        {run.path}",
-        f"space      {run.config['space']}" + (f" / {run.dataset}" if run.dataset else ""),
-        f"target     {run.target}   ({run.config['rows']} rows; {len(run.config['excluded_rows'])} excluded)",
+        f"space      {run.config.space}" + (f" / {run.dataset}" if run.dataset else ""),
+        f"target     {run.target}   ({run.config.rows} rows; {len(run.config.excluded_rows)} excluded)",
         f"trained    {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
-        f"({run.config['model']['gnn']}, width {run.config['model']['width']}, "
-        f"{run.config['model']['layers']} layers, lambda {run.config['train']['lam']})",
+        f"({run.config.model.gnn}, width {run.config.model.width}, "
+        f"{run.config.model.layers} layers, lambda {run.config.train.lam})",
         f"held-out   {metrics['heldout_split']}, {held['rows']} architectures",
         f"  Spearman {f(held['spearman'])}   Kendall tau {f(held['kendall_tau'])}   MAE {f(held['mae'])}"
         f"   precision@{held['k']} {f(held['precision_at_k'])}",

@@ -40,3 +40,32 @@ def test_list_runs_and_bad_run_dir(nb201_run, tmp_path):
     assert list_runs(tmp_path) == []
     with pytest.raises(InputError, match="not a run directory"):
         Run.load(tmp_path)
+
+
+def test_run_config_is_typed_and_old_or_newer_run_directories_still_load(nb201_run, tmp_path):
+    import shutil
+
+    from core.predictor.model import PredictorConfig
+    from core.run_config import RunConfig
+    from core.runs import Run
+
+    run = nb201_run.run
+    assert isinstance(run.config, RunConfig) and isinstance(run.config.model, PredictorConfig)
+    assert run.config.space == "nasbench201" and run.config.target_columns == ("baseline_accuracy",)
+    assert RunConfig.from_dict(run.config.to_dict()) == run.config
+    # A run written before some fields existed, and by a writer that knew a key this version does not.
+    old = tmp_path / "old"
+    shutil.copytree(run.path, old)
+    raw = json.loads((old / "config.json").read_text())
+    for newer in ("metric_columns", "train_rows", "val_rows", "table_source"):
+        raw.pop(newer)
+    raw["train"]["retired_option"] = 3
+    raw["from_the_future"] = {"kept": True}
+    (old / "config.json").write_text(json.dumps(raw))
+    loaded = Run.load(old)
+    assert loaded.config.metric_columns == () and loaded.config.train.lam == run.config.train.lam
+    assert loaded.config.to_dict()["from_the_future"] == {"kept": True}
+    raw.pop("target_std")
+    (old / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(InputError, match="run config"):
+        Run.load(old)

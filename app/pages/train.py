@@ -164,10 +164,10 @@ def result_card(run: Run) -> None:
     with st.container(border=True):
         st.markdown(f"#### {run.name}")
         cfg = run.config
-        st.caption(f"{cfg['space']}" + (f"/{run.dataset}" if run.dataset else "") + f" · target `{run.target}` · "
-                   f"{cfg['rows']} architectures ({len(cfg.get('excluded_rows', []))} excluded) · "
-                   f"{cfg['model']['gnn']}, width {cfg['model']['width']}, {cfg['model']['layers']} layers, "
-                   f"λ {cfg['train']['lam']}, seed {cfg['seed']} · {metrics.get('epochs_run', '?')} epochs in "
+        st.caption(f"{cfg.space}" + (f"/{run.dataset}" if run.dataset else "") + f" · target `{run.target}` · "
+                   f"{cfg.rows} architectures ({len(cfg.excluded_rows)} excluded) · "
+                   f"{cfg.model.gnn}, width {cfg.model.width}, {cfg.model.layers} layers, "
+                   f"λ {cfg.train.lam}, seed {cfg.seed} · {metrics.get('epochs_run', '?')} epochs in "
                    f"{metrics.get('train_seconds', float('nan')):.1f} s")
         cols = st.columns(4)
         cols[0].metric("Held-out Spearman", _fmt(held.get("spearman")))
