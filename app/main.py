@@ -8,7 +8,9 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="AutoBuild Studio", page_icon=":material/hub:", layout="wide")
+# An emoji favicon is drawn from a data: URL; a ":material/...:" one is fetched from fonts.gstatic.com on
+# every page, a network request (and a console error offline) that the dashboard must not make.
+st.set_page_config(page_title="AutoBuild Studio", page_icon="🧩", layout="wide")
 
 PAGES = Path(__file__).parent / "pages"
 sections = {
@@ -22,6 +24,7 @@ sections = {
     ],
     "Build": [
         st.Page("pages/build.py", title="Build", icon=":material/construction:"),
+        st.Page("pages/loop.py", title="Loop", icon=":material/autorenew:"),
     ],
 }
 if (PAGES / "inpainting.py").is_file():  # written in its own issue; shown once it exists

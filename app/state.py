@@ -39,6 +39,7 @@ DEFAULT_SPACE = "nasbench-graph"
 DEFAULT_DATASET = "cora"
 DEFAULT_TARGET = "valid_perf"
 RUNS_ENV = "AUTOBUILD_RUNS_DIR"
+CAMPAIGNS_ENV = "AUTOBUILD_CAMPAIGNS_DIR"
 
 # ------------------------------------------------------------------------ session-state keys
 TABLE = "ab_table"              # the ValidatedTable in use
@@ -51,12 +52,21 @@ JOB = "ab_job"                  # id of this session's training job
 BUILD_JOB = "ab_build_job"      # id of this session's build job
 BUILDS = "ab_builds"            # (run path, stamp, top, k, readout, limits) -> BuildResult of this session
 NOTICE = "ab_notice"            # a one-time message for the next page render
+CAMPAIGN = "ab_campaign"        # path (str) of the campaign in use (Loop page)
+LOOP_JOB = "ab_loop_job"        # id of this session's campaign job (propose or evaluate)
 
 
 def runs_dir() -> Path:
     """Where runs live: ``$AUTOBUILD_RUNS_DIR`` or ``runs/`` in the project."""
     value = os.environ.get(RUNS_ENV)
     return Path(value).expanduser() if value else ROOT / "runs"
+
+
+def campaigns_dir() -> Path:
+    """Where campaigns live: ``$AUTOBUILD_CAMPAIGNS_DIR``, else ``campaigns/`` beside the runs folder, so
+    whatever moves the runs (``$AUTOBUILD_RUNS_DIR``: a deployment, a test's temporary folder) moves them too."""
+    value = os.environ.get(CAMPAIGNS_ENV)
+    return Path(value).expanduser() if value else runs_dir().parent / "campaigns"
 
 
 def remember(name: str, default: Any = None) -> str:
@@ -542,6 +552,46 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
         return build_architectures(load_run(path, stamp), config, progress=progress)
 
     st.session_state[BUILD_JOB] = job.id
+    return _start(job, work)
+
+
+def _campaign_progress(job: Job) -> Callable[[str, int, int], None]:
+    """core.campaign's progress(message, done, total) as the job's stage and fraction."""
+    def progress(message: str, done: int, total: int) -> None:
+        job.stage, job.fraction = message, done / max(total, 1)
+    return progress
+
+
+def start_propose(path: str, n: int, drop_pending: bool = False) -> Job:
+    """Open a campaign's next round in a thread (``Campaign.propose``: retrain, then propose ``n``); the
+    job id goes to ``LOOP_JOB``. Training takes minutes, so the page must not wait for it."""
+    from core.campaign import Campaign
+
+    job = Job(id=uuid.uuid4().hex, kind="propose", label=Path(path).name, key=path)
+
+    def work(job: Job) -> Any:
+        return Campaign.open(path).propose(n, drop_pending=drop_pending, progress=_campaign_progress(job))
+
+    st.session_state[LOOP_JOB] = job.id
+    return _start(job, work)
+
+
+def start_evaluate(path: str) -> Job:
+    """Evaluate a campaign's pending proposals in a thread (``Campaign.evaluate_pending``, here, one at a
+    time); ``job.stop`` is its ``should_stop``, so Cancel ends it after the evaluation in flight and
+    everything finished so far stays recorded. The job id goes to ``LOOP_JOB``."""
+    from core.campaign import Campaign
+    from core.evaluators.executors import LocalExecutor
+
+    job = Job(id=uuid.uuid4().hex, kind="evaluate", label=Path(path).name, key=path)
+
+    def work(job: Job) -> Any:
+        campaign = Campaign.open(path)
+        job.total = len(campaign.pending())
+        return campaign.evaluate_pending(LocalExecutor(), progress=_campaign_progress(job),
+                                         should_stop=job.stop.is_set)
+
+    st.session_state[LOOP_JOB] = job.id
     return _start(job, work)
 
 

@@ -14,6 +14,8 @@ from core.constraints import Constraint, parse_constraints
 from core.errors import InputError
 from core.runs import Run
 
+#: Below this held-out Spearman a run's one-shot builds are no better than random picks (the Loop page's line).
+WEAK_SPEARMAN = 0.4
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
 #: How candidates are read out, per kind of build (core.build.UNIT_HOPS / CELL_SCORES), for the select box.
@@ -148,6 +150,18 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
             st.caption(f"{table.attrs.get('scored', 0):,} scored in {table.attrs.get('seconds', 0):.1f} s.")
 
 
+def weak_run_warning(run: Run) -> None:
+    """Say plainly when the run ranks too weakly for a one-shot build to be trusted, and what helps."""
+    rho = ((run.metrics or {}).get("heldout") or {}).get("spearman")
+    if rho is None or not rho < WEAK_SPEARMAN:
+        return
+    st.warning(f"**One-shot builds from this run are unreliable**: its held-out Spearman is {rho:.2f} (below "
+               f"{WEAK_SPEARMAN}). At this correlation its module scores pick architectures no better than random "
+               "picks. The Loop page measures what it proposes and retrains on those measurements each round, so "
+               "the result is the best *measured* architecture.", icon=":material/warning:")
+    st.page_link("pages/loop.py", label="Go to Loop", icon=":material/autorenew:")
+
+
 def render() -> None:
     st.title("Build")
     st.caption("Score every candidate of each unit, keep the top k per unit (their product is the reduced search "
@@ -163,6 +177,7 @@ def render() -> None:
     notice = state.pop_notice()
     if notice:
         (st.error if notice[0] == "error" else st.success)(notice[1])
+    weak_run_warning(run)
     cols = st.columns([1, 1, 1.4, 1])
     with cols[0]:
         k = st.number_input("k: modules kept per unit", min_value=1, max_value=20, step=1,

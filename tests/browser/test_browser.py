@@ -1,8 +1,9 @@
 """The dashboard in a real browser: `streamlit run app/main.py` driven by Debian's chromium via playwright.
 
 One walk through the product: the first page opens on the bundled data, a table is uploaded, a short
-training run completes, the modules graph opens, architectures are built. One screenshot per page goes
-to ``assets/page_<name>.png`` (plus the modules page in dark mode), and the page timings are printed.
+training run completes, the modules graph opens, architectures are built, a campaign starts on the Loop
+page. One screenshot per page goes to ``assets/page_<name>.png`` (plus the modules page in dark mode; the
+Loop page's stays in the temporary folder), and the page timings are printed.
 
 Never runs ``playwright install``: it uses ``/usr/bin/chromium`` (``apt-get install chromium``). Skipped
 only when chromium is absent and ``CI`` is not set; under CI a missing chromium fails the test.
@@ -230,6 +231,8 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     _no_exception(page, "build")
     _shot(page, "build")
 
+    _loop(page, upload.parent, timings)
+
     # Inpainting lives in its own issue: screenshot it when the page exists.
     if (ROOT / "app" / "pages" / "inpainting.py").is_file():
         _go(page, "Inpainting")
@@ -248,4 +251,40 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     timings["modules (new session, dark)"] = time.time() - start
     _no_exception(dark, "modules (dark)")
     _shot(dark, "modules_dark")
+
+
+def _loop(page, tmp: Path, timings: dict[str, float]) -> None:
+    """Loop: start a campaign the user evaluates (starting one trains nothing, so it is quick); the page
+    shows its status, best-so-far curve and history with no exception and no browser console error. Its
+    screenshot stays in the test's temporary folder (assets/ holds only the README's pictures)."""
+    console: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            console.append(f"{message.text} ({message.location.get('url', '')})")
+
+    def on_error(error) -> None:
+        console.append(str(error))
+
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    try:
+        start = time.time()
+        _go(page, "Loop")
+        page.get_by_role("button", name="Start campaign").wait_for()
+        _wait_idle(page)
+        page.get_by_text("I evaluate them myself", exact=True).click()
+        page.get_by_role("button", name="Start campaign").click()
+        page.get_by_text("Rounds completed", exact=True).wait_for()
+        page.get_by_text("History", exact=True).wait_for()
+        page.get_by_role("button", name="Propose the next round").wait_for()
+        _wait_idle(page)
+        _settled(page)
+        timings["loop (start a campaign)"] = time.time() - start
+        _no_exception(page, "loop")
+        page.screenshot(path=str(tmp / "page_loop.png"))
+    finally:
+        page.remove_listener("console", on_console)
+        page.remove_listener("pageerror", on_error)
+    assert not console, f"loop: browser console errors: {console[:5]}"
 
