@@ -71,3 +71,21 @@ def test_ray_tasks_give_the_local_rows(ray_executor):
     remote = evaluate_batch(evaluator, specs, ray_executor)
     assert remote.rows.equals(local.rows)
     assert set(remote.errors) == {"|bad|"} and remote.errors == local.errors
+
+
+def test_a_campaign_through_ray_has_the_local_history(ray_executor, tmp_path):
+    from core.campaign import Campaign
+    from core.tables import validate_table
+
+    space = get_space("nasbench201")
+    specs = some_specs("nasbench201", 16, seed=2)
+    frame = space.metrics_table().set_index("arch").loc[specs, ["baseline_accuracy"]].reset_index()
+    table = validate_table(frame, space, source="init.csv")
+    evaluator = LookupEvaluator("nasbench201", "cifar10", ["baseline_accuracy"])
+    histories = []
+    for name, executor in (("local", LocalExecutor()), ("ray", ray_executor)):
+        campaign = Campaign.create(tmp_path / name, table, "baseline_accuracy", dataset="cifar10",
+                                   evaluator=evaluator, epochs=10)
+        assert campaign.run(2, 3, executor) == 2
+        histories.append(campaign.table())
+    assert len(histories[0]) == 22 and histories[0].equals(histories[1])
