@@ -26,11 +26,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import torch
+
 from core.errors import InputError, TableError
 from core.runs import CONFIG_FILE, Run, RunSummary, list_runs
 from core.spaces import get_space, space_names
 from core.tables import FORMATS, ValidatedTable, load_table, read_table, validate_table
 from core.targets import TargetValues, evaluate_target, parse_target
+
+# Architecture graphs are tiny: torch's default of one thread per core makes every training step
+# wait on synchronisation (the CLI's --threads defaults to 1 for the same reason; a round of a
+# campaign took 214-553 s here with 2 threads under load, 6-10 s with 1). The server trains in
+# background threads, so the setting is process-wide.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_data"
@@ -355,7 +363,7 @@ def run_picker(label: str = "Run", key: str = "run_picker") -> Run | None:
 def run_table(path: str, stamp: float) -> ValidatedTable:
     """The run's training table, validated again to rebuild its graphs."""
     run = load_run(path, stamp)
-    return validate_table(run.table(), run.space, source=f"run {run.name}", metric_columns=run.config["metric_columns"])
+    return validate_table(run.table(), run.space, source=f"run {run.name}", metric_columns=list(run.config.metric_columns))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

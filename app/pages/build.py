@@ -56,7 +56,7 @@ def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
         points = built.assign(nodes=[run.space.to_graph(a).num_nodes for a in built["arch"]])
         metrics = ["predicted", "nodes"]
         name = "training architectures"
-    target_metric = next((c for c in run.config.get("target_columns", []) if c in metrics), None)
+    target_metric = next((c for c in run.config.target_columns if c in metrics), None)
     y_default = target_metric or metrics[0]
     x_default = next((m for m in metrics if COST_WORDS.search(m) and m != y_default),
                      next((m for m in metrics if m != y_default), metrics[0]))

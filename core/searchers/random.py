@@ -33,7 +33,9 @@ class RandomSearcher(Searcher):
     description = "uniformly random architectures"
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
-        return random_proposals(space, history, n, np.random.default_rng(seed))
+        # A stream apart from default_rng(seed), which `sample --seed` draws tables with: a campaign
+        # started from a table sampled with its own seed would otherwise re-draw that very table.
+        return random_proposals(space, history, n, np.random.default_rng((seed, 1)))
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
