@@ -34,7 +34,10 @@ embedding's hop-L norm; `autobuild+evo` runs evolution inside the reduced space;
 spends the budget after N/2 labels in train-build-evaluate rounds, evaluating the best-ranked
 reduced-space members; `autobuild-local` does the same but ranks only the members one mutation from
 the 10 best evaluated (core/rounds.py); `autobuild-guided` is regularized evolution whose every
-child is the best of 10 mutations by the graph-readout cell-module score (core/guided_evolution.py).
+child is the best of 10 mutations by the graph-readout cell-module score (core/guided_evolution.py);
+`autobuild-loop` is the campaign's default as `python -m core loop` runs it: the first 20 labelled, then
+4 rounds of retrain -> autobuild-guided proposes a quarter of what is left -> evaluate (the children of
+a round are chosen together, as a user evaluating a round in parallel would; core/searchers/guided.py).
 The picks are chosen by the selection metric; the table reports their test metric."""
 
 
