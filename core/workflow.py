@@ -90,6 +90,7 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
         "train": quality(train_pred * result.target_std + result.target_mean, y[result.train_ids], train_norms),
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
+        "restored_best": result.restored_best,
         "train_seconds": result.seconds,
         "history": result.history,
     }
@@ -118,6 +119,21 @@ def predict_table(run: Run, table: ValidatedTable) -> pd.DataFrame:
     return out
 
 
+def restored_weights_note(metrics: dict[str, Any]) -> str:
+    """A sentence saying which epoch's weights the run keeps; empty unless the best validation epoch's
+    were restored.
+
+    Said in the summaries because the held-out numbers are then those of that epoch, not of the last
+    one the progress log showed; a reader comparing the two would otherwise see a contradiction.
+    """
+    if not metrics.get("restored_best"):
+        return ""
+    best = metrics["best_epoch"]
+    rho = next((h.get("val_spearman") for h in metrics.get("history", []) if h.get("epoch") == best), None)
+    at = "" if rho is None else f", validation Spearman {rho:.3f}"
+    return f"The best validation epoch's weights were restored (epoch {best} of {metrics['epochs_run']}{at})."
+
+
 def format_summary(run: Run, metrics: dict[str, Any]) -> str:
     """A one-screen text summary of a trained run for the terminal."""
     held = metrics["heldout"]
@@ -133,6 +149,7 @@ def format_summary(run: Run, metrics: dict[str, Any]) -> str:
         f"trained    {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
         f"({run.config.model.gnn}, width {run.config.model.width}, "
         f"{run.config.model.layers} layers, lambda {run.config.train.lam})",
+        *([f"weights    {restored_weights_note(metrics)}"] if metrics.get("restored_best") else []),
         f"held-out   {metrics['heldout_split']}, {held['rows']} architectures",
         f"  Spearman {f(held['spearman'])}   Kendall tau {f(held['kendall_tau'])}   MAE {f(held['mae'])}"
         f"   precision@{held['k']} {f(held['precision_at_k'])}",

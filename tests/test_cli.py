@@ -62,6 +62,7 @@ def test_train_then_predict(tmp_path):
                  "--out", run, "--epochs", 3, "--layers", 2, "--width", 8, "--quiet")
     assert result.returncode == 0, result.stderr
     assert "Spearman" in result.stdout and "hop-norm Spearman" in result.stdout
+    assert "The best validation epoch's weights were restored (epoch " in result.stdout  # default val split
     out = tmp_path / "p.csv"
     result = cli("predict", "--run", run, "--table", TABLE, "--out", out)
     assert result.returncode == 0, result.stderr

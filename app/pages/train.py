@@ -17,6 +17,7 @@ from app import state
 from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
 from core.runs import Run
+from core.workflow import restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
 TRAIN_FIELDS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
@@ -174,8 +175,9 @@ def result_card(run: Run) -> None:
         cols[1].metric("Kendall tau", _fmt(held.get("kendall_tau")))
         cols[2].metric("MAE", _fmt(held.get("mae"), 4))
         cols[3].metric(f"Precision@{held.get('k', 'k')}", _fmt(held.get("precision_at_k")))
+        restored = restored_weights_note(metrics)
         st.caption(f"Held out: {metrics.get('heldout_split', 'validation')} split, {held.get('rows', '?')} "
-                   "architectures, in the target's own units.")
+                   f"architectures, in the target's own units. {restored}")
         cols = st.columns(2)
         with cols[0]:
             st.plotly_chart(viz.hop_spearman_bars(held.get("hop_norm_spearman", [])), key="hop_bars")

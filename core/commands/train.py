@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--patience", type=int, default=None, help="early stopping on validation Spearman")
+    parser.add_argument("--keep-last", action="store_true",
+                        help="keep the last epoch's weights instead of restoring the best validation epoch's")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     torch_threads.add_argument(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         model_config = PredictorConfig(gnn=args.gnn, width=args.width, layers=args.layers)
         train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lam=args.lam,
                                    val_fraction=args.val_fraction, seed=args.seed, patience=args.patience,
-                                   device=args.device)
+                                   device=args.device, keep_best=not args.keep_last)
     except ValueError as err:
         raise InputError(str(err)) from None
     torch_threads.apply(args)

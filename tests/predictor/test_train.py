@@ -60,3 +60,31 @@ def test_progress_and_stop():
                              should_stop=lambda: len(seen) >= 3)
     assert [r.epoch for r in seen] == [1, 2, 3] and len(result.history) == 3
     assert all(r.val_spearman is not None for r in seen)
+
+
+def _small_real(n=80):
+    space = get_space("nasbench201")
+    table = space.metrics_table().iloc[np.random.default_rng(3).permutation(15625)[:n]]
+    store = EncodedGraphs([space.to_graph(a) for a in table.arch], space.schema())
+    return store, table.baseline_accuracy.to_numpy()
+
+
+def test_the_best_validation_epoch_is_restored():
+    store, y = _small_real()
+    result = train_predictor(store, y, PredictorConfig(width=8, layers=2),
+                             TrainConfig(epochs=12, eval_every=1, min_steps=0, val_fraction=0.25, lr=3e-2))
+    seen = [(h["val_spearman"], h["epoch"]) for h in result.history if h["val_spearman"] is not None]
+    best_rho, best_epoch = max(seen, key=lambda s: (s[0], -s[1]))  # the first of equal bests, as training keeps
+    assert result.restored_best and result.best_epoch == best_epoch
+    pred, _ = predict_encoded(result.model, store, result.val_ids)
+    assert metrics.spearman(pred, y[result.val_ids]) == pytest.approx(best_rho, abs=1e-9)
+
+
+def test_without_a_validation_split_the_last_epoch_is_kept():
+    store, y = _small_real()
+    result = train_predictor(store, y, PredictorConfig(width=8, layers=2),
+                             TrainConfig(epochs=4, min_steps=0, val_fraction=0.0))
+    assert not result.restored_best and result.best_epoch == len(result.history) == 4
+    kept_last = train_predictor(store, y, PredictorConfig(width=8, layers=2),
+                                TrainConfig(epochs=4, min_steps=0, val_fraction=0.25, keep_best=False))
+    assert not kept_last.restored_best and kept_last.best_epoch == 4
