@@ -71,6 +71,16 @@ def test_train_then_predict(tmp_path):
     assert len(predictions) == 300
 
 
+def test_train_warns_on_stderr_about_a_divisor_negative_in_every_row(tmp_path):
+    table = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
+    result = cli_in_process("train", "--space", "nasbench-graph", "--table", table, "--target",
+                            "100**valid_perf / log10(latency)", "--out", tmp_path / "run", "--epochs", 1,
+                            "--layers", 1, "--width", 4, "--batch-size", 64, "--quiet", "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    assert "warning: " in result.stderr and "column 'latency'" in result.stderr
+    assert "ranking is reversed" in result.stderr
+
+
 def test_bad_target_leaves_no_run(tmp_path):
     run = tmp_path / "run"
     result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "__import__('os')",

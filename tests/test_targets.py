@@ -14,8 +14,10 @@ from core.targets import (
     PRESETS,
     Target,
     evaluate_target,
+    latency_unit,
     parse_target,
     preset_expression,
+    target_warnings,
 )
 
 
@@ -81,9 +83,49 @@ def test_presets_are_the_papers_two_targets():
 
 def test_preset_expression_uses_the_tables_column_names(df):
     assert preset_expression("100**acc", "valid_acc") == "100**valid_acc"
-    expr = preset_expression("100**acc / log10(latency)", "acc", "latency")
+    expr = preset_expression("100**acc / log10(latency)", "acc", "latency", "ms")
     assert expr == "100**acc / log10(latency)"
     assert parse_target(expr, df.columns).columns == ("acc", "latency")
+
+
+def test_latency_preset_means_milliseconds_whatever_the_columns_unit():
+    assert preset_expression("100**acc / log10(latency)", "acc", "latency", "s") == "100**acc / log10(1000*latency)"
+    assert preset_expression("100**acc / log10(latency)", "acc", "t us", "us") == "100**acc / log10(`t us`/1000)"
+    with pytest.raises(TargetError, match="needs the unit of latency column 'latency'"):
+        preset_expression("100**acc / log10(latency)", "acc", "latency")
+
+
+def test_latency_unit_comes_from_the_name_or_the_space_never_the_values():
+    from core.spaces import get_space
+
+    assert latency_unit("latency_ms") == "ms" and latency_unit("cpu_s") == "s" and latency_unit("gpu_us") == "us"
+    assert latency_unit("latency") is None
+    assert latency_unit("latency", get_space("nasbench-graph")) == "s"
+
+
+def test_on_nasbench_graph_the_latency_preset_ranks_accurate_architectures_higher():
+    """The issue: log10 of seconds is negative, so the old preset ranked the worst first (Spearman -0.85)."""
+    from core.spaces import get_space
+    from scipy.stats import spearmanr
+
+    from tests.conftest import SAMPLE
+
+    table = pd.read_csv(SAMPLE / "nasbench-graph_cora_300.csv")
+    unit = latency_unit("latency", get_space("nasbench-graph"))
+    values = evaluate_target(table, preset_expression("100**acc / log10(latency)", "valid_perf", "latency", unit))
+    assert values.values.min() > 0
+    assert spearmanr(values.values, table.valid_perf[values.kept]).statistic > 0.3
+    assert target_warnings(table, preset_expression("100**acc / log10(latency)", "valid_perf", "latency", unit)) == []
+    (warning,) = target_warnings(table, "100**valid_perf / log10(latency)")
+    assert "'log10(latency)' (column 'latency')" in warning and "negative in every row" in warning
+    assert "milliseconds" in warning
+
+
+def test_a_divisor_crossing_zero_is_named(df):
+    (warning,) = target_warnings(df, "acc / (`top-1 acc` - 70)")
+    assert "column 'top-1 acc'" in warning and "crossing zero" in warning and "-18 .. 21" in warning
+    assert target_warnings(df, "100**acc / log10(latency)") == []  # latency in ms, all > 1
+    assert target_warnings(df, "acc / 100 - latency") == []  # constant divisors and no division
 
 
 def test_preset_expression_backtick_quotes_awkward_names(df):

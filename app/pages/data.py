@@ -11,7 +11,7 @@ from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
 from core.tables import ValidatedTable
-from core.targets import PRESETS, preset_expression
+from core.targets import LATENCY_UNITS, PRESETS, latency_unit, preset_expression, target_warnings
 
 SOURCES = ("Bundled sample", "Benchmark sample", "Upload")
 AUTO = "auto-detect"
@@ -206,22 +206,31 @@ def target_section(table: ValidatedTable) -> None:
             name = column if column.isidentifier() else f"`{column}`"
             expression = f"-{name}" if lower else name
         elif mode == "Preset":
-            cols = st.columns(3)
+            cols = st.columns(4)
             with cols[0]:
                 preset = state.select("Preset", list(PRESETS), "ab_preset", list(PRESETS)[0])
             with cols[1]:
                 acc = state.select("Accuracy column (a fraction in [0, 1])", metrics, "ab_preset_acc",
                                    state.default_metric(table))
-            latency = None
-            if "{latency}" in PRESETS[preset]:
+            latency, unit = None, None
+            if "{latency_ms}" in PRESETS[preset]:
                 with cols[2]:
                     guess = next((m for m in metrics if "lat" in m.lower()), metrics[-1])
                     latency = state.select("Latency column", metrics, "ab_preset_latency", guess)
-            expression = preset_expression(preset, acc, latency)
+                with cols[3]:
+                    # The unit a name or the space states; else milliseconds, the paper's, for the user to check.
+                    stated = latency_unit(latency, get_space(table.space_name))
+                    unit = state.select("Latency unit", list(LATENCY_UNITS), f"ab_preset_unit:{table.space_name}:{latency}",
+                                        stated or "ms",
+                                        help="The paper's formula means log10 of milliseconds; the preset converts "
+                                             "the column to milliseconds. " + (
+                                             f"`{latency}` is in {stated} here." if stated else
+                                             "Nothing states this column's unit: check it."))
+            expression = preset_expression(preset, acc, latency, unit)
             st.code(expression, language=None)
         else:
             key = state.remember("ab_expression", expression)
-            expression = st.text_input("Expression", key=key, help="e.g. 100**valid_perf / log10(latency)")
+            expression = st.text_input("Expression", key=key, help="e.g. 100**valid_perf / log10(1000*latency) (latency in s)")
             state.keep("ab_expression", expression)
         values = state.target_values(table.frame, expression)
     except InputError as err:
@@ -233,6 +242,8 @@ def target_section(table: ValidatedTable) -> None:
     cols[0].metric("Rows used", f"{int(values.kept.sum())}")
     cols[1].metric("Rows excluded", f"{len(excluded)}")
     cols[2].metric("Target range", f"{values.values.min():.4g} .. {values.values.max():.4g}")
+    for warning in target_warnings(table.frame, expression):
+        st.warning(warning)
     st.plotly_chart(viz.target_histogram(values.values, expression, len(excluded)), key="target_hist")
     if excluded:
         st.warning(values.summary())

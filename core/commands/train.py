@@ -10,6 +10,7 @@ from core.predictor.model import GNN_LAYERS, PredictorConfig
 from core.predictor.train import EpochReport, TrainConfig
 from core.spaces import get_space
 from core.tables import load_table
+from core.targets import parse_target, target_warnings
 from core.workflow import format_summary, train_from_table
 
 HELP = "train the predictor (FE-MLP + GNN, magnitude-ranked loss) on a table and save a run"
@@ -54,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(err)) from None
     torch_threads.apply(args)
     table = load_table(args.table, space)
+    # Said before training, which can take minutes: a divisor that flips or breaks the ranking.
+    target = parse_target(args.target, table.metric_columns)
+    for warning in target_warnings(table.frame, target):
+        sys.stderr.write(f"warning: {warning}\n")
 
     def progress(report: EpochReport) -> None:
         if args.quiet or (report.epoch % 10 and report.epoch != report.epochs):

@@ -66,6 +66,9 @@ class SearchSpace(ABC):
     measures: tuple[str, ...] = ()
     validation_metric: str | None = None
     test_metric: str | None = None
+    #: Units of the look-up table's metric columns whose names do not say them (e.g. NAS-Bench-Graph's
+    #: ``latency`` is in seconds); read by :func:`core.targets.latency_unit` for the latency preset.
+    metric_units: dict[str, str] = {}
 
     def default_target(self, columns: Sequence[str]) -> str | None:
         """The target expression a user most likely wants for a table with metric ``columns``.

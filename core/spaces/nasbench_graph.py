@@ -102,6 +102,7 @@ class NasBenchGraphSpace(SearchSpace):
     description = "NAS-Bench-Graph: 26,206 GNNs of 4 single-input nodes, looked up on 9 node/graph datasets."
     datasets = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
     default_metric = "valid_perf"
+    metric_units = {"latency": "s"}
     validation_metric = "valid_perf"
     test_metric = "perf"
 

@@ -237,6 +237,21 @@ def test_target_preset_expression_and_excluded_rows(runs_dir):
     assert at.session_state["ab_target"] == "log(valid_perf - 0.75)"  # a bad target is not taken
 
 
+def test_latency_preset_converts_seconds_and_an_inverting_divisor_is_warned_about(runs_dir):
+    at = open_app("pages/data.py")
+    at.radio(key="_w_ab_target_mode").set_value("Preset").run()
+    at.selectbox(key="_w_ab_preset").set_value("100**acc / log10(latency)").run()
+    assert_clean(at)
+    assert not errors(at), errors(at)
+    # NAS-Bench-Graph's latency is in seconds; the paper's formula means milliseconds.
+    assert at.session_state["ab_target"] == "100**valid_perf / log10(1000*latency)"
+    assert not at.warning
+    at.radio(key="_w_ab_target_mode").set_value("Expression").run()
+    at.text_input(key="_w_ab_expression").set_value("100**valid_perf / log10(latency)").run()
+    assert_clean(at)
+    assert any("column 'latency'" in w.value and "ranking is reversed" in w.value for w in at.warning)
+
+
 # ----------------------------------------------------------------------------------- train
 
 def _train(at: AppTest, epochs: int, check: bool = True) -> AppTest:
