@@ -2,7 +2,9 @@
 
 Each command lives in ``core/commands/<name>.py`` and defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Commands are found through :data:`COMMANDS`, a
-lookup table of module names, and imported only when used so ``--help`` stays fast.
+lookup table of module names, and imported only when used so ``--help`` stays fast: the top-level
+``--help`` reads each ``HELP`` from the module's source without importing it, and a command module
+imports torch, PyG and the spaces inside ``run`` rather than at its top.
 
 Bad input (:class:`~core.errors.InputError`, a missing file, an invalid option value) ends with one
 line on stderr and exit code 2; a traceback is a bug.
@@ -10,7 +12,9 @@ line on stderr and exit code 2; a traceback is a bug.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import sys
 from typing import Sequence
 
@@ -48,15 +52,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, module_name in COMMANDS.items():
-        if only is not None and name != only:
-            # Listed for --help without importing the (possibly heavy) module.
-            sub.add_parser(name, help="")
+        if name != only:
+            # Listed for --help without importing the module (its imports may be heavy).
+            sub.add_parser(name, help=_help_line(module_name))
             continue
         module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(_run=module.run)
     return parser
+
+
+def _help_line(module_name: str) -> str:
+    """A command module's ``HELP`` string, read from its source without importing (or running) it."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+        with open(spec.origin, encoding="utf-8") as f:  # type: ignore[union-attr, arg-type]
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError, AttributeError, TypeError, ImportError):
+        return ""
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "HELP" for t in node.targets)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            return node.value.value
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -191,3 +191,20 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     assert "Best baseline_accuracy in space: **94.07**" in report
     assert "of the 10 best by baseline_accuracy: 93.93" in report
     assert_one_line_error(cli_in_process("benchmark", "--space", "graph"), "ships no look-up table")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["train", "--epochs", "x"],
+                                  ["predict", "--help"], ["score", "--help"], ["exhaustive", "--help"]])
+def test_help_and_argument_errors_do_not_import_torch(args):
+    """``--help`` used to take 13 s importing torch and PyG for every command; checked by what is
+    imported rather than by a timing, which a busy machine would make flaky."""
+    code = ("import sys\nfrom core.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in ('torch', 'torch_geometric', 'pandas', 'core.spaces') if m in sys.modules)\n"
+            "print('HEAVY', heavy)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "HEAVY []" in result.stdout, result.stdout
+    if args == ["--help"]:
+        assert "train the predictor" in result.stdout  # each command's HELP, read without importing it

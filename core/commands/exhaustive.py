@@ -12,9 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.diffusion.exhaustive import run_exhaustive_top
-from core.runs import Run
-from core.tables import write_table
 
 HELP = "score every architecture of the run's space with the regression head and keep the top N"
 
@@ -29,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.diffusion.exhaustive import run_exhaustive_top
+    from core.runs import Run
+    from core.tables import write_table
+
     trained = Run.load(args.run)
     total = trained.space.size() if trained.space.enumerable else 0
     tenth = {"last": 0}

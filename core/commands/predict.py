@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from core.runs import Run
-from core.tables import load_table, write_table
-from core.workflow import predict_table
 
 HELP = "predict the target of every architecture in a table with a trained run"
 
@@ -17,6 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.runs import Run
+    from core.tables import load_table, write_table
+    from core.workflow import predict_table
+
     trained = Run.load(args.run)
     table = load_table(args.table, trained.space, metric_columns=[])
     out = predict_table(trained, table)

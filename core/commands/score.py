@@ -4,10 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.runs import Run
-from core.scoring import score_modules
-from core.tables import load_table, write_table
-from core.targets import evaluate_target
 
 HELP = "rank modules per hop by their standardised embedding-norm score"
 
@@ -20,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.runs import Run
+    from core.scoring import score_modules
+    from core.tables import load_table, write_table
+    from core.targets import evaluate_target
+
     trained = Run.load(args.run)
     if args.table is None:
         frame = trained.table()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from core.errors import InputError
 
 
@@ -23,4 +21,6 @@ def apply(args: argparse.Namespace) -> None:
     """Check ``args.threads`` (a one-line error below 1) and set torch's thread count."""
     if args.threads < 1:
         raise InputError(f"--threads must be at least 1, not {args.threads}")
+    import torch  # here, not at the top: --help and argument errors must not wait for torch
+
     torch.set_num_threads(args.threads)

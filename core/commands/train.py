@@ -6,12 +6,10 @@ import sys
 
 from core.commands import torch_threads
 from core.errors import InputError
-from core.predictor.model import GNN_LAYERS, PredictorConfig
-from core.predictor.train import EpochReport, TrainConfig
-from core.spaces import get_space
-from core.tables import load_table
-from core.targets import parse_target, target_warnings
-from core.workflow import format_summary, train_from_table
+from core.predictor.config import GNN_NAMES, PredictorConfig, TrainConfig
+
+# Only torch-free modules above: the rest (torch, PyG, spaces, tables) is imported in run(), so that
+# --help and argument errors answer at once (tests/test_cli.py checks that torch stays out).
 
 HELP = "train the predictor (FE-MLP + GNN, magnitude-ranked loss) on a table and save a run"
 
@@ -20,12 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", required=True, help="search space of the table's arch column")
     parser.add_argument("--table", required=True, help="architecture/metric table (.csv, .parquet, .jsonl)")
     parser.add_argument("--target", required=True, help="target expression over metric columns, e.g. 'acc' "
-                        "or '100**(acc/100) / log10(latency)'")
+                        "or '100**(acc/100) / log10(latency_ms)'")
     parser.add_argument("--out", required=True, help="run directory to create")
     parser.add_argument("--dataset", default=None, help="benchmark dataset the table comes from (for look-ups)")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
-    parser.add_argument("--gnn", choices=sorted(GNN_LAYERS), default=PredictorConfig.gnn)
+    parser.add_argument("--gnn", choices=sorted(GNN_NAMES), default=PredictorConfig.gnn)
     parser.add_argument("--width", type=int, default=PredictorConfig.width)
     parser.add_argument("--layers", type=int, default=PredictorConfig.layers)
     parser.add_argument("--lambda", dest="lam", type=float, default=TrainConfig.lam,
@@ -43,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.predictor.train import EpochReport
+    from core.spaces import get_space
+    from core.tables import load_table
+    from core.targets import parse_target, target_warnings
+    from core.workflow import format_summary, train_from_table
+
     space = get_space(args.space)
     if args.dataset is not None:
         space.resolve_dataset(args.dataset)

@@ -1,12 +1,28 @@
-"""The AutoBuild predictor: FE-MLP, hop-level GNN, magnitude-ranked loss, training."""
-from core.predictor.batching import EncodedGraphs, GraphBatch
-from core.predictor.fe_mlp import FeatureEmbedding
-from core.predictor.loss import magnitude_ranked_loss, soft_spearman
-from core.predictor.model import GNN_LAYERS, AutoBuildPredictor, PredictorConfig, PredictorOutput
-from core.predictor.train import EpochReport, TrainConfig, TrainResult, predict_encoded, train_predictor
+"""The AutoBuild predictor: FE-MLP, hop-level GNN, magnitude-ranked loss, training.
 
-__all__ = [
-    "EncodedGraphs", "GraphBatch", "FeatureEmbedding", "magnitude_ranked_loss", "soft_spearman",
-    "GNN_LAYERS", "AutoBuildPredictor", "PredictorConfig", "PredictorOutput", "EpochReport",
-    "TrainConfig", "TrainResult", "predict_encoded", "train_predictor",
-]
+Names are loaded on first use (PEP 562): ``from core.predictor import TrainConfig`` works as before,
+but importing :mod:`core.predictor.config` (torch-free settings) no longer drags torch and PyG in
+through this package, which kept ``python -m core train --help`` waiting for seconds.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "EncodedGraphs": "batching", "GraphBatch": "batching", "FeatureEmbedding": "fe_mlp",
+    "magnitude_ranked_loss": "loss", "soft_spearman": "loss",
+    "GNN_LAYERS": "model", "AutoBuildPredictor": "model", "PredictorOutput": "model",
+    "PredictorConfig": "config", "TrainConfig": "config", "GNN_NAMES": "config",
+    "EpochReport": "train", "TrainResult": "train", "predict_encoded": "train", "train_predictor": "train",
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -12,7 +12,7 @@ score. ReLU keeps every node embedding non-negative, so L1 norms are plain sums.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -20,6 +20,7 @@ from torch import nn
 from torch_geometric.nn import GATv2Conv, GINConv, GraphConv, global_mean_pool
 
 from core.graph import FeatureSchema
+from core.predictor.config import GNN_NAMES, PredictorConfig  # noqa: F401 - re-exported
 from core.predictor.batching import GraphBatch
 from core.predictor.fe_mlp import FeatureEmbedding
 
@@ -46,41 +47,6 @@ GNN_LAYERS: dict[str, Callable[[int, int], nn.Module]] = {
 
 #: Layers that attend over the node itself as well as its predecessors (GATv2's self-loops).
 SELF_LOOP_LAYERS = frozenset({"gatv2"})
-
-
-@dataclass(frozen=True)
-class PredictorConfig:
-    """Architecture of the predictor; validated on construction.
-
-    gnn: a key of :data:`GNN_LAYERS`. Default ``graphconv``: the paper (and the issue) name GATv2, and
-    ``gatv2`` remains available, but with GATv2 training stalled on some seeds (NAS-Bench-201, 1,000
-    labels: held-out Spearman 0.69 on one seed of five, training Spearman 0.75) and its head trailed
-    boosted trees on cora, citeseer and pubmed; GraphConv (mean aggregation) did neither
-    (benchmarks/results/predictor_quality.md has both). width: node embedding size of every layer; layers: L, the number
-    of message-passing layers (so hops 0..L); fe_hidden: width of numeric FE-MLPs; head_hidden: width of
-    the regression head's hidden layer; monotone_init: start the first
-    layer's input weights non-negative (see ``AutoBuildPredictor._align_first_layer``).
-    """
-
-    gnn: str = "graphconv"
-    width: int = 32
-    layers: int = 4
-    fe_hidden: int = 16
-    head_hidden: int = 32
-    monotone_init: bool = True
-
-    def __post_init__(self) -> None:
-        if self.gnn not in GNN_LAYERS:
-            raise ValueError(f"unknown gnn {self.gnn!r}; choose one of {sorted(GNN_LAYERS)}")
-        for name in ("width", "layers", "fe_hidden", "head_hidden"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if self.layers > 16:
-            raise ValueError(f"layers must be at most 16, not {self.layers}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

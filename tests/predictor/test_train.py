@@ -88,3 +88,10 @@ def test_without_a_validation_split_the_last_epoch_is_kept():
     kept_last = train_predictor(store, y, PredictorConfig(width=8, layers=2),
                                 TrainConfig(epochs=4, min_steps=0, val_fraction=0.25, keep_best=False))
     assert not kept_last.restored_best and kept_last.best_epoch == 4
+
+
+def test_the_torch_free_gnn_names_are_the_layers_built():
+    from core.predictor.config import GNN_NAMES
+    from core.predictor.model import GNN_LAYERS
+
+    assert sorted(GNN_NAMES) == sorted(GNN_LAYERS)
