@@ -476,6 +476,19 @@ def lookup_table(run: Run) -> tuple[pd.DataFrame | None, str]:
         return None, f"space {space.name!r} for dataset {dataset!r}"
 
 
+def with_lookup(run: Run, table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` (an ``arch`` column) with the same ``true_<metric>`` and ``percentile``
+    columns the built architectures get.
+
+    For baselines such as the regression head's top N (:mod:`core.diffusion.exhaustive`): shown
+    without them, they cannot be compared with the built ones. ``attrs`` are kept.
+    """
+    out = table.copy()
+    _add_lookup(run, out)
+    out.attrs = dict(table.attrs)
+    return out
+
+
 def _add_lookup(run: Run, built: pd.DataFrame) -> None:
     """Add ``true_<metric>`` columns and the ``percentile`` of the target metric, when data ships."""
     table, _ = lookup_table(run)

@@ -245,10 +245,15 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str, minimize_x: bool = True, m
 def built_scatter(background: pd.DataFrame, built: pd.DataFrame, x: str, y: str, *,
                   minimize_x: bool = True, maximize_y: bool = True, background_name: str = "space",
                   hover: str = "arch") -> go.Figure:
-    """All candidate architectures in grey, the built ones highlighted, and the Pareto front of both."""
+    """All candidate architectures in grey, the built ones highlighted, and the Pareto front of both.
+
+    A large background is drawn with WebGL (``Scattergl``) to stay responsive. Plotly paints every
+    WebGL trace above every SVG one whatever the trace order, so the front and the built stars then
+    use WebGL too: as SVG they would sit under a cloud of 26,206 points with only their labels showing.
+    """
     fig = go.Figure()
+    trace = go.Scattergl if len(background) > 2000 else go.Scatter
     if len(background):
-        trace = go.Scattergl if len(background) > 2000 else go.Scatter
         fig.add_trace(trace(x=background[x], y=background[y], mode="markers", name=background_name,
                             marker=dict(color=MUTED, size=5, opacity=0.45),
                             text=background[hover] if hover in background else None,
@@ -256,11 +261,11 @@ def built_scatter(background: pd.DataFrame, built: pd.DataFrame, x: str, y: str,
     both = pd.concat([background[[x, y]], built[[x, y]]], ignore_index=True) if len(background) else built[[x, y]]
     front = pareto_front(both, x, y, minimize_x, maximize_y)
     if len(front):
-        fig.add_trace(go.Scatter(x=front[x], y=front[y], mode="lines+markers", name="Pareto front",
+        fig.add_trace(trace(x=front[x], y=front[y], mode="lines+markers", name="Pareto front",
                                  line=dict(color=FRONT, width=2, shape="hv"), marker=dict(size=6, color=FRONT)))
     if len(built):
         labels = [f"#{i + 1}" for i in range(len(built))]
-        fig.add_trace(go.Scatter(x=built[x], y=built[y], mode="markers+text", name="built", text=labels,
+        fig.add_trace(trace(x=built[x], y=built[y], mode="markers+text", name="built", text=labels,
                                  textposition="top center",
                                  customdata=built[hover] if hover in built else None,
                                  marker=dict(color=HIGHLIGHT, size=14, symbol="star", line=dict(width=1, color="#333")),

@@ -104,18 +104,7 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, rea
     built.insert(0, "#", np.arange(1, len(built) + 1))
     first = ["#", "arch", "score", "predicted", "percentile"]
     built = built[[c for c in first if c in built] + [c for c in built if c not in first]]
-    config = {
-        "arch": st.column_config.TextColumn("architecture", width=330),
-        "score": st.column_config.NumberColumn(format="%.3f"),
-        "predicted": st.column_config.NumberColumn("predicted target", format="%.4g"),
-    }
-    for column in built.columns:
-        if column.startswith("true_"):
-            config[column] = st.column_config.NumberColumn(column.replace("true_", "true "), format="%.4g")
-    if "percentile" in built:
-        config["percentile"] = st.column_config.ProgressColumn("percentile in space", min_value=0, max_value=100,
-                                                               format="%.1f")
-    st.dataframe(built, hide_index=True, column_config=config, key="built_table")
+    st.dataframe(built, hide_index=True, column_config=architecture_columns(built), key="built_table")
     if "percentile" in built:
         st.caption("`true …` columns are looked up in the benchmark shipped with the package; the percentile is "
                    "that of the run's target metric among all architectures of the space.")
@@ -125,6 +114,22 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, rea
         st.dataframe(result.units, hide_index=True,
                      column_config={"score": st.column_config.NumberColumn(format="%.3f")})
     scatter(run, path, stamp, result.built)
+
+
+def architecture_columns(frame: pd.DataFrame) -> dict:
+    """Column formats shared by the built table and the baseline's, so the two read alike."""
+    config = {
+        "arch": st.column_config.TextColumn("architecture", width=330),
+        "score": st.column_config.NumberColumn(format="%.3f"),
+        "predicted": st.column_config.NumberColumn("predicted target", format="%.4g"),
+    }
+    for column in frame.columns:
+        if column.startswith("true_"):
+            config[column] = st.column_config.NumberColumn(column.replace("true_", "true "), format="%.4g")
+    if "percentile" in frame:
+        config["percentile"] = st.column_config.ProgressColumn("percentile in space", min_value=0, max_value=100,
+                                                               format="%.1f")
+    return config
 
 
 def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
@@ -144,10 +149,13 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
             st.session_state["ab_exhaustive_shown"] = shown  # stays on screen across reruns
             with st.spinner(f"Scoring {space.size():,} architectures…"):
                 table = state.exhaustive_top(path, stamp, top)
-            st.dataframe(table, hide_index=True, key="exhaustive_table",
-                         column_config={"arch": st.column_config.TextColumn("architecture", width=330),
-                                        "predicted": st.column_config.NumberColumn("predicted target", format="%.4g")})
-            st.caption(f"{table.attrs.get('scored', 0):,} scored in {table.attrs.get('seconds', 0):.1f} s.")
+            scored, seconds = table.attrs.get("scored", 0), table.attrs.get("seconds", 0)
+            first = ["arch", "predicted", "percentile"]
+            table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
+            st.dataframe(table, hide_index=True, key="exhaustive_table", column_config=architecture_columns(table))
+            st.caption(f"{scored:,} scored in {seconds:.1f} s."
+                       + (" `true …` and the percentile as in the built table: looked up, not predicted."
+                          if "percentile" in table else ""))
 
 
 def weak_run_warning(run: Run) -> None:
