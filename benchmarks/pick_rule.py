@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def report(frame: pd.DataFrame, args: argparse.Namespace, minutes: float) -> str:
-    lines = ["# Pick rules under label noise", "", __doc__.split("\n\n")[1].replace("\n", " ").strip(), "",
+    lines = ["# Pick rules under label noise", "", __doc__.split("\n\n")[2].replace("\n", " ").strip(), "",
              f"Made with `python benchmarks/pick_rule.py --datasets {args.datasets} --budget {args.budget} "
              f"--seeds {args.seeds} --methods {args.methods}` in {minutes:.0f} min on a 2-core CPU. "
              "Test metric of the pick (x100 for NAS-Bench-Graph), mean ± std over seeds.", ""]
