@@ -46,7 +46,7 @@ from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
 from core.runs import CONFIG_FILE, Run
 from core.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods, get_searcher
-from core.searchers.base import History
+from core.history import History
 from core.spaces import get_space
 from core.tables import ValidatedTable, read_table, validate_table
 from core.targets import evaluate_target, parse_target

@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from core.build import CELL_SCORES, CellPool
-from core.searchers.base import Trainer
+from core.history import Trainer
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, regularized_evolution
 from core.spaces.base import SearchSpace

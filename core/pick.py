@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.searchers.base import Trainer
+from core.history import Trainer
 from core.spaces.base import SearchSpace
 
 PICK_RULES = ("observed", "shrunk")

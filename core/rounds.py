@@ -31,11 +31,11 @@ from typing import Sequence
 
 import numpy as np
 
-from core.build import BuildConfig
+from core.build import BuildConfig, build_architectures
+from core.history import History, Trainer
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, report_progress
-from core.searchers.autobuild import near_the_best, unevaluated_built
-from core.searchers.base import History, Trainer
+from core.spaces.base import SearchSpace
 
 
 #: What a round evaluates (``RoundsConfig.acquire``): ``"top"``, the best-ranked unevaluated members
@@ -96,3 +96,29 @@ def autobuild_rounds(evaluate: Evaluator, initial: Sequence[str], train: Trainer
             evaluate(spec)
             report_progress(progress, evaluate)
     return runs
+
+
+
+def unevaluated_built(run: Run, history: History, n: int, build: BuildConfig) -> list[str]:
+    """The run's reduced space, best-ranked first, without what ``history`` evaluated (at least ``n``
+    where the space allows: when fewer are left, ``k`` is raised until there are ``n`` or the reduced
+    space stops growing)."""
+    k, size = build.k, -1
+    while True:
+        config = BuildConfig(top=n + len(history), k=k, cell_score=build.cell_score, unit_hop=build.unit_hop)
+        result = build_architectures(run, config)
+        ranked = result.reduced_specs or list(result.built["arch"])
+        fresh = [s for s in ranked if history.proposable(s)]
+        if len(fresh) >= n or result.reduced_space_size == size:
+            return fresh
+        k, size = k + 1, result.reduced_space_size
+
+
+def near_the_best(space: SearchSpace, history: History, ranked: list[str], n: int, rng: np.random.Generator,
+                  parents: int = RoundsConfig.parents, mutations: int = RoundsConfig.mutations) -> list[str]:
+    """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
+    architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
+    best = history.best(parents)
+    children = {space.mutate(best[int(rng.integers(len(best)))], rng) for _ in range(mutations)}
+    near = [spec for spec in ranked if spec in children]
+    return near + [spec for spec in ranked if spec not in children][:max(0, n - len(near))]

@@ -179,3 +179,30 @@ def test_loop_command_errors_are_one_line(tmp_path):
                  "--target", "bogus", "--out", tmp_path / "c")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "bogus" in result.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_a_campaign_makes_the_benchmarks_autobuild_loop_trial(tmp_path):
+    # What the benchmark reports for autobuild-loop is what a user's campaign does, evaluation for evaluation.
+    from core.predictor.train import TrainConfig
+    from core.search import Evaluator
+    from core.searchers import get_searcher
+    from core.workflow import train_from_table
+    from tests.planted import planted_lookup
+
+    space = get_space("test-planted")
+    labelled = [s for s in space.sample_distinct(40, np.random.default_rng(7)) if planted_target(s) <= 0][:10]
+    settings = SearchSettings(population=10, sample_size=3, candidates=6, rounds=2)
+
+    def train(specs, values, r):
+        table = validate_table(pd.DataFrame({"arch": specs, "y": values}), space, source="t")
+        return train_from_table(table, "y", tmp_path / f"bench{r}",
+                                train_config=TrainConfig(epochs=30, val_fraction=0.0, seed=0, eval_every=30)).run
+
+    oracle = Evaluator(planted_lookup(), "y", "y", budget=24)
+    get_searcher("autobuild-loop", settings).search(space, oracle, 0, train, labelled)
+    initial = validate_table(pd.DataFrame({"arch": labelled, "y": [planted_target(s) for s in labelled]}), space,
+                             source="planted.csv")
+    campaign = Campaign.create(tmp_path / "c", initial, "y", evaluator=PlantedEvaluator(), epochs=30,
+                               settings=settings)
+    campaign.run(2, 7)
+    assert list(campaign.table()["arch"]) == [s for s, _, _ in oracle.history]

@@ -31,8 +31,8 @@ def test_rounds_config_is_validated():
 
 
 def test_local_acquisition_ranks_neighbours_of_the_best_first():
-    from core.searchers.autobuild import near_the_best
-    from core.searchers.base import History
+    from core.rounds import near_the_best
+    from core.history import History
 
     space = get_space("nasbench201")
     table = space.metrics_table().set_index("arch")

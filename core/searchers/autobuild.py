@@ -10,7 +10,8 @@ space handed to evolution ("augmenting NAS"). See core/rounds.py for why the rou
     autobuild+evo     N/2 labelled -> reduced space -> evolution inside it (benchmark only)
 
 As proposers, ``autobuild`` and ``autobuild-rounds`` propose the same thing (one round of the build),
-``autobuild-local`` its local acquisition: a campaign is the rounds.
+``autobuild-local`` its local acquisition: a campaign is the rounds. The round helpers live in
+core/rounds.py, with the sequential form they came from.
 """
 from __future__ import annotations
 
@@ -18,42 +19,13 @@ import numpy as np
 
 from core.build import BuildConfig, build_architectures
 from core.errors import InputError
+from core.history import History, Trainer
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, regularized_evolution
-from core.searchers.base import History, SearchResult, Searcher, Trainer, evaluate_all
+from core.rounds import RoundsConfig, autobuild_rounds, near_the_best, unevaluated_built
+from core.searchers.base import SearchResult, Searcher, evaluate_all
 from core.searchers.predictor import shared_run
 from core.spaces.base import SearchSpace
-
-#: Mutations drawn around the best evaluated architectures by the local acquisition, and how many
-#: of the best are their parents.
-LOCAL_PARENTS = 10
-LOCAL_MUTATIONS = 2000
-
-
-def unevaluated_built(run: Run, history: History, n: int, build: BuildConfig) -> list[str]:
-    """The run's reduced space, best-ranked first, without what ``history`` evaluated (at least ``n``
-    where the space allows: when fewer are left, ``k`` is raised until there are ``n`` or the reduced
-    space stops growing)."""
-    k, size = build.k, -1
-    while True:
-        config = BuildConfig(top=n + len(history), k=k, cell_score=build.cell_score, unit_hop=build.unit_hop)
-        result = build_architectures(run, config)
-        ranked = result.reduced_specs or list(result.built["arch"])
-        fresh = [s for s in ranked if history.proposable(s)]
-        if len(fresh) >= n or result.reduced_space_size == size:
-            return fresh
-        k, size = k + 1, result.reduced_space_size
-
-
-def near_the_best(space: SearchSpace, history: History, ranked: list[str], n: int, rng: np.random.Generator,
-                  parents: int = LOCAL_PARENTS, mutations: int = LOCAL_MUTATIONS) -> list[str]:
-    """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
-    architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
-    best = history.best(parents)
-    children = {space.mutate(best[int(rng.integers(len(best)))], rng) for _ in range(mutations)}
-    near = [spec for spec in ranked if spec in children]
-    return near + [spec for spec in ranked if spec not in children][:max(0, n - len(near))]
-
 
 def _require(run: Run | None, name: str) -> Run:
     if run is None:
@@ -95,8 +67,6 @@ class AutoBuildRoundsSearcher(AutoBuildSearcher):
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
-        from core.rounds import RoundsConfig, autobuild_rounds
-
         half = list(labelled)[: len(labelled) // 2]
         config = RoundsConfig(self.settings.rounds, BuildConfig(k=self.settings.k), acquire=self.acquire, seed=seed)
         runs = autobuild_rounds(oracle, half, train, config, progress=progress)

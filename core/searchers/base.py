@@ -19,17 +19,15 @@ from __future__ import annotations
 import math
 from abc import ABC
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
-import numpy as np
 
 from core.errors import InputError
+from core.history import History, Trainer
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, report_progress
 from core.spaces.base import SearchSpace
 
-#: train(specs, values, round) -> a Run trained on those labelled architectures.
-Trainer = Callable[[list[str], list[float], int], Run]
 
 
 @dataclass(frozen=True)
@@ -54,43 +52,6 @@ class SearchSettings:
         if self.population < 2 or self.sample_size > self.population:
             raise ValueError(f"need population >= 2 and sample_size <= population, got {self.population}, "
                              f"{self.sample_size}")
-
-
-@dataclass
-class History:
-    """What has been evaluated, in evaluation order: ``specs`` [E] and their target ``values`` [E]
-    (higher is better). ``allowed`` (optional) tells whether a spec may be proposed at all (e.g. it is
-    in a look-up table); proposals are always new, never in ``specs``."""
-
-    specs: list[str]
-    values: list[float]
-    allowed: Callable[[str], bool] | None = None
-    _seen: set[str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if len(self.specs) != len(self.values):
-            raise ValueError(f"{len(self.specs)} specs but {len(self.values)} values")
-        self._seen = set(self.specs)
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-    def evaluated(self, spec: str) -> bool:
-        return spec in self._seen
-
-    def proposable(self, spec: str) -> bool:
-        return spec not in self._seen and (self.allowed is None or self.allowed(spec))
-
-    def best(self, count: int) -> list[str]:
-        """The ``count`` evaluated specs with the best values (ties: the earlier first)."""
-        order = np.argsort(-np.asarray(self.values, dtype=np.float64), kind="stable")[:count]
-        return [self.specs[i] for i in order]
-
-    @classmethod
-    def of(cls, oracle: Evaluator) -> "History":
-        """The history of a budgeted look-up evaluation; proposals must be in its table."""
-        index = oracle.table.index
-        return cls([s for s, _, _ in oracle.history], [v for _, v, _ in oracle.history], lambda s: s in index)
 
 
 @dataclass

@@ -13,7 +13,8 @@ import numpy as np
 
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, regularized_evolution
-from core.searchers.base import History, SearchResult, Searcher, Trainer
+from core.history import History, Trainer
+from core.searchers.base import SearchResult, Searcher
 from core.searchers.random import random_proposals
 from core.spaces.base import SearchSpace
 

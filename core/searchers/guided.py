@@ -18,7 +18,8 @@ from core.build import CellPool
 from core.errors import InputError
 from core.runs import Run
 from core.search import Evaluator, SearchProgress
-from core.searchers.base import History, SearchResult, Searcher, Trainer
+from core.history import History, Trainer
+from core.searchers.base import SearchResult, Searcher
 from core.searchers.evolution import evolve
 from core.spaces.base import SearchSpace
 

@@ -11,7 +11,8 @@ from core.build import pool_for
 from core.errors import InputError
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, predictor_guided
-from core.searchers.base import History, SearchResult, Searcher, Trainer, evaluate_all
+from core.history import History, Trainer
+from core.searchers.base import SearchResult, Searcher, evaluate_all
 from core.spaces.base import SearchSpace
 
 

@@ -5,7 +5,8 @@ import numpy as np
 
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, random_search
-from core.searchers.base import History, SearchResult, Searcher, Trainer
+from core.history import History, Trainer
+from core.searchers.base import SearchResult, Searcher
 from core.spaces.base import SearchSpace
 
 

@@ -5,7 +5,7 @@ import pytest
 from core.errors import InputError
 from core.search import Evaluator
 from core.searchers import SEARCHERS, SearchSettings, campaign_methods, get_searcher
-from core.searchers.base import History
+from core.history import History
 from core.searchers.evolution import tournament_parents
 from core.spaces import get_space
 from tests.planted import planted_lookup, planted_target, small_trainer
