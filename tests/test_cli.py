@@ -81,6 +81,20 @@ def test_train_warns_on_stderr_about_a_divisor_negative_in_every_row(tmp_path):
     assert "ranking is reversed" in result.stderr
 
 
+def test_train_min_steps_zero_trains_exactly_the_epochs_asked_for(tmp_path):
+    """The default --min-steps raises a small table's epochs (3 -> hundreds); 0 turns that off."""
+    import json
+
+    result = cli_in_process("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy",
+                            "--out", tmp_path / "run", "--epochs", 2, "--min-steps", 0, "--layers", 1,
+                            "--width", 4, "--quiet", "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs_run"] == 2
+    assert_one_line_error(cli_in_process("train", "--space", "nasbench201", "--table", TABLE, "--target",
+                                         "baseline_accuracy", "--out", tmp_path / "r2", "--min-steps", -1),
+                          "min_steps")
+
+
 def test_bad_target_leaves_no_run(tmp_path):
     run = tmp_path / "run"
     result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "__import__('os')",
@@ -133,6 +147,7 @@ def test_score_and_build_write_their_tables(tmp_path):
     assert set(modules.hop) == {0, 1, 2} and "hop 2:" in result.stdout
     result = cli("build", "--run", run, "--top", 3, "--k", 2)
     assert result.returncode == 0, result.stderr
+    assert f"wrote 3 built architectures to {run / 'built.csv'}" in result.stdout  # no --out: says where
     assert "reduced search space: 64 architectures" in result.stdout  # k=2 ops at each of 6 edges
     built = pd.read_csv(run / "built.csv")
     assert list(built.columns[:3]) == ["arch", "score", "predicted"] and len(built) == 3 and built.arch.is_unique

@@ -23,12 +23,15 @@ from core.workflow import restored_weights_note
 TRAIN_FIELDS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 MODEL_FIELDS = {f.name: f.default for f in dataclasses.fields(PredictorConfig)}
 DEFAULTS = {
-    "gnn": MODEL_FIELDS["gnn"], "width": MODEL_FIELDS["width"], "layers": MODEL_FIELDS["layers"], "epochs": 100,
+    "gnn": MODEL_FIELDS["gnn"], "width": MODEL_FIELDS["width"], "layers": MODEL_FIELDS["layers"],
+    "epochs": TRAIN_FIELDS["epochs"],
     "lam": float(TRAIN_FIELDS["lam"]), "seed": 0, "val_fraction": float(TRAIN_FIELDS["val_fraction"]),
     "lr": float(TRAIN_FIELDS["lr"]), "batch_size": TRAIN_FIELDS["batch_size"],
 }
 if "min_steps" in TRAIN_FIELDS:
     DEFAULTS["min_steps"] = TRAIN_FIELDS["min_steps"]
+#: Why the running job trains more epochs than asked ("" when it does not).
+EPOCHS_NOTE = "ab_train_epochs_note"
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -117,8 +120,27 @@ def hyperparameter_form() -> None:
     if out.exists():
         st.error(f"a run named {run_name!r} already exists in {state.runs_dir()}; choose another name")
         return
+    st.session_state[EPOCHS_NOTE] = raised_epochs_note(len(table), epochs, val_fraction, seed, batch_size, min_steps)
     state.start_training(table, target, out, dataset=dataset, model_config=model_config, train_config=train_config)
     st.rerun()
+
+
+def raised_epochs_note(rows: int, epochs, val_fraction, seed, batch_size, min_steps) -> str:
+    """Why training will run more epochs than asked (``min_steps`` on a small table), or ""."""
+    if not min_steps:
+        return ""
+    from core.predictor.train import epochs_for, resolve_batch_size, split_ids
+
+    n_train = split_ids(rows, float(val_fraction), int(seed))[0].size
+    if n_train < 4:
+        return ""
+    batch = resolve_batch_size(int(batch_size), n_train)
+    total = epochs_for(TrainConfig(epochs=int(epochs), min_steps=int(min_steps)), n_train, batch)
+    if total <= int(epochs):
+        return ""
+    return (f"Training will run {total} epochs, not {int(epochs)}: {n_train} training architectures in batches "
+            f"of {batch} give {max(1, n_train // batch)} optimiser steps per epoch, and \"Min. optimiser steps\" "
+            f"asks for at least {int(min_steps)} (set it to 0 to train exactly the epochs asked for).")
 
 
 def auto_run_name(space: str, dataset: str | None, target: str) -> str:
@@ -138,6 +160,8 @@ def live_progress(job_id: str) -> None:
     text = (f"epoch {job.epoch}/{job.total}" + (f" · loss {last['loss']:.3f}" if last else "")
             + (f" · val Spearman {last['val_spearman']:.3f}" if last.get("val_spearman") is not None else ""))
     st.progress(min(1.0, job.fraction), text=f"Training `{job.label}` · {text} · {job.elapsed:.0f} s")
+    if st.session_state.get(EPOCHS_NOTE):
+        st.caption(st.session_state[EPOCHS_NOTE])
     stopping = job.stop.is_set()
     st.button("Stopping after this epoch..." if stopping else "Stop", icon=":material/stop:", disabled=stopping,
               on_click=job.stop.set, key="stop_training",

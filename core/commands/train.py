@@ -21,7 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or '100**(acc/100) / log10(latency_ms)'")
     parser.add_argument("--out", required=True, help="run directory to create")
     parser.add_argument("--dataset", default=None, help="benchmark dataset the table comes from (for look-ups)")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs,
+                        help="training epochs (raised on a small table until --min-steps optimiser steps)")
+    parser.add_argument("--min-steps", type=int, default=TrainConfig.min_steps,
+                        help="train a small table for more epochs until this many optimiser steps "
+                             "(0 = exactly --epochs)")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--gnn", choices=sorted(GNN_NAMES), default=PredictorConfig.gnn)
     parser.add_argument("--width", type=int, default=PredictorConfig.width)
@@ -54,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         model_config = PredictorConfig(gnn=args.gnn, width=args.width, layers=args.layers)
         train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lam=args.lam,
                                    val_fraction=args.val_fraction, seed=args.seed, patience=args.patience,
+                                   min_steps=args.min_steps,
                                    device=args.device, keep_best=not args.keep_last)
     except ValueError as err:
         raise InputError(str(err)) from None

@@ -281,6 +281,21 @@ def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
     assert runs[0].name in again.selectbox(key="_w_train_run_picker").value
 
 
+def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
+    from core.predictor import TrainConfig
+
+    at = open_app("pages/train.py")
+    assert at.number_input(key="_w_ab_hp_epochs").value == TrainConfig.epochs  # the CLI's default too
+    at.number_input(key="_w_ab_hp_width").set_value(8)
+    at.number_input(key="_w_ab_hp_epochs").set_value(20)  # 270 rows, 8 steps an epoch: 125 epochs
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
+    assert "Training will run 125 epochs, not 20" in texts(at) and "Min. optimiser steps" in texts(at)
+    at.button(key="stop_training").click().run()
+    wait_for(at, lambda a: any("stopped early" in s.value for s in a.success))
+
+
 def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir):
     at = _train(open_app("pages/train.py"), epochs=400)
     wait_for(at, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
