@@ -118,9 +118,15 @@ def select(label: str, options: list, name: str, default: Any = None, *, widget:
 
 
 def one_line(err: BaseException) -> str:
-    """The first line of an error message (InputError messages are one line already)."""
+    """The first line of an error message (InputError messages are one line already), escaped for
+    ``st.error``'s Markdown: user text such as ``__import__`` or ``a*b`` is shown as written."""
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return escape_markdown(text.splitlines()[0]) if text else type(err).__name__
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` with the characters Streamlit's Markdown would act on backslash-escaped."""
+    return re.sub(r"([\\`*_~$\[\]<>])", r"\\\1", text)
 
 
 def pop_notice() -> str | None:

@@ -213,6 +213,9 @@ def render() -> None:
     if job is not None and not job.finished:
         live_progress(job.id)
         return
+    if result is None and limits is None:
+        st.info("Build is off until the limits above parse: fix or clear them.")
+        return
     if result is None:
         st.info(f"Choose k, N and the readout, then press **Build** to build from run `{run.name}`.")
         return

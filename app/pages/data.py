@@ -11,7 +11,7 @@ from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
 from core.tables import ValidatedTable
-from core.targets import LATENCY_UNITS, PRESETS, latency_unit, preset_expression, target_warnings
+from core.targets import LATENCY_UNITS, PRESETS, latency_unit, parse_target, preset_expression, target_warnings
 
 SOURCES = ("Bundled sample", "Benchmark sample", "Upload")
 AUTO = "auto-detect"
@@ -182,7 +182,8 @@ def preview(frame, label: str) -> None:
 
 # --------------------------------------------------------------------------------- target
 
-def target_section(table: ValidatedTable) -> None:
+def target_section(table: ValidatedTable) -> bool:
+    """The target picker; False when the target is invalid (its error is shown)."""
     st.subheader("Target")
     st.caption("What AutoBuild learns to rank: a metric column, one of the paper's presets, or an expression "
                "over the metric columns with + - * / **, numbers and log, log10, exp, sqrt, abs. Higher is better: "
@@ -232,10 +233,11 @@ def target_section(table: ValidatedTable) -> None:
             key = state.remember("ab_expression", expression)
             expression = st.text_input("Expression", key=key, help="e.g. 100**valid_perf / log10(1000*latency) (latency in s)")
             state.keep("ab_expression", expression)
+        parse_target(expression, list(metrics))  # names only the metric columns, not `arch`, when it fails
         values = state.target_values(table.frame, expression)
     except InputError as err:
         st.error(state.one_line(err))
-        return
+        return False
     state.keep(state.TARGET, expression)
     excluded = values.excluded_rows
     cols = st.columns(3)
@@ -248,6 +250,7 @@ def target_section(table: ValidatedTable) -> None:
     if excluded:
         st.warning(values.summary())
         st.dataframe(table.frame.iloc[excluded].assign(row=[i + 1 for i in excluded]).set_index("row"), height=180)
+    return True
 
 
 # ----------------------------------------------------------------------------------- page
@@ -269,8 +272,8 @@ def render() -> None:
     st.markdown(f"**In use:** `{st.session_state.get(state.TABLE_LABEL)}` · {len(table)} architectures · "
                 f"space `{space.name}`" + (f" · look-up dataset `{dataset}`" if dataset else ""))
     preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source))
-    target_section(table)
-    st.page_link("pages/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
+    if target_section(table):
+        st.page_link("pages/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
 
 
 if __name__ == "__main__":

@@ -40,17 +40,19 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
     if text.strip():
         shown = shown[shown["description"].str.contains(text.strip(), case=False, regex=False)]
     st.dataframe(
-        shown[["rank", "description", "unit", "mean_score", "std_score", "count", "architectures", "mean_target",
+        # No std column: a module's score is the same in every architecture (its L-hop neighbourhood is the
+        # module), so core's std_score is 0 in every row.
+        shown[["rank", "description", "unit", "mean_score", "count", "architectures", "mean_target",
                "signature"]],
         hide_index=True, height=300, key="ranking_table",
         column_config={
             "mean_score": st.column_config.NumberColumn("mean score", format="%.3f"),
-            "std_score": st.column_config.NumberColumn("std", format="%.3f"),
             "mean_target": st.column_config.NumberColumn("mean target", format="%.4g"),
             "description": st.column_config.TextColumn("module", width="large"),
         })
     st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}; click a column header to sort. Scores are "
-               "standardised with the run's hop moments, so hops are comparable.")
+               "standardised with the run's hop moments, so hops are comparable; a module scores the same in every "
+               "architecture that has it.")
     return hop, shown
 
 

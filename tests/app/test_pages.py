@@ -8,6 +8,7 @@ directory through ``AUTOBUILD_RUNS_DIR``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def assert_clean(at: AppTest) -> None:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    """The error messages, Markdown escapes (``\\_``) undone."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
 
 
 def texts(at: AppTest) -> str:
@@ -231,10 +233,15 @@ def test_target_preset_expression_and_excluded_rows(runs_dir):
     assert_clean(at)
     assert at.session_state["ab_target"] == "log(valid_perf - 0.75)"
     assert any("excluded because the target is NaN or infinite" in w.value for w in at.warning)
+    assert at.get("page_link"), "a valid target offers the next step"
     at.text_input(key="_w_ab_expression").set_value("__import__('os')").run()
     assert_clean(at)
     assert errors(at) and "Traceback" not in errors(at)[0]
+    assert "\\_\\_import\\_\\_" in at.error[0].value  # shown as typed, not Markdown's bold "import"
     assert at.session_state["ab_target"] == "log(valid_perf - 0.75)"  # a bad target is not taken
+    assert not at.get("page_link"), "no 'Next: train' on an invalid target"
+    at.text_input(key="_w_ab_expression").set_value("valid_perf + nope").run()
+    assert "'valid_perf'" in errors(at)[0] and "'arch'" not in errors(at)[0]  # the metric columns only
 
 
 def test_latency_preset_converts_seconds_and_an_inverting_divisor_is_warned_about(runs_dir):
@@ -337,6 +344,7 @@ def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
     assert not errors(at)
     ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
     assert len(ranking) > 0 and ranking["mean_score"].is_monotonic_decreasing
+    assert "std_score" not in ranking.columns  # 0 in every row: a module scores the same everywhere
     assert len(at.get("plotly_chart")) >= 3  # importance bars, box plots, score vs target
     frames = at.get("iframe")
     assert len(frames) == 1
@@ -415,8 +423,10 @@ def test_build_page_returns_valid_architectures(with_run):
     assert by_graph["score"].is_monotonic_decreasing
     # Limits on look-up metrics: a bad one is a one-line error and blocks Build; a good one filters.
     at.text_input(key="_w_ab_build_limits").set_value("latency = 1").run()
-    assert any("is not 'column <= number'" in e.value for e in at.error)
+    assert any("is not 'column <= number'" in e for e in errors(at))
     assert at.button(key="build_button").disabled
+    hints = " ".join(i.value for i in at.info)
+    assert "press **Build**" not in hints and "Build is off until the limits above parse" in hints
     at.text_input(key="_w_ab_build_limits").set_value("latency <= 0.0035").run()
     at.button(key="build_button").click().run()
     assert_clean(at)
