@@ -183,7 +183,7 @@ def model_section(root: Path, reference: Path, masks: Path) -> None:
         st.info(HOW_TO_CONFIGURE)
         return
     try:
-        path = check_model_dir(model_dir)
+        path = check_model_dir(model_dir, setting="the Model directory field above")
     except InputError as err:
         st.error(str(err))
         st.markdown(HOW_TO_CONFIGURE)

@@ -111,11 +111,13 @@ def check_names(archs: Sequence[Architecture], source: str = "architectures") ->
 
 
 # ------------------------------------------------------------------------------------------ model
-def check_model_dir(model_dir: str | Path) -> Path:
-    """Validate a diffusers inpainting pipeline directory; raise a one-line :class:`InputError` otherwise."""
+def check_model_dir(model_dir: str | Path, setting: str = "--model-dir") -> Path:
+    """Validate a diffusers inpainting pipeline directory; raise a one-line :class:`InputError` otherwise.
+
+    ``setting``: what the user set the directory with, named in the error (a CLI option, a form field)."""
     path = Path(model_dir).expanduser()
     if not path.is_dir():
-        raise InputError(f"model directory {path} does not exist (point --model-dir at a local diffusers "
+        raise InputError(f"model directory {path} does not exist (point {setting} at a local diffusers "
                          "Stable Diffusion inpainting pipeline folder)")
     index = path / "model_index.json"
     if not index.is_file():

@@ -90,6 +90,7 @@ def test_bad_model_directory_and_bad_table_are_one_line_errors(outputs, tmp_path
     at = page()
     at.text_input(key="inpaint_model_dir").set_value(str(tmp_path / "nope")).run()
     assert [e.value for e in at.error] and "does not exist" in at.error[0].value
+    assert "--model-dir" not in at.error[0].value and "the Model directory field" in at.error[0].value  # the page's field
     at.text_input(key="inpaint_table").set_value(str(tmp_path / "missing.csv")).run()
     assert not at.exception
     assert any("file not found" in e.value for e in at.error)
