@@ -143,7 +143,7 @@ def save_run(out: str | Path, *, config: RunConfig, model: AutoBuildPredictor,
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise InputError(f"run directory {out} already exists; choose another --out or remove it")
+        raise InputError(f"run directory {out} already exists; choose another one, remove it or overwrite it")
     full = dataclasses.replace(config, format_version=FORMAT_VERSION, schema=model.schema.to_dict(),
                                model=model.config, versions=package_versions(),
                                created=time.strftime("%Y-%m-%dT%H:%M:%S%z")).to_dict()

@@ -66,7 +66,7 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         # Checked before training so a long run is not wasted on a name clash.
-        raise InputError(f"run directory {out} already exists; choose another --out or remove it")
+        raise InputError(f"run directory {out} already exists; choose another one, remove it or overwrite it")
     target = parse_target(target_expression, table.metric_columns)
     values = evaluate_target(table.frame, target)
     kept = np.flatnonzero(values.kept)

@@ -93,6 +93,9 @@ def test_train_min_steps_zero_trains_exactly_the_epochs_asked_for(tmp_path):
     assert_one_line_error(cli_in_process("train", "--space", "nasbench201", "--table", TABLE, "--target",
                                          "baseline_accuracy", "--out", tmp_path / "r2", "--min-steps", -1),
                           "min_steps")
+    assert_one_line_error(cli_in_process("train", "--space", "nasbench201", "--table", TABLE, "--target",
+                                         "baseline_accuracy", "--out", tmp_path / "run"),
+                          "already exists", "--overwrite")
 
 
 def test_bad_target_leaves_no_run(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.commands import torch_threads
 from core.errors import InputError
@@ -51,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
     from core.targets import parse_target, target_warnings
     from core.workflow import format_summary, train_from_table
 
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        # core's message names no flag (the dashboard shows it too); said before the table is read.
+        raise InputError(f"run directory {out} already exists; choose another --out, or pass --overwrite to "
+                         "replace it")
     space = get_space(args.space)
     if args.dataset is not None:
         space.resolve_dataset(args.dataset)
