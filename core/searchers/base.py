@@ -21,13 +21,11 @@ from abc import ABC
 from dataclasses import dataclass, field
 from typing import ClassVar, Sequence
 
-
 from core.errors import InputError
 from core.history import History, Trainer
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, report_progress
 from core.spaces.base import SearchSpace
-
 
 
 @dataclass(frozen=True)
@@ -89,9 +87,10 @@ class Searcher(ABC):
                progress: SearchProgress | None = None, shared: dict | None = None) -> SearchResult:
         """Spend ``oracle``'s budget. ``labelled``: the N random architectures every method of a
         benchmark trial shares; ``shared``: a dict per trial in which methods that train on exactly
-        those labels share one predictor (the benchmark's protocol). This default is the campaign loop: label the first
-        ``settings.population`` of them, then ``settings.rounds`` rounds of train (when the method
-        needs a predictor) -> propose an equal share of what is left -> evaluate."""
+        those labels share one predictor (the benchmark's protocol). This default is the campaign
+        loop: label the first ``settings.population`` of them, then ``settings.rounds`` rounds of
+        train (when the method needs a predictor) -> propose an equal share of what is left ->
+        evaluate. Round r's proposals use seed ``seed * 1000 + r``, as campaign round r + 1 does."""
         runs: list[Run] = []
         evaluate_all(oracle, labelled[: self.settings.population], progress)
         for r in range(self.settings.rounds):
