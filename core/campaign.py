@@ -457,7 +457,10 @@ class Campaign:
         """The round's predictor: loaded when a previous attempt already trained it."""
         path = self.round_dir(r) / "run"
         if (path / CONFIG_FILE).is_file():
-            return Run.load(path)
+            run = Run.load(path)
+            if run.config.rows == len(frame):
+                return run
+            # Trained by an attempt that was interrupted before rows were ingested since: retrain.
         from core.predictor.train import TrainConfig
         from core.workflow import train_from_table
 
@@ -469,7 +472,7 @@ class Campaign:
         train = TrainConfig(epochs=self.config.epochs, val_fraction=0.0, seed=self.config.seed,
                             eval_every=self.config.epochs)
         return train_from_table(table, self.config.target, path, dataset=self.config.dataset,
-                                train_config=train).run
+                                train_config=train, overwrite=True).run
 
     def _close_round(self, r: int, dropped: Sequence[str] = ()) -> None:
         """Append the round's evaluated proposals to the table (skipping rows already there) and mark

@@ -151,18 +151,20 @@ def test_kill_9_mid_campaign_then_status_and_run_resume_without_losing_or_repeat
     process = subprocess.Popen([sys.executable, "-m", "core", "loop", "run", "--campaign", str(killed), "--rounds", "3",
                                 "--n", "4"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (killed / "rounds" / "002" / "run" / "config.json").is_file():  # round 1 closed, round 2 trained
-        assert process.poll() is None and time.time() < deadline, "the campaign stopped before round 2"
+    # Kill once round 1 is closed and round 2 trained (on a starved machine the campaign may get further).
+    while not (killed / "rounds" / "002" / "run" / "config.json").is_file() and process.poll() is None:
+        assert time.time() < deadline, "round 2 never started"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
 
     status = cli("status", "--campaign", killed)
     assert status.returncode == 0, status.stderr
-    completed = Campaign.open(killed).status().completed_rounds  # 1, or 2 if round 2 outran the kill
+    completed = Campaign.open(killed).status().completed_rounds  # 1, or more if the campaign outran the kill
     assert f"{20 + 4 * completed} architectures" in status.stdout
-    resumed = cli("run", "--campaign", killed, "--rounds", 3 - completed, "--n", 4)
-    assert resumed.returncode == 0, resumed.stderr
+    if completed < 3:
+        resumed = cli("run", "--campaign", killed, "--rounds", 3 - completed, "--n", 4)
+        assert resumed.returncode == 0, resumed.stderr
     assert cli("run", "--campaign", whole, "--rounds", 3, "--n", 4).returncode == 0
     done, reference = Campaign.open(killed), Campaign.open(whole)
     assert len(done.table()) == 32 and done.table()["arch"].is_unique
