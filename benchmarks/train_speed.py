@@ -1,4 +1,4 @@
-"""Whole-process training speed: 3,000 NAS-Bench-201 architectures x 200 epochs (DESIGN section 6).
+"""Whole-process training speed: 3,000 NAS-Bench-201 architectures x 200 epochs (docs/design.md, section 6).
 
     python benchmarks/train_speed.py [--n 3000] [--epochs 200] [--device cpu|cuda] [--batch-size 128]
 

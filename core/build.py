@@ -1,4 +1,4 @@
-"""Building architectures from the best modules (DESIGN 2.8), and the reduced search space.
+"""Building architectures from the best modules (docs/design.md 2.8), and the reduced search space.
 
 Two builders, chosen by the space:
 

@@ -1,4 +1,4 @@
-"""``python -m core COMMAND ...``: the command-line face of AutoBuild Studio (DESIGN section 5).
+"""``python -m core COMMAND ...``: the command-line face of AutoBuild Studio (docs/design.md, section 5).
 
 Each command lives in ``core/commands/<name>.py`` and defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Commands are found through :data:`COMMANDS`, a

@@ -1,4 +1,4 @@
-"""Module scores per hop and the ranking tables built from them (DESIGN 2.7).
+"""Module scores per hop and the ranking tables built from them (docs/design.md 2.7).
 
 For a trained run, a node ``v``'s hop-``h`` embedding summarises the rooted module of ``h + 1``
 levels ending at ``v``. Its score is the L1 norm standardised with the run's hop moments

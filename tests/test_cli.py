@@ -1,4 +1,4 @@
-"""The command-line contract (DESIGN section 5): outputs, one-line errors, exit code 2, no half runs."""
+"""The command-line contract (docs/design.md, section 5): outputs, one-line errors, exit code 2, no half runs."""
 import contextlib
 import io
 import os

@@ -1,4 +1,4 @@
-"""Stable Diffusion v1.4 inpainting pieces of AutoBuild (Mills et al., CVPR 2024, DESIGN 2.9).
+"""Stable Diffusion v1.4 inpainting pieces of AutoBuild (Mills et al., CVPR 2024, docs/design.md 2.9).
 
 - :mod:`core.diffusion.unet_arch`: apply an ``sd-unet`` architecture to a loaded ``UNet2DConditionModel``.
 - :mod:`core.diffusion.pipeline`: inpainting runs from a local diffusers model directory (never downloads).

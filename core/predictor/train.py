@@ -3,7 +3,7 @@
 The target is standardised on the training split; graphs are encoded once (:mod:`batching`);
 AdamW; everything seeded. After training the *hop moments* (mean and std of node-embedding L1 norms
 per hop over the training nodes) are computed: they standardise module scores so that scores of
-different hops are comparable (DESIGN 2.7).
+different hops are comparable (docs/design.md 2.7).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from core.graph import ArchGraph, FeatureSchema
 
 @dataclass(frozen=True)
 class UnitCandidate:
-    """One configuration of one unit, as an isolated subgraph (DESIGN 2.8).
+    """One configuration of one unit, as an isolated subgraph (docs/design.md 2.8).
 
     A unit is a contiguous part of an architecture that is chosen independently of the others (e.g.
     a MobileNetV3 stage). The candidate is scored by the embedding norm of ``root`` (its last node)

@@ -24,7 +24,7 @@ Graph (the paper's sequence graph): one node per active layer, edges in layer or
 activation and squeeze-excite, e.g. ``mbconv-h_swish-se``), ``expand``, ``kernel`` (categorical) and
 ``resolution`` (numeric). The fixed stem, first block and head are the same in every subnet and left out.
 
-Units (DESIGN 2.8): contiguous groups of stages chosen independently. A candidate is one depth and
+Units (docs/design.md 2.8): contiguous groups of stages chosen independently. A candidate is one depth and
 one ``e``/``k`` per active layer, i.e. :math:`\\sum_{d} 9^{d}` candidates for a stage of depths ``d``;
 a stage of depth 2-4 has :math:`9^2 + 9^3 + 9^4 = 7{,}371`.
 """
