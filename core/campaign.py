@@ -383,6 +383,7 @@ class Campaign:
             evaluated = set(self.table()["arch"].astype(str))
             r = self.open_round()
             proposed = set(self.proposals(r)["arch"].astype(str)) if r is not None else set()
+            proposed_by = f"proposed-by-{self._round_method(r)}" if r is not None else ""
             problems, sources = [], []
             for i, raw_spec in enumerate(raw["arch"]):
                 try:
@@ -393,7 +394,7 @@ class Campaign:
                 if spec in evaluated:
                     problems.append(f"row {i + 1}: {_short(spec)} was already evaluated")
                 elif spec in proposed:
-                    sources.append(f"proposed-by-{self._round_method(r)}")
+                    sources.append(proposed_by)
                     continue
                 elif allow_unproposed:
                     sources.append(UPLOADED)

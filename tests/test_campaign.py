@@ -208,3 +208,15 @@ def test_a_campaign_makes_the_benchmarks_autobuild_loop_trial(tmp_path):
                                settings=settings)
     campaign.run(2, 7)
     assert list(campaign.table()["arch"]) == [s for s, _, _ in oracle.history]
+
+
+def test_a_round_run_left_by_an_interrupted_attempt_is_retrained_when_rows_came_since(tmp_path):
+    campaign = planted_campaign(tmp_path / "c")
+    stale = campaign._round_run(1, campaign.table())  # trained, then the attempt died before proposing
+    assert stale.config.rows == 12
+    extra = next(s for s in get_space("test-planted").enumerate() if s not in set(campaign.table()["arch"]))
+    path = tmp_path / "more.csv"
+    pd.DataFrame({"arch": [extra], "y": [planted_target(extra)]}).to_csv(path, index=False)
+    assert campaign.ingest(path, allow_unproposed=True) == 1
+    campaign.propose(3)
+    assert Campaign.open(campaign.path)._round_run(1, campaign.table()).config.rows == 13

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -208,6 +209,13 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     # What picking by validation can expect: the 10 best NAS-Bench-201 cells by accuracy average 93.93.
     assert "Best baseline_accuracy in space: **94.07**" in report
     assert "of the 10 best by baseline_accuracy: 93.93" in report
+    # Each row ranks its pick's selection value in the space: 94.07 is the best cell, in the top 0.01 %.
+    from core.benchmark import BenchmarkConfig, BenchmarkResult, Lookup
+    lookup = Lookup.of(BenchmarkConfig(space="nasbench201"))
+    ranked = BenchmarkResult(BenchmarkConfig(space="nasbench201"), "cifar10", lookup.select, lookup.report, 94.07, 94.07,
+                             select_sorted=np.sort(lookup.table[lookup.select].to_numpy()))
+    assert ranked.select_top_percent(94.07) <= 0.01 and 49 <= ranked.select_top_percent(90.41) <= 51
+    assert "top % of the space (seeds in the top 0.5 %)" in report
     assert_one_line_error(cli_in_process("benchmark", "--space", "graph"), "ships no look-up table")
 
 

@@ -90,3 +90,12 @@ def test_loop_search_labels_the_population_then_proposes_in_rounds(tmp_path):
     assert [s for s, _, _ in result.history[:10]] == labelled[:10]
     assert oracle.used == 30 and trained_on == [10, 20] and len(result.runs) == 2
     assert result.pick == oracle.best()
+
+
+def test_random_proposals_do_not_redraw_a_table_sampled_with_the_same_seed():
+    # `sample --seed 0` draws with default_rng(0); a campaign with seed 0 proposing from that very stream
+    # would re-draw the table (OFA is too large to enumerate, so nothing else would be found).
+    space = get_space("ofa-mbv3")
+    table = space.sample_distinct(1000, np.random.default_rng(0))
+    proposed = get_searcher("random").propose(space, History(table, [0.0] * len(table)), 8, seed=0)
+    assert len(proposed) == 8 and not set(proposed) & set(table)
