@@ -26,7 +26,7 @@ from core.errors import InputError
 from core.evaluators import EvaluationError, ExternalEvaluator, LookupEvaluator, MeasureEvaluator
 from core.evaluators.measure import MEASURED_COLUMNS
 from core.runs import list_runs
-from core.searchers import DEFAULT_METHOD, campaign_methods
+from core.searchers import DEFAULT_METHOD, SEARCHERS, campaign_methods
 from core.spaces import get_space
 from core.tables import FORMATS, ValidatedTable, validate_table
 from core.targets import evaluate_target, parse_target
@@ -37,15 +37,10 @@ WEAK_SPEARMAN = 0.4
 
 #: What the method select box shows; the default (best on benchmarks/results/build_quality_*.md) first,
 #: the paper's straight build second.
+#: The others show the searcher's own description.
 METHOD_LABELS = {
     DEFAULT_METHOD: "AutoBuild-guided evolution (recommended)",
     "autobuild": "AutoBuild (paper, one shot)",
-    "autobuild-rounds": "AutoBuild build per round",
-    "autobuild-graph": "AutoBuild, cells scored by graph embedding",
-    "autobuild-local": "AutoBuild, local search around the best",
-    "predictor": "Predictor's top picks (baseline)",
-    "evolution": "Regularized evolution (baseline)",
-    "random": "Random search (baseline)",
 }
 
 EXTERNAL_LABEL = "I evaluate them myself"
@@ -60,7 +55,7 @@ def method_options() -> list[str]:
 
 
 def method_label(name: str) -> str:
-    label = METHOD_LABELS.get(name)
+    label = METHOD_LABELS.get(name) or (SEARCHERS[name].description if name in SEARCHERS else "")
     return f"{label} · {name}" if label else name
 
 

@@ -20,8 +20,9 @@ from core.errors import InputError
 
 HELP = "campaigns: propose architectures, evaluate them (here, on Ray, or yourself) and learn from them"
 
-#: --evaluator choices; "auto" picks lookup with --dataset, measure for spaces that build networks, else external.
-EVALUATOR_CHOICES = ("auto", "lookup", "measure", "external")
+#: --evaluator choices; "auto" picks lookup with --dataset, fid with --model-dir, measure for spaces that build
+#: networks, else external.
+EVALUATOR_CHOICES = ("auto", "lookup", "measure", "fid", "external")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--evaluator", choices=EVALUATOR_CHOICES, default="auto")
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("--epochs", type=int, default=200, help="predictor training epochs per round")
+    fid = init.add_argument_group("fid evaluator (sd-unet: inpaint, then FID; outputs go to OUT/inpainting)")
+    fid.add_argument("--model-dir", default=None, help="local diffusers inpainting pipeline folder")
+    fid.add_argument("--images", default=None, help="folder of images to inpaint")
+    fid.add_argument("--masks", default=None, help="folder of masks, same file stems as the images")
+    fid.add_argument("--reference", default=None, help="reference images for FID (default: the inputs)")
+    fid.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
+    fid.add_argument("--size", type=int, default=512, help="square working size, a multiple of 64 (default 512)")
 
     propose = sub.add_parser("propose", help="retrain and propose the next round's architectures")
     _campaign_argument(propose)
@@ -81,11 +89,19 @@ def _say(message: str, done: int, total: int) -> None:
 
 
 def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, ...]):
-    from core.evaluators import ExternalEvaluator, LookupEvaluator, MeasureEvaluator
+    from core.evaluators import ExternalEvaluator, FIDEvaluator, LookupEvaluator, MeasureEvaluator
 
     choice = args.evaluator
     if choice == "auto":
-        choice = "lookup" if args.dataset and space.datasets else "measure" if space.measures else "external"
+        choice = ("lookup" if args.dataset and space.datasets else "fid" if args.model_dir
+                  else "measure" if space.measures else "external")
+    if choice == "fid":
+        missing = [flag for flag, value in (("--model-dir", args.model_dir), ("--images", args.images),
+                                            ("--masks", args.masks)) if not value]
+        if missing:
+            raise InputError(f"the fid evaluator needs {', '.join(missing)}")
+        return FIDEvaluator(args.model_dir, args.images, args.masks, out=str(Path(args.out) / "inpainting"),
+                            reference=args.reference, steps=args.steps, size=args.size, seed=args.seed)
     if choice == "lookup":
         if not space.datasets:
             raise InputError(f"space {space.name!r} ships no look-up table; use --evaluator external")

@@ -134,3 +134,26 @@ def test_bad_options_are_one_line_input_errors(model_dir, photos, tmp_path):
 def test_importing_the_evaluators_loads_no_diffusers():
     code = "import sys, core.evaluators; assert 'diffusers' not in sys.modules, 'diffusers imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_campaign_evaluated_by_fid_from_the_command_line(model_dir, photos, tmp_path):
+    """`loop init --evaluator fid` then `loop run`: real inpainting + FID of each proposal."""
+    import pandas as pd
+
+    from core.campaign import Campaign
+    from tests.test_cli import assert_one_line_error, cli_in_process
+
+    table = tmp_path / "sd.csv"
+    pd.DataFrame({"arch": [SMALL, OTHER], "fid": [150.0, 160.0]}).to_csv(table, index=False)
+    campaign = tmp_path / "camp"
+    base = ["loop", "init", "--space", "sd-unet", "--table", table, "--target=-fid", "--out", campaign]
+    assert_one_line_error(cli_in_process(*base, "--evaluator", "fid"), "needs --model-dir, --images, --masks")
+    result = cli_in_process(*base, "--model-dir", model_dir, "--images", photos / "originals", "--masks",
+                            photos / "masks", "--steps", 2, "--size", 64)
+    assert result.returncode == 0, result.stderr
+    assert "FID" in result.stdout or "fid" in result.stdout
+    result = cli_in_process("loop", "run", "--campaign", campaign, "--rounds", 1, "--n", 1, "--method", "random")
+    assert result.returncode == 0, result.stderr
+    rows = Campaign.open(campaign).table()
+    assert len(rows) == 3 and rows["fid"].iloc[-1] > 0 and rows["source"].iloc[-1] == "proposed-by-random"
+    assert (campaign / "inpainting" / "manifest.csv").is_file()
