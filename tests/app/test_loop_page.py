@@ -16,10 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-MAIN = str(ROOT / "app" / "main.py")
-CORA = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
-TIMEOUT = 180
+from tests.app.apptest import CORA, MAIN, TIMEOUT, assert_clean, errors, wait_for
 
 
 @pytest.fixture
@@ -35,26 +32,6 @@ def open_loop() -> AppTest:
     at.switch_page("pages/loop.py").run()
     assert_clean(at)
     return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
-
-
-def wait_for(at: AppTest, done, timeout: float = TIMEOUT) -> AppTest:
-    """Rerun the page (as the live fragment would) until ``done(at)`` or the timeout."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.3)
-        at.run()
-        assert_clean(at)
-        if done(at):
-            return at
-    raise AssertionError(f"timed out; errors: {errors(at)}")
 
 
 #: A column that tells the page's tables apart (AppTest does not expose a dataframe's key).

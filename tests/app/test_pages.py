@@ -8,8 +8,6 @@ directory through ``AUTOBUILD_RUNS_DIR``.
 from __future__ import annotations
 
 import json
-import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +15,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-MAIN = str(ROOT / "app" / "main.py")
-CORA = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
+from tests.app.apptest import CORA, MAIN, TIMEOUT, assert_clean, errors, wait_for
+
 PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/modules.py", "pages/build.py"]
-TIMEOUT = 180
 
 
 @pytest.fixture
@@ -62,31 +58,10 @@ def open_app(page: str | None = None) -> AppTest:
     return at
 
 
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def errors(at: AppTest) -> list[str]:
-    """The error messages, Markdown escapes (``\\_``) undone."""
-    return [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
-
-
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [m.value for m in at.success] + [m.value for m in at.info]
     parts += [m.value for m in at.warning] + [m.value for m in at.caption]
     return "\n".join(str(p) for p in parts)
-
-
-def wait_for(at: AppTest, done, timeout: float = TIMEOUT) -> AppTest:
-    """Rerun the page (as the live fragment would) until ``done(at)`` or the timeout."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.3)
-        at.run()
-        assert_clean(at)
-        if done(at):
-            return at
-    raise AssertionError(f"timed out; errors: {errors(at)}")
 
 
 # --------------------------------------------------------------------------------- rendering
