@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "inpaint": "core.commands.inpaint",
     "fid": "core.commands.fid",
     "exhaustive": "core.commands.exhaustive",
+    "compare": "core.commands.compare",
 }
 
 EXIT_INPUT_ERROR = 2
