@@ -1,4 +1,4 @@
-"""The Loop page (app/pages/loop.py) through Streamlit's AppTest, and the Build page's weak-run warning.
+"""The Loop page (app/views/loop.py) through Streamlit's AppTest, and the Build page's weak-run warning.
 
 Campaigns go to ``campaigns/`` beside a temporary runs folder (``AUTOBUILD_RUNS_DIR``). One round uses
 the default method, which trains the predictor (at least 1,000 optimiser steps whatever the epochs:
@@ -29,7 +29,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 def open_loop() -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/loop.py").run()
+    at.switch_page("views/loop.py").run()
     assert_clean(at)
     return at
 
@@ -173,7 +173,7 @@ def test_build_page_warns_when_the_runs_heldout_spearman_is_low(runs_dir):
     (out / "metrics.json").write_text(json.dumps(metrics))
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/build.py").run()
+    at.switch_page("views/build.py").run()
     assert_clean(at)
     warning = next(w.value for w in at.warning if "unreliable" in w.value)
     assert "0.21" in warning and "random" in warning and "Loop" in warning

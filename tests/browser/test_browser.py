@@ -240,7 +240,7 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     _loop(page, upload.parent, timings)
 
     # Inpainting lives in its own issue: screenshot it when the page exists.
-    if (ROOT / "app" / "pages" / "inpainting.py").is_file():
+    if (ROOT / "app" / "views" / "inpainting.py").is_file():
         _go(page, "Inpainting")
         page.wait_for_timeout(1500)
         _wait_idle(page, timeout=60_000)
