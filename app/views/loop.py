@@ -7,7 +7,7 @@ is the best *measured* architecture, and the new labels lie exactly where the se
 
 A campaign is a directory (core.campaign) under ``state.campaigns_dir()``: the page can be closed and
 the server restarted mid-round, and the campaign continues where it was. Proposing (which trains the
-predictor: minutes) and evaluating run as background jobs (app.state.Job) with live progress;
+predictor: minutes) and evaluating run as background jobs (app.jobs.Job) with live progress;
 evaluating can be cancelled. Everything computational is ``core``; this page only calls it and renders.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import state
+from app import jobs, state, widgets
 from core.campaign import CAMPAIGN_FILE, ROUND, SOURCE, Campaign, CampaignStatus
 from core.errors import InputError
 from core.evaluators import EvaluationError, ExternalEvaluator, LookupEvaluator, MeasureEvaluator
@@ -372,7 +372,7 @@ def propose_controls(campaign: Campaign, status: CampaignStatus, busy: bool) -> 
                             help=f"Retrain the predictor on all {status.evaluated} evaluated architectures, "
                                  f"then propose N new ones with {campaign.config.method}.")
     if clicked:
-        state.start_propose(str(campaign.path), int(n), drop_pending=drop)
+        jobs.start_propose(str(campaign.path), int(n), drop_pending=drop)
         st.rerun()
 
 
@@ -381,7 +381,7 @@ def evaluate_controls(campaign: Campaign, status: CampaignStatus, busy: bool) ->
     st.caption(f"Evaluator: {evaluator.describe()}.")
     if st.button(f"Evaluate the {len(status.pending)} pending", type="primary", icon=":material/play_arrow:",
                  disabled=busy, key="loop_evaluate"):
-        state.start_evaluate(str(campaign.path))
+        jobs.start_evaluate(str(campaign.path))
         st.rerun()
 
 
@@ -448,31 +448,23 @@ def history(campaign: Campaign, table: pd.DataFrame, values: np.ndarray) -> None
 
 # ------------------------------------------------------------------------------- jobs
 
-@st.fragment(run_every=1.0)
-def live_progress(job_id: str) -> None:
-    """The running job's progress (and Cancel for evaluations); reruns the page when it ends."""
-    job = state.get_job(job_id)
-    if job is None:
-        return
-    if job.finished:
-        st.rerun()
+def draw_step(job: jobs.Job) -> None:
+    """The running campaign step's progress (and Cancel for evaluations)."""
     what = "Proposing" if job.kind == "propose" else "Evaluating"
     st.progress(min(1.0, job.fraction), text=f"{what} in `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
     if job.kind == "evaluate":
-        stopping = job.stop.is_set()
-        st.button("Cancelling after this evaluation..." if stopping else "Cancel", icon=":material/stop:",
-                  disabled=stopping, on_click=job.stop.set, key="loop_cancel",
-                  help="Stops after the evaluation in flight; every finished one is already recorded and the "
-                       "rest stay pending.")
+        widgets.stop_button(job, "Cancel", "Cancelling after this evaluation...", "loop_cancel",
+                            "Stops after the evaluation in flight; every finished one is already recorded and the "
+                            "rest stay pending.")
     else:
         st.caption("Training the predictor takes a minute or more; it cannot be interrupted, but the page can be "
                    "left: the round is saved when it is done.")
 
 
 def finish_job() -> None:
-    job = state.get_job(st.session_state.get(state.LOOP_JOB))
+    job = jobs.session_job(jobs.LOOP_JOB)
     kind = job.kind if job is not None else "campaign step"
-    job = state.collect_finished_job(state.LOOP_JOB, kind)
+    job = jobs.collect_finished_job(jobs.LOOP_JOB, kind)
     if job is None:
         return
     st.session_state[state.CAMPAIGN] = job.key
@@ -519,12 +511,10 @@ def render() -> None:
                "it (here or yourself), and repeat. The pick is the best measured architecture, so a weak predictor "
                "costs evaluations, not the result.")
     finish_job()
-    notice = state.pop_notice()
-    if notice:
-        (st.error if notice[0] == "error" else st.success)(notice[1])
-    job = state.get_job(st.session_state.get(state.LOOP_JOB))
+    widgets.show_notice()
+    job = jobs.session_job(jobs.LOOP_JOB)
     if job is not None and not job.finished:
-        live_progress(job.id)
+        widgets.live_job(job.id, "Proposing", draw_step)
     available = campaigns()
     with st.expander("Start a new campaign", expanded=not available, icon=":material/add:"):
         new_campaign_form()
