@@ -8,6 +8,8 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
+from app import session_url  # noqa: E402
+
 # An emoji favicon is drawn from a data: URL; a ":material/...:" one is fetched from fonts.gstatic.com on
 # every page, a network request (and a console error offline) that the dashboard must not make.
 st.set_page_config(page_title="AutoBuild Studio", page_icon="🧩", layout="wide")
@@ -30,4 +32,9 @@ sections = {
 if (PAGES / "inpainting.py").is_file():  # written in its own issue; shown once it exists
     sections["Build"].append(st.Page("views/inpainting.py", title="Inpainting", icon=":material/brush:"))
 
-st.navigation(sections).run()
+page = st.navigation(sections)
+# A reload starts a new session: take back the choices its URL holds, and keep the URL up to date
+# (navigation clears query parameters, so they are written again after every page).
+session_url.restore()
+page.run()
+session_url.mirror()

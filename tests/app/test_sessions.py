@@ -129,3 +129,39 @@ def test_no_folder_streamlit_would_list_by_file_name():
     # name, until st.navigation draws the app's own sections (a busy server, a deep link).
     assert not (Path(MAIN).parent / "pages").exists()
     assert (Path(MAIN).parent / "views" / "train.py").is_file()
+
+
+def _reload(at: AppTest, page: str) -> AppTest:
+    """A browser reload: a new session on the same page and URL (its query parameters)."""
+    params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    again = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    again.query_params.update(params)
+    again.run()
+    again.switch_page(page).run()
+    assert_clean(again)
+    return again
+
+
+def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir):
+    at = _session("views/data.py")
+    at.selectbox(key="_w_ab_bundled").set_value("nasbench201_cifar10_300.csv").run()
+    at.radio(key="_w_ab_target_mode").set_value("Expression").run()
+    expression = at.session_state["ab_target"] + " * 2"
+    at.text_input(key="_w_ab_expression").set_value(expression).run()
+    assert_clean(at)
+    assert at.session_state["ab_target"] == expression
+
+    again = _reload(at, "views/data.py")
+    assert again.session_state["ab_table_label"] == "nasbench201_cifar10_300.csv"
+    assert again.session_state["ab_target"] == expression
+    assert again.text_input(key="_w_ab_expression").value == expression
+
+    again.switch_page("views/train.py").run()
+    _fill(again, epochs=400)
+    _press_train(again)
+    wait_for(again, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
+    reloaded = _reload(again, "views/train.py")
+    assert any(b.key == "stop_training" for b in reloaded.button), "the reloaded page follows the running job"
+    reloaded.button(key="stop_training").click().run()
+    wait_for(reloaded, lambda a: any("stopped early" in s.value for s in a.success))
+    assert len(_saved_runs(runs_dir)) == 1
