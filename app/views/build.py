@@ -202,7 +202,7 @@ def render() -> None:
         jobs.start_build(path, stamp, int(top), int(k), readout, limits)
         st.rerun()
     if job is not None and not job.finished:
-        widgets.live_job(job.id, "Build", draw_build)
+        widgets.live_job(job.id, "Build from", draw_build)
         return
     if result is None and limits is None:
         st.info("Build is off until the limits above parse: fix or clear them.")

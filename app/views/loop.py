@@ -514,7 +514,7 @@ def render() -> None:
     widgets.show_notice()
     job = jobs.session_job(jobs.LOOP_JOB)
     if job is not None and not job.finished:
-        widgets.live_job(job.id, "Proposing", draw_step)
+        widgets.live_job(job.id, "The next round of", draw_step)
     available = campaigns()
     with st.expander("Start a new campaign", expanded=not available, icon=":material/add:"):
         new_campaign_form()

@@ -232,7 +232,7 @@ def render() -> None:
     widgets.show_notice()
     job = jobs.session_job(jobs.JOB)
     if job is not None and not job.finished:
-        widgets.live_job(job.id, "Training", draw_training)
+        widgets.live_job(job.id, "Run", draw_training)
     else:
         hyperparameter_form()
     run_list()

@@ -165,3 +165,20 @@ def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir):
     reloaded.button(key="stop_training").click().run()
     wait_for(reloaded, lambda a: any("stopped early" in s.value for s in a.success))
     assert len(_saved_runs(runs_dir)) == 1
+
+
+def test_a_queued_training_can_be_cancelled_and_leaves_nothing(runs_dir, monkeypatch):
+    monkeypatch.setenv("AUTOBUILD_TRAINING_JOBS", "1")
+    first, second = _session(), _session()
+    _fill(first, epochs=400, name="long-one")
+    _fill(second, epochs=3, name="waiting-one")
+    _press_train(first)
+    _press_train(second)
+    assert any("Run `waiting-one` is queued: number 1 of 1 waiting" in i.value for i in second.info)
+    second.button(key="cancel_queued_train").click().run()
+    wait_for(second, lambda a: any("cancelled before it started" in i.value for i in a.info))
+    assert not (runs_dir / "waiting-one").exists(), "the cancelled run's name is free again"
+    wait_for(first, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
+    first.button(key="stop_training").click().run()
+    wait_for(first, lambda a: any("stopped early" in s.value for s in a.success))
+    assert [r.name for r in _saved_runs(runs_dir)] == ["long-one"]
