@@ -7,6 +7,7 @@ from typing import Callable
 import streamlit as st
 
 from core.runs import Run
+from core.tables import ValidatedTable
 
 from app import jobs, run_cache, state
 
@@ -43,6 +44,27 @@ def run_picker(label: str = "Run", key: str = "run_picker") -> Run | None:
     return run_cache.load_run(choice, run_cache.run_stamp(choice))
 
 
+def chosen_run(key: str, what: str) -> tuple[Run, str, float] | None:
+    """The run picker of a page that needs a run: (run, path, stamp), or None after the "no run" notice."""
+    run = run_picker("Run", key=key)
+    if run is None:
+        no_run(what)
+        return None
+    path = str(run.path)
+    return run, path, run_cache.run_stamp(path)
+
+
+def table_in_use(lead: str = "Table", note: str = "") -> tuple[ValidatedTable, str, str | None]:
+    """One line naming this session's table and target (chosen on the Data & target page); returns the
+    table, the target expression and the benchmark dataset (None for an upload)."""
+    table = state.current_table()
+    target = state.current_target()
+    dataset = st.session_state.get(state.DATASET)
+    st.markdown(f"{lead} `{st.session_state.get(state.TABLE_LABEL)}` ({len(table)} architectures, space "
+                f"`{table.space_name}`) · target `{target}`{note} — change them on the Data & target page.")
+    return table, target, dataset
+
+
 def queue_notice(job: jobs.Job, what: str) -> None:
     """A queued job's place in the server's training queue, with a Cancel button."""
     running, waiting, limit = jobs.training_load()
@@ -75,3 +97,12 @@ def stop_button(job: jobs.Job, label: str, stopping_label: str, key: str, help: 
     stopping = job.stop.is_set()
     st.button(stopping_label if stopping else label, icon=":material/stop:", disabled=stopping,
               on_click=job.stop.set, key=key, help=help)
+
+
+def follow_job(session_key: str, what: str, draw: Callable[[jobs.Job], None]) -> jobs.Job | None:
+    """This session's unfinished job under ``session_key``, drawn live (:func:`live_job`); None if none."""
+    job = jobs.session_job(session_key)
+    if job is None or job.finished:
+        return None
+    live_job(job.id, what, draw)
+    return job

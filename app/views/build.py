@@ -168,12 +168,10 @@ def render() -> None:
     st.title("Build")
     st.caption("Score every candidate of each unit, keep the top k per unit (their product is the reduced search "
                "space), and build the N best architectures by summed module score.")
-    run = widgets.run_picker("Run", key="_w_build_run_picker")
-    if run is None:
-        widgets.no_run("building uses its module scores")
+    chosen = widgets.chosen_run("_w_build_run_picker", "building uses its module scores")
+    if chosen is None:
         return
-    path = str(run.path)
-    stamp = run_cache.run_stamp(path)
+    run, path, stamp = chosen
     finish_job()
     widgets.show_notice()
     weak_run_warning(run)

@@ -108,12 +108,7 @@ def auto_campaign_name(space: str, dataset: str | None, target: str) -> str:
 
 def new_campaign_form() -> None:
     """Start a campaign from the current table and target (Data & target page) in one click."""
-    table = state.current_table()
-    target = state.current_target()
-    dataset = st.session_state.get(state.DATASET)
-    st.markdown(f"From table `{st.session_state.get(state.TABLE_LABEL)}` ({len(table)} evaluated architectures, "
-                f"space `{table.space_name}`) · target `{target}` (maximised) — change them on the Data & target "
-                "page.")
+    table, target, dataset = widgets.table_in_use("From table", note=" (maximised)")
     evaluators = evaluator_options(table, dataset)
     devices = ["cpu"] + (["cuda"] if _cuda_available() else [])
     with st.form("loop_new_form"):
@@ -512,9 +507,7 @@ def render() -> None:
                "costs evaluations, not the result.")
     finish_job()
     widgets.show_notice()
-    job = jobs.session_job(jobs.LOOP_JOB)
-    if job is not None and not job.finished:
-        widgets.live_job(job.id, "The next round of", draw_step)
+    job = widgets.follow_job(jobs.LOOP_JOB, "The next round of", draw_step)
     available = campaigns()
     with st.expander("Start a new campaign", expanded=not available, icon=":material/add:"):
         new_campaign_form()

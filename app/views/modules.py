@@ -132,12 +132,10 @@ def render() -> None:
     st.title("Modules")
     st.caption("Every node's embedding norm at hop h scores the module made of that node and its h-hop ancestors; "
                "aggregated over the training architectures, they rank modules.")
-    run = widgets.run_picker("Run", key="_w_modules_run_picker")
-    if run is None:
-        widgets.no_run("module scores come from a run")
+    chosen = widgets.chosen_run("_w_modules_run_picker", "module scores come from a run")
+    if chosen is None:
         return
-    path = str(run.path)
-    stamp = run_cache.run_stamp(path)
+    run, path, stamp = chosen
     try:
         with st.spinner("Scoring modules..."):
             scores = run_cache.module_scores(path, stamp)

@@ -49,12 +49,7 @@ def _param(name: str, widget, label: str, **kwargs):
 
 
 def hyperparameter_form() -> None:
-    table = state.current_table()
-    target = state.current_target()
-    dataset = st.session_state.get(state.DATASET)
-    st.markdown(f"Table `{st.session_state.get(state.TABLE_LABEL)}` ({len(table)} architectures, space "
-                f"`{table.space_name}`) · target `{target}` — change them on "
-                "the Data & target page.")
+    table, target, dataset = widgets.table_in_use()
     with st.form("train_form"):
         cols = st.columns(5)
         with cols[0]:
@@ -230,10 +225,7 @@ def render() -> None:
                "larger embedding norms at every hop, which makes node norms module scores.")
     finish_job()
     widgets.show_notice()
-    job = jobs.session_job(jobs.JOB)
-    if job is not None and not job.finished:
-        widgets.live_job(job.id, "Run", draw_training)
-    else:
+    if widgets.follow_job(jobs.JOB, "Run", draw_training) is None:
         hyperparameter_form()
     run_list()
 
