@@ -26,7 +26,10 @@ def restore() -> None:
     params = st.query_params
     if not any(key in params for key in PARAMS):
         return
+    from core.errors import InputError
+
     from app import jobs, state
+
     table_name = params.get(TABLE_PARAM)
     bundled = {p.name: p for p in state.bundled_tables()}
     if table_name in bundled and state.TABLE not in st.session_state:
@@ -36,13 +39,13 @@ def restore() -> None:
                 state.set_table(state.bundled_table(str(bundled[table_name]), space), table_name, dataset)
                 st.session_state["ab_source_kind"] = "Bundled sample"  # the Data page's choices show it
                 st.session_state["ab_bundled"] = table_name
-            except ValueError:  # the shipped table no longer validates: keep the default
+            except InputError:  # the shipped table no longer validates: keep the default
                 pass
     target = params.get(TARGET_PARAM)
     if target:
         _restore_target(target)
     run = params.get(RUN_PARAM)
-    if run and (state.runs_dir() / run).is_dir() and "/" not in run and not run.startswith("."):
+    if run and "/" not in run and not run.startswith(".") and (state.runs_dir() / run).is_dir():
         st.session_state[state.RUN] = str(state.runs_dir() / run)
     job = jobs.get_job(params.get(JOB_PARAM))
     if job is not None and job.kind == "train" and not job.finished:
