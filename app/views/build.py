@@ -9,13 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs, run_cache, state, widgets
+from app.campaign_data import WEAK_SPEARMAN  # one line for "too weak to build from" on both pages
 from core import viz
 from core.constraints import Constraint, parse_constraints
 from core.errors import InputError
 from core.runs import Run
 
-#: Below this held-out Spearman a run's one-shot builds are no better than random picks (the Loop page's line).
-WEAK_SPEARMAN = 0.4
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
 #: How candidates are read out, per kind of build (core.build.UNIT_HOPS / CELL_SCORES), for the select box.

@@ -151,7 +151,7 @@ def test_external_campaign_ingest_bad_file_is_one_line_then_good_file_closes_the
 
 
 def test_weak_ranking_note_says_why_the_loop_helps():
-    from app.views.loop import weak_ranking_note
+    from app.campaign_data import weak_ranking_note
 
     assert weak_ranking_note(None, None) is None and weak_ranking_note(0.7, 0.9, 2) is None
     note = weak_ranking_note(0.12, None)
