@@ -8,26 +8,33 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
+from app import session_url  # noqa: E402
+
 # An emoji favicon is drawn from a data: URL; a ":material/...:" one is fetched from fonts.gstatic.com on
 # every page, a network request (and a console error offline) that the dashboard must not make.
 st.set_page_config(page_title="AutoBuild Studio", page_icon="🧩", layout="wide")
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
 sections = {
     "AutoBuild Studio": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     ],
     "Learn": [
-        st.Page("pages/data.py", title="Data & target", icon=":material/table:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/modules.py", title="Modules", icon=":material/account_tree:"),
+        st.Page("views/data.py", title="Data & target", icon=":material/table:"),
+        st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("views/modules.py", title="Modules", icon=":material/account_tree:"),
     ],
     "Build": [
-        st.Page("pages/build.py", title="Build", icon=":material/construction:"),
-        st.Page("pages/loop.py", title="Loop", icon=":material/autorenew:"),
+        st.Page("views/build.py", title="Build", icon=":material/construction:"),
+        st.Page("views/loop.py", title="Loop", icon=":material/autorenew:"),
     ],
 }
 if (PAGES / "inpainting.py").is_file():  # written in its own issue; shown once it exists
-    sections["Build"].append(st.Page("pages/inpainting.py", title="Inpainting", icon=":material/brush:"))
+    sections["Build"].append(st.Page("views/inpainting.py", title="Inpainting", icon=":material/brush:"))
 
-st.navigation(sections).run()
+page = st.navigation(sections)
+# A reload starts a new session: take back the choices its URL holds, and keep the URL up to date
+# (navigation clears query parameters, so they are written again after every page).
+session_url.restore()
+page.run()
+session_url.mirror()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.sampling import sample_benchmark
 from core.spaces import get_space, space_names
 from core.tables import write_table
 
@@ -47,11 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if space.measures and not space.datasets:
         raise InputError(f"space {args.space!r} ships no metrics; add --measure latency to build and time its networks")
     dataset = space.resolve_dataset(args.dataset)
-    table = space.metrics_table(dataset)
-    if args.n > len(table):
-        raise InputError(f"--n {args.n} is more than the {len(table)} architectures of {args.space}/{dataset}")
-    rows = np.random.default_rng(args.seed).choice(len(table), size=args.n, replace=False)
-    sample = table.iloc[np.sort(rows)].reset_index(drop=True)
+    sample = sample_benchmark(args.space, dataset, args.n, args.seed)  # the dashboard's sampler too
     write_table(sample, args.out)
     print(f"wrote {len(sample)} architectures of {args.space}/{dataset} (seed {args.seed}) to {args.out}")
     return 0

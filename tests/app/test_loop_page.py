@@ -1,4 +1,4 @@
-"""The Loop page (app/pages/loop.py) through Streamlit's AppTest, and the Build page's weak-run warning.
+"""The Loop page (app/views/loop.py) through Streamlit's AppTest, and the Build page's weak-run warning.
 
 Campaigns go to ``campaigns/`` beside a temporary runs folder (``AUTOBUILD_RUNS_DIR``). One round uses
 the default method, which trains the predictor (at least 1,000 optimiser steps whatever the epochs:
@@ -29,7 +29,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 def open_loop() -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/loop.py").run()
+    at.switch_page("views/loop.py").run()
     assert_clean(at)
     return at
 
@@ -151,7 +151,7 @@ def test_external_campaign_ingest_bad_file_is_one_line_then_good_file_closes_the
 
 
 def test_weak_ranking_note_says_why_the_loop_helps():
-    from app.pages.loop import weak_ranking_note
+    from app.campaign_data import weak_ranking_note
 
     assert weak_ranking_note(None, None) is None and weak_ranking_note(0.7, 0.9, 2) is None
     note = weak_ranking_note(0.12, None)
@@ -173,7 +173,7 @@ def test_build_page_warns_when_the_runs_heldout_spearman_is_low(runs_dir):
     (out / "metrics.json").write_text(json.dumps(metrics))
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/build.py").run()
+    at.switch_page("views/build.py").run()
     assert_clean(at)
     warning = next(w.value for w in at.warning if "unreliable" in w.value)
     assert "0.21" in warning and "random" in warning and "Loop" in warning

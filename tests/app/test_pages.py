@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.apptest import CORA, MAIN, TIMEOUT, assert_clean, errors, wait_for
 
-PAGES = ["pages/home.py", "pages/data.py", "pages/train.py", "pages/modules.py", "pages/build.py"]
+PAGES = ["views/home.py", "views/data.py", "views/train.py", "views/modules.py", "views/build.py"]
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_first_page_explains_the_flow_and_lists_samples_and_spaces(runs_dir):
 
 
 def test_modules_and_build_without_runs_point_to_training(runs_dir):
-    for page in ("pages/modules.py", "pages/build.py"):
+    for page in ("views/modules.py", "views/build.py"):
         at = open_app(page)
         assert any("train" in i.value.lower() for i in at.info)
 
@@ -93,7 +93,7 @@ def test_modules_and_build_without_runs_point_to_training(runs_dir):
 # ------------------------------------------------------------------------------------ data
 
 def test_default_table_preview_stats_and_target_histogram(runs_dir):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     assert "nasbench-graph_cora_300.csv" in texts(at)
     stats = next(df.value for df in at.dataframe if "median" in df.value.columns)
     assert set(stats["column"]) == {"arch", "valid_perf", "perf", "latency", "para"}
@@ -111,7 +111,7 @@ def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
 
 def test_upload_good_table_detects_space_and_becomes_current(runs_dir):
     data = pd.read_csv(CORA).head(60).to_csv(index=False).encode()
-    at = _upload(open_app("pages/data.py"), "my_graphs.csv", data)
+    at = _upload(open_app("views/data.py"), "my_graphs.csv", data)
     assert not errors(at)
     assert any("60 architectures in space nasbench-graph" in s.value for s in at.success)
     assert at.session_state["ab_table_label"].startswith("my_graphs.csv")
@@ -122,7 +122,7 @@ def test_upload_bad_table_reports_every_problem_without_traceback(runs_dir):
     frame = pd.read_csv(CORA).head(20)
     frame.loc[2, "arch"] = '{"links":[0,5,0,0],"ops":["gcn","gcn","gcn","gcn"]}'
     frame.loc[4, "valid_perf"] = np.nan
-    at = _upload(open_app("pages/data.py"), "broken_nasbench-graph.csv", frame.to_csv(index=False).encode())
+    at = _upload(open_app("views/data.py"), "broken_nasbench-graph.csv", frame.to_csv(index=False).encode())
     message = " ".join(errors(at))
     assert "row 3" in message and "row 5" in message and "valid_perf" in message
     assert "Traceback" not in message
@@ -131,7 +131,7 @@ def test_upload_bad_table_reports_every_problem_without_traceback(runs_dir):
 
 
 def test_upload_malformed_and_unknown_files_get_one_line_errors(runs_dir):
-    at = _upload(open_app("pages/data.py"), "garbage.parquet", b"this is not parquet")
+    at = _upload(open_app("views/data.py"), "garbage.parquet", b"this is not parquet")
     assert any("cannot read it as parquet" in e for e in errors(at))
     at.file_uploader[0].set_value(("archive.zip", b"PK not really a zip", "application/zip")).run()
     assert_clean(at)
@@ -145,7 +145,7 @@ def test_upload_malformed_and_unknown_files_get_one_line_errors(runs_dir):
 
 
 def test_every_bundled_table_loads_with_a_target(runs_dir):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     chooser = at.selectbox(key="_w_ab_bundled")
     assert chooser.value == "nasbench-graph_cora_300.csv"  # the default data
     for name in chooser.options:
@@ -192,14 +192,14 @@ def _onnx_zip() -> bytes:
 
 
 def test_upload_zip_of_onnx_models_with_a_metrics_table(runs_dir):
-    at = _upload(open_app("pages/data.py"), "my_models.zip", _onnx_zip())
+    at = _upload(open_app("views/data.py"), "my_models.zip", _onnx_zip())
     assert not errors(at), errors(at)
     assert any("12 architectures in space onnx" in s.value for s in at.success)
     assert at.session_state["ab_space"] == "onnx"
 
 
 def test_target_preset_expression_and_excluded_rows(runs_dir):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.radio(key="_w_ab_target_mode").set_value("Preset").run()
     assert_clean(at)
     assert at.session_state["ab_target"] == "100**valid_perf"
@@ -220,7 +220,7 @@ def test_target_preset_expression_and_excluded_rows(runs_dir):
 
 
 def test_latency_preset_converts_seconds_and_an_inverting_divisor_is_warned_about(runs_dir):
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.radio(key="_w_ab_target_mode").set_value("Preset").run()
     at.selectbox(key="_w_ab_preset").set_value("100**acc / log10(latency)").run()
     assert_clean(at)
@@ -250,7 +250,7 @@ def _train(at: AppTest, epochs: int, check: bool = True) -> AppTest:
 
 
 def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
-    at = _train(open_app("pages/train.py"), epochs=3)
+    at = _train(open_app("views/train.py"), epochs=3)
     wait_for(at, lambda a: any("finished" in s.value for s in a.success))
     runs = [p for p in runs_dir.iterdir() if not p.name.startswith(".")]
     assert len(runs) == 1 and (runs[0] / "model.pt").is_file()
@@ -259,14 +259,14 @@ def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
     assert any(m.label == "Held-out Spearman" for m in at.metric)
     assert at.session_state["ab_run"] == str(runs[0])
     # A fresh session (a browser refresh) lists and reopens the saved run.
-    again = open_app("pages/train.py")
+    again = open_app("views/train.py")
     assert runs[0].name in again.selectbox(key="_w_train_run_picker").value
 
 
 def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
     from core.predictor import TrainConfig
 
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     assert at.number_input(key="_w_ab_hp_epochs").value == TrainConfig.epochs  # the CLI's default too
     at.number_input(key="_w_ab_hp_width").set_value(8)
     at.number_input(key="_w_ab_hp_epochs").set_value(20)  # 270 rows, 8 steps an epoch: 125 epochs
@@ -279,7 +279,7 @@ def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
 
 
 def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir):
-    at = _train(open_app("pages/train.py"), epochs=400)
+    at = _train(open_app("views/train.py"), epochs=400)
     wait_for(at, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
     at.button(key="stop_training").click().run()
     assert_clean(at)
@@ -291,11 +291,11 @@ def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir):
 
 def test_training_errors_are_one_line_messages(runs_dir):
     # Only 5 rows have valid_perf > 0.806: too few to train on, reported by core from the training thread.
-    at = open_app("pages/data.py")
+    at = open_app("views/data.py")
     at.radio(key="_w_ab_target_mode").set_value("Expression").run()
     at.text_input(key="_w_ab_expression").set_value("log(valid_perf - 0.806)").run()
     assert_clean(at)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     _train(at, epochs=2, check=False)
     if not errors(at):
         wait_for(at, lambda a: bool(errors(a)))
@@ -305,7 +305,7 @@ def test_training_errors_are_one_line_messages(runs_dir):
 
 
 def test_run_name_clash_is_refused_before_training(with_run):
-    at = open_app("pages/train.py")
+    at = open_app("views/train.py")
     at.text_input(key="ab_run_name").set_value("tiny")
     next(b for b in at.button if b.label == "Start training").click().run()
     assert_clean(at)
@@ -315,7 +315,7 @@ def test_run_name_clash_is_refused_before_training(with_run):
 # --------------------------------------------------------------------------------- modules
 
 def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
-    at = open_app("pages/modules.py")
+    at = open_app("views/modules.py")
     assert not errors(at)
     ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
     assert len(ranking) > 0 and ranking["mean_score"].is_monotonic_decreasing
@@ -340,7 +340,7 @@ def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
 
 
 def test_clicking_a_module_inspects_it_and_lists_its_architectures_first(with_run):
-    at = open_app("pages/modules.py")
+    at = open_app("views/modules.py")
     ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
     module = ranking.iloc[len(ranking) // 2]
     at.session_state["ab_mod_selected"] = module["signature"]  # what a click on the scatter stores
@@ -363,7 +363,7 @@ def test_build_page_returns_valid_architectures(with_run):
     pytest.importorskip("core.build")
     from core.spaces import get_space
 
-    at = open_app("pages/build.py")
+    at = open_app("views/build.py")
     at.number_input(key="_w_ab_build_top").set_value(5)
     at.number_input(key="_w_ab_build_k").set_value(2)
     at.button(key="build_button").click().run()

@@ -33,6 +33,19 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1440, "height": 2300}
+#: The sidebar labels the app's own navigation (st.navigation in app/main.py) may show.
+NAV_LABELS = {"AutoBuild Studio", "Home", "Learn", "Data & target", "Train", "Modules", "Build", "Loop", "Inpainting"}
+#: Records, from the first byte of every page, each label ever drawn in the sidebar's navigation: Streamlit's
+#: automatic page list (file names such as "main") would show there before the app's own sections.
+NAV_RECORDER = """
+window.__abNavSeen = new Set();
+new MutationObserver(() => {
+    document.querySelectorAll("[data-testid='stSidebarNav'] a, [data-testid='stSidebarNav'] header,"
+                              + " [data-testid='stNavSectionHeader']").forEach(
+        (e) => { const t = e.innerText.trim().split("\\n").pop().trim();  // after the icon's ligature name
+                 if (t) window.__abNavSeen.add(t); });
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
 
 pytestmark = pytest.mark.browser
 
@@ -146,6 +159,7 @@ def test_dashboard_end_to_end_in_chromium(server):
         context = p.chromium.launch_persistent_context(
             str(tmp / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
             viewport=VIEWPORT, color_scheme="light")
+        context.add_init_script(NAV_RECORDER)
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(60_000)
         try:
@@ -165,6 +179,17 @@ def test_dashboard_end_to_end_in_chromium(server):
     for name in ("home", "data", "train", "modules", "build"):
         assert (SHOTS / f"page_{name}.png").stat().st_size > 10_000
     print(f"screenshots in {SHOTS}")
+
+
+def _nav_seen(page) -> set[str]:
+    """Every sidebar navigation label this page has drawn since it loaded (see NAV_RECORDER)."""
+    return set(page.evaluate("() => [...(window.__abNavSeen || [])]"))
+
+
+def _only_own_navigation(page, where: str) -> None:
+    seen = _nav_seen(page)
+    assert seen, f"{where}: no sidebar navigation was drawn"
+    assert seen <= NAV_LABELS, f"{where}: the sidebar showed {sorted(seen - NAV_LABELS)}, not the app's sections"
 
 
 def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> None:
@@ -240,7 +265,7 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     _loop(page, upload.parent, timings)
 
     # Inpainting lives in its own issue: screenshot it when the page exists.
-    if (ROOT / "app" / "pages" / "inpainting.py").is_file():
+    if (ROOT / "app" / "views" / "inpainting.py").is_file():
         _go(page, "Inpainting")
         page.wait_for_timeout(1500)
         _wait_idle(page, timeout=60_000)
@@ -257,6 +282,16 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     timings["modules (new session, dark)"] = time.time() - start
     _no_exception(dark, "modules (dark)")
     _shot(dark, "modules_dark")
+    _only_own_navigation(page, "the walk through every page")
+    _only_own_navigation(dark, "a deep link to /modules")
+
+    # A deep link to /train in a new session opens the Train page under the app's own navigation only.
+    deep = context.new_page()
+    deep.goto(f"{url}/train")
+    deep.get_by_text("Start training").wait_for()
+    _wait_idle(deep)
+    _no_exception(deep, "train (deep link)")
+    _only_own_navigation(deep, "a deep link to /train")
 
 
 def _loop(page, tmp: Path, timings: dict[str, float]) -> None:

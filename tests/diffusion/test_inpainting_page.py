@@ -1,4 +1,4 @@
-"""The inpainting page (app/pages/inpainting.py) through Streamlit's AppTest, on folders of real photographs.
+"""The inpainting page (app/views/inpainting.py) through Streamlit's AppTest, on folders of real photographs.
 
 The architecture folders here hold perturbed copies of the originals, written by the test: the page only
 reads folders, so no pipeline is needed to test the grid, the FID headers and the summary.
@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.diffusion.sample_images import write_sample_set
 from core.spaces.sd_unet import FULL_SPEC
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app" / "pages" / "inpainting.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app" / "views" / "inpainting.py")
 
 
 @pytest.fixture

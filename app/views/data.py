@@ -273,7 +273,7 @@ def render() -> None:
                 f"space `{space.name}`" + (f" · look-up dataset `{dataset}`" if dataset else ""))
     preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source))
     if target_section(table):
-        st.page_link("pages/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
+        st.page_link("views/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Train: fit AutoBuild's predictor on the current table and target; list, reopen and compare runs.
 
-Training runs in a background thread (see :class:`app.state.Job`): the page polls its progress
-every second, the Stop button ends it after the current epoch (the run is still saved), and the
-other pages stay usable meanwhile.
+Training runs in a background job (:mod:`app.jobs`; it waits in the server's training queue when every
+slot is taken): the page polls its progress every second, the Stop button ends it after the current
+epoch (the run is still saved), and the other pages stay usable meanwhile. The run's directory is
+claimed before the job starts (``core.runs.claim_run_dir``), so two sessions never train into one name.
 """
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import jobs, run_cache, state, widgets
 from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
-from core.runs import Run
+from core.runs import Run, RunNameTaken, claim_run_dir
 from core.workflow import restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
@@ -48,12 +49,7 @@ def _param(name: str, widget, label: str, **kwargs):
 
 
 def hyperparameter_form() -> None:
-    table = state.current_table()
-    target = state.current_target()
-    dataset = st.session_state.get(state.DATASET)
-    st.markdown(f"Table `{st.session_state.get(state.TABLE_LABEL)}` ({len(table)} architectures, space "
-                f"`{table.space_name}`) · target `{target}` — change them on "
-                "the Data & target page.")
+    table, target, dataset = widgets.table_in_use()
     with st.form("train_form"):
         cols = st.columns(5)
         with cols[0]:
@@ -112,16 +108,19 @@ def hyperparameter_form() -> None:
     except ValueError as err:
         st.error(state.one_line(err))
         return
-    run_name = state.safe_run_name(name) if name.strip() else auto_run_name(table.space_name, dataset, target)
+    explicit = bool(name.strip())
+    run_name = state.safe_run_name(name) if explicit else auto_run_name(table.space_name, dataset, target)
     if not run_name:
         st.error("the run name needs at least one letter or digit")
         return
-    out = state.runs_dir() / run_name
-    if out.exists():
-        st.error(f"a run named {run_name!r} already exists in {state.runs_dir()}; choose another name")
+    try:  # one mkdir: of two sessions asking for one name at once, exactly one gets it
+        out = claim_run_dir(state.runs_dir(), run_name, unique=not explicit)
+    except RunNameTaken:
+        st.error(f"A run named {run_name!r} already exists or is being trained right now; type another run name "
+                 "above, or leave it empty for an automatic one.")
         return
     st.session_state[EPOCHS_NOTE] = raised_epochs_note(len(table), epochs, val_fraction, seed, batch_size, min_steps)
-    state.start_training(table, target, out, dataset=dataset, model_config=model_config, train_config=train_config)
+    jobs.start_training(table, target, out, dataset=dataset, model_config=model_config, train_config=train_config)
     st.rerun()
 
 
@@ -144,34 +143,28 @@ def raised_epochs_note(rows: int, epochs, val_fraction, seed, batch_size, min_st
 
 
 def auto_run_name(space: str, dataset: str | None, target: str) -> str:
+    """A readable name: space, dataset, target and the second it was asked for; ``claim_run_dir`` adds
+    ``-2``, ``-3`` ... when another session (or process) took the same one in that second."""
     slug = state.safe_run_name(target)[:24] or "target"
     return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-@st.fragment(run_every=1.0)
-def live_progress(job_id: str) -> None:
-    """Progress bar, live curves and the Stop button of a running job; reruns the page when it ends."""
-    job = state.get_job(job_id)
-    if job is None:
-        return
-    if job.finished:
-        st.rerun()
+def draw_training(job: jobs.Job) -> None:
+    """Progress bar, live curves and the Stop button of a running training job."""
     last = job.history[-1] if job.history else {}
     text = (f"epoch {job.epoch}/{job.total}" + (f" · loss {last['loss']:.3f}" if last else "")
             + (f" · val Spearman {last['val_spearman']:.3f}" if last.get("val_spearman") is not None else ""))
     st.progress(min(1.0, job.fraction), text=f"Training `{job.label}` · {text} · {job.elapsed:.0f} s")
     if st.session_state.get(EPOCHS_NOTE):
         st.caption(st.session_state[EPOCHS_NOTE])
-    stopping = job.stop.is_set()
-    st.button("Stopping after this epoch..." if stopping else "Stop", icon=":material/stop:", disabled=stopping,
-              on_click=job.stop.set, key="stop_training",
-              help="Ends training after the current epoch; the model so far is saved as a run.")
+    widgets.stop_button(job, "Stop", "Stopping after this epoch...", "stop_training",
+                        "Ends training after the current epoch; the model so far is saved as a run.")
     st.plotly_chart(viz.training_curves(job.history), key="live_curves")
 
 
 def finish_job() -> None:
     """Turn this session's finished job into a notice and make its run the current one."""
-    job = state.collect_finished_job(state.JOB, "training")
+    job = jobs.collect_finished_job(jobs.JOB, "training")
     if job is None:
         return
     st.session_state[state.RUN] = job.key
@@ -211,7 +204,7 @@ def result_card(run: Run) -> None:
 
 def run_list() -> None:
     st.subheader("Saved runs")
-    available = state.runs()
+    available = run_cache.runs()
     if not available:
         st.info(f"No runs yet in `{state.runs_dir()}`. Start one above; it is saved there and survives a restart.")
         return
@@ -221,7 +214,7 @@ def run_list() -> None:
     } for r in available])
     st.dataframe(frame, hide_index=True, key="run_table",
                  column_config={"held-out Spearman": st.column_config.NumberColumn(format="%.3f")})
-    run = state.run_picker("Reopen a run", key="_w_train_run_picker")
+    run = widgets.run_picker("Reopen a run", key="_w_train_run_picker")
     if run is not None:
         result_card(run)
 
@@ -231,14 +224,8 @@ def render() -> None:
     st.caption("Fit the FE-MLP + GNN predictor with the magnitude-ranked embedding loss: better architectures get "
                "larger embedding norms at every hop, which makes node norms module scores.")
     finish_job()
-    notice = state.pop_notice()
-    if notice:
-        kind, text = notice
-        (st.error if kind == "error" else st.success)(text)
-    job = state.get_job(st.session_state.get(state.JOB))
-    if job is not None and not job.finished:
-        live_progress(job.id)
-    else:
+    widgets.show_notice()
+    if widgets.follow_job(jobs.JOB, "Run", draw_training) is None:
         hyperparameter_form()
     run_list()
 

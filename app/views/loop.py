@@ -7,113 +7,34 @@ is the best *measured* architecture, and the new labels lie exactly where the se
 
 A campaign is a directory (core.campaign) under ``state.campaigns_dir()``: the page can be closed and
 the server restarted mid-round, and the campaign continues where it was. Proposing (which trains the
-predictor: minutes) and evaluating run as background jobs (app.state.Job) with live progress;
+predictor: minutes) and evaluating run as background jobs (app.jobs.Job) with live progress;
 evaluating can be cancelled. Everything computational is ``core``; this page only calls it and renders.
 """
 from __future__ import annotations
 
-import math
-import time
-
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from app import state
-from core.campaign import CAMPAIGN_FILE, ROUND, SOURCE, Campaign, CampaignStatus
+from app import jobs, state, widgets
+from app.campaign_data import (best_so_far_chart, campaign_label, campaigns, current_round, round_frame,
+                               round_run_spearman, rounds_frame, target_of, weak_ranking_note)
+from app.campaign_setup import (auto_campaign_name, evaluator_options, keep_columns,
+                                make_evaluator, method_label, method_options)
+from core.campaign import ROUND, SOURCE, Campaign, CampaignStatus
 from core.errors import InputError
-from core.evaluators import EvaluationError, ExternalEvaluator, LookupEvaluator, MeasureEvaluator
-from core.evaluators.measure import MEASURED_COLUMNS
-from core.runs import list_runs
-from core.searchers import DEFAULT_METHOD, SEARCHERS, campaign_methods
-from core.spaces import get_space
-from core.tables import FORMATS, ValidatedTable, validate_table
-from core.targets import evaluate_target, parse_target
+from core.evaluators import EvaluationError
+from core.tables import FORMATS
 
-#: Below this Spearman a predictor's ranking is too weak to choose architectures by (the issue's line:
-#: at ~0.3 a one-shot build is no better than random picks on the benchmarks).
-WEAK_SPEARMAN = 0.4
-
-#: What the method select box shows; the default (best on benchmarks/results/build_quality_*.md) first,
-#: the paper's straight build second.
-#: The others show the searcher's own description.
-METHOD_LABELS = {
-    DEFAULT_METHOD: "AutoBuild-guided evolution (recommended)",
-    "autobuild": "AutoBuild (paper, one shot)",
-}
-
-EXTERNAL_LABEL = "I evaluate them myself"
 SPEARMAN_HELP = ("how the round's predictor ranked its proposals, before they were evaluated, against what they "
                  "measured (range-restricted: all were predicted good).")
 
 
-def method_options() -> list[str]:
-    methods = campaign_methods()
-    first = [m for m in (DEFAULT_METHOD, "autobuild") if m in methods]
-    return first + [m for m in methods if m not in first]
-
-
-def method_label(name: str) -> str:
-    label = METHOD_LABELS.get(name) or (SEARCHERS[name].description if name in SEARCHERS else "")
-    return f"{label} · {name}" if label else name
-
-
 # ----------------------------------------------------------------------------- new campaigns
-
-def evaluator_options(table: ValidatedTable, dataset: str | None) -> dict[str, str]:
-    """name -> label of the evaluators that fit the current table: look-up when its space ships a
-    table for its dataset, measure when the space builds networks (OFA), and always the user."""
-    space = get_space(table.space_name)
-    options = {}
-    if space.datasets and dataset in space.datasets:
-        options["lookup"] = f"Look-up in the {space.name}/{dataset} benchmark (instant, the real trained metrics)"
-    if space.measures:
-        options["measure"] = "Measure here: build each network and time it (about a second each)"
-    options["external"] = EXTERNAL_LABEL
-    return options
-
-
-def make_evaluator(choice: str, table: ValidatedTable, dataset: str | None, device: str):
-    """(evaluator, the table's metric columns it keeps). An automatic evaluator must produce every
-    metric column of the campaign, so columns it cannot produce (the ``threads`` setting of an OFA
-    latency table, a column a benchmark lacks) are left out of the campaign rather than refused."""
-    columns = list(table.metric_columns)
-    if choice == "lookup":
-        available = set(state.lookup_table(table.space_name, dataset).columns)
-        kept = [c for c in columns if c in available]
-        if not kept:
-            raise InputError(f"the {table.space_name}/{dataset} benchmark has none of the table's metric columns "
-                             f"{columns}; choose '{EXTERNAL_LABEL}'")
-        return LookupEvaluator(table.space_name, dataset, kept), kept
-    if choice == "measure":
-        kept = [c for c in columns if c in MEASURED_COLUMNS]
-        if not kept:
-            raise InputError(f"measuring gives {list(MEASURED_COLUMNS)}, none of the table's metric columns "
-                             f"{columns}; choose '{EXTERNAL_LABEL}'")
-        return MeasureEvaluator(table.space_name, device=device), kept
-    return ExternalEvaluator(table.space_name, columns), columns
-
-
-def keep_columns(table: ValidatedTable, kept: list[str]) -> ValidatedTable:
-    if kept == list(table.metric_columns):
-        return table
-    return validate_table(table.frame[["arch", *kept]], table.space_name, source=table.source, metric_columns=kept)
-
-
-def auto_campaign_name(space: str, dataset: str | None, target: str) -> str:
-    slug = state.safe_run_name(target)[:24] or "target"
-    return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
-
 
 def new_campaign_form() -> None:
     """Start a campaign from the current table and target (Data & target page) in one click."""
-    table = state.current_table()
-    target = state.current_target()
-    dataset = st.session_state.get(state.DATASET)
-    st.markdown(f"From table `{st.session_state.get(state.TABLE_LABEL)}` ({len(table)} evaluated architectures, "
-                f"space `{table.space_name}`) · target `{target}` (maximised) — change them on the Data & target "
-                "page.")
+    table, target, dataset = widgets.table_in_use("From table", note=" (maximised)")
     evaluators = evaluator_options(table, dataset)
     devices = ["cpu"] + (["cuda"] if _cuda_available() else [])
     with st.form("loop_new_form"):
@@ -175,28 +96,6 @@ def _cuda_available() -> bool:
 
 # ------------------------------------------------------------------------ picking a campaign
 
-def campaigns() -> dict[str, Campaign]:
-    """path -> open campaign for every readable campaign directory, newest first."""
-    root = state.campaigns_dir()
-    if not root.is_dir():
-        return {}
-    found = []
-    for path in root.iterdir():
-        if path.name.startswith(".") or not (path / CAMPAIGN_FILE).is_file():
-            continue
-        try:
-            found.append((path.stat().st_mtime, Campaign.open(path)))
-        except (InputError, OSError, TypeError):  # another version's format, a half-copied directory
-            continue
-    return {str(c.path): c for _, c in sorted(found, key=lambda pair: pair[0], reverse=True)}
-
-
-def campaign_label(campaign: Campaign) -> str:
-    config = campaign.config
-    where = config.space + (f"/{config.dataset}" if config.dataset else "")
-    return f"{campaign.path.name}  ·  {where}  ·  {config.target}  ·  {config.method}"
-
-
 def campaign_picker(available: dict[str, Campaign]) -> Campaign | None:
     if not available:
         return None
@@ -210,72 +109,6 @@ def campaign_picker(available: dict[str, Campaign]) -> Campaign | None:
 
 
 # ---------------------------------------------------------------------------- the campaign
-
-def target_of(campaign: Campaign, frame: pd.DataFrame) -> np.ndarray:
-    """The campaign's target for every row of ``frame`` (NaN where it is not finite), row-aligned."""
-    values = evaluate_target(frame, parse_target(campaign.config.target, list(campaign.config.metric_columns)))
-    full = np.full(len(frame), np.nan)
-    full[np.asarray(values.kept, dtype=bool)] = values.values
-    return full
-
-
-def current_round(campaign: Campaign, status: CampaignStatus) -> int | None:
-    """The open round, else the last round proposed, else None (only the initial table)."""
-    if status.open_round is not None:
-        return status.open_round
-    started = campaign.rounds_started()
-    return started[-1] if started else None
-
-
-def round_run_spearman(campaign: Campaign, r: int | None) -> float | None:
-    """The Spearman in the metrics of the predictor trained for round ``r`` (None without one). A
-    campaign trains on every label (no validation split), so this is its fit to its own table: when
-    even that is weak, its ranking of new architectures is weaker still."""
-    if r is None:
-        return None
-    found = [s for s in list_runs(campaign.round_dir(r)) if s.name == "run"]
-    value = found[0].spearman if found else None
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-def weak_ranking_note(prospective: float | None, fit: float | None, r: int | None = None) -> str | None:
-    """A plain warning when the loop's predictor ranks weakly, else None. ``prospective``: the last closed
-    round's predicted-vs-measured Spearman (the honest one); ``fit``: the current round's run's own."""
-    if prospective is not None and prospective < WEAK_SPEARMAN:
-        how = (f"its predictions for the last round's proposals, made before they were evaluated, have "
-               f"Spearman {prospective:.2f} with what they measured")
-    elif fit is not None and fit < WEAK_SPEARMAN:
-        how = f"the predictor trained for round {r} ranks even its own training table with Spearman {fit:.2f}"
-    else:
-        return None
-    return (f"**The predictor's ranking is weak**: {how} (below {WEAK_SPEARMAN}). At this correlation its "
-            "predicted values say little about which architecture is better, and a one-shot build from it is "
-            "no better than random picks. The loop's evaluations are what make the result reliable: the pick "
-            "below is the best *measured* architecture, and every round adds measured labels where the search "
-            "is looking, for the next predictor to learn from.")
-
-
-def best_so_far_chart(status: CampaignStatus) -> go.Figure:
-    rounds = [r.round for r in status.rounds]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=rounds, y=[r.best_so_far for r in status.rounds], mode="lines+markers",
-                             name="best so far", line=dict(width=3)))
-    fig.add_trace(go.Scatter(x=rounds, y=[None if math.isnan(r.best) else r.best for r in status.rounds],
-                             mode="markers", name="best of the round", marker=dict(size=9, symbol="diamond")))
-    fig.update_layout(title=f"Best {status.config.target} so far, by round", xaxis_title="round (0: the initial table)",
-                      yaxis_title=status.config.target, height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.3))
-    fig.update_xaxes(dtick=1)
-    return fig
-
-
-def rounds_frame(status: CampaignStatus) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "round": r.round, "proposed": r.proposed, "evaluated": r.evaluated, "failed": r.failed,
-        "best of round": None if math.isnan(r.best) else r.best, "best so far": r.best_so_far,
-        "Spearman": r.spearman,
-    } for r in status.rounds])
-
 
 def show_status(campaign: Campaign, status: CampaignStatus) -> None:
     cols = st.columns(4)
@@ -308,29 +141,6 @@ def show_pick(campaign: Campaign, status: CampaignStatus) -> None:
     cols = st.columns(min(len(metrics), 6))
     for i, (name, value) in enumerate(metrics):
         cols[i % len(cols)].metric(name if name != "target" else f"target {campaign.config.target}", f"{value:.4g}")
-
-
-def round_frame(campaign: Campaign, r: int, table: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
-    """Round ``r``'s proposals with their predicted target, their state and, once known, their measured one."""
-    proposals = campaign.proposals(r)
-    in_round = table[ROUND].to_numpy() == r
-    measured = dict(zip(table["arch"].astype(str)[in_round], values[in_round]))
-    outcomes = campaign.outcomes(r)
-    fresh = [{"arch": s, **o["metrics"]} for s, o in outcomes.items() if "metrics" in o and s not in measured]
-    if fresh:  # evaluated here, not yet appended (the round closes when all are done)
-        frame = pd.DataFrame(fresh)
-        measured.update(zip(frame["arch"], target_of(campaign, frame)))
-    states = []
-    for spec in proposals["arch"].astype(str):
-        if spec in measured:
-            states.append("evaluated")
-        elif "error" in outcomes.get(spec, {}):
-            states.append(f"failed: {outcomes[spec]['error']}")
-        else:
-            states.append("pending")
-    return pd.DataFrame({"#": np.arange(1, len(proposals) + 1), "arch": proposals["arch"].astype(str),
-                         "predicted": proposals["predicted"], "state": states,
-                         "measured": [measured.get(s, np.nan) for s in proposals["arch"].astype(str)]})
 
 
 def show_round(campaign: Campaign, status: CampaignStatus, table: pd.DataFrame, values: np.ndarray) -> None:
@@ -372,7 +182,7 @@ def propose_controls(campaign: Campaign, status: CampaignStatus, busy: bool) -> 
                             help=f"Retrain the predictor on all {status.evaluated} evaluated architectures, "
                                  f"then propose N new ones with {campaign.config.method}.")
     if clicked:
-        state.start_propose(str(campaign.path), int(n), drop_pending=drop)
+        jobs.start_propose(str(campaign.path), int(n), drop_pending=drop)
         st.rerun()
 
 
@@ -381,7 +191,7 @@ def evaluate_controls(campaign: Campaign, status: CampaignStatus, busy: bool) ->
     st.caption(f"Evaluator: {evaluator.describe()}.")
     if st.button(f"Evaluate the {len(status.pending)} pending", type="primary", icon=":material/play_arrow:",
                  disabled=busy, key="loop_evaluate"):
-        state.start_evaluate(str(campaign.path))
+        jobs.start_evaluate(str(campaign.path))
         st.rerun()
 
 
@@ -448,31 +258,23 @@ def history(campaign: Campaign, table: pd.DataFrame, values: np.ndarray) -> None
 
 # ------------------------------------------------------------------------------- jobs
 
-@st.fragment(run_every=1.0)
-def live_progress(job_id: str) -> None:
-    """The running job's progress (and Cancel for evaluations); reruns the page when it ends."""
-    job = state.get_job(job_id)
-    if job is None:
-        return
-    if job.finished:
-        st.rerun()
+def draw_step(job: jobs.Job) -> None:
+    """The running campaign step's progress (and Cancel for evaluations)."""
     what = "Proposing" if job.kind == "propose" else "Evaluating"
     st.progress(min(1.0, job.fraction), text=f"{what} in `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
     if job.kind == "evaluate":
-        stopping = job.stop.is_set()
-        st.button("Cancelling after this evaluation..." if stopping else "Cancel", icon=":material/stop:",
-                  disabled=stopping, on_click=job.stop.set, key="loop_cancel",
-                  help="Stops after the evaluation in flight; every finished one is already recorded and the "
-                       "rest stay pending.")
+        widgets.stop_button(job, "Cancel", "Cancelling after this evaluation...", "loop_cancel",
+                            "Stops after the evaluation in flight; every finished one is already recorded and the "
+                            "rest stay pending.")
     else:
         st.caption("Training the predictor takes a minute or more; it cannot be interrupted, but the page can be "
                    "left: the round is saved when it is done.")
 
 
 def finish_job() -> None:
-    job = state.get_job(st.session_state.get(state.LOOP_JOB))
+    job = jobs.session_job(jobs.LOOP_JOB)
     kind = job.kind if job is not None else "campaign step"
-    job = state.collect_finished_job(state.LOOP_JOB, kind)
+    job = jobs.collect_finished_job(jobs.LOOP_JOB, kind)
     if job is None:
         return
     st.session_state[state.CAMPAIGN] = job.key
@@ -519,12 +321,8 @@ def render() -> None:
                "it (here or yourself), and repeat. The pick is the best measured architecture, so a weak predictor "
                "costs evaluations, not the result.")
     finish_job()
-    notice = state.pop_notice()
-    if notice:
-        (st.error if notice[0] == "error" else st.success)(notice[1])
-    job = state.get_job(st.session_state.get(state.LOOP_JOB))
-    if job is not None and not job.finished:
-        live_progress(job.id)
+    widgets.show_notice()
+    job = widgets.follow_job(jobs.LOOP_JOB, "The next round of", draw_step)
     available = campaigns()
     with st.expander("Start a new campaign", expanded=not available, icon=":material/add:"):
         new_campaign_form()

@@ -5,17 +5,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import run_cache, state, widgets
 from core import viz
 from core.errors import InputError
 from core.runs import Run
 
 ALL = "(all)"
-
-
-def no_run() -> None:
-    st.info("No trained run yet: train the predictor first; module scores come from a run.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
 def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
@@ -96,8 +91,8 @@ def clear_selection() -> None:
 
 def graph_section(run: Run, path: str, stamp: float, scores) -> None:
     st.subheader("Architecture graph")
-    table = state.run_table(path, stamp)
-    targets = state.run_targets(path, stamp)
+    table = run_cache.run_table(path, stamp)
+    targets = run_cache.run_targets(path, stamp)
     order = [int(i) for i in np.argsort(-targets, kind="stable")]
     selected = st.session_state.get("ab_mod_selected")
     if selected:
@@ -113,7 +108,7 @@ def graph_section(run: Run, path: str, stamp: float, scores) -> None:
     with cols[1]:
         hop = st.slider("Colour by score at hop", 0, run.hops, min(1, run.hops), key="ab_mod_graph_hop")
     graph = table.graphs[int(index)]
-    node_scores = state.architecture_scores(path, stamp, graph.spec)
+    node_scores = run_cache.architecture_scores(path, stamp, graph.spec)
     descriptions = [graph.module_description(v, hop) for v in range(graph.num_nodes)]
     column = node_scores[:, hop]
     dark = _dark_theme()
@@ -137,15 +132,13 @@ def render() -> None:
     st.title("Modules")
     st.caption("Every node's embedding norm at hop h scores the module made of that node and its h-hop ancestors; "
                "aggregated over the training architectures, they rank modules.")
-    run = state.run_picker("Run", key="_w_modules_run_picker")
-    if run is None:
-        no_run()
+    chosen = widgets.chosen_run("_w_modules_run_picker", "module scores come from a run")
+    if chosen is None:
         return
-    path = str(run.path)
-    stamp = state.run_stamp(path)
+    run, path, stamp = chosen
     try:
         with st.spinner("Scoring modules..."):
-            scores = state.module_scores(path, stamp)
+            scores = run_cache.module_scores(path, stamp)
     except InputError as err:
         st.error(state.one_line(err))
         return

@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import jobs, run_cache, state, widgets
+from app.campaign_data import WEAK_SPEARMAN  # one line for "too weak to build from" on both pages
 from core import viz
 from core.constraints import Constraint, parse_constraints
 from core.errors import InputError
 from core.runs import Run
 
-#: Below this held-out Spearman a run's one-shot builds are no better than random picks (the Loop page's line).
-WEAK_SPEARMAN = 0.4
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
 #: How candidates are read out, per kind of build (core.build.UNIT_HOPS / CELL_SCORES), for the select box.
@@ -23,19 +22,13 @@ UNIT_READOUTS = {"unit": "each unit's deepest hop", "depth": "each candidate's d
 CELL_READOUTS = {"sink": "sink node at its depth (paper)", "graph": "graph embedding at hop L"}
 
 
-@st.fragment(run_every=1.0)
-def live_progress(job_id: str) -> None:
-    job = state.get_job(job_id)
-    if job is None:
-        return
-    if job.finished:
-        st.rerun()
+def draw_build(job: jobs.Job) -> None:
     st.progress(min(1.0, job.fraction), text=f"Building from `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
     st.caption("Scoring every candidate of the space takes a few seconds; other pages stay usable meanwhile.")
 
 
 def finish_job() -> None:
-    job = state.collect_finished_job(state.BUILD_JOB, "build")
+    job = jobs.collect_finished_job(jobs.BUILD_JOB, "build")
     if job is None:
         return
     st.session_state.setdefault(state.BUILDS, {})[job.key] = job.result
@@ -52,7 +45,7 @@ def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
         metrics = [c[len("true_"):] for c in true_columns]
         name = f"{run.space.name}/{dataset} (all {len(background):,})"
     else:
-        background = state.run_predictions(path, stamp)
+        background = run_cache.run_predictions(path, stamp)
         points = built.assign(nodes=[run.space.to_graph(a).num_nodes for a in built["arch"]])
         metrics = ["predicted", "nodes"]
         name = "training architectures"
@@ -140,7 +133,7 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
     with st.expander(f"Baseline: the regression head's top {top} over all {space.size():,} architectures"):
         st.caption("What predictor-based NAS would pick (the paper's \"exhaustive search\"): every architecture "
                    "of the space scored by the head, those already in the training table left out.")
-        if space.size() > state.EXHAUSTIVE_IN_PAGE:
+        if space.size() > run_cache.EXHAUSTIVE_IN_PAGE:
             st.code(f"python -m core exhaustive --run {run.path} --top {top}", language="bash")
             return
         shown = (path, stamp, top)
@@ -148,7 +141,7 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
                 "ab_exhaustive_shown") == shown:
             st.session_state["ab_exhaustive_shown"] = shown  # stays on screen across reruns
             with st.spinner(f"Scoring {space.size():,} architectures…"):
-                table = state.exhaustive_top(path, stamp, top)
+                table = run_cache.exhaustive_top(path, stamp, top)
             scored, seconds = table.attrs.get("scored", 0), table.attrs.get("seconds", 0)
             first = ["arch", "predicted", "percentile"]
             table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
@@ -167,24 +160,19 @@ def weak_run_warning(run: Run) -> None:
                f"{WEAK_SPEARMAN}). At this correlation its module scores pick architectures no better than random "
                "picks. The Loop page measures what it proposes and retrains on those measurements each round, so "
                "the result is the best *measured* architecture.", icon=":material/warning:")
-    st.page_link("pages/loop.py", label="Go to Loop", icon=":material/autorenew:")
+    st.page_link("views/loop.py", label="Go to Loop", icon=":material/autorenew:")
 
 
 def render() -> None:
     st.title("Build")
     st.caption("Score every candidate of each unit, keep the top k per unit (their product is the reduced search "
                "space), and build the N best architectures by summed module score.")
-    run = state.run_picker("Run", key="_w_build_run_picker")
-    if run is None:
-        st.info("No trained run yet: train the predictor first; building uses its module scores.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    chosen = widgets.chosen_run("_w_build_run_picker", "building uses its module scores")
+    if chosen is None:
         return
-    path = str(run.path)
-    stamp = state.run_stamp(path)
+    run, path, stamp = chosen
     finish_job()
-    notice = state.pop_notice()
-    if notice:
-        (st.error if notice[0] == "error" else st.success)(notice[1])
+    widgets.show_notice()
     weak_run_warning(run)
     cols = st.columns([1, 1, 1.4, 1])
     with cols[0]:
@@ -198,7 +186,7 @@ def render() -> None:
     with cols[2]:
         readout = readout_choice(run)
     limits = limits_choice(run)
-    job = state.get_job(st.session_state.get(state.BUILD_JOB))
+    job = jobs.session_job(jobs.BUILD_JOB)
     key = (path, stamp, int(top), int(k), readout, limits)
     result = st.session_state.get(state.BUILDS, {}).get(key)
     with cols[3]:
@@ -208,10 +196,10 @@ def render() -> None:
                             icon=":material/construction:",
                             disabled=(job is not None and not job.finished) or limits is None, key="build_button")
     if clicked and limits is not None:
-        state.start_build(path, stamp, int(top), int(k), readout, limits)
+        jobs.start_build(path, stamp, int(top), int(k), readout, limits)
         st.rerun()
     if job is not None and not job.finished:
-        live_progress(job.id)
+        widgets.live_job(job.id, "Build from", draw_build)
         return
     if result is None and limits is None:
         st.info("Build is off until the limits above parse: fix or clear them.")

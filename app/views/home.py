@@ -47,27 +47,27 @@ def samples_overview() -> pd.DataFrame:
 
 
 def status_cards() -> None:
-    from app import state
+    from app import run_cache, state
 
     table = state.current_table()
-    run_path = state.current_run_path()
+    run_path = run_cache.current_run_path()
     cols = st.columns(3)
     with cols[0].container(border=True):
         st.markdown("**1 · Data & target**")
         st.caption(f"`{st.session_state.get(state.TABLE_LABEL)}` · {len(table)} architectures")
         st.caption(f"target `{state.current_target()}`")
-        st.page_link("pages/data.py", label="Choose data", icon=":material/table:")
+        st.page_link("views/data.py", label="Choose data", icon=":material/table:")
     with cols[1].container(border=True):
         st.markdown("**2 · Train & inspect modules**")
-        runs = state.runs()
+        runs = run_cache.runs()
         st.caption(f"{len(runs)} saved run{'s' if len(runs) != 1 else ''}"
                    + (f" · in use: `{run_path.rsplit('/', 1)[-1]}`" if run_path else ""))
-        st.page_link("pages/train.py", label="Train a predictor", icon=":material/model_training:")
-        st.page_link("pages/modules.py", label="Module scores", icon=":material/account_tree:")
+        st.page_link("views/train.py", label="Train a predictor", icon=":material/model_training:")
+        st.page_link("views/modules.py", label="Module scores", icon=":material/account_tree:")
     with cols[2].container(border=True):
         st.markdown("**3 · Build**")
         st.caption("top-k modules per unit → reduced space → best architectures")
-        st.page_link("pages/build.py", label="Build architectures", icon=":material/construction:")
+        st.page_link("views/build.py", label="Build architectures", icon=":material/construction:")
 
 
 def render() -> None:
