@@ -1,0 +1,132 @@
+"""Training of the small SD-layout inpainting model with random block removal (resumable).
+
+Every step draws an architecture: the full U-Net with probability ``full_probability``, else a uniform
+random ``sd-unet`` architecture (:meth:`SdUnetSpace.sample`); the step's loss is taken through that
+architecture (removed blocks bypassed, :func:`core.diffusion.unet_arch.apply_architecture`), so only the
+kept blocks are updated. Trained this way, every architecture of the space is a working sub-network of the
+one set of weights, and the 68-architecture study needs no retraining (weight sharing as in one-shot NAS).
+
+Output folder (``out``): ``checkpoint.pt`` (model, optimizer, step, RNG states: written atomically every
+``checkpoint_every`` steps; a rerun with the same folder resumes from it), ``loss.csv`` (step, loss,
+architecture's removed-block count), and at the end ``model/`` (:func:`core.diffusion.small_model.save_model`,
+float16) and ``training.json`` (config, data, steps, seconds, device).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from core.diffusion.photo_tiles import TileSampler, random_masks
+from core.diffusion.sample_images import available_photos
+from core.diffusion.small_inpaint import diffusion_loss
+from core.diffusion.small_model import SmallInpaintModel, SmallModelConfig, save_model
+from core.diffusion.unet_arch import apply_architecture
+from core.spaces import get_space
+from core.spaces.sd_unet import SPACE
+
+CHECKPOINT, LOSS_LOG, MODEL_DIR, RECORD = "checkpoint.pt", "loss.csv", "model", "training.json"
+
+
+@dataclass(frozen=True)
+class SmallTrainConfig:
+    steps: int = 20_000
+    batch_size: int = 128
+    lr: float = 2e-4
+    full_probability: float = 0.25
+    seed: int = 0
+    checkpoint_every: int = 1000
+    model: SmallModelConfig = SmallModelConfig()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", SmallModelConfig.from_dict(self.model))
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps, batch_size and checkpoint_every must be positive")
+        if not 0.0 <= self.full_probability <= 1.0:
+            raise ValueError(f"full_probability must be in [0, 1], not {self.full_probability}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, not {self.lr}")
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "model": self.model.to_dict()}
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _save_checkpoint(path: Path, model, optimizer, step: int, rng: np.random.Generator,
+                     generator: torch.Generator, sampler: TileSampler) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "rng": rng.bit_generator.state, "tiles_rng": sampler.rng.bit_generator.state,
+                "generator": generator.get_state()}, tmp)
+    tmp.replace(path)
+
+
+def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConfig(), device: str | None = None,
+                      progress: Callable[[int, int, float], None] | None = None) -> SmallInpaintModel:
+    """Train (or resume training) into ``out``; returns the trained model (float32, eval mode)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = device or default_device()
+    torch.manual_seed(config.seed)
+    model = SmallInpaintModel(config.model).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    sampler = TileSampler(config.model.image_size, config.seed)
+    space = get_space(SPACE)
+    step = 0
+    checkpoint = out / CHECKPOINT
+    if checkpoint.is_file():
+        # weights_only: the checkpoint holds tensors, numbers and dicts only (no pickled objects).
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        rng.bit_generator.state = state["rng"]
+        sampler.rng.bit_generator.state = state["tiles_rng"]
+        generator.set_state(state["generator"])
+    log = out / LOSS_LOG
+    if step == 0 or not log.is_file():
+        log.write_text("step,loss,removed_blocks\n")
+    else:  # drop rows logged after the checkpoint we resume from
+        lines = log.read_text().splitlines()
+        log.write_text("\n".join([lines[0]] + [r for r in lines[1:] if int(r.split(",")[0]) <= step]) + "\n")
+    start = time.perf_counter()
+    model.train()
+    with log.open("a") as log_file:
+        while step < config.steps:
+            spec = None if rng.random() < config.full_probability else space.sample(rng)
+            unet = model.unet if spec is None else apply_architecture(model.unet, spec).unet
+            images = sampler.batch(config.batch_size).to(device)
+            masks = random_masks(config.batch_size, config.model.image_size, generator).to(device)
+            loss = diffusion_loss(model, unet, images, masks, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            removed = 0 if spec is None else sum(m.count("-") for m in space.parse(spec).values())
+            log_file.write(f"{step},{loss.item():.5f},{removed}\n")
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                log_file.flush()
+                _save_checkpoint(checkpoint, model, optimizer, step, rng, generator, sampler)
+            if progress is not None:
+                progress(step, config.steps, loss.item())
+    model.eval()
+    save_model(model, out / MODEL_DIR)
+    (out / RECORD).write_text(json.dumps({
+        "config": config.to_dict(), "device": device, "steps": step,
+        "seconds_this_session": round(time.perf_counter() - start, 1),
+        "photos": [f"{p.name}: {p.credit}" for p in available_photos()],
+    }, indent=2) + "\n")
+    return model
