@@ -68,9 +68,13 @@ class FIDResult:
     n_reference: int
     sizes_generated: list[str] = field(default_factory=list)
     sizes_reference: list[str] = field(default_factory=list)
+    #: How the generated images were made (masks, seeds, steps, architecture, ...), stored with the value.
+    settings: dict = field(default_factory=dict)
 
     def protocol_lines(self) -> list[str]:
-        return [
+        made = ([f"generated with: {', '.join(f'{k}={v}' for k, v in self.settings.items())}"]
+                if self.settings else [])
+        return made + [
             f"feature extractor: Inception-v3 TorchScript {MODEL_FILE} from {PACKAGE} (TF 2015-12-05 FID weights), "
             f"pool3 features, {FEATURE_DIM}-d",
             f"preprocessing: RGB, resized to {INPUT_SIZE}x{INPUT_SIZE} (fid-helper nv_bilinear_float), "
@@ -264,7 +268,7 @@ def write_fid_record(result: FIDResult, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(json.dumps({"fid": result.value, "generated": result.generated, "reference": result.reference,
                                 "n_generated": result.n_generated, "n_reference": result.n_reference,
-                                "protocol": result.protocol_lines()}, indent=2) + "\n")
+                                "settings": result.settings, "protocol": result.protocol_lines()}, indent=2) + "\n")
     return path
 
 
