@@ -3,21 +3,9 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
-from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, save_model
+from core.diffusion.small_model import TOY_CONFIG
 from core.diffusion.study import TOY_STUDY, inpaint_files, load_study, run_study
-
-
-@pytest.fixture(scope="session")
-def toy_study(tmp_path_factory):
-    """A finished toy study and the toy model it ran (shared with the page test)."""
-    root = tmp_path_factory.mktemp("sd-study")
-    torch.manual_seed(0)
-    model = SmallInpaintModel(TOY_CONFIG).eval()
-    save_model(model, root / "model")
-    run_study(model, root / "study", TOY_STUDY, log=lambda line: None)
-    return root
 
 
 def test_toy_study_writes_the_table(toy_study):
