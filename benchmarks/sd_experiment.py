@@ -16,13 +16,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 
 import torch
 
 from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, load_model
-from core.diffusion.study import TOY_STUDY, StudyConfig, report_markdown, run_study
+import pandas as pd
+
+from core.diffusion.small_train import CARD
+from core.diffusion.study import TOY_STUDY, StudyConfig, export_study, report_markdown, run_study
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiles-per-photo", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export", default=None, metavar="DIR",
+                        help="also copy the finished study, 12 images per architecture, to DIR (e.g. assets/sd_study)")
     args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     base = TOY_STUDY if args.toy else StudyConfig()
@@ -51,6 +57,17 @@ def main(argv: list[str] | None = None) -> None:
     summary = run_study(model, args.out, config)
     floor = json.loads((Path(args.out) / "noise_floor.json").read_text())
     print(report_markdown(summary, floor, config, model.config.image_size))
+    if args.model:
+        full = pd.read_csv(Path(args.out) / "results.csv").set_index("name").loc["full", "fid"]
+        card = Path(args.model) / CARD
+        if card.is_file():
+            n = len(list((Path(args.out) / "_inputs" / "originals").glob("*.png")))
+            line = (f"FID of the full network: {full:.2f} ({n} held-out {model.config.image_size}-pixel tiles, "
+                    f"DDIM {config.steps} steps, seed {config.seed}; the study's README.md has the rest)")
+            text = re.sub(r"FID of the full network: .*", line, card.read_text())
+            card.write_text(text)
+    if args.export:
+        print(f"exported to {export_study(args.out, args.export)}")
     print(f"study written to {args.out} in {time.perf_counter() - start:.0f} s on {device}")
 
 

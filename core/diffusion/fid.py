@@ -107,6 +107,14 @@ def load_inception() -> torch.jit.ScriptModule:
     return torch.jit.load(str(path), map_location="cpu").eval()
 
 
+@lru_cache(maxsize=1)
+def _inception_on(device: str) -> torch.jit.ScriptModule:
+    """A copy of the checked Inception on another device (the CPU one stays where it is)."""
+    path = model_path()
+    load_inception()  # checks the sha1
+    return torch.jit.load(str(path), map_location=device).eval()
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """The image files directly inside ``folder``, sorted by name; a one-line error if there are none."""
     folder = Path(folder)
@@ -139,13 +147,13 @@ def preprocess(img: Image.Image) -> torch.Tensor:
 
 @torch.inference_mode()
 def extract_features(images: Sequence[Image.Image], batch_size: int = 8,
-                     progress: Progress | None = None) -> np.ndarray:
-    """Inception pool3 features [N, 2048] (float64) of PIL images."""
-    model = load_inception()
+                     progress: Progress | None = None, device: str = "cpu") -> np.ndarray:
+    """Inception pool3 features [N, 2048] (float64) of PIL images (computed in float32 on ``device``)."""
+    model = load_inception() if device == "cpu" else _inception_on(device)
     feats = []
     for start in range(0, len(images), batch_size):
         batch = torch.cat([preprocess(img) for img in images[start:start + batch_size]])
-        feats.append(model(batch).double().numpy())
+        feats.append(model(batch.to(device)).double().cpu().numpy())
         if progress is not None:
             progress(min(start + batch_size, len(images)), len(images))
     return np.concatenate(feats) if feats else np.zeros((0, FEATURE_DIM))

@@ -4,7 +4,7 @@ The photographs are :data:`core.diffusion.sample_images.PHOTOS` (scikit-image an
 licences listed there). Each photograph is split by columns: the left ``1 - EVAL_FRACTION`` of its width
 gives training tiles, the right ``EVAL_FRACTION`` evaluation tiles, so no evaluation pixel is ever trained on.
 
-Training tiles: a random square of 1/8 to 1/2 of the photo's height, resized to ``size`` (antialiased),
+Training tiles: a random square of 1/8 to 1/2 of the photo's shorter side, resized to ``size`` (antialiased),
 flipped horizontally half the time. Tensors are [N, 3, S, S] in [-1, 1]; masks [N, 1, S, S] with 1 = repaint.
 """
 from __future__ import annotations
@@ -48,26 +48,35 @@ def _photos(part: int) -> list[tuple[str, Image.Image, str]]:
 
 
 class TileSampler:
-    """Random training tiles [B, 3, S, S] from the training part of every photograph (seeded)."""
+    """Random training tiles [B, 3, S, S] from the training part of every photograph (seeded).
 
-    def __init__(self, size: int, seed: int = 0) -> None:
+    ``bank`` tiles are cut once (PIL crops and antialiased resizing cost milliseconds per tile, far more than
+    a training step of the small model on a GPU); each batch then draws tiles from the bank at random and
+    flips each horizontally with probability 1/2. ``bank=0`` cuts fresh tiles for every batch.
+    """
+
+    def __init__(self, size: int, seed: int = 0, bank: int = 0) -> None:
         self.size = size
         self.rng = np.random.default_rng(seed)
         self.photos = [img for _, img, _ in _photos(0)]
+        self.bank = torch.stack([self._tile() for _ in range(bank)]) if bank else None
+
+    def _tile(self) -> torch.Tensor:
+        img = self.photos[int(self.rng.integers(len(self.photos)))]
+        w, h = img.size
+        side = int(min(w, h) * self.rng.uniform(0.125, 0.5))
+        left, top = int(self.rng.integers(0, w - side + 1)), int(self.rng.integers(0, h - side + 1))
+        tile = img.crop((left, top, left + side, top + side)).resize((self.size, self.size), Image.Resampling.LANCZOS)
+        return to_tensor(tile)
 
     def batch(self, n: int) -> torch.Tensor:
-        tiles = []
-        for _ in range(n):
-            img = self.photos[int(self.rng.integers(len(self.photos)))]
-            w, h = img.size
-            side = int(min(w, h) * self.rng.uniform(0.125, 0.5))
-            left, top = int(self.rng.integers(0, w - side + 1)), int(self.rng.integers(0, h - side + 1))
-            tile = img.crop((left, top, left + side, top + side)).resize((self.size, self.size),
-                                                                          Image.Resampling.LANCZOS)
-            if self.rng.random() < 0.5:
-                tile = tile.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-            tiles.append(to_tensor(tile))
-        return torch.stack(tiles)
+        if self.bank is None:
+            tiles = torch.stack([self._tile() for _ in range(n)])
+        else:
+            tiles = self.bank[torch.from_numpy(self.rng.integers(0, len(self.bank), n))]
+        flip = torch.from_numpy(self.rng.random(n) < 0.5)
+        tiles[flip] = tiles[flip].flip(-1)
+        return tiles
 
 
 def random_masks(n: int, size: int, generator: torch.Generator) -> torch.Tensor:

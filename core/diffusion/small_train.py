@@ -32,6 +32,8 @@ from core.spaces import get_space
 from core.spaces.sd_unet import SPACE
 
 CHECKPOINT, LOSS_LOG, MODEL_DIR, RECORD = "checkpoint.pt", "loss.csv", "model", "training.json"
+CARD = "MODEL_CARD.md"
+FID_PENDING = "not measured yet (benchmarks/sd_experiment.py writes it here)"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class SmallTrainConfig:
     full_probability: float = 0.25
     seed: int = 0
     checkpoint_every: int = 1000
+    tile_bank: int = 20_000  # training tiles cut once at the start (0: fresh tiles every step)
     model: SmallModelConfig = SmallModelConfig()
 
     def __post_init__(self) -> None:
@@ -82,7 +85,7 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    sampler = TileSampler(config.model.image_size, config.seed)
+    sampler = TileSampler(config.model.image_size, config.seed, config.tile_bank)
     space = get_space(SPACE)
     step = 0
     checkpoint = out / CHECKPOINT
@@ -124,9 +127,58 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
                 progress(step, config.steps, loss.item())
     model.eval()
     save_model(model, out / MODEL_DIR)
-    (out / RECORD).write_text(json.dumps({
-        "config": config.to_dict(), "device": device, "steps": step,
-        "seconds_this_session": round(time.perf_counter() - start, 1),
-        "photos": [f"{p.name}: {p.credit}" for p in available_photos()],
-    }, indent=2) + "\n")
+    record = {"config": config.to_dict(), "device": device, "steps": step,
+              "seconds_this_session": round(time.perf_counter() - start, 1),
+              "photos": [f"{p.name}: {p.credit}" for p in available_photos()]}
+    (out / RECORD).write_text(json.dumps(record, indent=2) + "\n")
+    write_model_card(out / MODEL_DIR / CARD, record, log)
     return model
+
+
+def loss_curve(log: Path, points: int = 10) -> list[tuple[int, float]]:
+    """``points`` (step, mean loss of the steps since the previous point) pairs from ``loss.csv``."""
+    rows = [line.split(",") for line in log.read_text().splitlines()[1:] if line]
+    if not rows:
+        return []
+    steps, losses = np.array([int(r[0]) for r in rows]), np.array([float(r[1]) for r in rows])
+    edges = np.linspace(0, len(rows), min(points, len(rows)) + 1).astype(int)
+    return [(int(steps[b - 1]), float(losses[a:b].mean())) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def write_model_card(path: Path, record: dict, log: Path, full_fid: str = FID_PENDING) -> Path:
+    """The model card: what the model is (and is not), data and licences, steps, loss curve, full-network FID."""
+    cfg = record["config"]
+    curve = "\n".join(f"| {step} | {loss:.4f} |" for step, loss in loss_curve(log))
+    photos = "\n".join(f"- {p}" for p in record["photos"])
+    path.write_text(f"""# Small SD-v1.4-layout inpainting model (AutoBuild Studio)
+
+**This is not Stable Diffusion v1.4.** It is a small pixel-space inpainting diffusion model whose U-Net is a
+diffusers `UNet2DConditionModel` with SD v1.4's block types and depths (CrossAttnDown x3 + Down,
+cross-attention mid block, Up + CrossAttnUp x3, 2 layers per block) at reduced width
+{cfg["model"]["block_out_channels"]}, trained in this project so that AutoBuild's SD experiment can run offline.
+Its FIDs are not comparable with the paper's SD v1.4 numbers; only rankings and gaps between sets are.
+
+- Input: {cfg["model"]["image_size"]} x {cfg["model"]["image_size"]} RGB; noisy image + mask + masked image
+  (7 channels); a fixed learned context of {cfg["model"]["context_tokens"]} tokens for the cross-attention.
+- Objective: DDPM epsilon prediction, SD's scaled-linear schedule ({cfg["model"]["train_timesteps"]} steps);
+  sampling with DDIM.
+- Training: {record["steps"]} steps, batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]}, seed {cfg["seed"]}, on
+  {record["device"]}; every step removes a random subset of the removable blocks (a uniform random `sd-unet`
+  architecture, or the full network with probability {cfg["full_probability"]}), so every architecture of the
+  space is a working sub-network of these weights.
+- Weights: float16 safetensors (`model.safetensors`), config in `config.json`.
+- FID of the full network: {full_fid}
+
+## Data
+Random tiles (1/8 to 1/2 of the shorter side, resized, flipped) from the left three quarters of these real
+photographs, which ship in PyPI packages (scikit-image's `skimage/data`, scikit-learn's
+`sklearn/datasets/images`); evaluation tiles come from the right quarter, never trained on:
+
+{photos}
+
+## Loss curve (mean loss per interval)
+| step | loss |
+|---|---|
+{curve}
+""")
+    return path

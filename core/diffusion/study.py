@@ -108,7 +108,7 @@ class Study:
             stored = np.load(path, allow_pickle=False)
             if list(stored["names"]) == list(names):
                 return stored["features"]
-        features = extract_features(tiles)
+        features = extract_features(tiles, batch_size=64, device=self.config.device)
         np.savez(path, features=features, names=names)
         return features
 
@@ -116,7 +116,7 @@ class Study:
         return {"model": "small SD-v1.4-layout pixel-space inpainting model (not SD v1.4)",
                 "images": len(self.stems), "size": self.model.config.image_size,
                 "masks": "make_mask(stem, size, seed)", "sampler": "DDIM eta=0", "steps": self.config.steps,
-                "seed": seed}
+                "seed": seed, "device": self.config.device}
 
     def evaluate(self, name: str, set_label: str, spec: str, seed: int | None = None) -> dict:
         """Inpaint with ``spec``, write its folder, return its row (read back when already done)."""
@@ -132,7 +132,7 @@ class Study:
         pil = [to_image(x) for x in images]
         for stem, img in zip(self.stems, pil):
             img.save(folder / f"{stem}.png")
-        features = extract_features(pil)
+        features = extract_features(pil, batch_size=64, device=self.config.device)
         np.save(folder / "features.npy", features)
         value = frechet_distance(features, self.reference)
         applied = apply_architecture(self.model.unet, spec)
@@ -291,3 +291,28 @@ def inpaint_files(model: SmallInpaintModel, spec: str, originals: list[Path], ma
     out, _ = inpaint(model, spec, torch.stack(images), torch.stack(mask_tensors), steps, seed, batch_size=4,
                      progress=progress)
     return [to_image(x) for x in out]
+
+
+def export_study(src: str | Path, dst: str | Path, images: int = 12) -> Path:
+    """Copy a finished study into ``dst`` for shipping: its tables, and per folder the first ``images``
+    images (by name) with ``arch.json``/``fid.json``; no features, no predictor run (a few MB in all)."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    if load_study(src) is None:
+        raise InputError(f"{src} is not a finished study (results.csv, summary.csv, noise_floor.json, study.json)")
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("results.csv", "summary.csv", "noise_floor.json", "study.json", "README.md"):
+        shutil.copy2(src / name, dst / name)
+    stems = sorted(p.stem for p in (src / INPUTS / "originals").glob("*.png"))[:images]
+    folders = [INPUTS + "/originals", INPUTS + "/masks"] + sorted(
+        p.name for p in src.iterdir() if p.is_dir() and (p / "arch.json").is_file())
+    for folder in folders:
+        (dst / folder).mkdir(parents=True, exist_ok=True)
+        for stem in stems:
+            shutil.copy2(src / folder / f"{stem}.png", dst / folder / f"{stem}.png")
+        for meta in ("arch.json", "fid.json"):
+            if (src / folder / meta).is_file():
+                shutil.copy2(src / folder / meta, dst / folder / meta)
+    shutil.copy2(src / INPUTS / "SOURCES.txt", dst / INPUTS / "SOURCES.txt")
+    return dst

@@ -56,7 +56,8 @@ def test_training_step_with_block_removal_updates_only_kept_blocks():
 
 
 def test_train_resume_and_float16_round_trip(tmp_path):
-    config = SmallTrainConfig(steps=2, batch_size=2, model=TOY_CONFIG, full_probability=0.0, checkpoint_every=1)
+    config = SmallTrainConfig(steps=2, batch_size=2, model=TOY_CONFIG, full_probability=0.0, checkpoint_every=1,
+                              tile_bank=8)
     train_small_model(tmp_path, config, "cpu")
     lines = (tmp_path / "loss.csv").read_text().splitlines()
     assert lines[0] == "step,loss,removed_blocks" and len(lines) == 3
@@ -64,6 +65,8 @@ def test_train_resume_and_float16_round_trip(tmp_path):
     resumed = train_small_model(tmp_path, SmallTrainConfig(**{**config.__dict__, "steps": 3}), "cpu")
     assert [int(r.split(",")[0]) for r in (tmp_path / "loss.csv").read_text().splitlines()[1:]] == [1, 2, 3]
     assert json.loads((tmp_path / "training.json").read_text())["steps"] == 3
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "This is not Stable Diffusion v1.4" in card and "| 3 |" in card and "CC BY 2.0" in card
     loaded = load_model(tmp_path / "model")
     for key, value in resumed.state_dict().items():
         assert torch.allclose(loaded.state_dict()[key], value.half().float()), key
@@ -86,6 +89,15 @@ def test_inpainting_keeps_known_pixels_and_shares_noise(model, tmp_path):
     save_model(model, tmp_path / "m")
     assert torch.allclose(inpaint(load_model(tmp_path / "m"), None, images, masks, steps=3, seed=7)[0], out,
                           atol=0.05)
+
+
+def test_tile_bank_batches_are_seeded_tiles_of_the_bank():
+    a, b = TileSampler(8, seed=3, bank=5), TileSampler(8, seed=3, bank=5)
+    assert torch.equal(a.batch(7), b.batch(7))
+    batch = a.batch(20)
+    bank = torch.cat([a.bank, a.bank.flip(-1)])
+    assert all((bank == tile).flatten(1).all(1).any() for tile in batch)
+    assert batch.min() >= -1 and batch.max() <= 1
 
 
 def test_evaluation_tiles_come_from_the_held_out_part():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from core.diffusion.small_model import TOY_CONFIG
-from core.diffusion.study import TOY_STUDY, inpaint_files, load_study, run_study
+from core.diffusion.study import TOY_STUDY, export_study, inpaint_files, load_study, run_study
 
 
 def test_toy_study_writes_the_table(toy_study):
@@ -46,3 +46,11 @@ def test_inpaint_files_with_any_architecture(toy_study):
     masks = [inputs / "masks" / p.name for p in originals]
     images = inpaint_files(load_model(toy_study / "model"), '{"mid":"R--"}', originals, masks, steps=1)
     assert [im.size for im in images] == [(TOY_CONFIG.image_size,) * 2] * 2
+
+
+def test_export_keeps_tables_and_the_first_images(toy_study, tmp_path):
+    out = export_study(toy_study / "study", tmp_path / "shipped", images=2)
+    shipped = load_study(out)
+    pd.testing.assert_frame_equal(shipped["summary"], load_study(toy_study / "study")["summary"])
+    assert len(list((out / "ab-1").glob("*.png"))) == 2 and (out / "ab-1" / "fid.json").is_file()
+    assert not list(out.rglob("*.npy")) and not (out / "predictor").exists()
