@@ -40,13 +40,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiles-per-photo", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label", default="", help="what this study is, shown with it (e.g. 'toy model, CPU')")
+    parser.add_argument("--n-pick", type=int, default=None)
     parser.add_argument("--export", default=None, metavar="DIR",
                         help="also copy the finished study, 12 images per architecture, to DIR (e.g. assets/sd_study)")
     args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     base = TOY_STUDY if args.toy else StudyConfig()
     overrides = {k: v for k, v in (("n_random", args.n_random), ("tiles_per_photo", args.tiles_per_photo),
-                                   ("steps", args.steps)) if v is not None}
+                                   ("steps", args.steps), ("n_pick", args.n_pick)) if v is not None}
     config = dataclasses.replace(base, seed=args.seed, device=device, **overrides)
     if args.toy:
         torch.manual_seed(args.seed)
@@ -54,9 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         model = load_model(args.model, device)
     start = time.perf_counter()
-    summary = run_study(model, args.out, config)
+    summary = run_study(model, args.out, config, label=args.label)
     floor = json.loads((Path(args.out) / "noise_floor.json").read_text())
-    print(report_markdown(summary, floor, config, model.config.image_size))
+    print(report_markdown(summary, floor, config, model.config.image_size, args.label))
     if args.model:
         full = pd.read_csv(Path(args.out) / "results.csv").set_index("name").loc["full", "fid"]
         card = Path(args.model) / CARD

@@ -24,11 +24,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--toy", action="store_true", help="the toy-size model (16 x 16, widths 8-16)")
+    parser.add_argument("--tile-bank", type=int, default=SmallTrainConfig.tile_bank,
+                        help="training tiles cut once at the start (default %(default)s)")
     parser.add_argument("--every", type=int, default=100, help="print the loss every N steps")
     args = parser.parse_args()
     model = TOY_CONFIG if args.toy else SmallModelConfig()
     config = SmallTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                              model=model, checkpoint_every=min(1000, args.steps))
+                              model=model, checkpoint_every=min(1000, args.steps),
+                              tile_bank=args.tile_bank)
     start = time.perf_counter()
     window: list[float] = []
 

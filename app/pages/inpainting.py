@@ -303,6 +303,8 @@ def study_section() -> None:
                 f"`{STUDY_ENV}` at its output folder or copy it to `assets/sd_study`.")
         return
     protocol = study["study"].get("protocol", {})
+    if study["study"].get("label"):
+        st.warning(f"**{study['study']['label']}**", icon=":material/warning:")
     st.warning("This study runs on a **small inpainting model with SD v1.4's U-Net block layout, trained here on "
                f"{protocol.get('size', '?')} x {protocol.get('size', '?')} tiles of bundled photographs**. It is "
                "not Stable Diffusion v1.4: compare rankings and the gap between the sets with the paper, never "

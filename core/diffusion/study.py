@@ -179,8 +179,9 @@ def _exhaustive(run, config: StudyConfig, exclude: set[str]) -> list[str]:
 
 
 def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = StudyConfig(),
-              log: Log = print) -> pd.DataFrame:
-    """Run (or resume) the whole study into ``out``; returns the summary table."""
+              log: Log = print, label: str = "") -> pd.DataFrame:
+    """Run (or resume) the whole study into ``out``; returns the summary table. ``label`` (e.g. "toy model
+    trained 5 minutes on a CPU") is stored in ``study.json`` and shown above the study wherever it appears."""
     from core.build import BuildConfig, build_architectures
 
     out = Path(out)
@@ -204,11 +205,11 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
     (out / "noise_floor.json").write_text(json.dumps(floor, indent=2) + "\n")
     summary = summarize(results, config)
     summary.to_csv(out / "summary.csv", index=False)
-    (out / "study.json").write_text(json.dumps({"config": dataclasses.asdict(config),
+    (out / "study.json").write_text(json.dumps({"label": label, "config": dataclasses.asdict(config),
                                                 "protocol": study.settings(config.seed),
                                                 "model_params": sum(p.numel() for p in model.unet.parameters())},
                                                indent=2) + "\n")
-    (out / "README.md").write_text(report_markdown(summary, floor, config, model.config.image_size))
+    (out / "README.md").write_text(report_markdown(summary, floor, config, model.config.image_size, label))
     return summary
 
 
@@ -237,9 +238,10 @@ def summarize(results: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
     return summary.sort_values("set", key=lambda s: s.map(order).fillna(99)).reset_index(drop=True)
 
 
-def report_markdown(summary: pd.DataFrame, floor: dict, config: StudyConfig, size: int) -> str:
+def report_markdown(summary: pd.DataFrame, floor: dict, config: StudyConfig, size: int, label: str = "") -> str:
     paper = {config.set_labels()[kind]: values for kind, values in PAPER.items()}
     lines = ["# AutoBuild SD study on the small SD-v1.4-layout model (not Stable Diffusion v1.4)", "",
+             *([f"**{label}**", ""] if label else []),
              "| set | architectures | average FID | best FID | mean params | ms / image | paper (SD v1.4) avg / best |",
              "|---|---|---|---|---|---|---|"]
     for r in summary.itertuples():
