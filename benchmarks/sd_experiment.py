@@ -42,13 +42,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default="", help="what this study is, shown with it (e.g. 'toy model, CPU')")
     parser.add_argument("--n-pick", type=int, default=None)
+    parser.add_argument("--exhaustive-pool", type=int, default=None,
+                        help="ES scores this many random specs instead of all 884,736 (to fit a time budget)")
     parser.add_argument("--export", default=None, metavar="DIR",
                         help="also copy the finished study, 12 images per architecture, to DIR (e.g. assets/sd_study)")
     args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     base = TOY_STUDY if args.toy else StudyConfig()
     overrides = {k: v for k, v in (("n_random", args.n_random), ("tiles_per_photo", args.tiles_per_photo),
-                                   ("steps", args.steps), ("n_pick", args.n_pick)) if v is not None}
+                                   ("steps", args.steps), ("n_pick", args.n_pick), ("exhaustive_pool", args.exhaustive_pool))
+                 if v is not None}
     config = dataclasses.replace(base, seed=args.seed, device=device, **overrides)
     if args.toy:
         torch.manual_seed(args.seed)

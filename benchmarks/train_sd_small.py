@@ -26,11 +26,13 @@ def main() -> None:
     parser.add_argument("--toy", action="store_true", help="the toy-size model (16 x 16, widths 8-16)")
     parser.add_argument("--tile-bank", type=int, default=SmallTrainConfig.tile_bank,
                         help="training tiles cut once at the start (default %(default)s)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop (checkpointed) after this many minutes; rerun to resume")
     parser.add_argument("--every", type=int, default=100, help="print the loss every N steps")
     args = parser.parse_args()
-    model = TOY_CONFIG if args.toy else SmallModelConfig()
+    model_config = TOY_CONFIG if args.toy else SmallModelConfig()
     config = SmallTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                              model=model, checkpoint_every=min(1000, args.steps),
+                              model=model_config, checkpoint_every=min(1000, args.steps),
                               tile_bank=args.tile_bank)
     start = time.perf_counter()
     window: list[float] = []
@@ -43,7 +45,11 @@ def main() -> None:
                   flush=True)
             window.clear()
 
-    train_small_model(args.out, config, args.device or default_device(), report)
+    model = train_small_model(args.out, config, args.device or default_device(), report,
+                              None if args.max_minutes is None else args.max_minutes * 60)
+    if model is None:
+        print(f"stopped after --max-minutes {args.max_minutes}; rerun the same command to resume")
+        raise SystemExit(3)
     print(f"done: {args.out}/model (float16) in {time.perf_counter() - start:.0f} s on {args.device or default_device()}")
 
 

@@ -75,8 +75,12 @@ def _save_checkpoint(path: Path, model, optimizer, step: int, rng: np.random.Gen
 
 
 def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConfig(), device: str | None = None,
-                      progress: Callable[[int, int, float], None] | None = None) -> SmallInpaintModel:
-    """Train (or resume training) into ``out``; returns the trained model (float32, eval mode)."""
+                      progress: Callable[[int, int, float], None] | None = None,
+                      max_seconds: float | None = None) -> SmallInpaintModel | None:
+    """Train (or resume training) into ``out``; returns the trained model (float32, eval mode).
+
+    With ``max_seconds``, training stops at the first step past that time, writes its checkpoint and
+    returns None (nothing exported): a rerun resumes, so a run can be split over time-limited sessions."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device = device or default_device()
@@ -125,6 +129,10 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
                 _save_checkpoint(checkpoint, model, optimizer, step, rng, generator, sampler)
             if progress is not None:
                 progress(step, config.steps, loss.item())
+            if max_seconds is not None and time.perf_counter() - start > max_seconds and step < config.steps:
+                log_file.flush()
+                _save_checkpoint(checkpoint, model, optimizer, step, rng, generator, sampler)
+                return None
     model.eval()
     save_model(model, out / MODEL_DIR)
     record = {"config": config.to_dict(), "device": device, "steps": step,

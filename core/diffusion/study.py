@@ -192,6 +192,10 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
     labels = config.set_labels()
     rows = [study.evaluate(f"r{config.n_random}-{i:02d}", labels["random"], s) for i, s in enumerate(randoms, 1)]
     run = _train_predictor(pd.DataFrame(rows), out, config)
+    if config.device != "cpu":  # the exhaustive baseline scores up to 884,736 graphs: use the accelerator
+        from core.runs import Run
+
+        run = Run.load(out / "predictor", device=config.device)
     built = list(build_architectures(run, BuildConfig(top=config.n_pick)).built["arch"])
     es = _exhaustive(run, config, set(randoms))
     extra = [s for s in space.sample_distinct(config.n_random + 4 * config.n_pick, rng) if s not in randoms]

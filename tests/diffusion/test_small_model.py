@@ -58,6 +58,8 @@ def test_training_step_with_block_removal_updates_only_kept_blocks():
 def test_train_resume_and_float16_round_trip(tmp_path):
     config = SmallTrainConfig(steps=2, batch_size=2, model=TOY_CONFIG, full_probability=0.0, checkpoint_every=1,
                               tile_bank=8)
+    assert train_small_model(tmp_path, config, "cpu", max_seconds=0) is None  # stopped after one step
+    assert not (tmp_path / "model").exists() and (tmp_path / "checkpoint.pt").is_file()
     train_small_model(tmp_path, config, "cpu")
     lines = (tmp_path / "loss.csv").read_text().splitlines()
     assert lines[0] == "step,loss,removed_blocks" and len(lines) == 3
