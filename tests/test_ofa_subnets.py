@@ -183,7 +183,6 @@ def test_sample_measure_latency_writes_positive_finite_rows(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--space", "nasbench201", "--measure", "latency"], "cannot build networks"),
-    (["--space", "ofa-mbv3"], "--measure latency"),
     (["--space", "ofa-mbv3", "--measure", "accuracy"], "not 'accuracy'"),
     (["--space", "ofa-mbv3", "--measure", "latency", "--device", "tpu"], "tpu"),
     (["--space", "ofa-mbv3", "--measure", "latency", "--threads", "0"], "threads"),

@@ -1,33 +1,37 @@
-"""Inpainting: compare SD v1.4 U-Net architectures side by side (AutoBuild, Mills et al. CVPR 2024, Sec. SD).
+"""Inpainting: compare SD-v1.4-layout U-Net architectures side by side (AutoBuild, Mills et al. CVPR 2024, Sec. SD).
 
-A grid per image (original | masked | one column per architecture, its FID in the header), the paper-style
-summary (average and best FID per architecture set) from the FID column of a table, and generation from
-the page when a local diffusers inpainting model directory is configured. Everything is computed by
-:mod:`core.diffusion`; this page only draws. Streamlit runs it as a page script (``st.Page``), so the logic
-sits in functions and :func:`render` is called at the bottom.
+Two sources, side by side in tabs:
+
+- **The study** (when a finished study folder exists, shipped in ``assets/sd_study`` or set by
+  ``$AUTOBUILD_SD_STUDY_DIR``): AutoBuild's SD experiment run on the small SD-v1.4-layout inpainting model
+  (:mod:`core.diffusion.study`): the grid (original | masked | one column per architecture, FID in the header),
+  the paper-style summary next to the noise floor, the parameters / time / FID chart, and inpainting of the
+  shown images with any architecture of the small model.
+- **Your outputs / SD v1.4**: folders written by ``python -m core inpaint`` or generated here from a local
+  diffusers inpainting model directory, with FIDs from a table or computed from the folders.
+
+Everything is computed by :mod:`core.diffusion`; this page only draws.
 """
 from __future__ import annotations
 
+import json
 import os
-import sys
 from pathlib import Path
 
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.diffusion.fid import default_cache_dir, fid_between_dirs, fid_if_cached, summarize_by_set, write_fid_record
+from core.diffusion.gallery import (column_header, folder_stamp, image_files, masked_view, parse_architectures,
+                                    read_fid_table, results_table)
+from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, read_outputs
+from core.diffusion.study import load_study
+from core.errors import InputError
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run alone (AppTest, `streamlit run app/pages/inpainting.py`) as well as routed
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from core.diffusion.fid import (IMAGE_SUFFIXES, default_cache_dir, fid_between_dirs, fid_if_cached,  # noqa: E402
-                                summarize_by_set, write_fid_record)
-from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, read_outputs  # noqa: E402
-from core.errors import InputError  # noqa: E402
-from core.spaces import get_space  # noqa: E402
-from core.tables import read_table  # noqa: E402
-
+STUDY_ENV = "AUTOBUILD_SD_STUDY_DIR"
+SMALL_MODEL_ENV = "AUTOBUILD_SD_SMALL_MODEL"
 MODEL_ENV = "AUTOBUILD_SD_MODEL_DIR"
 OUTPUT_ENV = "AUTOBUILD_INPAINT_DIR"
 MAX_COLUMNS = 8
@@ -58,48 +62,6 @@ def default_output_root() -> Path:
     return Path(value).expanduser() if value else ROOT / "runs" / "inpainting"
 
 
-def image_files(folder: Path) -> dict[str, Path]:
-    """Stem -> file of the images directly in ``folder`` (empty when it does not exist)."""
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-
-
-def masked_view(original: Path, mask: Path | None) -> Image.Image:
-    """The original with the region to repaint (white in the mask) painted grey, as the model sees it."""
-    img = Image.open(original).convert("RGB")
-    if mask is None:
-        return img
-    m = np.asarray(Image.open(mask).convert("L").resize(img.size, Image.Resampling.NEAREST)) > 127
-    pixels = np.asarray(img).copy()
-    pixels[m] = 128
-    return Image.fromarray(pixels)
-
-
-def read_fid_table(source) -> pd.DataFrame | None:
-    """A table with a ``fid`` column and ``name`` and/or ``arch`` (+ optional ``set``); None when not given."""
-    if source is None or source == "":
-        return None
-    table = read_table(source if not isinstance(source, str) else Path(source).expanduser())
-    if "fid" not in table.columns:
-        raise InputError(f"table has no 'fid' column (columns: {list(table.columns)})")
-    if not ({"name", "arch"} & set(table.columns)):
-        raise InputError("table needs a 'name' (output folder) or an 'arch' (spec) column to match architectures")
-    return table
-
-
-def canonical_or_raw(spec: str) -> str:
-    try:
-        return get_space("sd-unet").canonical(spec)
-    except InputError:
-        return spec
-
-
-def folder_stamp(folder: Path) -> tuple:
-    """Names, sizes and modification times of a folder's images: changes whenever its images change."""
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in image_files(folder).values())
-
-
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_fid(folder: str, reference: str, cache_dir: str | None, stamp: tuple) -> float:
     """The FID from the feature cache (NaN when not embedded yet); memoised per ``stamp`` so a rerun does not
@@ -111,43 +73,18 @@ def cached_fid(folder: str, reference: str, cache_dir: str | None, stamp: tuple)
     return float("nan") if result is None else result.value
 
 
-def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None, reference: Path | None,
-                  cache_dir: str | None) -> pd.DataFrame:
-    """One row per architecture: the table's rows (with their FID) plus output folders not in the table.
+def computed_fid_lookup(reference: Path | None, cache_dir: str | None):
+    """``folder -> FID`` from the feature cache (NaN when not embedded yet), memoised by folder stamps."""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
 
-    A folder's FID comes from the table when a row matches it (by ``name``, else by canonical ``arch``),
-    else from the feature cache when both its images and the reference were embedded before.
-    """
-    rows = []
-    matched = set()
-    if table is not None:
-        by_spec = {canonical_or_raw(str(a)): n for n, a in zip(outputs["name"], outputs["arch"]) if a}
-        for record in table.to_dict("records"):
-            name = "" if pd.isna(record.get("name", np.nan)) else str(record["name"])
-            arch = record.get("arch", np.nan)
-            if name not in set(outputs["name"]) and not pd.isna(arch):
-                name = by_spec.get(canonical_or_raw(str(arch)), name)
-            matched.add(name)
-            set_label = record.get("set")
-            rows.append({"name": name or "(no name)", "set": "" if pd.isna(set_label) else str(set_label or ""),
-                         "fid": pd.to_numeric(record.get("fid"), errors="coerce"), "fid source": "table"})
-    for record in outputs.to_dict("records"):
-        if record["name"] in matched:
-            continue
-        value = np.nan
-        if reference is not None and reference.is_dir():
-            # The cache folder's mtime changes whenever a feature file is added (here or by the CLI).
-            cache = Path(cache_dir) if cache_dir else default_cache_dir()
-            stamp = (folder_stamp(Path(record["folder"])), folder_stamp(reference),
-                     cache.stat().st_mtime_ns if cache.is_dir() else 0)
-            value = cached_fid(record["folder"], str(reference), cache_dir, stamp)
-        rows.append({"name": record["name"], "set": record["set"], "fid": value,
-                     "fid source": "" if np.isnan(value) else "computed"})
-    frame = pd.DataFrame(rows, columns=["name", "set", "fid", "fid source"])
-    extra = outputs.set_index("name")[["params", "images", "model_dir"]] if len(outputs) else None
-    if extra is not None:
-        frame = frame.join(extra, on="name")
-    return frame
+    def lookup(folder: str) -> float:
+        if reference is None or not reference.is_dir():
+            return float("nan")
+        # The cache folder's mtime changes whenever a feature file is added (here or by the CLI).
+        stamp = (folder_stamp(Path(folder)), folder_stamp(reference), cache.stat().st_mtime_ns if cache.is_dir() else 0)
+        return cached_fid(folder, str(reference), cache_dir, stamp)
+
+    return lookup
 
 
 # ------------------------------------------------------------------------------------------ sections
@@ -211,11 +148,10 @@ def cached_pipeline(model_dir: str):
 
 def generate(model_dir: Path, specs: str, root: Path, reference: Path, masks: Path, steps: int, seed: int,
              size: int, guidance: float) -> None:
-    from core.commands.inpaint import parse_architectures
     from core.diffusion.pipeline import load_inputs, run_inpainting
 
     try:
-        archs = parse_architectures([line for line in specs.splitlines() if line.strip()])
+        archs = parse_architectures(specs.splitlines(), source="the Architectures field")
         inputs = load_inputs(reference, masks, size)
     except InputError as err:
         st.error(str(err))
@@ -245,7 +181,7 @@ def fid_section(outputs: pd.DataFrame, reference: Path) -> pd.DataFrame:
     except InputError as err:
         st.error(str(err))
         table = None
-    results = results_table(outputs, table, reference, cache_dir)
+    results = results_table(outputs, table, computed_fid_lookup(reference, cache_dir))
     missing = results[results["fid"].isna() & results["name"].isin(outputs["name"])]
     if len(missing) and image_files(reference):
         st.caption(f"{len(missing)} architecture folder(s) have no FID yet. Inception-v3 features take about "
@@ -282,17 +218,8 @@ def compute_fids(outputs: pd.DataFrame, reference: Path, cache_dir: str | None) 
         bar.progress((i + 1) / len(outputs), text=f"{record['name']}: FID {result.value:.2f}")
 
 
-def header(name: str, results: pd.DataFrame) -> str:
-    """Column title: the architecture's name, its FID and its set."""
-    row = results[results["name"] == name]
-    fid = row["fid"].iloc[0] if len(row) else np.nan
-    label = row["set"].iloc[0] if len(row) else ""
-    text = f"**{name}**  \nFID {fid:.2f}" if pd.notna(fid) else f"**{name}**  \nFID —"
-    return text + (f" · {label}" if label else "")
-
-
 @st.dialog("Zoom", width="large")
-def zoom(stem: str, images: list[tuple[str, Image.Image | Path | None]]) -> None:
+def zoom(stem: str, images: list) -> None:
     st.markdown(f"**{stem}**")
     cols = st.columns(2)
     for i, (title, img) in enumerate(images):
@@ -323,12 +250,12 @@ def grid_section(outputs: pd.DataFrame, results: pd.DataFrame, reference: Path, 
     pages = max(1, -(-len(stems) // per_page))
     page = cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="inpaint_page")
     cols[2].caption("Hover an image and use its fullscreen button, or press Zoom, to enlarge a row.")
-    titles = ["**Original**", "**Masked**"] + [header(n, results) for n in chosen]
+    titles = ["**Original**", "**Masked**"] + [column_header(n, results) for n in chosen]
     for col, title in zip(st.columns(len(titles)), titles):
         col.markdown(title)
     for stem in stems[(page - 1) * per_page: page * per_page]:
         row = [("Original", originals[stem]), ("Masked", masked_view(originals[stem], mask_files.get(stem)))]
-        row += [(header(n, results), generated[n].get(stem)) for n in chosen]
+        row += [(column_header(n, results), generated[n].get(stem)) for n in chosen]
         for col, (_, img) in zip(st.columns(len(row)), row):
             if img is None:
                 col.caption("missing")
@@ -338,16 +265,148 @@ def grid_section(outputs: pd.DataFrame, results: pd.DataFrame, reference: Path, 
             zoom(stem, row)
 
 
+# ------------------------------------------------------------------------------------------ study
+def study_dir() -> Path:
+    value = os.environ.get(STUDY_ENV)
+    return Path(value).expanduser() if value else ROOT / "assets" / "sd_study"
+
+
+def small_model_dir() -> Path:
+    value = os.environ.get(SMALL_MODEL_ENV)
+    return Path(value).expanduser() if value else ROOT / "assets" / "sd_small_model"
+
+
+@st.cache_data(show_spinner=False)
+def cached_study(folder: str, stamp: float) -> dict | None:
+    return load_study(folder)
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the small model ...")
+def cached_small_model(folder: str):
+    from core.diffusion.small_model import load_model
+
+    return load_model(folder)
+
+
+def study_section() -> None:
+    folder = study_dir()
+    summary_file = folder / "summary.csv"
+    try:
+        study = cached_study(str(folder), summary_file.stat().st_mtime if summary_file.is_file() else 0.0)
+    except InputError as err:
+        st.error(str(err))
+        return
+    if study is None:
+        st.info(f"No finished study in `{folder}`. The study (68 random architectures of the small "
+                "SD-v1.4-layout model -> FID -> AutoBuild and exhaustive-search picks) is run on a GPU with "
+                "`benchmarks/train_sd_small.py` then `benchmarks/sd_experiment.py`; point "
+                f"`{STUDY_ENV}` at its output folder or copy it to `assets/sd_study`.")
+        return
+    protocol = study["study"].get("protocol", {})
+    if study["study"].get("label"):
+        st.warning(f"**{study['study']['label']}**", icon=":material/warning:")
+    st.warning("This study runs on a **small inpainting model with SD v1.4's U-Net block layout, trained here on "
+               f"{protocol.get('size', '?')} x {protocol.get('size', '?')} tiles of bundled photographs**. It is "
+               "not Stable Diffusion v1.4: compare rankings and the gap between the sets with the paper, never "
+               "the FID values.", icon=":material/science:")
+    results, summary = study["results"], study["summary"]
+    st.markdown("**Summary per set** (average and best FID; the paper's SD v1.4 values for the ranking only)")
+    st.dataframe(summary, hide_index=True, key="study_summary",
+                 column_config={"average_fid": st.column_config.NumberColumn("average FID", format="%.2f"),
+                                "best_fid": st.column_config.NumberColumn("best FID", format="%.2f"),
+                                "params": st.column_config.NumberColumn("mean params", format="%d"),
+                                "seconds_per_image": st.column_config.NumberColumn("s / image", format="%.4f")})
+    floor = study["noise_floor"]
+    seed_noise = floor.get("seed noise (largest FID change from the seed alone)")
+    if seed_noise is not None:
+        st.caption(f"Noise floor: the seed alone moves an FID by up to {seed_noise:.2f}; smaller gaps are noise. "
+                   f"Protocol: {', '.join(f'{k} {v}' for k, v in protocol.items())}.")
+    chart = results.assign(ms_per_image=results["seconds_per_image"] * 1000)
+    st.plotly_chart(px.scatter(chart, x="params", y="fid", color="set", size="ms_per_image", hover_name="name",
+                               labels={"params": "parameters", "fid": "FID", "ms_per_image": "ms / image"},
+                               title="Parameters, time per image and FID"), key="study_chart")
+    study_grid(Path(study["folder"]), results)
+
+
+def study_grid(folder: Path, results: pd.DataFrame) -> None:
+    present = list(dict.fromkeys(results["set"]))
+    default = [s for s in present if s.startswith(("AutoBuild", "ES"))] or present[:1]
+    chosen_sets = st.multiselect("Sets (columns)", present, default=default, key="study_sets")
+    names = list(results[results["set"].isin(chosen_sets)]["name"])[:MAX_COLUMNS]
+    originals = image_files(folder / INPUTS_DIR / "originals")
+    masks = image_files(folder / INPUTS_DIR / "masks")
+    stems = list(originals)
+    cols = st.columns(2)
+    per_page = int(cols[0].number_input("Images per page", 1, 50, 6, key="study_rows"))
+    pages = max(1, -(-len(stems) // per_page))
+    page = int(cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="study_page"))
+    shown = stems[(page - 1) * per_page: page * per_page]
+    extra = st.session_state.get("study_extra")
+    columns = [(column_header(n, results), image_files(folder / n)) for n in names]
+    if extra and extra["stems"] == shown:
+        columns.append((f"**{extra['label']}**  \nnew run", extra["images"]))
+    titles = ["**Original**", "**Masked**"] + [t for t, _ in columns]
+    for col, title in zip(st.columns(len(titles)), titles):
+        col.markdown(title)
+    for stem in shown:
+        row = [originals[stem], masked_view(originals[stem], masks.get(stem))] + [files.get(stem) for _, files in columns]
+        for col, img in zip(st.columns(len(row)), row):
+            if img is None:
+                col.caption("missing")
+            else:
+                col.image(img, width="stretch")
+    inpaint_shown(folder, results, shown, originals, masks)
+
+
+def inpaint_shown(folder: Path, results: pd.DataFrame, stems: list[str], originals: dict, masks: dict) -> None:
+    """Inpaint the images on this page with any architecture of the small model (CPU, with progress)."""
+    model_dir = small_model_dir()
+    st.markdown("**Inpaint the shown images with another architecture**")
+    if not (model_dir / "model.safetensors").is_file():
+        st.info(f"The small model's weights are not in `{model_dir}` (set `{SMALL_MODEL_ENV}`), so new "
+                "architectures cannot be run here; the grid above shows the study's own outputs.")
+        return
+    with st.form("study_inpaint"):
+        options = ["full"] + list(results["name"])
+        choice = st.selectbox("Architecture", options, key="study_arch")
+        custom = st.text_input("... or an sd-unet spec (JSON)", "", key="study_spec")
+        submitted = st.form_submit_button("Inpaint the shown images")
+    if not submitted:
+        return
+    from core.diffusion.study import inpaint_files
+
+    text = custom.strip() or ("full" if choice == "full" else results.set_index("name").loc[choice, "arch"])
+    try:
+        [arch] = parse_architectures([text], source="the spec field")
+        steps = json.loads((folder / "study.json").read_text())["config"]["steps"]
+        bar = st.progress(0.0, text=f"{arch.name}: {len(stems)} image(s)")
+        images = inpaint_files(cached_small_model(str(model_dir)), arch.spec, [originals[s] for s in stems],
+                               [masks.get(s) for s in stems], steps=steps,
+                               progress=lambda done, total: bar.progress(done / total, text=f"{done}/{total}"))
+    except (InputError, ValueError) as err:
+        st.error(str(err).splitlines()[0])
+        return
+    st.session_state["study_extra"] = {"label": custom.strip() and arch.name or choice, "stems": stems,
+                                       "images": dict(zip(stems, images))}
+    st.rerun()
+
+
+# ------------------------------------------------------------------------------------------ page
 def render() -> None:
     st.title("Inpainting")
-    st.caption("Compare Stable Diffusion v1.4 U-Net architectures (AutoBuild's SD experiment) on identical "
+    st.caption("Compare U-Net architectures with SD v1.4's block layout (AutoBuild's SD experiment) on identical "
                "images, masks and noise, by eye and by FID.")
-    st.warning(HONESTY, icon=":material/info:")
-    root, reference, masks = inputs_section()
-    model_section(root, reference, masks)
-    outputs = read_outputs(root)
-    results = fid_section(outputs, reference)
-    grid_section(outputs, results, reference, masks)
+    study_tab, own_tab = st.tabs(["Study (small model)", "Your outputs / SD v1.4 (local model directory)"])
+    with study_tab:
+        study_section()
+    with own_tab:
+        st.warning(HONESTY, icon=":material/info:")
+        root, reference, masks = inputs_section()
+        model_section(root, reference, masks)
+        outputs = read_outputs(root)
+        results = fid_section(outputs, reference)
+        grid_section(outputs, results, reference, masks)
 
 
-render()
+if __name__ == "__main__":
+    render()

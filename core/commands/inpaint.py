@@ -9,12 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.diffusion.pipeline import (Architecture, architectures_from_table, check_model_dir, check_names,
-                                     default_name, load_inputs, load_pipeline, read_prompts, run_inpainting)
+from core.diffusion.gallery import parse_architectures as parse_architecture_values
+from core.diffusion.pipeline import (Architecture, check_model_dir, load_inputs, load_pipeline, read_prompts,
+                                     run_inpainting)
 from core.errors import InputError
-from core.spaces import get_space
-from core.spaces.sd_unet import FULL_SPEC, SPACE
-from core.tables import read_table
 
 HELP = "inpaint images with SD v1.x U-Net architectures from a local diffusers model directory"
 
@@ -41,18 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_architectures(values: list[str]) -> list[Architecture]:
     """``--arch`` values: JSON specs, ``full``, or tables of specs."""
-    space = get_space(SPACE)
-    archs: list[Architecture] = []
-    for value in values:
-        text = value.strip()
-        if text == "full":
-            archs.append(Architecture("full", FULL_SPEC))
-        elif text.startswith("{"):
-            spec = space.canonical(text)
-            archs.append(Architecture(default_name(spec), spec))
-        else:
-            archs.extend(architectures_from_table(read_table(text), text))
-    return check_names(archs, "--arch")
+    return parse_architecture_values(values, "--arch")
 
 
 def run(args: argparse.Namespace) -> int:

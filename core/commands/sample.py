@@ -1,6 +1,8 @@
 """``python -m core sample``: a table of N distinct random architectures, looked up or measured.
 
 Benchmark spaces (nasbench-graph, nasbench201) look the architectures up in their shipped metrics.
+A space without shipped metrics (e.g. ``sd-unet``, whose FID is measured later) gets a table of specs
+only: one ``arch`` column, to be evaluated by ``python -m core inpaint``/``fid`` or a campaign.
 Spaces that can build real networks (``ofa-mbv3``, ``ofa-pn``: their ``measures`` is not empty) build
 each sampled architecture with ``--measure latency`` and time it on this machine instead; the table
 then holds ``latency_ms`` (median wall time), ``cpu_ms`` (median CPU time, steadier on a busy
@@ -45,12 +47,24 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be positive, not {args.n}")
     if args.measure is not None:
         return _measured(space, args)
-    if space.measures and not space.datasets:
-        raise InputError(f"space {args.space!r} ships no metrics; add --measure latency to build and time its networks")
+    if not space.datasets:
+        return _specs_only(space, args)
     dataset = space.resolve_dataset(args.dataset)
     sample = sample_benchmark(args.space, dataset, args.n, args.seed)  # the dashboard's sampler too
     write_table(sample, args.out)
     print(f"wrote {len(sample)} architectures of {args.space}/{dataset} (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def _specs_only(space, args: argparse.Namespace) -> int:
+    """A space with no shipped metrics: ``--n`` distinct random specs, one ``arch`` column, no metric columns."""
+    if args.dataset is not None:
+        raise InputError(f"space {args.space!r} ships no benchmark datasets, so --dataset does not apply")
+    specs = space.sample_distinct(args.n, np.random.default_rng(args.seed))
+    write_table(pd.DataFrame({"arch": specs}), args.out)
+    hint = " (add --measure latency to build and time them instead)" if space.measures else ""
+    print(f"wrote {len(specs)} distinct architectures of {args.space} (seed {args.seed}, no metrics){hint} "
+          f"to {args.out}")
     return 0
 
 

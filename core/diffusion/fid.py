@@ -68,9 +68,13 @@ class FIDResult:
     n_reference: int
     sizes_generated: list[str] = field(default_factory=list)
     sizes_reference: list[str] = field(default_factory=list)
+    #: How the generated images were made (masks, seeds, steps, architecture, ...), stored with the value.
+    settings: dict = field(default_factory=dict)
 
     def protocol_lines(self) -> list[str]:
-        return [
+        made = ([f"generated with: {', '.join(f'{k}={v}' for k, v in self.settings.items())}"]
+                if self.settings else [])
+        return made + [
             f"feature extractor: Inception-v3 TorchScript {MODEL_FILE} from {PACKAGE} (TF 2015-12-05 FID weights), "
             f"pool3 features, {FEATURE_DIM}-d",
             f"preprocessing: RGB, resized to {INPUT_SIZE}x{INPUT_SIZE} (fid-helper nv_bilinear_float), "
@@ -101,6 +105,14 @@ def load_inception() -> torch.jit.ScriptModule:
     if digest != MODEL_SHA1:
         raise InputError(f"{path} has sha1 {digest}, not {MODEL_SHA1}: reinstall {PACKAGE}")
     return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+@lru_cache(maxsize=1)
+def _inception_on(device: str) -> torch.jit.ScriptModule:
+    """A copy of the checked Inception on another device (the CPU one stays where it is)."""
+    path = model_path()
+    load_inception()  # checks the sha1
+    return torch.jit.load(str(path), map_location=device).eval()
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -135,13 +147,13 @@ def preprocess(img: Image.Image) -> torch.Tensor:
 
 @torch.inference_mode()
 def extract_features(images: Sequence[Image.Image], batch_size: int = 8,
-                     progress: Progress | None = None) -> np.ndarray:
-    """Inception pool3 features [N, 2048] (float64) of PIL images."""
-    model = load_inception()
+                     progress: Progress | None = None, device: str = "cpu") -> np.ndarray:
+    """Inception pool3 features [N, 2048] (float64) of PIL images (computed in float32 on ``device``)."""
+    model = load_inception() if device == "cpu" else _inception_on(device)
     feats = []
     for start in range(0, len(images), batch_size):
         batch = torch.cat([preprocess(img) for img in images[start:start + batch_size]])
-        feats.append(model(batch).double().numpy())
+        feats.append(model(batch.to(device)).double().cpu().numpy())
         if progress is not None:
             progress(min(start + batch_size, len(images)), len(images))
     return np.concatenate(feats) if feats else np.zeros((0, FEATURE_DIM))
@@ -264,7 +276,7 @@ def write_fid_record(result: FIDResult, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(json.dumps({"fid": result.value, "generated": result.generated, "reference": result.reference,
                                 "n_generated": result.n_generated, "n_reference": result.n_reference,
-                                "protocol": result.protocol_lines()}, indent=2) + "\n")
+                                "settings": result.settings, "protocol": result.protocol_lines()}, indent=2) + "\n")
     return path
 
 

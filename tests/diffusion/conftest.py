@@ -92,3 +92,17 @@ def text2img_model_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny-sd-text2img")
     tiny_pipeline(in_channels=4).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def toy_study(tmp_path_factory):
+    """A finished toy study and the toy model it ran (shared with the page test)."""
+    from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, save_model
+    from core.diffusion.study import TOY_STUDY, run_study
+
+    root = tmp_path_factory.mktemp("sd-study")
+    torch.manual_seed(0)
+    model = SmallInpaintModel(TOY_CONFIG).eval()
+    save_model(model, root / "model")
+    run_study(model, root / "study", TOY_STUDY, log=lambda line: None)
+    return root

@@ -19,7 +19,7 @@ def reference_fid(x1, x2):
     return float(np.real(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * root)))
 
 
-@pytest.mark.parametrize("n1, n2, d", [(40, 30, 12), (6, 9, 12), (300, 200, 8)])
+@pytest.mark.parametrize("n1, n2, d", [(40, 30, 12), (6, 9, 12), (300, 200, 8), (60, 45, 256)])
 def test_frechet_distance_matches_the_textbook_formula(n1, n2, d):
     rng = np.random.default_rng(n1)
     x1, x2 = rng.normal(size=(n1, d)), rng.normal(0.5, 1.5, size=(n2, d))

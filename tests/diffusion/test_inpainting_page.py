@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 from core.diffusion.sample_images import write_sample_set
 from core.spaces.sd_unet import FULL_SPEC
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app" / "views" / "inpainting.py")
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+PAGE = "views/inpainting.py"
 
 
 @pytest.fixture
@@ -35,11 +36,14 @@ def outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOBUILD_INPAINT_DIR", str(root))
     monkeypatch.setenv("AUTOBUILD_FID_CACHE", str(tmp_path / "fid-cache"))
     monkeypatch.delenv("AUTOBUILD_SD_MODEL_DIR", raising=False)
+    monkeypatch.setenv("AUTOBUILD_SD_STUDY_DIR", str(tmp_path / "no-study"))
     return root
 
 
 def page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=120).run()
+    """The page as the dashboard routes it (through app/main.py, like every other page)."""
+    at = AppTest.from_file(MAIN, default_timeout=120).run()
+    return at.switch_page(PAGE).run()
 
 
 def texts(at: AppTest) -> str:
@@ -94,3 +98,46 @@ def test_bad_model_directory_and_bad_table_are_one_line_errors(outputs, tmp_path
     at.text_input(key="inpaint_table").set_value(str(tmp_path / "missing.csv")).run()
     assert not at.exception
     assert any("file not found" in e.value for e in at.error)
+
+
+@pytest.fixture
+def shipped_study(toy_study, monkeypatch, tmp_path):
+    monkeypatch.setenv("AUTOBUILD_SD_STUDY_DIR", str(toy_study / "study"))
+    monkeypatch.setenv("AUTOBUILD_SD_SMALL_MODEL", str(toy_study / "model"))
+    monkeypatch.setenv("AUTOBUILD_INPAINT_DIR", str(tmp_path / "outputs"))
+    monkeypatch.setenv("AUTOBUILD_FID_CACHE", str(tmp_path / "fid-cache"))
+    monkeypatch.delenv("AUTOBUILD_SD_MODEL_DIR", raising=False)
+    return toy_study
+
+
+def test_opens_on_the_study_grid_summary_and_chart(shipped_study):
+    at = page()
+    assert not at.exception
+    results = pd.read_csv(shipped_study / "study" / "results.csv")
+    chosen = at.multiselect(key="study_sets").value
+    assert set(chosen) == {"ES 1", "AutoBuild 1"}
+    ab = results[results["name"] == "ab-1"].iloc[0]
+    assert f"**ab-1**  \nFID {ab['fid']:.2f} · AutoBuild 1" in texts(at)
+    summary = at.dataframe[0].value
+    assert list(summary["set"])[:3] == ["Random 10", "ES 1", "AutoBuild 1"]
+    assert len(at.get("plotly_chart")) >= 1
+    assert any("not Stable Diffusion v1.4" in w.value for w in at.warning)
+    # 3 images: original, masked and the two chosen architectures in each row.
+    assert len(at.get("image")) == 3 * 4
+
+
+def test_study_inpaints_the_shown_images_with_another_architecture(shipped_study):
+    at = page()
+    at.text_input(key="study_spec").set_value('{"mid": "R--"}')
+    at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
+    assert not at.exception and not at.error
+    assert "new run" in texts(at)
+    assert len(at.get("image")) == 3 * 5
+
+
+def test_study_spec_errors_name_the_field(shipped_study):
+    at = page()
+    at.text_input(key="study_spec").set_value('{"mid": "X"}')
+    at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith("the spec field") and "--arch" not in at.error[0].value

@@ -150,3 +150,22 @@ def test_sample_is_uniform_per_stage(space):
     masks = [space.parse(space.sample(rng))["up1"] for _ in range(1600)]
     counts = np.unique(masks, return_counts=True)[1]
     assert len(counts) == 8 and counts.min() > 140  # 200 expected each
+
+
+@pytest.mark.parametrize("space_name", ["sd-unet", "ofa-mbv3"])
+def test_sample_cli_writes_distinct_specs_without_metrics(tmp_path, capsys, space_name):
+    """The paper's first step: 68 random architectures of a space with no shipped metrics."""
+    import pandas as pd
+
+    from core.cli import main
+
+    out = tmp_path / "archs.csv"
+    assert main(["sample", "--space", space_name, "--n", "68", "--seed", "0", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["arch"] and len(table) == 68 and table["arch"].is_unique
+    space = get_space(space_name)
+    assert all(space.canonical(a) == a for a in table["arch"])
+    again = tmp_path / "again.csv"
+    assert main(["sample", "--space", space_name, "--n", "68", "--seed", "0", "--out", str(again)]) == 0
+    assert list(pd.read_csv(again)["arch"]) == list(table["arch"])
+    assert "68 distinct architectures" in capsys.readouterr().out

@@ -1,0 +1,324 @@
+"""AutoBuild's Stable Diffusion study (Mills et al., CVPR 2024, Table "SD v1.4"), run on the small model.
+
+Steps (each one resumable: an architecture whose ``fid.json`` exists is not generated again):
+
+1. ``n_random`` (68) distinct random ``sd-unet`` architectures, set "Random 68";
+2. each architecture inpaints the evaluation tiles (held-out strips of the bundled photographs, masks of
+   :func:`core.diffusion.sample_images.make_mask`) from the same per-image noise; FID against the originals
+   (Inception features of the reference cached in ``_inputs/reference_features.npz``);
+3. AutoBuild's predictor is trained on the 68 with target ``-fid`` (lower FID = better), then
+   - "AutoBuild 4": :func:`core.build.build_architectures` (top ``n_pick``),
+   - "ES 4" (exhaustive search): the regression head's top ``n_pick`` over the whole space (or over
+     ``exhaustive_pool`` random specs in the toy mode), the 68 excluded,
+   - "Random 4": ``n_pick`` more random architectures;
+4. the noise floor: the full network and the first random architecture each under a second seed, and the
+   FID between the full network's two seed runs;
+5. ``results.csv`` (one row per architecture: name, set, arch, fid, params, seconds per image),
+   ``summary.csv`` (per set: count, average and best FID, mean params, mean seconds per image),
+   ``noise_floor.json``, ``study.json`` (settings and protocol) and ``README.md`` (the table).
+
+Output layout is that of ``python -m core inpaint`` (``_inputs/originals``, ``_inputs/masks``,
+``<name>/<stem>.png``, ``<name>/arch.json``, ``<name>/fid.json``), so the Inpainting page shows it.
+The small model is not Stable Diffusion v1.4: compare rankings and the ES-vs-AutoBuild gap, never the
+FID values, with the paper's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from core.diffusion.fid import FIDResult, extract_features, frechet_distance, write_fid_record
+from core.diffusion.photo_tiles import evaluation_set, to_image, to_tensor
+from core.diffusion.small_inpaint import inpaint
+from core.diffusion.small_model import SmallInpaintModel
+from core.diffusion.unet_arch import apply_architecture
+from core.errors import InputError
+from core.spaces import get_space
+from core.spaces.sd_unet import FULL_SPEC, SPACE
+
+#: What the paper reports on SD v1.4 (average / best FID) per kind of set, shown for the ranking only.
+PAPER = {"random": (22.13, 10.54), "es": (10.82, 10.29), "autobuild": (10.13, 9.96)}
+FULL_SET, NOISE_SET = "Full network", "Noise floor"
+INPUTS = "_inputs"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    n_random: int = 68
+    n_pick: int = 4
+    tiles_per_photo: int = 32
+    steps: int = 25
+    seed: int = 0
+    predictor_epochs: int = 200
+    exhaustive_pool: int | None = None  # None: score the whole space (884,736)
+    max_images: int | None = None  # None: every evaluation tile
+    predictor_min_steps: int = 1000
+    device: str = "cpu"
+
+    def set_labels(self) -> dict[str, str]:
+        """Kind -> set label, as in the paper's table ("Random 68", "ES 4", "AutoBuild 4") plus the random picks."""
+        return {"random": f"Random {self.n_random}", "es": f"ES {self.n_pick}",
+                "autobuild": f"AutoBuild {self.n_pick}", "picked_random": f"{self.n_pick} more random"}
+
+    def __post_init__(self) -> None:
+        if self.n_random < 10:
+            raise ValueError(f"n_random must be at least 10 (the predictor's minimum table), not {self.n_random}")
+        if self.n_pick < 1 or self.tiles_per_photo < 1 or self.steps < 1 or self.predictor_epochs < 1:
+            raise ValueError("n_pick, tiles_per_photo, steps and predictor_epochs must be positive")
+
+
+#: The toy size used on a CPU and by the tests: a plumbing check, not a result.
+TOY_STUDY = StudyConfig(n_random=10, n_pick=1, tiles_per_photo=1, steps=1, predictor_epochs=2, exhaustive_pool=16,
+                        max_images=3, predictor_min_steps=0)
+
+
+class Study:
+    """One study folder: evaluation inputs, cached reference features, and FID per architecture."""
+
+    def __init__(self, model: SmallInpaintModel, out: str | Path, config: StudyConfig, log: Log = print) -> None:
+        self.model, self.out, self.config, self.log = model, Path(out), config, log
+        self.space = get_space(SPACE)
+        size = model.config.image_size
+        tiles = evaluation_set(size, config.tiles_per_photo, config.seed)[:config.max_images]
+        self.stems = [stem for stem, *_ in tiles]
+        self.images = torch.stack([to_tensor(t) for _, t, _, _ in tiles])
+        self.masks = torch.stack([torch.from_numpy(np.asarray(m, dtype=np.float32) / 255.0)[None]
+                                  for _, _, m, _ in tiles])
+        inputs = self.out / INPUTS
+        for sub in ("originals", "masks"):
+            (inputs / sub).mkdir(parents=True, exist_ok=True)
+        for stem, tile, mask, _ in tiles:
+            tile.save(inputs / "originals" / f"{stem}.png")
+            mask.save(inputs / "masks" / f"{stem}.png")
+        (inputs / "SOURCES.txt").write_text("\n".join(sorted({c for *_, c in tiles})) + "\n")
+        self.reference = self._reference_features(inputs / "reference_features.npz",
+                                                  [t for _, t, _, _ in tiles])
+
+    def _reference_features(self, path: Path, tiles) -> np.ndarray:
+        names = np.array(self.stems)
+        if path.is_file():
+            stored = np.load(path, allow_pickle=False)
+            if list(stored["names"]) == list(names):
+                return stored["features"]
+        features = extract_features(tiles, batch_size=64, device=self.config.device)
+        np.savez(path, features=features, names=names)
+        return features
+
+    def settings(self, seed: int) -> dict:
+        return {"model": "small SD-v1.4-layout pixel-space inpainting model (not SD v1.4)",
+                "images": len(self.stems), "size": self.model.config.image_size,
+                "masks": "make_mask(stem, size, seed)", "sampler": "DDIM eta=0", "steps": self.config.steps,
+                "seed": seed, "device": self.config.device}
+
+    def evaluate(self, name: str, set_label: str, spec: str, seed: int | None = None) -> dict:
+        """Inpaint with ``spec``, write its folder, return its row (read back when already done)."""
+        seed = self.config.seed if seed is None else seed
+        folder = self.out / name
+        record = folder / "arch.json"
+        if (folder / "fid.json").is_file() and record.is_file():
+            meta = json.loads(record.read_text())
+            if meta.get("arch") == spec and meta.get("seed") == seed:
+                return meta["row"]
+        images, seconds = inpaint(self.model, spec, self.images, self.masks, self.config.steps, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        pil = [to_image(x) for x in images]
+        for stem, img in zip(self.stems, pil):
+            img.save(folder / f"{stem}.png")
+        features = extract_features(pil, batch_size=64, device=self.config.device)
+        np.save(folder / "features.npy", features)
+        value = frechet_distance(features, self.reference)
+        applied = apply_architecture(self.model.unet, spec)
+        size = f"{self.model.config.image_size}x{self.model.config.image_size}"
+        write_fid_record(FIDResult(value, str(folder), str(self.out / INPUTS / "originals"), len(pil), len(pil),
+                                   [size], [size], {**self.settings(seed), "arch": name}), folder / "fid.json")
+        row = {"name": name, "set": set_label, "arch": spec, "fid": value, "params": applied.params,
+               "seconds_per_image": seconds}
+        record.write_text(json.dumps({"name": name, "set": set_label, "arch": spec, "params": applied.params,
+                                      "params_full": applied.params_full, "removed": applied.removed,
+                                      "model_dir": "small SD-v1.4-layout model (not SD v1.4)", "seed": seed,
+                                      "steps": self.config.steps, "images": len(pil), "row": row}, indent=2) + "\n")
+        self.log(f"{name:>10} ({set_label}): FID {value:.2f}, {applied.params:,} params, {seconds * 1000:.0f} ms/image")
+        return row
+
+
+def _train_predictor(rows: pd.DataFrame, out: Path, config: StudyConfig):
+    from core.predictor import TrainConfig
+    from core.runs import Run
+    from core.tables import validate_table
+    from core.workflow import train_from_table
+
+    run_dir = out / "predictor"
+    if (run_dir / "config.json").is_file():
+        return Run.load(run_dir)
+    table = validate_table(rows[["arch", "fid"]], SPACE, source="study table", metric_columns=["fid"])
+    outcome = train_from_table(table, "-fid", run_dir, overwrite=True,
+                               train_config=TrainConfig(epochs=config.predictor_epochs, seed=config.seed,
+                                                         min_steps=config.predictor_min_steps))
+    return outcome.run
+
+
+def _exhaustive(run, config: StudyConfig, exclude: set[str]) -> list[str]:
+    from core.diffusion.exhaustive import exhaustive_top, run_exhaustive_top
+
+    if config.exhaustive_pool is None:
+        return list(run_exhaustive_top(run, config.n_pick)["arch"])
+    pool = get_space(SPACE).sample_distinct(config.exhaustive_pool, np.random.default_rng(config.seed + 2))
+
+    def predict(specs: list[str]) -> np.ndarray:
+        return run.predict([run.space.to_graph(s) for s in specs]).values
+
+    return list(exhaustive_top(predict, config.n_pick, specs=pool, exclude=exclude)["arch"])
+
+
+def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = StudyConfig(),
+              log: Log = print, label: str = "") -> pd.DataFrame:
+    """Run (or resume) the whole study into ``out``; returns the summary table. ``label`` (e.g. "toy model
+    trained 5 minutes on a CPU") is stored in ``study.json`` and shown above the study wherever it appears."""
+    from core.build import BuildConfig, build_architectures
+
+    out = Path(out)
+    study = Study(model, out, config, log)
+    space = study.space
+    rng = np.random.default_rng(config.seed)
+    randoms = space.sample_distinct(config.n_random, rng)
+    labels = config.set_labels()
+    rows = [study.evaluate(f"r{config.n_random}-{i:02d}", labels["random"], s) for i, s in enumerate(randoms, 1)]
+    run = _train_predictor(pd.DataFrame(rows), out, config)
+    if config.device != "cpu":  # the exhaustive baseline scores up to 884,736 graphs: use the accelerator
+        from core.runs import Run
+
+        run = Run.load(out / "predictor", device=config.device)
+    built = list(build_architectures(run, BuildConfig(top=config.n_pick)).built["arch"])
+    es = _exhaustive(run, config, set(randoms))
+    extra = [s for s in space.sample_distinct(config.n_random + 4 * config.n_pick, rng) if s not in randoms]
+    picks = {"autobuild": ("ab", built), "es": ("es", es), "picked_random": ("rnd", extra[:config.n_pick])}
+    for kind, (prefix, specs) in picks.items():
+        rows += [study.evaluate(f"{prefix}-{i}", labels[kind], s) for i, s in enumerate(specs, 1)]
+    rows.append(study.evaluate("full", FULL_SET, FULL_SPEC))
+    results = pd.DataFrame(rows)
+    results.to_csv(out / "results.csv", index=False)
+    floor = noise_floor(study, randoms[0])
+    (out / "noise_floor.json").write_text(json.dumps(floor, indent=2) + "\n")
+    summary = summarize(results, config)
+    summary.to_csv(out / "summary.csv", index=False)
+    (out / "study.json").write_text(json.dumps({"label": label, "config": dataclasses.asdict(config),
+                                                "protocol": study.settings(config.seed),
+                                                "model_params": sum(p.numel() for p in model.unet.parameters())},
+                                               indent=2) + "\n")
+    (out / "README.md").write_text(report_markdown(summary, floor, config, model.config.image_size, label))
+    return summary
+
+
+def noise_floor(study: Study, spec: str) -> dict:
+    """FID changes that come from the seed alone: the measure every FID gap must exceed to mean something."""
+    seed2 = study.config.seed + 1
+    full0 = study.evaluate("full", FULL_SET, FULL_SPEC)
+    full1 = study.evaluate("full-seed2", NOISE_SET, FULL_SPEC, seed2)
+    arch0 = study.evaluate(f"r{study.config.n_random}-01", study.config.set_labels()["random"], spec)
+    arch1 = study.evaluate("r01-seed2", NOISE_SET, spec, seed2)
+    between = frechet_distance(np.load(study.out / "full" / "features.npy"),
+                               np.load(study.out / "full-seed2" / "features.npy"))
+    return {"full network, seed 0 vs seed 1 (FID against the reference)": [full0["fid"], full1["fid"]],
+            "first random architecture, seed 0 vs seed 1": [arch0["fid"], arch1["fid"]],
+            "full network seed 0 vs its own seed-1 images (FID between the two)": between,
+            "seed noise (largest FID change from the seed alone)":
+                max(abs(full0["fid"] - full1["fid"]), abs(arch0["fid"] - arch1["fid"]))}
+
+
+def summarize(results: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """Per set: architectures, average and best FID, mean parameters and seconds per image."""
+    grouped = results.groupby("set", sort=False)
+    summary = grouped.agg(architectures=("fid", "size"), average_fid=("fid", "mean"), best_fid=("fid", "min"),
+                          params=("params", "mean"), seconds_per_image=("seconds_per_image", "mean")).reset_index()
+    order = {s: i for i, s in enumerate(list(config.set_labels().values()) + [FULL_SET])}
+    return summary.sort_values("set", key=lambda s: s.map(order).fillna(99)).reset_index(drop=True)
+
+
+def report_markdown(summary: pd.DataFrame, floor: dict, config: StudyConfig, size: int, label: str = "") -> str:
+    paper = {config.set_labels()[kind]: values for kind, values in PAPER.items()}
+    lines = ["# AutoBuild SD study on the small SD-v1.4-layout model (not Stable Diffusion v1.4)", "",
+             *([f"**{label}**", ""] if label else []),
+             "| set | architectures | average FID | best FID | mean params | ms / image | paper (SD v1.4) avg / best |",
+             "|---|---|---|---|---|---|---|"]
+    for r in summary.itertuples():
+        reported = paper.get(r.set)
+        lines.append(f"| {r.set} | {r.architectures} | {r.average_fid:.2f} | {r.best_fid:.2f} | {r.params:,.0f} | "
+                     f"{r.seconds_per_image * 1000:.1f} | " + (f"{reported[0]} / {reported[1]}" if reported else "") + " |")
+    seed_noise = floor["seed noise (largest FID change from the seed alone)"]
+    lines += ["", f"Seconds per image: DDIM with {config.steps} steps on {config.device}. Noise floor: the seed alone moves an FID by up to {seed_noise:.2f}; gaps smaller than that are "
+              "not differences. The paper's column is for the ranking only: these FIDs are on {size} x {size} tiles "
+              f"of a small model and are not comparable with SD v1.4's.", ""]
+    return "\n".join(lines)
+
+
+def load_study(folder: str | Path) -> dict | None:
+    """A finished study folder's tables (``results``, ``summary``, ``noise_floor``, ``study``), or None."""
+    folder = Path(folder)
+    needed = ("results.csv", "summary.csv", "noise_floor.json", "study.json")
+    if not all((folder / n).is_file() for n in needed):
+        return None
+    try:
+        return {"folder": folder, "results": pd.read_csv(folder / "results.csv"),
+                "summary": pd.read_csv(folder / "summary.csv"),
+                "noise_floor": json.loads((folder / "noise_floor.json").read_text()),
+                "study": json.loads((folder / "study.json").read_text())}
+    except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"study folder {folder} is damaged: {err}") from None
+
+
+def inpaint_files(model: SmallInpaintModel, spec: str, originals: list[Path], masks: list[Path | None],
+                  steps: int = 25, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> list:
+    """Inpaint image files (with their mask files, white = repaint) with one architecture of the small model;
+    images are resized to the model's size. Returns PIL images (what the Inpainting page shows)."""
+    from PIL import Image
+
+    size = model.config.image_size
+    images, mask_tensors = [], []
+    for original, mask in zip(originals, masks):
+        if mask is None:
+            raise InputError(f"image {Path(original).name} has no mask of the same name")
+        try:
+            with Image.open(original) as img, Image.open(mask) as m:
+                images.append(to_tensor(img.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)))
+                pixels = np.asarray(m.convert("L").resize((size, size), Image.Resampling.NEAREST), dtype=np.float32)
+        except OSError as err:
+            raise InputError(f"cannot read image {original} or its mask: {err}") from None
+        mask_tensors.append(torch.from_numpy((pixels > 127).astype(np.float32))[None])
+    if not images:
+        raise InputError("no images to inpaint")
+    out, _ = inpaint(model, spec, torch.stack(images), torch.stack(mask_tensors), steps, seed, batch_size=4,
+                     progress=progress)
+    return [to_image(x) for x in out]
+
+
+def export_study(src: str | Path, dst: str | Path, images: int = 12) -> Path:
+    """Copy a finished study into ``dst`` for shipping: its tables, and per folder the first ``images``
+    images (by name) with ``arch.json``/``fid.json``; no features, no predictor run (a few MB in all)."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    if load_study(src) is None:
+        raise InputError(f"{src} is not a finished study (results.csv, summary.csv, noise_floor.json, study.json)")
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("results.csv", "summary.csv", "noise_floor.json", "study.json", "README.md"):
+        shutil.copy2(src / name, dst / name)
+    stems = sorted(p.stem for p in (src / INPUTS / "originals").glob("*.png"))[:images]
+    folders = [INPUTS + "/originals", INPUTS + "/masks"] + sorted(
+        p.name for p in src.iterdir() if p.is_dir() and (p / "arch.json").is_file())
+    for folder in folders:
+        (dst / folder).mkdir(parents=True, exist_ok=True)
+        for stem in stems:
+            shutil.copy2(src / folder / f"{stem}.png", dst / folder / f"{stem}.png")
+        for meta in ("arch.json", "fid.json"):
+            if (src / folder / meta).is_file():
+                shutil.copy2(src / folder / meta, dst / folder / meta)
+    shutil.copy2(src / INPUTS / "SOURCES.txt", dst / INPUTS / "SOURCES.txt")
+    return dst
