@@ -25,9 +25,8 @@ sections = {
     "Build": [
         st.Page("pages/build.py", title="Build", icon=":material/construction:"),
         st.Page("pages/loop.py", title="Loop", icon=":material/autorenew:"),
+        st.Page("pages/inpainting.py", title="Inpainting", icon=":material/brush:"),
     ],
 }
-if (PAGES / "inpainting.py").is_file():  # written in its own issue; shown once it exists
-    sections["Build"].append(st.Page("pages/inpainting.py", title="Inpainting", icon=":material/brush:"))
 
 st.navigation(sections).run()

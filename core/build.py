@@ -320,11 +320,10 @@ def build_pool(run: Run, space: SearchSpace, rng_seed: int = 0) -> list[str]:
     if space.enumerable and (space.size() or 0) <= MAX_POOL:
         return list(space.enumerate())
     specs = list(dict.fromkeys(run.table()["arch"].astype(str)))
-    try:
+    neighbours = []
+    if space.can_sample:
         rng = np.random.default_rng(rng_seed)
         neighbours = [space.mutate(s, rng) for s in specs for _ in range(4)]
-    except NotImplementedError:
-        neighbours = []
     return list(dict.fromkeys(specs + neighbours))[:MAX_POOL]
 
 

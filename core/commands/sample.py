@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be positive, not {args.n}")
     if args.measure is not None:
         return _measured(space, args)
-    if space.measures and not space.datasets:
+    if space.can_measure and not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no metrics; add --measure latency to build and time its networks")
     dataset = space.resolve_dataset(args.dataset)
     table = space.metrics_table(dataset)
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _measured(space, args: argparse.Namespace) -> int:
     """Sample, build and measure ``--n`` architectures; the table is written only when all are done."""
-    if not space.measures:
-        able = [name for name in space_names() if get_space(name).measures]
+    if not space.can_measure:
+        able = [name for name in space_names() if get_space(name).can_measure]
         raise InputError(f"space {args.space!r} cannot build networks to measure; --measure works for {able}")
     if args.dataset is not None:
         raise InputError("--dataset names a shipped benchmark; it does not go with --measure")

@@ -56,7 +56,8 @@ import numpy as np
 from core.errors import InputError
 from core.graph import CATEGORICAL, MISSING, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
 from core.spaces import register_space
-from core.spaces.base import SearchSpace, UnitCandidate, parse_error
+from core.spaces.base import UnitCandidate, parse_error
+from core.spaces.capabilities import SamplingSpace, EnumerableSpace, UnitSpace
 
 SPACE = "sd-unet"
 REMOVED = "-"
@@ -149,7 +150,7 @@ def _block_node(stage: Stage, position: int) -> dict[str, Any]:
 
 
 @register_space
-class SdUnetSpace(SearchSpace):
+class SdUnetSpace(SamplingSpace, EnumerableSpace, UnitSpace):
     """SD v1.4 inpainting U-Net: which R/A blocks each of the 9 stages keeps; 884,736 architectures."""
 
     name = SPACE
