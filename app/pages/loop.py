@@ -31,8 +31,8 @@ from core.spaces import get_space
 from core.tables import FORMATS, ValidatedTable, validate_table
 from core.targets import evaluate_target, parse_target
 
-#: Below this Spearman a predictor's ranking is too weak to choose architectures by (the issue's line:
-#: at ~0.3 a one-shot build is no better than random picks on the benchmarks).
+#: Below this Spearman a predictor's ranking is too weak to choose architectures by (at ~0.3 a one-shot
+#: build is no better than random picks on the benchmarks).
 WEAK_SPEARMAN = 0.4
 
 #: What the method select box shows; the default (best on benchmarks/results/build_quality_*.md) first,

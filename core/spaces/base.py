@@ -4,7 +4,7 @@ Every space turns spec strings (the ``arch`` column of a table) into canonical s
 :class:`~core.graph.ArchGraph` objects. What else it can do (sample, enumerate, units, measure,
 look-up, files) it declares by deriving from the capability classes of :mod:`core.spaces.capabilities`,
 which set the flags below; callers ask the flags (``space.enumerable``), never probe methods. On a space
-without a capability the base methods here refuse with a one-line message (docs/design.md, "Spaces").
+without a capability the base methods here refuse with a one-line message (docs/design.md 7).
 """
 from __future__ import annotations
 

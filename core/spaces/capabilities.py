@@ -4,7 +4,7 @@ Like Archai's search-space ABCs (``EvolutionarySearchSpace``, ``BayesOptSearchSp
 re-declares the methods of one capability abstract and sets its flag on :class:`SearchSpace`, so a
 space that declares a capability cannot be instantiated without implementing it, and callers ask the
 flag (``space.can_sample``) instead of probing. ``tests/spaces/test_contract.py`` holds every
-registered space to what it declares (docs/design.md, "Spaces").
+registered space to what it declares (docs/design.md 7).
 
 =========================  ===================  ================================================
 class                      flag                 provides
