@@ -12,7 +12,6 @@ import streamlit as st  # noqa: E402
 # every page, a network request (and a console error offline) that the dashboard must not make.
 st.set_page_config(page_title="AutoBuild Studio", page_icon="🧩", layout="wide")
 
-PAGES = Path(__file__).parent / "pages"
 sections = {
     "AutoBuild Studio": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
