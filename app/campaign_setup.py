@@ -40,9 +40,9 @@ def evaluator_options(table: ValidatedTable, dataset: str | None) -> dict[str, s
     table for its dataset, measure when the space builds networks (OFA), and always the user."""
     space = get_space(table.space_name)
     options = {}
-    if space.datasets and dataset in space.datasets:
+    if space.has_lookup and dataset in space.datasets:
         options["lookup"] = f"Look-up in the {space.name}/{dataset} benchmark (instant, the real trained metrics)"
-    if space.measures:
+    if space.can_measure:
         options["measure"] = "Measure here: build each network and time it (about a second each)"
     options["external"] = EXTERNAL_LABEL
     return options

@@ -14,7 +14,6 @@ from app import session_url  # noqa: E402
 # every page, a network request (and a console error offline) that the dashboard must not make.
 st.set_page_config(page_title="AutoBuild Studio", page_icon="🧩", layout="wide")
 
-PAGES = Path(__file__).parent / "views"
 sections = {
     "AutoBuild Studio": [
         st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
@@ -27,10 +26,9 @@ sections = {
     "Build": [
         st.Page("views/build.py", title="Build", icon=":material/construction:"),
         st.Page("views/loop.py", title="Loop", icon=":material/autorenew:"),
+        st.Page("views/inpainting.py", title="Inpainting", icon=":material/brush:"),
     ],
 }
-if (PAGES / "inpainting.py").is_file():  # written in its own issue; shown once it exists
-    sections["Build"].append(st.Page("views/inpainting.py", title="Inpainting", icon=":material/brush:"))
 
 page = st.navigation(sections)
 # A reload starts a new session: take back the choices its URL holds, and keep the URL up to date

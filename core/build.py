@@ -4,21 +4,15 @@ Two builders, chosen by the space:
 
 **Units** (the paper's method; spaces that declare units, e.g. MobileNet stages). Every candidate
 configuration of a unit is scored as an isolated subgraph: the standardised L1 norm of its last
-node's embedding, ``s = (||h_root^h||_1 - mu_h) / sigma_h``. The paper reads each candidate at its own
-``h = depth - 1`` (``BuildConfig(unit_hop="depth")``) and relies on the hop moments to make a 2-layer
-stage read at hop 1 comparable with a 3-layer one read at hop 2. With the default GraphConv predictor
-that comparison breaks: in the planted test space a 1-layer "good" stage at hop 0 outscored
-"good, good" at hop 1 on 3 of 3 table seeds. So by default (``unit_hop="unit"``) every candidate of a
-unit is read at the unit's deepest hop, ``h = max depth - 1``: a shorter candidate's root then has a
-truncated receptive field, which is the point (its missing layers contribute nothing). On OFA
-MobileNetV3 with FLOPs as a noise-free target (1,000 table rows, 8 built, 2 seeds), reading at the
-unit's hop built lower-FLOP nets for ``-flops_m`` (best 189 / 180 MFLOPs vs 199 / 192) and the same
-for ``flops_m``; GATv2, whose self-loops keep a lone node's norm high at deeper hops, did better with
-the paper's readout (best 1,113 vs 1,005 MFLOPs for ``flops_m`` on one seed). The top ``k``
-per unit are kept; their Cartesian product is the reduced search space (size ``prod_u k_u``); its
-members are ranked by the sum of their unit scores and the top ``N`` are assembled. Whole-architecture
-choices outside every unit (OFA's input resolution) multiply the reduced space: the kept candidates are
-re-scored under each setting and the setting is chosen with them by the summed score.
+node's embedding, ``s = (||h_root^h||_1 - mu_h) / sigma_h``. By default (``unit_hop="unit"``) every
+candidate of a unit is read at the unit's deepest hop, ``h = max depth - 1``, so a shorter candidate's
+missing layers contribute nothing and candidates of different depths are compared on one hop; the
+paper's ``h = depth - 1`` (``unit_hop="depth"``) suits GATv2, whose self-loops keep a lone node's norm
+high (docs/design.md 2.8 has the measurements). The top ``k`` per unit are kept; their Cartesian
+product is the reduced search space (size ``prod_u k_u``); its members are ranked by the sum of their
+unit scores and the top ``N`` are assembled. Whole-architecture choices outside every unit (OFA's input
+resolution) multiply the reduced space: the kept candidates are re-scored under each setting and the
+setting is chosen with them by the summed score.
 
 **Modules** (spaces without natural units: NAS-Bench-Graph, NAS-Bench-201, user graphs). Such a
 space is one unit, the whole cell, so a candidate is a whole architecture and, as for units, it is
@@ -29,13 +23,10 @@ space when it can be enumerated, else the training table and its one-step mutati
 op) module is scored by the mean cell score of the pool architectures that contain it; per position
 the ``k`` best ops are kept; the reduced space is the pool's architectures made only of kept modules,
 ranked by cell score, and the top ``N`` are built. The regression head is not used to choose: it only
-reports ``predicted``. (Why not each node's own norm: low-hop norms rank architectures well *on
-average* but their extremes are degenerate cells, e.g. all-skip in NAS-Bench-201; the cell-level
-module is the one whose norm was trained to rank whole architectures.) ``BuildConfig(cell_score="graph")``
-scores a cell by its graph embedding's norm at hop L instead of the sink's: that mean over all nodes is
-what the loss ranks directly. On NAS-Bench-201 with 50 labels (seeds 0-4) the best of its 4 built cells
-averaged 93.39% against 92.88% for the sink readout; the benchmark's final picks, which also see the
-labelled cells, differ little (benchmarks/results/build_quality_*.md report both).
+reports ``predicted``. A cell is scored by its covering module rather than by each node's own norm
+because low-hop extremes are degenerate cells (all-skip in NAS-Bench-201).
+``BuildConfig(cell_score="graph")`` scores a cell by its graph embedding's norm at hop L instead, what
+the loss ranks directly (benchmarks/results/build_quality_*.md report both).
 """
 from __future__ import annotations
 
@@ -320,11 +311,10 @@ def build_pool(run: Run, space: SearchSpace, rng_seed: int = 0) -> list[str]:
     if space.enumerable and (space.size() or 0) <= MAX_POOL:
         return list(space.enumerate())
     specs = list(dict.fromkeys(run.table()["arch"].astype(str)))
-    try:
+    neighbours = []
+    if space.can_sample:
         rng = np.random.default_rng(rng_seed)
         neighbours = [space.mutate(s, rng) for s in specs for _ in range(4)]
-    except NotImplementedError:
-        neighbours = []
     return list(dict.fromkeys(specs + neighbours))[:MAX_POOL]
 
 

@@ -234,23 +234,7 @@ class ArchGraph:
         edge_index = torch.tensor(self.edges, dtype=torch.long).reshape(-1, 2).t().contiguous()
         return x_cat, x_num, edge_index
 
-    def to_data(self, schema: FeatureSchema):
-        """A ``torch_geometric.data.Data`` with ``x_cat``, ``x_num`` and ``edge_index``."""
-        from torch_geometric.data import Data
-
-        x_cat, x_num, edge_index = self.encode(schema)
-        return Data(x_cat=x_cat, x_num=x_num, edge_index=edge_index, num_nodes=self.num_nodes)
-
     # ----------------------------------------------------------------- modules
-    def module_nodes(self, root: int, hops: int) -> list[int]:
-        """Nodes of the rooted ``hops``-hop module: the root and its ancestors up to ``hops`` edges away."""
-        seen = {root}
-        frontier = [root]
-        for _ in range(hops):
-            frontier = [p for v in frontier for p in self._preds[v] if p not in seen]
-            seen.update(frontier)
-        return sorted(seen)
-
     def signatures(self, max_hops: int) -> list[list[str]]:
         """Module signatures ``sig[h][v]`` for every hop ``0..max_hops`` and node ``v``.
 
@@ -267,9 +251,6 @@ class ArchGraph:
                 for v in range(self.num_nodes)
             ])
         return levels
-
-    def module_signature(self, root: int, hops: int) -> str:
-        return self.signatures(hops)[hops][root]
 
     def module_description(self, root: int, hops: int) -> str:
         """Readable form of a module, e.g. ``gcn <- gat <- input`` or ``sum <- (conv3x3 <- input, input)``."""

@@ -1,11 +1,10 @@
 """AutoBuild-guided evolution: regularized evolution whose children are chosen by module scores.
 
-Why: on NAS-Bench-201 with 100 labels the reduced space holds the best cell on most seeds, yet the
-best-ranked members of it are no better than the best labelled cell (core/rounds.py): module scores
-find the right region, not the best point in it. Regularized evolution (Real et al. 2019) is the
-strongest baseline in benchmarks/results/build_quality_*.md because it searches locally around the
-best architectures it has evaluated. This variant keeps evolution's search and lets AutoBuild choose
-each step's child, as predictor-guided evolution does (NPENAS, Wei et al. 2022, with a GNN predictor):
+Why: module scores find the right region of a space, not the best point in it (core/rounds.py), and
+regularized evolution (Real et al. 2019) is the strongest baseline (benchmarks/results/
+build_quality_*.md) because it searches locally around the best architectures it has evaluated. This
+variant keeps evolution's search and lets AutoBuild choose each step's child, as predictor-guided
+evolution does (NPENAS, Wei et al. 2022, with a GNN predictor):
 
     fill the population (``initial`` labelled architectures, then random ones)
     train the predictor on everything evaluated
@@ -17,15 +16,11 @@ each step's child, as predictor-guided evolution does (NPENAS, Wei et al. 2022, 
 
 The cell-module score is the build's (core.build.CellPool.cell_scores): by default the graph
 embedding's hop-L norm (``cell_score="graph"``, the quantity the magnitude-ranked loss ranks), or the
-standardised norm of the cell's sink at hop min(depth, L) (``"sink"``). Why the graph readout here: it
-must rank *neighbours*, the mutations of one parent, and on NAS-Bench-201 (50 labels, the 10 best
-labelled as parents, seeds 0-2) its Spearman correlation with accuracy among a parent's mutations was
-0.57-0.65 (regression head 0.51-0.58) against -0.01-0.26 for the sink readout; choosing the best-scored
-of 10 mutations gave 92.6-92.9% (sink 91.3-92.2%, a random one 91.6-92.3%, the best of the 10
-93.0-93.3%); ``python benchmarks/local_ranking.py``, benchmarks/results/local_ranking.md. On
-NAS-Bench-Graph cora every readout is near 0 there (validation noise). The regression
+standardised norm of the cell's sink at hop min(depth, L) (``"sink"``). The graph readout is the
+default because it must rank *neighbours*, the mutations of one parent, and it ranks them best of the
+readouts (``python benchmarks/local_ranking.py``, benchmarks/results/local_ranking.md). The regression
 head is not used, so the choice stays AutoBuild's: the module that covers the child ranks it. With
-``candidates=1`` this is plain regularized evolution.
+``candidates=1`` this is plain regularized evolution (docs/design.md 3).
 """
 from __future__ import annotations
 

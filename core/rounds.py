@@ -17,11 +17,11 @@ Each round's predictor sees labels that the previous round's modules chose, so t
 sharpen where the good architectures are. What is evaluated is always chosen by module scores (the
 reduced space ranked by cell or unit score), never by the regression head, so this stays AutoBuild.
 
-Why ``acquire="local"``: on NAS-Bench-201 with 100 labels (seeds 0-3) the reduced space (729 of
-15,625 cells) held the best cell of the whole space on 3 of 4 seeds, but its 10 best-ranked members
-averaged only 93.0-93.3% (best labelled: 93.0-93.7%): the module scores find the right region, not
-the best point in it. Regularized evolution is strong there because it searches locally, so the
-local acquisition ranks only the reduced-space members one mutation from the best evaluated ones.
+Why ``acquire="local"``: the reduced space often holds the best cell of the whole space while its
+best-ranked members are no better than the best labelled one (benchmarks/results/build_quality_nb201.md):
+the module scores find the right region, not the best point in it. Regularized evolution is strong
+there because it searches locally, so the local acquisition ranks only the reduced-space members one
+mutation from the best evaluated ones.
 """
 from __future__ import annotations
 

@@ -302,7 +302,6 @@ def _check_specs(
     duplicates: list[str],
 ) -> None:
     """Canonicalise every spec and build its graph; collect bad specs and duplicate architectures."""
-    resolve = getattr(space, "resolve", None)
     first_row: dict[str, list[int]] = {}
     for i, raw in enumerate(column.tolist()):
         row = i + 1
@@ -311,8 +310,8 @@ def _check_specs(
             problems.append((row, 0, f"row {row}: empty {ARCH!r}"))
             continue
         try:
-            if callable(resolve) and base_dir is not None:
-                spec = resolve(spec, base_dir)
+            if space.resolves_files and base_dir is not None:
+                spec = space.resolve(spec, base_dir)
             canonical = space.canonical(spec)
             rows = first_row.setdefault(canonical, [])
             rows.append(row)

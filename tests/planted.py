@@ -15,7 +15,8 @@ import pandas as pd
 
 from core.graph import ArchGraph, FeatureSchema, FeatureSpec
 from core.spaces import register_space
-from core.spaces.base import SearchSpace, UnitCandidate, parse_error
+from core.spaces.base import UnitCandidate, parse_error
+from core.spaces.capabilities import EnumerableSpace, SamplingSpace, UnitSpace
 
 OPS = ("good", "plain", "bad")
 UNITS = ("stage1", "stage2")
@@ -29,7 +30,7 @@ def unit_choices() -> list[tuple[str, ...]]:
 
 
 @register_space
-class PlantedSpace(SearchSpace):
+class PlantedSpace(SamplingSpace, EnumerableSpace, UnitSpace):
     name = "test-planted"
     description = "test-only staged chain space"
 

@@ -17,6 +17,7 @@ import pytest
 from core.errors import TableError
 from core.graph import ArchGraph
 from core.spaces.base import SearchSpace, parse_error
+from core.spaces.capabilities import FileSpace
 from core.tables import ValidatedTable, load_table, read_table, table_hash, validate_table
 
 
@@ -41,7 +42,7 @@ class LetterSpace(SearchSpace):
         )
 
 
-class FileLetterSpace(LetterSpace):
+class FileLetterSpace(LetterSpace, FileSpace):
     """Like the onnx space: a spec is a file (maybe relative to the table) holding a letter chain."""
 
     name = "letter-files"

@@ -15,3 +15,43 @@ def test_built_stars_are_drawn_above_a_webgl_cloud():
     assert stars.type == "scattergl" and stars.marker.symbol == "star" and fig.data[-1] is stars
     small = viz.built_scatter(cloud.head(50), cloud.head(3), "latency", "acc")
     assert {t.type for t in small.data} == {"scatter"}  # a small cloud stays SVG throughout
+
+
+def test_pareto_front_keeps_exactly_the_non_dominated_rows():
+    frame = pd.DataFrame({"lat": [1.0, 2.0, 3.0, 2.0, 4.0, np.inf],
+                          "acc": [0.5, 0.7, 0.9, 0.6, 0.8, 1.0]})
+    front = viz.pareto_front(frame, "lat", "acc")
+    # (2, 0.6) is dominated by (2, 0.7), (4, 0.8) by (3, 0.9); the infinite latency is no candidate.
+    assert front.index.tolist() == [0, 1, 2]
+    flipped = viz.pareto_front(frame, "lat", "acc", minimize_x=False, maximize_y=False)
+    assert flipped.index.tolist() == [0, 3, 4]  # the opposite corner: (2, 0.6) is now on the front
+    assert viz.pareto_front(frame.iloc[0:0], "lat", "acc").empty
+
+
+def test_score_colours_span_the_scale_and_clip_outside_it():
+    low, mid, high, over, nan = viz.score_colours([0.0, 0.5, 1.0, 5.0, float("nan")], 0.0, 1.0)
+    assert low != mid != high and over == high and nan == low
+    assert all(c.startswith("rgb") for c in (low, mid, high))
+
+
+def test_network_html_is_offline_and_shows_every_node_with_its_module():
+    html = viz.architecture_network_html(["input", "conv", "relu"], [(0, 1), (1, 2)], [0.1, -0.4, float("nan")],
+                                         ["input", "conv <- input", "relu <- conv"], hop=1, title="best <b>")
+    assert "cdn.jsdelivr.net" not in html and 'src="http' not in html  # nothing fetched at run time
+    assert '"title": "node 1: conv\\nmodule (hop 1): conv \\u003c- input\\nscore: -0.400"' in html
+    assert '"title": "node 2: relu"}' in html  # a NaN score: no module or number shown
+    assert "best &lt;b&gt;" in html and "module score at hop 1" in html  # the legend, its title escaped
+    assert "#0e1117" in viz.architecture_network_html(["a"], [], [0.0], ["a"], hop=0, dark=True)
+
+
+def test_summary_figures_hold_the_values_they_are_given():
+    hist = viz.target_histogram([1.0, 2.0, 2.5], "acc", excluded=2)
+    assert list(hist.data[0].x) == [1.0, 2.0, 2.5] and "(2 rows excluded)" in hist.layout.title.text
+    bars = viz.hop_spearman_bars([0.5, None, -0.2])
+    assert list(bars.data[0].text) == ["0.50", "n/a", "-0.20"]
+    assert bars.data[0].marker.color[2] == viz.HIGHLIGHT != bars.data[0].marker.color[0]  # a hop that fails
+    history = [{"epoch": 1, "loss": 2.0, "mse": 1.5, "rank": 0.5, "val_spearman": None},
+               {"epoch": 2, "loss": 1.0, "mse": 0.8, "rank": 0.2, "val_spearman": 0.4}]
+    curves = viz.training_curves(history)
+    assert [t.name for t in curves.data] == ["loss", "MSE", "rank term", "val Spearman"]
+    assert list(curves.data[-1].y) == [0.4]  # epochs without a validation pass are not drawn

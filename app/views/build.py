@@ -83,7 +83,7 @@ def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
 
 
 def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, readout: str) -> None:
-    size = run.space.size() if hasattr(run.space, "size") else None
+    size = run.space.size()
     cols = st.columns(4)
     cols[0].metric("Reduced space", f"{int(result.reduced_space_size):,}",
                    help="Architectures made only of the kept top-k modules.")
@@ -213,10 +213,10 @@ def render() -> None:
 def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
     """Limits on metrics (core.constraints) for spaces that ship a look-up table or measure their
     networks; None while the text does not parse (the error is shown and Build is disabled)."""
-    if run.space.datasets:
+    if run.space.has_lookup:
         label, example, where = ("Limits on look-up metrics (optional)", "latency <= 0.004, para < 1.2",
                                  "in the space's look-up table")
-    elif run.space.measures:
+    elif run.space.can_measure:
         label, example, where = ("Limits on measured metrics (optional)", "flops_m <= 300, latency_ms <= 20",
                                  "measured on this machine as the build needs them (latency_ms, cpu_ms, params_m, "
                                  "flops_m; timing adds about a second per architecture checked)")
@@ -236,7 +236,7 @@ def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
 def readout_choice(run: Run) -> str:
     """Which hop (unit build) or which embedding (module build) scores a candidate: core.build's
     ``unit_hop`` or ``cell_score``; the default is the library's."""
-    if run.space.units():
+    if run.space.has_units:
         return state.select("Readout", list(UNIT_READOUTS), "ab_build_unit_hop", "unit",
                             format_func=UNIT_READOUTS.get,
                             help="Hop at which a unit candidate's last node is scored. With GATv2 predictors "

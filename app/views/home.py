@@ -7,26 +7,20 @@ import streamlit as st
 
 @st.cache_data(show_spinner=False)
 def spaces_overview() -> pd.DataFrame:
-    """One row per registered search space: description, shipped datasets, size and units."""
+    """One row per registered search space: description, shipped datasets, size, units and what it can do."""
     from core.spaces import get_space, space_names
 
     rows = []
     for name in space_names():
         space = get_space(name)
-        try:
-            size = space.size()
-        except Exception:  # noqa: BLE001 - a space that cannot count itself is shown as unknown
-            size = None
-        try:
-            units = ", ".join(space.units())
-        except Exception:  # noqa: BLE001
-            units = ""
+        size = space.size()
         rows.append({
             "space": name,
             "description": space.description,
             "datasets with metrics": ", ".join(space.datasets),
             "architectures": "unbounded / yours" if size is None else f"{size:,}",
-            "units": units,
+            "units": ", ".join(space.units()),
+            "capabilities": ", ".join(space.capabilities()),
         })
     return pd.DataFrame(rows)
 

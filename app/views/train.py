@@ -28,9 +28,8 @@ DEFAULTS = {
     "epochs": TRAIN_FIELDS["epochs"],
     "lam": float(TRAIN_FIELDS["lam"]), "seed": 0, "val_fraction": float(TRAIN_FIELDS["val_fraction"]),
     "lr": float(TRAIN_FIELDS["lr"]), "batch_size": TRAIN_FIELDS["batch_size"],
+    "min_steps": TRAIN_FIELDS["min_steps"],
 }
-if "min_steps" in TRAIN_FIELDS:
-    DEFAULTS["min_steps"] = TRAIN_FIELDS["min_steps"]
 #: Why the running job trains more epochs than asked ("" when it does not).
 EPOCHS_NOTE = "ab_train_epochs_note"
 
@@ -80,13 +79,11 @@ def hyperparameter_form() -> None:
             auto_batch = DEFAULTS["batch_size"] == 0
             batch_size = _param("batch_size", st.number_input, "Batch size" + (" (0 = auto)" if auto_batch else ""),
                                 min_value=0 if auto_batch else 4, max_value=4096, step=16)
-        min_steps = None
-        if "min_steps" in DEFAULTS:
-            with cols[4]:
-                min_steps = _param("min_steps", st.number_input, "Min. optimiser steps", min_value=0,
-                                   max_value=100_000, step=100,
-                                   help="A small table is trained for more epochs until it has had this many "
-                                        "optimiser steps; 0 trains exactly the epochs above.")
+        with cols[4]:
+            min_steps = _param("min_steps", st.number_input, "Min. optimiser steps", min_value=0,
+                               max_value=100_000, step=100,
+                               help="A small table is trained for more epochs until it has had this many "
+                                    "optimiser steps; 0 trains exactly the epochs above.")
         cols = st.columns([2, 1])
         with cols[0]:
             name = st.text_input("Run name", key="ab_run_name", placeholder="automatic",
@@ -101,10 +98,9 @@ def hyperparameter_form() -> None:
         state.keep(f"ab_hp_{key}", st.session_state.get(f"_w_ab_hp_{key}"))
     try:
         model_config = PredictorConfig(gnn=gnn, width=int(width), layers=int(layers))
-        extra = {} if min_steps is None else {"min_steps": int(min_steps)}
         train_config = TrainConfig(epochs=int(epochs), lam=float(lam), seed=int(seed),
                                    val_fraction=float(val_fraction), lr=float(lr), batch_size=int(batch_size),
-                                   eval_every=1 if int(epochs) <= 50 else 5, **extra)
+                                   eval_every=1 if int(epochs) <= 50 else 5, min_steps=int(min_steps))
     except ValueError as err:
         st.error(state.one_line(err))
         return

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     space = get_space(args.space)
-    if not space.datasets:
+    if not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no look-up table to benchmark on")
     try:
         config = BenchmarkConfig(space=args.space, dataset=args.dataset, budgets=args.budgets,

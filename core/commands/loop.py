@@ -93,8 +93,8 @@ def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, .
 
     choice = args.evaluator
     if choice == "auto":
-        choice = ("lookup" if args.dataset and space.datasets else "fid" if args.model_dir
-                  else "measure" if space.measures else "external")
+        choice = ("lookup" if args.dataset and space.has_lookup else "fid" if args.model_dir
+                  else "measure" if space.can_measure else "external")
     if choice == "fid":
         missing = [flag for flag, value in (("--model-dir", args.model_dir), ("--images", args.images),
                                             ("--masks", args.masks)) if not value]
@@ -103,7 +103,7 @@ def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, .
         return FIDEvaluator(args.model_dir, args.images, args.masks, out=str(Path(args.out) / "inpainting"),
                             reference=args.reference, steps=args.steps, size=args.size, seed=args.seed)
     if choice == "lookup":
-        if not space.datasets:
+        if not space.has_lookup:
             raise InputError(f"space {space.name!r} ships no look-up table; use --evaluator external")
         return LookupEvaluator(space.name, args.dataset, list(metric_columns))
     if choice == "measure":

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be positive, not {args.n}")
     if args.measure is not None:
         return _measured(space, args)
-    if not space.datasets:
+    if not space.has_lookup:
         return _specs_only(space, args)
     dataset = space.resolve_dataset(args.dataset)
     sample = sample_benchmark(args.space, dataset, args.n, args.seed)  # the dashboard's sampler too
@@ -62,7 +62,7 @@ def _specs_only(space, args: argparse.Namespace) -> int:
         raise InputError(f"space {args.space!r} ships no benchmark datasets, so --dataset does not apply")
     specs = space.sample_distinct(args.n, np.random.default_rng(args.seed))
     write_table(pd.DataFrame({"arch": specs}), args.out)
-    hint = " (add --measure latency to build and time them instead)" if space.measures else ""
+    hint = " (add --measure latency to build and time them instead)" if space.can_measure else ""
     print(f"wrote {len(specs)} distinct architectures of {args.space} (seed {args.seed}, no metrics){hint} "
           f"to {args.out}")
     return 0
@@ -70,8 +70,8 @@ def _specs_only(space, args: argparse.Namespace) -> int:
 
 def _measured(space, args: argparse.Namespace) -> int:
     """Sample, build and measure ``--n`` architectures; the table is written only when all are done."""
-    if not space.measures:
-        able = [name for name in space_names() if get_space(name).measures]
+    if not space.can_measure:
+        able = [name for name in space_names() if get_space(name).can_measure]
         raise InputError(f"space {args.space!r} cannot build networks to measure; --measure works for {able}")
     if args.dataset is not None:
         raise InputError("--dataset names a shipped benchmark; it does not go with --measure")

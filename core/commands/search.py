@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     space = get_space(args.space)
-    if not space.datasets:
+    if not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no look-up table to search")
     if args.method not in METHODS:
         raise InputError(f"unknown method {args.method!r}; choose from {list(METHODS)}")

@@ -91,10 +91,6 @@ class AppliedArchitecture:
     params: int = 0
     params_full: int = 0
 
-    @property
-    def removed_params(self) -> int:
-        return self.params_full - self.params
-
     def summary(self) -> str:
         """One line: parameters and removed blocks."""
         share = 100.0 * self.params / self.params_full if self.params_full else 100.0

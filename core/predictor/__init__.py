@@ -1,8 +1,8 @@
 """The AutoBuild predictor: FE-MLP, hop-level GNN, magnitude-ranked loss, training.
 
-Names are loaded on first use (PEP 562): ``from core.predictor import TrainConfig`` works as before,
-but importing :mod:`core.predictor.config` (torch-free settings) no longer drags torch and PyG in
-through this package, which kept ``python -m core train --help`` waiting for seconds.
+Names are loaded on first use (PEP 562): ``from core.predictor import TrainConfig`` works, and
+importing :mod:`core.predictor.config` (torch-free settings) does not drag torch and PyG in through
+this package, so ``python -m core train --help`` answers at once.
 """
 from __future__ import annotations
 

@@ -18,10 +18,9 @@ GNN_NAMES = ("gatv2", "graphconv", "gin")
 class PredictorConfig:
     """Architecture of the predictor; validated on construction.
 
-    gnn: one of :data:`GNN_NAMES` (the keys of ``core.predictor.model.GNN_LAYERS``). Default ``graphconv``: the paper (and the issue) name GATv2, and
-    ``gatv2`` remains available, but with GATv2 training stalled on some seeds (NAS-Bench-201, 1,000
-    labels: held-out Spearman 0.69 on one seed of five, training Spearman 0.75) and its head trailed
-    boosted trees on cora, citeseer and pubmed; GraphConv (mean aggregation) did neither
+    gnn: one of :data:`GNN_NAMES` (the keys of ``core.predictor.model.GNN_LAYERS``). Default ``graphconv``: the paper names GATv2, and
+    ``gatv2`` remains available, but GATv2 training stalled on some seeds and its head trailed boosted
+    trees on three datasets, where GraphConv (mean aggregation) did neither
     (benchmarks/results/predictor_quality.md has both). width: node embedding size of every layer; layers: L, the number
     of message-passing layers (so hops 0..L); fe_hidden: width of numeric FE-MLPs; head_hidden: width of
     the regression head's hidden layer; monotone_init: start the first
@@ -61,12 +60,11 @@ class TrainConfig:
     stopping (None = train all epochs). eval_every: epochs between validation passes.
     keep_best: with a validation split, end with the weights of the validation pass that had the best
     Spearman rather than the last epoch's. Validation Spearman is noisy and can fall late in a long
-    cosine schedule (a NAS-Bench-Graph run went 0.78 at epoch 5 to 0.33 at the end), and the model
-    is only worth its ranking. Without a validation split (val_fraction=0, as benchmarks and
-    campaigns train) there is nothing to choose by and the last epoch is kept, as before.
-    lr: 1e-2 (was 3e-3): at 3e-3 some seeds stalled with GATv2 (NAS-Bench-201, 1,000 labels: held-out
-    Spearman 0.60-0.88 over 3 seeds, training loss stuck high); 1e-2 gave 0.85-0.92 on the same
-    seeds and 0.82 vs 0.65 with 100 labels (benchmarks/results/predictor_quality.md).
+    cosine schedule, and the model is only worth its ranking. Without a validation split
+    (val_fraction=0, as benchmarks and campaigns train) there is nothing to choose by and the last
+    epoch is kept.
+    lr: 1e-2: lower rates left some GATv2 seeds stalled with a high training loss
+    (benchmarks/results/predictor_quality.md gives the comparison).
     """
 
     epochs: int = 200

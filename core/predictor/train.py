@@ -134,7 +134,8 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
     """Train a predictor on encoded graphs ``store`` with raw targets ``y`` [G].
 
     ``progress`` is called after every epoch; ``should_stop`` is polled between epochs (a UI's Stop
-    button): training then ends early and returns the best model so far.
+    button): training then ends early with the weights chosen as at a normal end (the best validation
+    pass's under ``keep_best`` or ``patience``, else the last epoch's; see ``TrainResult.restored_best``).
     """
     started = time.perf_counter()
     cfg = train_config

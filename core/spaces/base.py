@@ -1,8 +1,10 @@
 """The search-space interface every space family implements.
 
-A space turns spec strings (the ``arch`` column of a table) into canonical specs and
-:class:`~core.graph.ArchGraph` objects, samples and mutates architectures for the search baselines,
-enumerates itself when small, and looks metrics up where a benchmark ships with a package.
+Every space turns spec strings (the ``arch`` column of a table) into canonical specs and
+:class:`~core.graph.ArchGraph` objects. What else it can do (sample, enumerate, units, measure,
+look-up, files) it declares by deriving from the capability classes of :mod:`core.spaces.capabilities`,
+which set the flags below; callers ask the flags (``space.enumerable``), never probe methods. On a space
+without a capability the base methods here refuse with a one-line message (docs/design.md 7).
 """
 from __future__ import annotations
 
@@ -70,6 +72,21 @@ class SearchSpace(ABC):
     #: ``latency`` is in seconds); read by :func:`core.targets.latency_unit` for the latency preset.
     metric_units: dict[str, str] = {}
 
+    # Capabilities: each is set True by the class in core.spaces.capabilities that declares it, never
+    # by hand; callers ask these instead of probing methods.
+    can_sample: bool = False  #: samples and mutates architectures (SamplingSpace)
+    enumerable: bool = False  #: lists every architecture (EnumerableSpace)
+    has_units: bool = False  #: architectures are one candidate per unit (UnitSpace)
+    can_measure: bool = False  #: builds real networks and measures them (MeasuringSpace)
+    has_lookup: bool = False  #: a benchmark of metrics ships for it (LookupSpace)
+    resolves_files: bool = False  #: specs are paths to files (FileSpace)
+
+    def capabilities(self) -> tuple[str, ...]:
+        """Names of the declared capabilities (the dashboard's and docs/design.md's words)."""
+        flags = {"sample": self.can_sample, "enumerate": self.enumerable, "units": self.has_units,
+                 "measure": self.can_measure, "look-up": self.has_lookup, "files": self.resolves_files}
+        return tuple(name for name, declared in flags.items() if declared)
+
     def default_target(self, columns: Sequence[str]) -> str | None:
         """The target expression a user most likely wants for a table with metric ``columns``.
 
@@ -101,7 +118,7 @@ class SearchSpace(ABC):
             raise InputError(f"space {self.name!r} needs example graphs to discover its node features")
         return FeatureSchema.discover(node for g in graphs for node in g.nodes)
 
-    # ----------------------------------------------------------------- search
+    # ------------------------------------------- capability methods (refuse unless declared)
     def sample(self, rng: np.random.Generator) -> str:
         """One uniformly random canonical spec."""
         raise NotImplementedError(f"space {self.name!r} cannot sample architectures")
@@ -117,10 +134,6 @@ class SearchSpace(ABC):
     def enumerate(self) -> Iterator[str]:
         """Every canonical spec of the space (only for small spaces)."""
         raise NotImplementedError(f"space {self.name!r} is not enumerable")
-
-    @property
-    def enumerable(self) -> bool:
-        return type(self).enumerate is not SearchSpace.enumerate
 
     # ------------------------------------------------------------------ units
     def units(self) -> tuple[str, ...]:

@@ -24,7 +24,8 @@ import pandas as pd
 from core.errors import InputError
 from core.graph import CATEGORICAL, MISSING, ArchGraph, FeatureSchema, FeatureSpec
 from core.spaces import register_space
-from core.spaces.base import SearchSpace, parse_error
+from core.spaces.base import parse_error
+from core.spaces.capabilities import SamplingSpace, EnumerableSpace, LookupSpace
 
 SPACE = "nasbench201"
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -99,7 +100,7 @@ def _table() -> pd.DataFrame:
 
 
 @register_space
-class NasBench201Space(SearchSpace):
+class NasBench201Space(SamplingSpace, EnumerableSpace, LookupSpace):
     """NAS-Bench-201 on CIFAR-10 with analog-nasbench accuracies (%): 15,625 cells, duplicates kept.
 
     The package reports one accuracy per cell and training setting (no separate validation/test split),

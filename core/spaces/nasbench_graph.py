@@ -25,7 +25,8 @@ import pandas as pd
 from core.errors import InputError
 from core.graph import CATEGORICAL, MISSING, ArchGraph, FeatureSchema, FeatureSpec
 from core.spaces import register_space
-from core.spaces.base import SearchSpace, parse_error
+from core.spaces.base import parse_error
+from core.spaces.capabilities import SamplingSpace, EnumerableSpace, LookupSpace
 
 SPACE = "nasbench-graph"
 NUM_NODES = 4
@@ -89,7 +90,7 @@ def _table(dataset: str) -> pd.DataFrame:
 
 
 @register_space
-class NasBenchGraphSpace(SearchSpace):
+class NasBenchGraphSpace(SamplingSpace, EnumerableSpace, LookupSpace):
     """NAS-Bench-Graph: 26,206 GNN architectures, metrics on 9 datasets (proteins: 2,021 of them).
 
     Metrics: ``valid_perf`` (validation accuracy, ROC-AUC on proteins), ``perf`` (test metric at the

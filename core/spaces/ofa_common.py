@@ -41,8 +41,9 @@ import numpy as np
 
 from core.errors import InputError, SpecError
 from core.graph import CATEGORICAL, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
-from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig, build_subnet, profile_subnet
-from core.spaces.base import SearchSpace, UnitCandidate, parse_error
+from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig, profile_subnet
+from core.spaces.base import UnitCandidate, parse_error
+from core.spaces.capabilities import SamplingSpace, UnitSpace, MeasuringSpace
 
 #: Every input size OFA was trained at (parsing accepts these).
 RESOLUTIONS = tuple(range(128, 225, 4))
@@ -65,7 +66,7 @@ class UnitDef:
     stages: tuple[int, ...]
 
 
-class OFASpace(SearchSpace):
+class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
     """Base of the OFA spaces; subclasses set ``name``, ``description``, ``layout`` and ``unit_defs``."""
 
     layout: Layout
@@ -248,10 +249,6 @@ class OFASpace(SearchSpace):
         """Depth per stage of the unit, for every choice of the (at most one) elastic stage."""
         return list(itertools.product(*(self.layout.stages[s].depths for s in unit.stages)))
 
-    def unit_size(self, unit: str) -> int:
-        """Number of candidates of ``unit`` without building them."""
-        return sum(len(TOKENS) ** sum(depths) for depths in self._unit_depths(self._unit(unit)))
-
     def global_choices(self) -> dict[str, tuple[int, ...]]:
         """The input resolution ``r``: a whole-network choice (the sampled range 192-224)."""
         return {"r": SAMPLE_RESOLUTIONS}
@@ -330,13 +327,6 @@ class OFASpace(SearchSpace):
         return layers
 
     # ------------------------------------------------------------- real nets
-    def build_module(self, spec: str):
-        """The subnet as a plain PyTorch module (eval mode, random weights from a fixed seed).
-
-        Shapes: input ``[B, 3, r, r]`` with ``r`` from the spec, output ``[B, 1000]`` logits.
-        """
-        return build_subnet(self.layout, self.parse(spec))
-
     def measure(self, spec: str, metric: str = "latency", *, device: str = "cpu", threads: int | None = 1,
                 warmup: int = 5, repeats: int = 20) -> dict[str, float | int | str]:
         """Build the subnet and measure it on this machine (see :func:`core.ofa_subnets.profile_subnet`).

@@ -33,7 +33,7 @@ from typing import Any
 from core.errors import SpecError
 from core.graph import ArchGraph
 from core.spaces import register_space
-from core.spaces.base import SearchSpace
+from core.spaces.capabilities import FileSpace
 from core.spaces.generic_graph import GenericGraphSpace
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -44,7 +44,7 @@ _Parsed = tuple[tuple[tuple[tuple[str, Any], ...], ...], tuple[tuple[int, int], 
 
 
 @register_space
-class OnnxSpace(SearchSpace):
+class OnnxSpace(FileSpace):
     """Architectures given as paths to ONNX files (see the module docstring).
 
     Args:

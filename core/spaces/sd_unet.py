@@ -18,7 +18,7 @@ Rules (an architecture removes blocks; a removed block is bypassed, see :mod:`co
 
 1. The first R block of every stage is kept. In down1, down2, up2 and up3 it changes the channel count
    (320->640, 640->1280, 1280->640, 640->320), so no identity can replace it; keeping it everywhere also
-   gives the issue's rule "every stage keeps at least one R block".
+   gives the rule "every stage keeps at least one R block".
 2. Every R block of the up stages is kept: each one concatenates one encoder skip connection to its input
    (``cat([h, skip])``, more channels in than out), so it cannot be bypassed by an identity without silently
    dropping that skip connection.
@@ -56,7 +56,8 @@ import numpy as np
 from core.errors import InputError
 from core.graph import CATEGORICAL, MISSING, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
 from core.spaces import register_space
-from core.spaces.base import SearchSpace, UnitCandidate, parse_error
+from core.spaces.base import UnitCandidate, parse_error
+from core.spaces.capabilities import SamplingSpace, EnumerableSpace, UnitSpace
 
 SPACE = "sd-unet"
 REMOVED = "-"
@@ -149,7 +150,7 @@ def _block_node(stage: Stage, position: int) -> dict[str, Any]:
 
 
 @register_space
-class SdUnetSpace(SearchSpace):
+class SdUnetSpace(SamplingSpace, EnumerableSpace, UnitSpace):
     """SD v1.4 inpainting U-Net: which R/A blocks each of the 9 stages keeps; 884,736 architectures."""
 
     name = SPACE

@@ -360,7 +360,6 @@ def test_clicking_a_module_inspects_it_and_lists_its_architectures_first(with_ru
 # ----------------------------------------------------------------------------------- build
 
 def test_build_page_returns_valid_architectures(with_run):
-    pytest.importorskip("core.build")
     from core.spaces import get_space
 
     at = open_app("views/build.py")

@@ -13,10 +13,6 @@ import pytest
 import torch
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: takes more than 30 s on the 2-core CPU (still run in CI)")
-
-
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny models gain nothing from a second thread, and on a busy 2-core machine two OpenMP threads

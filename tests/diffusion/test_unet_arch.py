@@ -45,7 +45,6 @@ def test_parameter_count_drops_by_the_removed_blocks(unet):
     removed = sum(count_parameters(unet.get_submodule(p)) for p in REMOVED)
     assert applied.params_full == count_parameters(unet)
     assert applied.params == applied.params_full - removed < applied.params_full
-    assert applied.removed_params == removed
     assert "removed: down_blocks.0.attentions.0" in applied.summary()
 
 

@@ -107,8 +107,8 @@ def test_graph_shape(space):
     assert sorted(g.predecessors(7)) == [4, 5, 6]
     assert g.predecessors(3) == [1] and g.predecessors(5) == [1]
     assert g.predecessors(1) == g.predecessors(2) == g.predecessors(4) == [0]
-    data = g.to_data(space.schema())
-    assert data.x_cat.shape == (8, 2) and tuple(data.edge_index.shape) == (2, 10)
+    x_cat, _, edge_index = g.encode(space.schema())
+    assert x_cat.shape == (8, 2) and tuple(edge_index.shape) == (2, 10)
 
 
 def test_schema_is_fixed(space):

@@ -117,15 +117,15 @@ def test_graph_of_example(space):
     # links [0,1,1,2] -> 4 edges; leaves cheb (3) and fc (4) feed the output.
     assert sorted(g.edges) == [(0, 1), (1, 2), (1, 3), (2, 4), (3, 5), (4, 5)]
     assert sorted(g.predecessors(5)) == [3, 4]
-    data = g.to_data(space.schema())
-    assert data.x_cat.shape == (6, 2) and data.x_num.shape == (6, 0)
-    assert tuple(data.edge_index.shape) == (2, 6)
+    x_cat, x_num, edge_index = g.encode(space.schema())
+    assert x_cat.shape == (6, 2) and x_num.shape == (6, 0)
+    assert tuple(edge_index.shape) == (2, 6)
 
 
 def test_every_leaf_feeds_the_output(space):
     g = space.to_graph('{"links":[0,0,0,0],"ops":["gat","gcn","sage","fc"]}')
     assert sorted(g.predecessors(5)) == [1, 2, 3, 4]
-    assert tuple(g.to_data(space.schema()).edge_index.shape) == (2, 8)
+    assert tuple(g.encode(space.schema())[2].shape) == (2, 8)
 
 
 def test_skip_stays_a_node_of_the_canonical_form(space):

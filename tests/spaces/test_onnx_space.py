@@ -138,7 +138,8 @@ def test_conversion_to_generic_graph_spec(model_path):
 
 
 def test_torch_exported_model(space, tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     model = torch.nn.Sequential(
         torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
         torch.nn.Conv2d(8, 16, 5, stride=2), torch.nn.Flatten(), torch.nn.LazyLinear(4),
