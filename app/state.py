@@ -14,8 +14,8 @@ import os
 import re
 import tempfile
 import threading
+import logging
 import time
-import traceback
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -39,6 +39,9 @@ from core.targets import TargetValues, evaluate_target, parse_target
 # campaign took 214-553 s here with 2 threads under load, 6-10 s with 1). The server trains in
 # background threads, so the setting is process-wide.
 torch.set_num_threads(1)
+
+#: Where the dashboard logs bugs with their tracebacks (the page shows one line).
+LOG = logging.getLogger("autobuild.app")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_data"
@@ -115,6 +118,12 @@ def select(label: str, options: list, name: str, default: Any = None, *, widget:
     value = draw(label, options, key=key, **kwargs)
     st.session_state[name] = value
     return value
+
+
+def internal_error_line(what: str, err: BaseException) -> str:
+    """The one line shown for a bug (not the user's fault); the caller logs the traceback with ``LOG``."""
+    return (f"internal error in {what} (a bug, not a problem with your input): {type(err).__name__}: "
+            f"{one_line(err)}; the traceback is in the server log")
 
 
 def one_line(err: BaseException) -> str:
@@ -508,15 +517,12 @@ def _start(job: Job, work: Callable[[Job], Any]) -> Job:
         try:
             job.result = work(job)
             job.status = "stopped" if job.stop.is_set() else "done"
-        except InputError as err:
-            job.error = one_line(err)
-            job.status = "failed"
-        except ValueError as err:  # config validation in core raises ValueError with a one-line message
+        except InputError as err:  # the only user error: its message is the whole story
             job.error = one_line(err)
             job.status = "failed"
         except Exception as err:  # a bug: keep the page alive, log the traceback for the developer
-            traceback.print_exc()
-            job.error = f"{job.kind} failed: {type(err).__name__}: {one_line(err)}"
+            LOG.exception("%s job %s failed with an internal error", job.kind, job.id)
+            job.error = internal_error_line(f"{job.kind}", err)
             job.status = "failed"
         finally:
             job.fraction = 1.0
@@ -565,7 +571,10 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
         job.stage, job.fraction = stage, float(fraction)
 
     def work(job: Job) -> Any:
-        config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
+        try:
+            config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
+        except ValueError as err:  # the config's own validation of the page's choices
+            raise InputError(str(err)) from None
         return build_architectures(load_run(path, stamp), config, progress=progress)
 
     st.session_state[BUILD_JOB] = job.id
