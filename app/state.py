@@ -8,18 +8,14 @@ Everything computational is delegated to :mod:`core`; this module only caches an
 """
 from __future__ import annotations
 
-import hashlib
-import io
+import logging
 import os
 import re
-import tempfile
 import threading
-import logging
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -28,9 +24,9 @@ import streamlit as st
 
 import torch
 
-from core.errors import InputError, TableError
+from core.errors import InputError
 from core.runs import CONFIG_FILE, Run, RunSummary, list_runs
-from core.spaces import get_space, space_names
+from core.spaces import get_space, onnx_upload, space_names
 from core.tables import FORMATS, ValidatedTable, load_table, read_table, validate_table
 from core.targets import TargetValues, evaluate_target, parse_target
 
@@ -183,9 +179,11 @@ def read_raw(data: bytes, name: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def validate_upload(data: bytes, name: str, space: str, base_dir: str | None = None) -> ValidatedTable:
+def validate_upload(data: bytes, name: str, space: str, base_dir: str | None = None,
+                    root: str | None = None) -> ValidatedTable:
+    """An uploaded table, validated; ``root``: an unpacked zip whose files alone its specs may name."""
     df = read_table(data, name=name)
-    return validate_table(df, space, source=name, base_dir=base_dir)
+    return validate_table(df, space, source=name, base_dir=base_dir, confine_to=root)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -238,46 +236,11 @@ def target_values(frame: pd.DataFrame, expression: str) -> TargetValues:
     return evaluate_target(frame, expression)
 
 
-def extract_onnx_zip(data: bytes, name: str) -> tuple[bytes, str, str]:
-    """Unpack an uploaded zip of ``.onnx`` files plus one metrics table; return (table bytes, table name, dir).
-
-    Specs in the table are paths relative to the zip's root. Files are written once per distinct
-    zip under the temp directory; unsafe member names (absolute, ``..``) are refused.
-    """
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / "autobuild-uploads" / digest
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise TableError(f"{name}: not a valid zip file") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if sum(m.file_size for m in members) > 2 * 1024**3:
-            raise TableError(f"{name}: unpacks to more than 2 GB")
-        tables, models = [], []
-        for member in members:
-            path = PurePosixPath(member.filename)
-            if path.is_absolute() or ".." in path.parts:
-                raise TableError(f"{name}: unsafe path {member.filename!r} in the zip")
-            if path.name.startswith(".") or "__MACOSX" in path.parts:
-                continue
-            if path.suffix.lower() == ".onnx":
-                models.append(member)
-            elif _is_table(path.name):
-                tables.append(member)
-        if len(tables) != 1:
-            raise TableError(f"{name}: the zip must hold exactly one metrics table (.csv, .parquet, .jsonl), "
-                             f"found {len(tables)}")
-        if not models:
-            raise TableError(f"{name}: the zip holds no .onnx files")
-        if not (target / ".complete").exists():
-            target.mkdir(parents=True, exist_ok=True)
-            for member in models + tables:
-                archive.extract(member, target)
-            (target / ".complete").touch()
-        table = tables[0]
-        table_dir = target / PurePosixPath(table.filename).parent
-        return (target / table.filename).read_bytes(), PurePosixPath(table.filename).name, str(table_dir)
+def extract_onnx_zip(data: bytes, name: str) -> tuple[bytes, str, str, str]:
+    """Unpack an uploaded zip of ``.onnx`` files plus one metrics table (``core.spaces.onnx_upload``);
+    return (table bytes, table name, table folder, extraction root that every model path must stay in)."""
+    upload = onnx_upload.extract_onnx_zip(data, name)
+    return upload.table_bytes, upload.table_name, upload.table_dir, upload.root
 
 
 # ------------------------------------------------------------------------- current table

@@ -292,6 +292,7 @@ def validate_table(
     metric_columns: Sequence[str] | None = None,
     base_dir: str | Path | None = None,
     max_errors: int = 10,
+    confine_to: str | Path | None = None,
 ) -> ValidatedTable:
     """Check a table against ``space`` and build its graphs; raise one :class:`TableError` listing every problem.
 
@@ -302,7 +303,8 @@ def validate_table(
     text whose values are mostly numbers, so that one typo is reported rather than the column silently
     dropped). ``base_dir`` is where relative spec paths live (the table's directory); it is handed to the
     space's ``resolve(spec, base_dir)`` when the space has one. At most ``max_errors`` problems are
-    spelled out, then "and N more".
+    spelled out, then "and N more". ``confine_to`` (an uploaded zip's folder) makes every spec a path
+    that must name a file inside that folder (``core.spaces.onnx_upload.confined_path``).
     """
     if isinstance(space, str):
         from core.spaces import get_space
@@ -325,7 +327,7 @@ def validate_table(
     graphs: list[ArchGraph | None] = [None] * len(frame)
     duplicates: list[str] = []
     if ARCH in columns:
-        _check_specs(frame[ARCH], space, base_dir, specs, graphs, by_row, duplicates)
+        _check_specs(frame[ARCH], space, base_dir, specs, graphs, by_row, duplicates, confine_to)
     else:
         close = difflib.get_close_matches(ARCH, columns, n=1, cutoff=0.5)
         hint = f" (is {close[0]!r} it?)" if close else ""
@@ -390,9 +392,16 @@ def _check_specs(
     graphs: list[ArchGraph | None],
     problems: list[tuple[int, int, str]],
     duplicates: list[str],
+    confine_to: str | Path | None = None,
 ) -> None:
     """Canonicalise every spec and build its graph; collect bad specs and duplicate architectures."""
     resolve = getattr(space, "resolve", None)
+    if confine_to is not None:
+        from core.spaces.onnx_upload import confined_path
+
+        root = confine_to
+        resolve = lambda spec, folder: confined_path(spec, folder, root)  # noqa: E731
+        base_dir = base_dir if base_dir is not None else confine_to
     first_row: dict[str, list[int]] = {}
     for i, raw in enumerate(column.tolist()):
         row = i + 1
