@@ -323,9 +323,9 @@ def _load_weights(model: AutoBuildPredictor, path: Path, device: str) -> None:
         raise InputError(f"{path}: {size:,} bytes is over the {MAX_MODEL_BYTES:,} byte limit for a predictor")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-        raise InputError(f"{path}: refused, it holds more than plain weights ({first})") from None
+    except pickle.UnpicklingError:
+        raise InputError(f"{path}: refused: it holds pickled objects, not only tensors, so it was not loaded "
+                         "(weights_only)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError,
             AttributeError, IndexError) as err:
         raise InputError(f"{path}: not a readable model file (truncated or corrupt: {type(err).__name__})") from None
