@@ -275,6 +275,18 @@ def _read_json_file(path: Path) -> Any:
         raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
+#: JSON types of config.json's fields (checked before the typed config is built from them).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "space": (str,), "target": (str,), "dataset": (str, type(None)), "target_mean": (int, float),
+    "target_std": (int, float), "hop_moments": (list,), "target_columns": (list,), "metric_columns": (list,),
+    "train": (dict, type(None)), "model": (dict,), "seed": (int, type(None)), "table_source": (str,),
+    "table_hash": (str,), "rows": (int,), "excluded_rows": (list,), "train_rows": (list,), "val_rows": (list,),
+    "schema": (dict,), "versions": (dict,), "created": (str,),
+}
+_STRING_LISTS = ("target_columns", "metric_columns")
+_INT_LISTS = ("excluded_rows", "train_rows", "val_rows")
+
+
 def load_run_config(path: str | Path) -> tuple[RunConfig, FeatureSchema]:
     """A run directory's config.json, validated against :class:`RunConfig`, :class:`PredictorConfig`
     (with its bounds) and :class:`FeatureSchema` before anything is built from it."""
@@ -286,6 +298,16 @@ def load_run_config(path: str | Path) -> tuple[RunConfig, FeatureSchema]:
     if raw.get("format_version") != FORMAT_VERSION:
         raise InputError(f"{path}: run format {raw.get('format_version')!r} is not supported "
                          f"(this version reads {FORMAT_VERSION})")
+    for key, kinds in _FIELD_TYPES.items():
+        if key in raw and not (isinstance(raw[key], kinds) and not isinstance(raw[key], bool) or
+                               bool in kinds and isinstance(raw[key], bool)):
+            raise ConfigError(f"{where}: {key!r} is a JSON {type(raw[key]).__name__}, which is not valid here")
+    for key in _STRING_LISTS:
+        if key in raw and not all(isinstance(v, str) for v in raw[key]):
+            raise ConfigError(f"{where}: {key!r} must be a list of strings")
+    for key in _INT_LISTS:
+        if key in raw and not all(isinstance(v, int) and not isinstance(v, bool) for v in raw[key]):
+            raise ConfigError(f"{where}: {key!r} must be a list of integers")
     try:
         config = RunConfig.from_dict(raw)
     except InputError as err:
