@@ -92,7 +92,7 @@ def test_input_error_is_not_a_value_error():
 
 
 def test_a_bug_is_an_internal_error_with_a_logged_traceback(monkeypatch, tmp_path, capsys):
-    import core.commands.sample as sample
+    from core.commands import sample
 
     def broken(name):
         raise ValueError("a slip in the code, not the user's input")
@@ -160,7 +160,7 @@ def test_gzip_of_zeros_is_refused_without_decompressing_it(tmp_path):
 
 
 def test_gzip_output_is_capped(tmp_path, monkeypatch):
-    import core.tables as tables
+    from core import tables
 
     monkeypatch.setattr(tables, "MAX_DECOMPRESSED_BYTES", 1024**2)
     data = gzip.compress(b"arch,acc\n" + b"1" * (3 * 1024**2), 9)
@@ -173,7 +173,7 @@ def test_gzip_output_is_capped(tmp_path, monkeypatch):
 def test_images_over_the_pixel_limit_are_one_line(tmp_path, monkeypatch):
     from PIL import Image
 
-    import core.diffusion.images as images
+    from core.diffusion import images
 
     Image.new("L", (300, 200)).save(tmp_path / "big.png")
     monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 50_000)
@@ -190,7 +190,7 @@ def test_images_over_the_pixel_limit_are_one_line(tmp_path, monkeypatch):
 def test_fid_and_inpaint_inputs_use_the_pixel_limit(tmp_path, monkeypatch):
     from PIL import Image
 
-    import core.diffusion.images as images
+    from core.diffusion import images
     from core.diffusion.fid import image_set_features
     from core.diffusion.pipeline import load_inputs
 
@@ -294,7 +294,7 @@ def test_devices_and_fifos_are_not_read(tmp_path):
 
 
 def test_table_size_is_checked_before_reading(tmp_path, monkeypatch):
-    import core.tables as tables
+    from core import tables
 
     monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 1000)
     with pytest.raises(TableError, match="limit"):
@@ -353,18 +353,18 @@ def test_tampered_runs_are_one_line(small_run, tmp_path, capsys, case, expected)
             return (os.system, (f"touch {tmp_path / 'pwned'}",))
 
     edits = {
-        "pickle": dict(model=lambda p: p.write_bytes(pickle.dumps(Evil()))),
-        "truncated": dict(model=lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])),
-        "no_schema": dict(edit=lambda c: c.pop("schema") and None),
-        "huge_width": dict(edit=lambda c: c["model"].update(width=100_000)),
-        "negative_width": dict(edit=lambda c: c["model"].update(width=-3)),
-        "unknown_key": dict(edit=lambda c: c["model"].update(colour="blue")),
-        "bad_moments": dict(edit=lambda c: c.update(hop_moments=[[1, "x"]])),
-        "short_moments": dict(edit=lambda c: c.update(hop_moments=[[0.0, 1.0]])),
-        "list": dict(edit=lambda c: [c]),
-        "deep": dict(edit=lambda c: DEEP),
-        "bad_schema": dict(edit=lambda c: c.update(schema={"features": [{"kind": "categorical"}]})),
-        "wrong_shape": dict(edit=lambda c: c["model"].update(width=9)),
+        "pickle": {"model": lambda p: p.write_bytes(pickle.dumps(Evil()))},
+        "truncated": {"model": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])},
+        "no_schema": {"edit": lambda c: c.pop("schema") and None},
+        "huge_width": {"edit": lambda c: c["model"].update(width=100_000)},
+        "negative_width": {"edit": lambda c: c["model"].update(width=-3)},
+        "unknown_key": {"edit": lambda c: c["model"].update(colour="blue")},
+        "bad_moments": {"edit": lambda c: c.update(hop_moments=[[1, "x"]])},
+        "short_moments": {"edit": lambda c: c.update(hop_moments=[[0.0, 1.0]])},
+        "list": {"edit": lambda c: [c]},
+        "deep": {"edit": lambda c: DEEP},
+        "bad_schema": {"edit": lambda c: c.update(schema={"features": [{"kind": "categorical"}]})},
+        "wrong_shape": {"edit": lambda c: c["model"].update(width=9)},
     }
     run = _variant(small_run, tmp_path, **edits[case])
     line = one_line_error(*run_cli(["predict", "--run", run, "--table", CORA, "--out", tmp_path / "p.csv"], capsys))
@@ -385,9 +385,9 @@ def test_corrupt_or_poisoned_fid_cache_is_a_miss(tmp_path):
     names = np.array(["a.png", "b.png"])
     poisons = [
         b"not an npz at all",
-        dict(features=np.full((2, 2048), np.nan), names=names, sizes=np.array(["32x32"] * 2)),
-        dict(features=np.zeros((2, 7)), names=names, sizes=np.array(["32x32"] * 2)),
-        dict(features=np.array([{"x": 1}, None], dtype=object), names=names, sizes=np.array(["32x32"] * 2)),
+        {"features": np.full((2, 2048), np.nan), "names": names, "sizes": np.array(["32x32"] * 2)},
+        {"features": np.zeros((2, 7)), "names": names, "sizes": np.array(["32x32"] * 2)},
+        {"features": np.array([{"x": 1}, None], dtype=object), "names": names, "sizes": np.array(["32x32"] * 2)},
     ]
     for poison in poisons:
         if isinstance(poison, bytes):
@@ -396,7 +396,7 @@ def test_corrupt_or_poisoned_fid_cache_is_a_miss(tmp_path):
             with open(cache, "wb") as f:
                 np.savez(f, **poison)
         assert cached_features(tmp_path / "imgs", tmp_path / "cache") is None
-    good = dict(features=np.zeros((2, 2048)), names=names, sizes=np.array(["32x32"] * 2))
+    good = {"features": np.zeros((2, 2048)), "names": names, "sizes": np.array(["32x32"] * 2)}
     with open(cache, "wb") as f:
         np.savez(f, **good)
     assert cached_features(tmp_path / "imgs", tmp_path / "cache").features.shape == (2, 2048)
@@ -465,7 +465,7 @@ def test_repeated_column_names_are_refused(tmp_path):
 
 
 def test_build_output_is_checked_before_the_build(small_run, tmp_path, capsys, monkeypatch):
-    import core.commands.build as build
+    from core.commands import build
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the build ran before its output path was checked")

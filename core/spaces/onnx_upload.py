@@ -29,8 +29,6 @@ from core.errors import SpecError, TableError
 MAX_UNPACKED_BYTES = 2 * 1024**3
 #: Most members in one zip (a table of a few thousand models is large already).
 MAX_MEMBERS = 20_000
-#: Extensions of the one metrics table in the zip (those of ``core.tables.FORMATS``).
-TABLE_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".pq", ".jsonl", ".json")
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,10 @@ def upload_root() -> Path:
 def extract_onnx_zip(data: bytes, name: str, root: str | os.PathLike | None = None) -> OnnxUpload:
     """Unpack ``data`` (a zip named ``name``) under ``root`` (default :func:`upload_root`); see the module
     docstring for what is checked. Raises :class:`TableError` with one line naming the zip."""
-    from core.tables import MAX_TABLE_BYTES
+    from core.tables import (  # here: core.tables imports the spaces package
+        FORMATS,
+        MAX_TABLE_BYTES,
+    )
 
     base = Path(root) if root is not None else upload_root()
     target = base / hashlib.sha256(data).hexdigest()[:16]
@@ -75,7 +76,7 @@ def extract_onnx_zip(data: bytes, name: str, root: str | os.PathLike | None = No
                 continue
             if path.suffix.lower() == ".onnx":
                 models.append(member)
-            elif path.name.lower().endswith(TABLE_SUFFIXES):
+            elif path.name.lower().endswith(tuple(FORMATS)):
                 tables.append(member)
         if len(tables) != 1:
             raise TableError(f"{name}: the zip must hold exactly one metrics table (.csv, .parquet, .jsonl), "

@@ -16,7 +16,6 @@ DEEP = "[" * 10_000 + "]" * 10_000
 
 
 def _zip(rows: str, crc_error: bool = False) -> bytes:
-    import onnx
     from onnx import TensorProto, helper
 
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
