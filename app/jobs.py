@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,11 +161,11 @@ def _run(job: Job, work: Callable[[Job], Any], slots: TrainingSlots | None,
         job.result = work(job)
         job.status = "stopped" if job.stop.is_set() else "done"
     except Exception as err:  # noqa: BLE001 - the page must stay alive whatever happens in the thread
-        if isinstance(err, (InputError, ValueError)):  # config validation in core raises one-line ValueErrors
+        if isinstance(err, InputError):  # the only user error: its message is the whole story
             job.error = state.one_line(err)
-        else:  # a bug: keep the traceback for the developer
-            traceback.print_exc()
-            job.error = f"{job.kind} failed: {type(err).__name__}: {state.one_line(err)}"
+        else:  # a bug: log the traceback for the developer, one line for the user
+            state.LOG.exception("%s job %s failed with an internal error", job.kind, job.id)
+            job.error = state.internal_error_line(job.kind, err)
         job.status = "failed"
         if on_failure:
             on_failure()
@@ -229,7 +228,10 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
         job.stage, job.fraction = stage, float(fraction)
 
     def work(job: Job) -> Any:
-        config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
+        try:
+            config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
+        except ValueError as err:  # the config's own validation of the page's choices
+            raise InputError(str(err)) from None
         return build_architectures(load_run(path, stamp), config, progress=progress)
 
     return _start(job, BUILD_JOB, work)

@@ -9,13 +9,10 @@ table, target and run never change another's. Frames and parsed tables are cache
 """
 from __future__ import annotations
 
-import hashlib
-import io
+import logging
 import os
 import re
-import tempfile
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,10 +21,10 @@ import streamlit as st
 import torch
 
 from core import table_stats
-from core.errors import InputError, TableError
+from core.errors import InputError
 from core.file_names import infer_space_dataset  # noqa: F401 - the pages' name for it
 from core.sampling import sample_benchmark
-from core.spaces import get_space
+from core.spaces import get_space, onnx_upload
 from core.tables import FORMATS, ValidatedTable, load_table, read_table, validate_table
 from core.targets import TargetValues, evaluate_target, parse_target
 
@@ -36,6 +33,9 @@ from core.targets import TargetValues, evaluate_target, parse_target
 # campaign took 214-553 s here with 2 threads under load, 6-10 s with 1). The server trains in
 # background threads, so the setting is process-wide.
 torch.set_num_threads(1)
+
+#: Where the dashboard logs bugs with their tracebacks (the page shows one line).
+LOG = logging.getLogger("autobuild.app")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_data"
@@ -111,6 +111,12 @@ def select(label: str, options: list, name: str, default: Any = None, *, widget:
     return value
 
 
+def internal_error_line(what: str, err: BaseException) -> str:
+    """The one line shown for a bug (not the user's fault); the caller logs the traceback with ``LOG``."""
+    return (f"internal error in {what} (a bug, not a problem with your input): {type(err).__name__}: "
+            f"{one_line(err)}; the traceback is in the server log")
+
+
 def one_line(err: BaseException) -> str:
     """The first line of an error message (InputError messages are one line already), escaped for
     ``st.error``'s Markdown: user text such as ``__import__`` or ``a*b`` is shown as written."""
@@ -151,9 +157,11 @@ def read_raw(data: bytes, name: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def validate_upload(data: bytes, name: str, space: str, base_dir: str | None = None) -> ValidatedTable:
+def validate_upload(data: bytes, name: str, space: str, base_dir: str | None = None,
+                    root: str | None = None) -> ValidatedTable:
+    """An uploaded table, validated; ``root``: an unpacked zip whose files alone its specs may name."""
     df = read_table(data, name=name)
-    return validate_table(df, space, source=name, base_dir=base_dir)
+    return validate_table(df, space, source=name, base_dir=base_dir, confine_to=root)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -181,47 +189,11 @@ def target_values(frame: pd.DataFrame, expression: str) -> TargetValues:
     return evaluate_target(frame, expression)
 
 
-def extract_onnx_zip(data: bytes, name: str) -> tuple[bytes, str, str]:
-    """Unpack an uploaded zip of ``.onnx`` files plus one metrics table; return (table bytes, table name, dir).
-
-    Specs in the table are paths relative to the zip's root. Files are written once per distinct
-    zip under the temp directory; unsafe member names (absolute, ``..``) are refused.
-    """
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / "autobuild-uploads" / digest
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise TableError(f"{name}: not a valid zip file") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if sum(m.file_size for m in members) > 2 * 1024**3:
-            raise TableError(f"{name}: unpacks to more than 2 GB")
-        tables, models = [], []
-        for member in members:
-            path = PurePosixPath(member.filename)
-            if path.is_absolute() or ".." in path.parts:
-                raise TableError(f"{name}: unsafe path {member.filename!r} in the zip")
-            if path.name.startswith(".") or "__MACOSX" in path.parts:
-                continue
-            if path.suffix.lower() == ".onnx":
-                models.append(member)
-            elif _is_table(path.name):
-                tables.append(member)
-        if len(tables) != 1:
-            raise TableError(f"{name}: the zip must hold exactly one metrics table (.csv, .parquet, .jsonl), "
-                             f"found {len(tables)}")
-        if not models:
-            raise TableError(f"{name}: the zip holds no .onnx files")
-        if not (target / ".complete").exists():
-            target.mkdir(parents=True, exist_ok=True)
-            for member in models + tables:
-                archive.extract(member, target)
-            (target / ".complete").touch()
-        table = tables[0]
-        table_dir = target / PurePosixPath(table.filename).parent
-        return (target / table.filename).read_bytes(), PurePosixPath(table.filename).name, str(table_dir)
-
+def extract_onnx_zip(data: bytes, name: str) -> tuple[bytes, str, str, str]:
+    """Unpack an uploaded zip of ``.onnx`` files plus one metrics table (``core.spaces.onnx_upload``);
+    return (table bytes, table name, table folder, extraction root that every model path must stay in)."""
+    upload = onnx_upload.extract_onnx_zip(data, name)
+    return upload.table_bytes, upload.table_name, upload.table_dir, upload.root
 
 # ------------------------------------------------------------------------- current table
 

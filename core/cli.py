@@ -7,7 +7,8 @@ lookup table of module names, and imported only when used so ``--help`` stays fa
 imports torch, PyG and the spaces inside ``run`` rather than at its top.
 
 Bad input (:class:`~core.errors.InputError`, a missing file, an invalid option value) ends with one
-line on stderr and exit code 2; a traceback is a bug.
+line on stderr and exit code 2. Anything else is a bug, not the user's fault: its traceback goes to a
+log file and stderr gets one line saying so and where the log is (exit code 1).
 """
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ import argparse
 import ast
 import importlib
 import importlib.util
+import os
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 from typing import Sequence
 
 from core.errors import InputError
@@ -37,6 +43,7 @@ COMMANDS: dict[str, str] = {
 }
 
 EXIT_INPUT_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,6 +99,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as err:
         sys.stderr.write(f"error: file not found: {err.filename or err}\n")
         return EXIT_INPUT_ERROR
+    except OSError as err:
+        if err.filename is None:  # not about a path the user named: treat it as a fault of the program
+            return _internal_error(args.command, err)
+        sys.stderr.write(f"error: {err.filename}: {err.strerror or err}\n")
+        return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as err:  # a bug: keep its traceback, do not blame the input
+        return _internal_error(args.command, err)
+
+
+def _internal_error(command: str, err: BaseException) -> int:
+    """Log ``err``'s traceback to a file and say so in one line; the exit code is not the input error's."""
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    log = Path(tempfile.gettempdir()) / f"autobuild-internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        log.write_text(f"python -m core {command}\n{text}")
+        where = f"traceback in {log}"
+    except OSError:
+        sys.stderr.write(text)
+        where = "traceback above"
+    first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+    sys.stderr.write(f"internal error (a bug, not a problem with your input): {type(err).__name__}"
+                     f"{': ' + first if first else ''}; {where}\n")
+    return EXIT_INTERNAL_ERROR

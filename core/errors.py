@@ -1,12 +1,15 @@
 """Errors that mean "the user's input is wrong", as opposed to a bug.
 
-Every entry point (CLI, dashboard) catches :class:`InputError` and shows its
-message as one line; anything else is a bug and may surface as a traceback.
+Every entry point (CLI, dashboard) catches :class:`InputError` and shows its message as one line
+(exit code 2 in the CLI, ``st.error`` in the dashboard). Anything else is a bug: it is logged with its
+traceback and reported as an internal error, never blamed on the user. :class:`InputError` therefore
+deliberately does *not* subclass :class:`ValueError`: a ``ValueError`` from numpy or a slip in the
+code must not pass for bad input.
 """
 
 
-class InputError(ValueError):
-    """Bad user input: a file, row, column, spec string or expression.
+class InputError(Exception):
+    """Bad user input: a file, row, column, spec string, option or expression.
 
     The message must be one line and name what is wrong and where.
     """
@@ -22,3 +25,7 @@ class TableError(InputError):
 
 class TargetError(InputError):
     """A target expression that is unsafe, malformed or names unknown columns."""
+
+
+class ConfigError(InputError):
+    """A typed config (or a run's config.json) with a missing, unknown or out-of-range setting."""

@@ -10,7 +10,6 @@ worst, so two rankings of different lengths compare; ``disagreement = |place_a -
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 
 from core import metrics as M
 from core.errors import InputError
+from core.json_input import JsonInputError, load_json
 
 _CONFIG_FILE = "config.json"
 _METRICS_FILE = "metrics.json"
@@ -28,11 +28,13 @@ _METRICS_FILE = "metrics.json"
 
 def _read_json(path: Path) -> dict:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = load_json(path.read_bytes())
     except FileNotFoundError:
         raise InputError(f"{path.parent} is not a run directory (no {path.name})") from None
-    except (OSError, ValueError, RecursionError) as exc:
-        raise InputError(f"{path}: not readable JSON ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: not readable ({exc.strerror or type(exc).__name__})") from None
+    except JsonInputError as exc:
+        raise InputError(f"{path}: {exc}") from None
     if not isinstance(value, dict):
         raise InputError(f"{path}: expected a JSON object")
     return value

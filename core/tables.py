@@ -15,11 +15,12 @@ pickle would run arbitrary code.
 from __future__ import annotations
 
 import difflib
-import gzip
 import hashlib
 import io
 import json
 import math
+import os
+import stat
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import pyarrow as pa
 
 from core.errors import InputError, TableError
 from core.graph import ArchGraph
+from core.json_input import JsonInputError, load_json, reject_duplicate_keys
 from core.spaces.base import SearchSpace
 
 ARCH = "arch"
@@ -47,6 +49,14 @@ FORMATS = {
 }
 
 TableSource = Union[str, Path, bytes, bytearray, memoryview, IO[bytes]]
+
+#: Largest table file or upload read, in bytes (the dashboard's upload limit is 200 MB). Checked on the
+#: file's size before a byte is read, so /dev/zero or a FIFO is refused rather than read or waited on.
+MAX_TABLE_BYTES = 256 * 1024**2
+#: Largest decompressed ``.csv.gz``. A gzip shrinks 1 GiB of zeros to 1 MiB, so the output is capped
+#: while decompressing; the cap keeps a bomb's peak memory well under 1 GB.
+MAX_DECOMPRESSED_BYTES = 256 * 1024**2
+_CHUNK = 4 * 1024**2
 
 
 @dataclass
@@ -84,15 +94,8 @@ def read_table(source: TableSource, name: str | None = None) -> pd.DataFrame:
     if isinstance(source, (str, Path)):
         label = name or str(source)
         path = Path(source)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise TableError(f"{label}: file not found") from None
-        except IsADirectoryError:
-            raise TableError(f"{label}: is a directory, not a table file") from None
-        except OSError as e:
-            raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
         fmt = _format_of(name or path.name, label)
+        data = _read_regular_file(path, label)
     else:
         label = name or getattr(source, "name", None) or ""
         if not label:
@@ -116,17 +119,85 @@ def _format_of(file_name: str, label: str) -> str:
     raise TableError(f"{label}: unknown table format; use one of {', '.join(FORMATS)}")
 
 
+def _read_regular_file(path: Path, label: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_TABLE_BYTES`.
+
+    Opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO cannot hang
+    the reader and a device such as /dev/zero is refused before anything is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise TableError(f"{label}: file not found") from None
+    except IsADirectoryError:
+        raise TableError(f"{label}: is a directory, not a table file") from None
+    except OSError as e:
+        raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise TableError(f"{label}: is a directory, not a table file")
+        if not stat.S_ISREG(info.st_mode):
+            raise TableError(f"{label}: not a regular file (a device, pipe or socket); a table must be a file")
+        if info.st_size > MAX_TABLE_BYTES:
+            raise TableError(f"{label}: {info.st_size / 1024**2:,.0f} MiB is over the "
+                             f"{MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
+        try:
+            data = f.read(MAX_TABLE_BYTES + 1)
+        except OSError as e:
+            raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
+    if len(data) > MAX_TABLE_BYTES:  # it grew while being read
+        raise TableError(f"{label}: over the {MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
+    return data
+
+
 def _bytes_of(source: Any, label: str) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if hasattr(source, "read"):
+        data = bytes(source)
+    elif hasattr(source, "read"):
         if hasattr(source, "seek"):
             source.seek(0)  # an upload may have been read before (e.g. a preview)
-        data = source.read()
-        if isinstance(data, str):
-            return data.encode("utf-8")
-        return bytes(data)
-    raise TableError(f"{label}: a table must be a path, bytes or a file, not {type(source).__name__}")
+        data = source.read(MAX_TABLE_BYTES + 1)
+        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    else:
+        raise TableError(f"{label}: a table must be a path, bytes or a file, not {type(source).__name__}")
+    if len(data) > MAX_TABLE_BYTES:
+        raise TableError(f"{label}: over the {MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
+    return data
+
+
+def _gunzip(data: bytes, label: str) -> bytes:
+    """Decompress (possibly multi-member) gzip ``data``, refusing output beyond :data:`MAX_DECOMPRESSED_BYTES`."""
+    out = bytearray()
+    rest = data
+    while rest:
+        inflate = zlib.decompressobj(wbits=31)
+        chunk = rest
+        while chunk and not inflate.eof:
+            piece = inflate.decompress(chunk, _CHUNK)
+            if b"\x00" in piece:  # a text table never holds NUL bytes; zero bombs stop at the first chunk
+                raise TableError(f"{label}: decompresses to binary data (NUL bytes), not a text table")
+            out += piece
+            if len(out) > MAX_DECOMPRESSED_BYTES:
+                raise TableError(f"{label}: decompresses to more than {MAX_DECOMPRESSED_BYTES // 1024**2} MiB; "
+                                 "refused as a possible decompression bomb")
+            chunk = inflate.unconsumed_tail
+        if not inflate.eof:
+            raise TableError(f"{label}: the gzip data is truncated")
+        rest = inflate.unused_data
+        if rest and rest.strip(b"\x00") == b"":  # trailing zero padding after the last member
+            break
+    return bytes(out)
+
+
+def _check_csv_header(data: bytes, label: str) -> None:
+    """Refuse a header that repeats a column name (pandas would silently rename one ``name.1``)."""
+    header = pd.read_csv(io.BytesIO(data), header=None, nrows=1, dtype=str, skipinitialspace=True,
+                         index_col=False, keep_default_na=False).iloc[0].tolist()
+    names = [str(c).strip() for c in header]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise TableError(f"{label}: repeated column names {repeated}; every column needs its own name")
 
 
 def _parse(data: bytes, fmt: str, label: str) -> pd.DataFrame:
@@ -134,7 +205,10 @@ def _parse(data: bytes, fmt: str, label: str) -> pd.DataFrame:
     try:
         if fmt == "csv":
             if data[:2] == b"\x1f\x8b":  # gzip magic: .csv.gz, or a .csv that is secretly compressed
-                data = gzip.decompress(data)
+                data = _gunzip(data, label)
+            if b"\x00" in data:
+                raise TableError(f"{label}: binary data (NUL bytes), not a text table")
+            _check_csv_header(data, label)
             # The spec column stays text even when it looks numeric; skipinitialspace forgives "arch, acc".
             # index_col=False stops pandas from silently turning a row with one field too many (an
             # unquoted JSON spec) into an index; its warning about the lost data becomes an error.
@@ -142,6 +216,7 @@ def _parse(data: bytes, fmt: str, label: str) -> pd.DataFrame:
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 return pd.read_csv(io.BytesIO(data), dtype={ARCH: str}, skipinitialspace=True, index_col=False)
         if fmt == "parquet":
+            _check_parquet_size(data, label)
             return pd.read_parquet(io.BytesIO(data))
         return _read_json_records(data, fmt, label)
     except TableError:
@@ -157,6 +232,18 @@ def _parse(data: bytes, fmt: str, label: str) -> pd.DataFrame:
         raise TableError(f"{label}: cannot read it as {fmt} ({_first_line(e)})") from None
 
 
+def _check_parquet_size(data: bytes, label: str) -> None:
+    """Refuse a Parquet file whose columns would decode to more than :data:`MAX_DECOMPRESSED_BYTES`
+    (Parquet compresses too: a few KB can describe a billion equal values)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if size > MAX_DECOMPRESSED_BYTES or meta.num_rows * max(meta.num_columns, 1) > MAX_DECOMPRESSED_BYTES // 8:
+        raise TableError(f"{label}: decodes to more than {MAX_DECOMPRESSED_BYTES // 1024**2} MiB "
+                         f"({meta.num_rows:,} rows x {meta.num_columns} columns); refused")
+
+
 def _read_json_records(data: bytes, fmt: str, label: str) -> pd.DataFrame:
     """JSON lines (one object per line) or, for ``.json``, also a single array of objects.
 
@@ -166,9 +253,11 @@ def _read_json_records(data: bytes, fmt: str, label: str) -> pd.DataFrame:
     text = data.decode("utf-8-sig")
     if fmt == "json" and text.lstrip().startswith("["):
         try:
-            records = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise TableError(f"{label}: not valid JSON (line {e.lineno}: {e.msg})") from None
+            records = load_json(text, max_chars=MAX_DECOMPRESSED_BYTES, object_pairs_hook=reject_duplicate_keys)
+        except JsonInputError as e:
+            raise TableError(f"{label}: not valid JSON ({e})") from None
+        if not isinstance(records, list):
+            raise TableError(f"{label}: not a JSON array of objects")
         where = [f"item {i + 1}" for i in range(len(records))]
     else:
         records, where = [], []
@@ -176,9 +265,10 @@ def _read_json_records(data: bytes, fmt: str, label: str) -> pd.DataFrame:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise TableError(f"{label}: line {number} is not valid JSON ({e.msg})") from None
+                records.append(load_json(line, max_chars=MAX_DECOMPRESSED_BYTES,
+                                         object_pairs_hook=reject_duplicate_keys))
+            except JsonInputError as e:
+                raise TableError(f"{label}: line {number} is not valid JSON ({e})") from None
             where.append(f"line {number}")
     for record, place in zip(records, where):
         if not isinstance(record, dict):
@@ -202,6 +292,7 @@ def validate_table(
     metric_columns: Sequence[str] | None = None,
     base_dir: str | Path | None = None,
     max_errors: int = 10,
+    confine_to: str | Path | None = None,
 ) -> ValidatedTable:
     """Check a table against ``space`` and build its graphs; raise one :class:`TableError` listing every problem.
 
@@ -212,7 +303,8 @@ def validate_table(
     text whose values are mostly numbers, so that one typo is reported rather than the column silently
     dropped). ``base_dir`` is where relative spec paths live (the table's directory); it is handed to the
     space's ``resolve(spec, base_dir)`` when the space has one. At most ``max_errors`` problems are
-    spelled out, then "and N more".
+    spelled out, then "and N more". ``confine_to`` (an uploaded zip's folder) makes every spec a path
+    that must name a file inside that folder (``core.spaces.onnx_upload.confined_path``).
     """
     if isinstance(space, str):
         from core.spaces import get_space
@@ -235,7 +327,7 @@ def validate_table(
     graphs: list[ArchGraph | None] = [None] * len(frame)
     duplicates: list[str] = []
     if ARCH in columns:
-        _check_specs(frame[ARCH], space, base_dir, specs, graphs, by_row, duplicates)
+        _check_specs(frame[ARCH], space, base_dir, specs, graphs, by_row, duplicates, confine_to)
     else:
         close = difflib.get_close_matches(ARCH, columns, n=1, cutoff=0.5)
         hint = f" (is {close[0]!r} it?)" if close else ""
@@ -300,8 +392,16 @@ def _check_specs(
     graphs: list[ArchGraph | None],
     problems: list[tuple[int, int, str]],
     duplicates: list[str],
+    confine_to: str | Path | None = None,
 ) -> None:
     """Canonicalise every spec and build its graph; collect bad specs and duplicate architectures."""
+    resolve = space.resolve if space.resolves_files else None
+    if confine_to is not None:
+        from core.spaces.onnx_upload import confined_path
+
+        root = confine_to
+        resolve = lambda spec, folder: confined_path(spec, folder, root)  # noqa: E731
+        base_dir = base_dir if base_dir is not None else confine_to
     first_row: dict[str, list[int]] = {}
     for i, raw in enumerate(column.tolist()):
         row = i + 1
@@ -310,8 +410,8 @@ def _check_specs(
             problems.append((row, 0, f"row {row}: empty {ARCH!r}"))
             continue
         try:
-            if space.resolves_files and base_dir is not None:
-                spec = space.resolve(spec, base_dir)
+            if resolve is not None and base_dir is not None:
+                spec = resolve(spec, base_dir)
             canonical = space.canonical(spec)
             rows = first_row.setdefault(canonical, [])
             rows.append(row)
@@ -412,13 +512,31 @@ def table_hash(df: pd.DataFrame | ValidatedTable) -> str:
 
 # ----------------------------------------------------------------------------- writing
 
+def check_output_table(path: str | Path) -> Path:
+    """Refuse, before any work is done, a table path :func:`write_table` could not write.
+
+    The extension must be a table format, the path must not be a directory, and no directory above it
+    may be a regular file; one line naming the path otherwise.
+    """
+    target = Path(path)
+    _format_of(target.name, str(target))
+    if target.is_dir():
+        raise TableError(f"{target}: is a directory; give a file name such as {target / 'table.csv'}")
+    if target.exists() and not target.is_file():
+        raise TableError(f"{target}: exists and is not a regular file")
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            raise TableError(f"{target}: cannot write it, {parent} is a file, not a directory")
+    return target
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table by its extension (same formats as :func:`read_table`), atomically.
 
     The file is written next to its destination and renamed into place, so an interrupted write
     never leaves a half-written table behind.
     """
-    target = Path(path)
+    target = check_output_table(path)
     fmt = _format_of(target.name, str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")

@@ -47,6 +47,9 @@ MAX_LENGTH = 500
 #: Deepest accepted syntax tree; bounds the recursive evaluator and rejects pathological nesting.
 MAX_DEPTH = 32
 
+#: Operators of one precedence level (left-associative chains of them count as one nesting level).
+_LEVEL = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
+
 #: The functions a target may call, each with exactly one argument.
 FUNCTIONS = {
     "log": np.log,
@@ -334,7 +337,10 @@ class _Checker:
             if type(node.op) not in _BINARY:
                 raise self.fail(f"operator {_OP_TEXT.get(type(node.op), type(node.op).__name__)!r} is not allowed; "
                                 "use + - * / **")
-            self.visit_expr(node.left, depth + 1)
+            # A flat chain such as a + b + c + d is a left-leaning tree as deep as it has terms, but it
+            # nests nothing: the left operand of the same kind of operator stays at the same depth.
+            chained = isinstance(node.left, ast.BinOp) and _LEVEL.get(type(node.left.op)) == _LEVEL.get(type(node.op))
+            self.visit_expr(node.left, depth if chained else depth + 1)
             self.visit_expr(node.right, depth + 1)
         elif isinstance(node, ast.UnaryOp):
             if type(node.op) not in _UNARY:

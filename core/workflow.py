@@ -21,7 +21,7 @@ from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
 from core.predictor.train import EpochReport, TrainConfig, predict_encoded, train_predictor
 from core.run_config import RunConfig
-from core.runs import Run, save_run
+from core.runs import Run, check_run_out, save_run
 from core.spaces import get_space
 from core.tables import ValidatedTable, table_hash
 from core.targets import evaluate_target, parse_target
@@ -64,9 +64,7 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     held-out metrics are computed on the validation split in the target's own units.
     """
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        # Checked before training so a long run is not wasted on a name clash.
-        raise InputError(f"run directory {out} already exists; choose another one, remove it or overwrite it")
+    check_run_out(out, overwrite)  # before training, so a long run is not wasted on a name clash
     target = parse_target(target_expression, table.metric_columns)
     values = evaluate_target(table.frame, target)
     kept = np.flatnonzero(values.kept)

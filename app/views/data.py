@@ -66,6 +66,17 @@ def benchmark_source() -> None:
 
 
 def upload_source() -> None:
+    """The upload source; whatever the file holds, the page ends in a message, never an exception."""
+    try:
+        _upload_source()
+    except InputError as err:  # raised outside the guarded steps below (e.g. by a cached helper)
+        st.error(state.one_line(err))
+    except Exception as err:  # a bug, not the user's file: log the traceback, say so in one line
+        state.LOG.exception("the Data page failed on an upload")
+        st.error(state.internal_error_line("reading the upload", err))
+
+
+def _upload_source() -> None:
     # No ``type=`` filter: Streamlit would refuse other extensions with an exception; core's reader
     # turns an unknown format into a one-line message instead.
     upload = st.file_uploader(
@@ -83,10 +94,10 @@ def upload_source() -> None:
     if upload.size > limit_mb * 1024 * 1024:
         st.error(f"{upload.name}: {upload.size / 1e6:.0f} MB is over the {limit_mb} MB upload limit")
         return
-    data, name, base_dir = upload.getvalue(), upload.name, None
+    data, name, base_dir, root = upload.getvalue(), upload.name, None, None
     try:
         if name.lower().endswith(".zip"):
-            data, name, base_dir = state.extract_onnx_zip(data, upload.name)
+            data, name, base_dir, root = state.extract_onnx_zip(data, upload.name)
             space_choice = "onnx"
         raw = state.read_raw(data, name)
     except InputError as err:
@@ -104,7 +115,7 @@ def upload_source() -> None:
                                index=datasets.index(inferred_dataset) if inferred_dataset in datasets else 0,
                                help="Only for benchmark spaces: lets the Build page report true metrics.")
     try:
-        table = state.validate_upload(data, name, space, base_dir)
+        table = state.validate_upload(data, name, space, base_dir, root)
     except InputError as err:
         st.error(state.one_line(err))
         rejected_preview(raw, upload.name)

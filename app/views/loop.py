@@ -76,7 +76,7 @@ def new_campaign_form() -> None:
         evaluator, kept = make_evaluator(choice, table, dataset, device)
         Campaign.create(out, keep_columns(table, kept), target, dataset=dataset, method=method,
                         evaluator=evaluator, seed=int(seed), epochs=int(epochs))
-    except (InputError, EvaluationError) as err:  # InputError is a ValueError: bad names, targets, options
+    except (InputError, EvaluationError) as err:  # bad names, targets, options
         st.error(state.one_line(err))
         return
     left_out = [c for c in table.metric_columns if c not in kept]

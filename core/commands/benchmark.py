@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from core.benchmark import METHODS, BenchmarkConfig, markdown_report, run_benchmark
-from core.commands import torch_threads
+from core.commands import arg_types, torch_threads
 from core.errors import InputError
 from core.spaces import get_space
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", required=True, help="a space with a shipped look-up table")
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--budgets", type=_ints, default=(50, 100, 200), help="N values, e.g. 50,100,200")
-    parser.add_argument("--seeds", type=int, default=10, help="number of seeds (0..S-1)")
+    parser.add_argument("--seeds", type=arg_types.positive_int, default=10, help="number of seeds (0..S-1)")
     parser.add_argument("--extra", type=int, default=4, help="evaluations after the N labelled (built ones)")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=200)

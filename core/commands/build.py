@@ -8,7 +8,7 @@ from core.build import CELL_SCORES, UNIT_HOPS, BuildConfig, build_architectures
 from core.constraints import parse_constraints
 from core.errors import InputError
 from core.runs import Run
-from core.tables import write_table
+from core.tables import check_output_table, write_table
 
 HELP = "build the top-N architectures from the best modules (prints the reduced search space size)"
 
@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     trained = Run.load(args.run)
+    out = check_output_table(Path(args.out) if args.out else trained.path / "built.csv")  # before the build
     result = build_architectures(trained, config)
-    out = Path(args.out) if args.out else trained.path / "built.csv"
     write_table(result.built, out)
     print(f"method {result.method}: {result.notes}")
     print(f"reduced search space: {result.reduced_space_size:,} architectures")

@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.diffusion.exhaustive import run_exhaustive_top
     from core.runs import Run
-    from core.tables import write_table
+    from core.tables import check_output_table, write_table
 
     trained = Run.load(args.run)
+    out = check_output_table(Path(args.out) if args.out else trained.path / "exhaustive.csv")  # before scoring
     total = trained.space.size() if trained.space.enumerable else 0
     tenth = {"last": 0}
 
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
 
     top = run_exhaustive_top(trained, args.top, include_evaluated=args.include_evaluated,
                              batch_size=args.batch_size, progress=progress)
-    out = Path(args.out) if args.out else trained.path / "exhaustive.csv"
     write_table(top, out)
     print(f"scored {top.attrs['scored']:,} architectures of {trained.space.name} in {top.attrs['seconds']:.1f} s "
           f"(target {trained.target}; {top.attrs['excluded']:,} evaluated ones left out)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.commands import arg_types
 from core.diffusion.gallery import parse_architectures as parse_architecture_values
 from core.diffusion.pipeline import (Architecture, check_model_dir, load_inputs, load_pipeline, read_prompts,
                                      run_inpainting)
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--masks", help="folder of masks, same file stems as the images (white = repaint)")
     parser.add_argument("--prompts", default=None, help="CSV with columns image,prompt (default: empty prompts)")
     parser.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="run seed; each image's noise depends on it and its name")
+    parser.add_argument("--seed", type=arg_types.seed, default=0, help="run seed; each image's noise depends on it and its name")
     parser.add_argument("--size", type=int, default=512, help="square working size, a multiple of 64 (default 512)")
     parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")

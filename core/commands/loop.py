@@ -15,7 +15,7 @@ import math
 import sys
 from pathlib import Path
 
-from core.commands import torch_threads
+from core.commands import arg_types, torch_threads
 from core.errors import InputError
 
 HELP = "campaigns: propose architectures, evaluate them (here, on Ray, or yourself) and learn from them"
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--out", required=True, help="campaign directory to create")
     init.add_argument("--method", default=None, help="searcher that proposes (default: autobuild-guided)")
     init.add_argument("--evaluator", choices=EVALUATOR_CHOICES, default="auto")
-    init.add_argument("--seed", type=int, default=0)
+    init.add_argument("--seed", type=arg_types.seed, default=0)
     init.add_argument("--epochs", type=int, default=200, help="predictor training epochs per round")
     fid = init.add_argument_group("fid evaluator (sd-unet: inpaint, then FID; outputs go to OUT/inpainting)")
     fid.add_argument("--model-dir", default=None, help="local diffusers inpainting pipeline folder")
@@ -133,10 +133,10 @@ def _init(args: argparse.Namespace) -> int:
 
 def _propose(args: argparse.Namespace) -> int:
     from core.campaign import Campaign
-    from core.tables import FORMATS, write_table
+    from core.tables import check_output_table, write_table
 
-    if args.out and not args.out.lower().endswith(tuple(FORMATS)):  # refuse before training, not after
-        raise InputError(f"{args.out}: unknown table format; use one of {', '.join(FORMATS)}")
+    if args.out:  # refuse before training, not after
+        check_output_table(args.out)
     torch_threads.apply(args)
     campaign = Campaign.open(args.campaign)
     proposals = campaign.propose(args.n, args.method, drop_pending=args.drop_pending, progress=_say)

@@ -15,9 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.runs import Run
-    from core.tables import load_table, write_table
+    from core.tables import check_output_table, load_table, write_table
     from core.workflow import predict_table
 
+    check_output_table(args.out)
     trained = Run.load(args.run)
     table = load_table(args.table, trained.space, metric_columns=[])
     out = predict_table(trained, table)

@@ -17,10 +17,11 @@ import time
 import numpy as np
 import pandas as pd
 
+from core.commands import arg_types
 from core.errors import InputError
 from core.sampling import sample_benchmark
 from core.spaces import get_space, space_names
-from core.tables import write_table
+from core.tables import check_output_table, write_table
 
 HELP = "write a table of N distinct random architectures with shipped metrics or measured latency"
 
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", required=True, help="search space name, e.g. nasbench-graph, nasbench201, ofa-mbv3")
     parser.add_argument("--dataset", default=None, help="benchmark dataset (default: the space's first)")
     parser.add_argument("--n", type=int, required=True, help="number of distinct architectures")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=arg_types.seed, default=0)
     parser.add_argument("--out", required=True, help="output table (.csv, .parquet or .jsonl)")
     measure = parser.add_argument_group("measuring (spaces that build real networks, e.g. ofa-mbv3, ofa-pn)")
     measure.add_argument("--measure", default=None, metavar="WHAT",
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_table(args.out)  # before sampling or measuring
     space = get_space(args.space)
     if args.n < 1:
         raise InputError(f"--n must be positive, not {args.n}")

@@ -18,10 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.runs import Run
     from core.scoring import score_modules
-    from core.tables import load_table, write_table
+    from core.tables import check_output_table, load_table, write_table
     from core.targets import evaluate_target
 
     trained = Run.load(args.run)
+    out = check_output_table(Path(args.out) if args.out else trained.path / "modules.parquet")  # before scoring
     if args.table is None:
         frame = trained.table()
         graphs = [trained.space.to_graph(a) for a in frame["arch"]]
@@ -30,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
         table = load_table(args.table, trained.space, metric_columns=[])
         graphs, targets = table.graphs, None
     scores = score_modules(trained, graphs, targets)
-    out = Path(args.out) if args.out else trained.path / "modules.parquet"
     write_table(scores.rankings, out)
     for hop in range(trained.hops + 1):
         top = scores.ranking(hop).head(args.show)

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from core.benchmark import METHODS, BenchmarkConfig, Lookup, run_method
-from core.commands import torch_threads
+from core.commands import arg_types, torch_threads
 from core.errors import InputError
 from core.spaces import get_space
-from core.tables import FORMATS, write_table
+from core.tables import check_output_table, write_table
 
 HELP = "run one search method on a shipped benchmark and write its evaluation history and pick"
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=int, default=100, help="N: labelled architectures (the search "
                         "evaluates N + extra in all)")
     parser.add_argument("--extra", type=int, default=BenchmarkConfig.extra)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=arg_types.seed, default=0)
     parser.add_argument("--k", type=int, default=BenchmarkConfig.k)
     parser.add_argument("--epochs", type=int, default=BenchmarkConfig.epochs)
     parser.add_argument("--rounds", type=int, default=BenchmarkConfig.rounds,
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if args.method not in METHODS:
         raise InputError(f"unknown method {args.method!r}; choose from {list(METHODS)}")
     torch_threads.apply(args)
-    if args.out and not args.out.lower().endswith(tuple(FORMATS)):  # refuse before searching, not after
-        raise InputError(f"{args.out}: unknown table format; use one of {', '.join(FORMATS)}")
+    if args.out:  # refuse before searching, not after
+        check_output_table(args.out)
     try:
         config = BenchmarkConfig(space=args.space, dataset=args.dataset, budgets=(args.budget,), seeds=(args.seed,),
                                  extra=args.extra, k=args.k, epochs=args.epochs, rounds=args.rounds,

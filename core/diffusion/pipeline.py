@@ -31,7 +31,9 @@ from PIL import Image
 
 from core.diffusion.fid import IMAGE_SUFFIXES
 from core.diffusion.unet_arch import apply_architecture
+from core.diffusion.images import open_image
 from core.errors import InputError
+from core.json_input import JsonInputError, load_json
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE
 
@@ -122,18 +124,34 @@ def check_model_dir(model_dir: str | Path, setting: str = "--model-dir") -> Path
     index = path / "model_index.json"
     if not index.is_file():
         raise InputError(f"{path} has no model_index.json, so it is not a diffusers pipeline directory")
+    meta = _json_object(index)
+    if "_diffusers_version" not in meta or "_class_name" not in meta:
+        raise InputError(f"{index} has no _class_name / _diffusers_version, so {path} is not a diffusers "
+                         "pipeline directory")
     missing = [c for c in COMPONENTS if not (path / c).is_dir()]
     if missing:
         raise InputError(f"{path} lacks the pipeline component folder(s) {missing}")
-    try:
-        unet_config = json.loads((path / "unet" / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"cannot read {path / 'unet' / 'config.json'}: {err}") from None
+    unet_config = _json_object(path / "unet" / "config.json")
     channels = unet_config.get("in_channels")
     if channels != INPAINT_IN_CHANNELS:
         raise InputError(f"{path} is not an inpainting model: its U-Net takes {channels} input channels, an "
                          f"inpainting U-Net takes {INPAINT_IN_CHANNELS} (latents, mask, masked-image latents)")
     return path
+
+
+def _json_object(path: Path) -> dict:
+    """A small JSON object file of a model directory; one line when unreadable, malformed or not an object."""
+    try:
+        if path.stat().st_size > 1024**2:
+            raise InputError(f"{path} is over 1 MB; not a diffusers config file")
+        data = load_json(path.read_bytes())
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    except JsonInputError as err:
+        raise InputError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} holds a JSON {type(data).__name__}, not an object of settings")
+    return data
 
 
 def load_pipeline(model_dir: str | Path, device: str | None = None, dtype: str | None = None):
@@ -224,12 +242,9 @@ def load_inputs(images_dir: str | Path, masks_dir: str | Path, size: int = 512,
     for path in files:
         if path.stem not in masks:
             raise InputError(f"image {path.name} has no mask {path.stem}.png (or .jpg, ...) in {masks_dir}")
-        try:
-            with Image.open(path) as img, Image.open(masks[path.stem]) as mask:
-                inputs.append(InpaintInput(path.stem, fit_square(img, size), fit_square(mask, size, mask=True),
-                                           prompts.get(path.stem, "")))
-        except OSError as err:
-            raise InputError(f"cannot read image {path} or its mask: {err}") from None
+        img, mask = open_image(path, "RGB"), open_image(masks[path.stem], "L")  # pixel-limited, one-line errors
+        inputs.append(InpaintInput(path.stem, fit_square(img, size), fit_square(mask, size, mask=True),
+                                   prompts.get(path.stem, "")))
     return inputs
 
 

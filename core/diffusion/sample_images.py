@@ -122,6 +122,9 @@ def sample_set(size: int = 512, crops_per_photo: int = 1, seed: int = 0) -> list
 def write_sample_set(out_dir: str | Path, size: int = 512, crops_per_photo: int = 1, seed: int = 0) -> Path:
     """Write ``originals/<name>.png``, ``masks/<name>.png`` and ``SOURCES.txt`` (credits) under ``out_dir``."""
     out = Path(out_dir)
+    for path in (out, out / "originals", out / "masks", *out.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError(f"cannot write the sample set to {out}: {path} is a file, not a folder")
     (out / "originals").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     credits = []

@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass
 #: Names of the GNN layer types (the ``--gnn`` choices); ``core.predictor.model.GNN_LAYERS`` builds them.
 GNN_NAMES = ("gatv2", "graphconv", "gin")
 
+#: Widest layer accepted: the paper's predictor is 32 wide; a typo such as 1e5 would otherwise try to
+#: allocate tens of GB (the GNN's weights grow with width squared).
+MAX_WIDTH = 1024
+
 
 @dataclass(frozen=True)
 class PredictorConfig:
@@ -39,8 +43,13 @@ class PredictorConfig:
             raise ValueError(f"unknown gnn {self.gnn!r}; choose one of {sorted(GNN_NAMES)}")
         for name in ("width", "layers", "fe_hidden", "head_hidden"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        for name in ("width", "fe_hidden", "head_hidden"):
+            if getattr(self, name) > MAX_WIDTH:
+                raise ValueError(f"{name} must be at most {MAX_WIDTH}, not {getattr(self, name)}")
+        if not isinstance(self.monotone_init, bool):
+            raise ValueError(f"monotone_init must be true or false, not {self.monotone_init!r}")
         if self.layers > 16:
             raise ValueError(f"layers must be at most 16, not {self.layers}")
 
@@ -82,6 +91,8 @@ class TrainConfig:
     keep_best: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in 0..2**32-1, not {self.seed!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, not {self.epochs!r}")
         if not isinstance(self.batch_size, int) or (self.batch_size != 0 and self.batch_size < 4):

@@ -30,14 +30,24 @@ Integral floats are written as ints (``64.0`` -> ``64``) so that one value has o
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 from typing import Any
 
 from core.errors import SpecError
 from core.graph import ArchGraph, check_dag
+from core.json_input import JsonInputError, load_json, reject_duplicate_keys
 from core.spaces import register_space
 from core.spaces.base import SearchSpace, parse_error
+
+#: Bounds per architecture: the largest real conversions (ONNX exports of big CNNs and transformers)
+#: have a few thousand operators; beyond these a spec is refused with one line instead of tying up a
+#: worker for minutes.
+MAX_NODES = 10_000
+MAX_EDGES = 50_000
+#: A spec's JSON text; 10,000 nodes with a few features each fit comfortably.
+MAX_SPEC_CHARS = 2_000_000
 
 #: WL rounds are capped so that long chains (ONNX conversions) stay linear-time; see the docstring.
 _MAX_WL_ROUNDS = 32
@@ -69,14 +79,13 @@ class GenericGraphSpace(SearchSpace):
         """Validate ``spec`` against the rules of the module docstring; return its nodes and edges."""
         if not isinstance(spec, str):
             raise parse_error(self.name, repr(spec), f"a spec must be a JSON string, not {type(spec).__name__}")
+        if len(spec) > MAX_SPEC_CHARS:
+            raise parse_error(self.name, spec, f"the spec is {len(spec):,} characters long; the limit is "
+                              f"{MAX_SPEC_CHARS:,}")
         try:
-            obj = json.loads(spec, object_pairs_hook=_reject_duplicate_keys)
-        except json.JSONDecodeError as err:
-            raise parse_error(self.name, spec, f"malformed JSON ({err.msg} at char {err.pos})") from None
-        except RecursionError:
-            raise parse_error(self.name, spec, "JSON nested too deeply") from None
-        except _DuplicateKey as err:
-            raise parse_error(self.name, spec, f"key {err.args[0]!r} appears twice in one object") from None
+            obj = load_json(spec, max_chars=MAX_SPEC_CHARS, object_pairs_hook=reject_duplicate_keys)
+        except JsonInputError as err:
+            raise parse_error(self.name, spec, str(err)) from None
         if not isinstance(obj, dict):
             raise parse_error(self.name, spec, f"expected a JSON object, got {type(obj).__name__}")
         unknown = sorted(set(obj) - {"nodes", "edges"})
@@ -96,6 +105,8 @@ class GenericGraphSpace(SearchSpace):
     def _parse_nodes(self, spec: str, raw: Any) -> Nodes:
         if not isinstance(raw, list) or not raw:
             raise parse_error(self.name, spec, "'nodes' must be a non-empty list of objects")
+        if len(raw) > MAX_NODES:
+            raise parse_error(self.name, spec, f"{len(raw):,} nodes; an architecture may have at most {MAX_NODES:,}")
         nodes = []
         for i, node in enumerate(raw):
             if not isinstance(node, dict):
@@ -118,6 +129,8 @@ class GenericGraphSpace(SearchSpace):
     def _parse_edges(self, spec: str, raw: Any, num_nodes: int) -> Edges:
         if not isinstance(raw, list):
             raise parse_error(self.name, spec, "'edges' must be a list of [src, dst] pairs")
+        if len(raw) > MAX_EDGES:
+            raise parse_error(self.name, spec, f"{len(raw):,} edges; an architecture may have at most {MAX_EDGES:,}")
         edges: Edges = []
         seen = set()
         for j, edge in enumerate(raw):
@@ -134,19 +147,6 @@ class GenericGraphSpace(SearchSpace):
             seen.add((src, dst))
             edges.append((src, dst))
         return edges
-
-
-class _DuplicateKey(Exception):
-    """A JSON object repeats a key; plain ``json.loads`` would silently keep the last value."""
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _DuplicateKey(key)
-        obj[key] = value
-    return obj
 
 
 def _normalise_number(value: Any) -> Any:
@@ -194,21 +194,26 @@ def _wl_colours(nodes: Nodes, edges: Edges) -> list[str]:
 
 
 def _canonical_order(nodes: Nodes, edges: Edges) -> tuple[Nodes, Edges]:
-    """Relabel nodes in the canonical topological order of the module docstring; edges sorted."""
+    """Relabel nodes in the canonical topological order of the module docstring; edges sorted.
+
+    The ready nodes wait in a heap: a node's key is fixed once it is ready (all its predecessors are
+    placed), so each node is pushed and popped once and the order costs O((N + E) log N), also for
+    graphs of many isolated or identical nodes. Equal keys are broken by the input index, which only
+    matters between nodes the key cannot tell apart.
+    """
     colours = _wl_colours(nodes, edges)
     preds, succs = _adjacency(len(nodes), edges)
     indeg = [len(p) for p in preds]
     position: dict[int, int] = {}
-    ready = {v for v in range(len(nodes)) if indeg[v] == 0}
+    ready = [(colours[v], (), v) for v in range(len(nodes)) if indeg[v] == 0]
+    heapq.heapify(ready)
     while ready:
-        # Every predecessor of a ready node is already placed, so its key is fully known.
-        v = min(ready, key=lambda u: (colours[u], sorted(position[p] for p in preds[u])))
-        ready.remove(v)
+        _, _, v = heapq.heappop(ready)
         position[v] = len(position)
         for d in succs[v]:
             indeg[d] -= 1
             if indeg[d] == 0:
-                ready.add(d)
+                heapq.heappush(ready, (colours[d], tuple(sorted(position[p] for p in preds[d])), d))
     order = sorted(range(len(nodes)), key=position.__getitem__)
     new_edges = sorted((position[s], position[d]) for s, d in edges)
     return [nodes[v] for v in order], new_edges

@@ -24,6 +24,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.graph import CATEGORICAL, MISSING, ArchGraph, FeatureSchema, FeatureSpec
+from core.json_input import JsonInputError, load_json
 from core.spaces import register_space
 from core.spaces.base import parse_error
 from core.spaces.capabilities import SamplingSpace, EnumerableSpace, LookupSpace
@@ -111,8 +112,8 @@ class NasBenchGraphSpace(SamplingSpace, EnumerableSpace, LookupSpace):
     def parse(self, spec: str) -> tuple[list[int], list[str]]:
         """Raw ``(links, ops)`` of a spec, checked for shape, link range and op names (not canonicalised)."""
         try:
-            obj = json.loads(spec)
-        except (TypeError, ValueError) as exc:
+            obj = load_json(spec)
+        except JsonInputError as exc:
             raise parse_error(SPACE, str(spec), f"not JSON ({exc})") from None
         if not isinstance(obj, dict) or set(obj) != {"links", "ops"}:
             got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__

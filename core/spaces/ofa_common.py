@@ -41,6 +41,7 @@ import numpy as np
 
 from core.errors import InputError, SpecError
 from core.graph import CATEGORICAL, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
+from core.json_input import JsonInputError, load_json
 from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig, profile_subnet
 from core.spaces.base import UnitCandidate, parse_error
 from core.spaces.capabilities import SamplingSpace, UnitSpace, MeasuringSpace
@@ -92,9 +93,9 @@ class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
         if not isinstance(spec, str):
             raise parse_error(self.name, str(spec), f"need a JSON object as text, got {type(spec).__name__}")
         try:
-            obj = json.loads(spec)
-        except json.JSONDecodeError as e:
-            raise parse_error(self.name, spec, f"not JSON ({e.msg} at character {e.pos})") from None
+            obj = load_json(spec)
+        except JsonInputError as e:
+            raise parse_error(self.name, spec, f"not JSON ({e})") from None
         if not isinstance(obj, dict):
             raise parse_error(self.name, spec, "need a JSON object with keys ks, e, d, r")
 

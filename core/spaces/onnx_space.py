@@ -92,6 +92,8 @@ def _load(path: str) -> _Parsed:
         raise SpecError(f"ONNX file {path!r} does not exist") from None
     except OSError as err:
         raise SpecError(f"ONNX file {path!r} cannot be read: {err.strerror}") from None
+    except ValueError:  # e.g. an embedded NUL byte: no file can have that name
+        raise SpecError(f"ONNX path {path!r} is not a valid file name") from None
     if not os.path.isfile(path):
         raise SpecError(f"ONNX path {path!r} is not a file")
     return _parse_file(path, stat.st_mtime_ns, stat.st_size)

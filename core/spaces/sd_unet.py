@@ -55,6 +55,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.graph import CATEGORICAL, MISSING, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
+from core.json_input import JsonInputError, load_json
 from core.spaces import register_space
 from core.spaces.base import UnitCandidate, parse_error
 from core.spaces.capabilities import SamplingSpace, EnumerableSpace, UnitSpace
@@ -165,9 +166,9 @@ class SdUnetSpace(SamplingSpace, EnumerableSpace, UnitSpace):
         if not isinstance(spec, str):
             raise parse_error(SPACE, str(spec), f"need a JSON object string, got {type(spec).__name__}")
         try:
-            raw = json.loads(spec)
-        except json.JSONDecodeError as err:
-            raise parse_error(SPACE, spec, f"not JSON ({err.msg} at character {err.pos})") from None
+            raw = load_json(spec)
+        except JsonInputError as err:
+            raise parse_error(SPACE, spec, f"not JSON ({err})") from None
         if not isinstance(raw, dict):
             raise parse_error(SPACE, spec, f"need a JSON object of stages, got {type(raw).__name__}")
         unknown = [k for k in raw if k not in STAGE_BY_NAME]
