@@ -324,7 +324,7 @@ def test_deeply_nested_json_tables_are_one_line(tmp_path):
 def test_inpaint_arch_deeply_nested_is_one_line():
     from core.commands.inpaint import parse_architectures
 
-    with pytest.raises(SpecError, match="nested"):
+    with pytest.raises(InputError, match="--arch: .*nested"):
         parse_architectures(['{"down0": ' + DEEP + "}"])
 
 
