@@ -60,7 +60,7 @@ def node_scores(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> np.nd
     out = []
     for start in range(0, len(store), batch_size):
         ids = torch.arange(start, min(start + batch_size, len(store)))
-        emb = model(store.batch(ids).to(device)).node_embeddings
+        emb = model(store.model_batch(ids).to(device)).node_embeddings
         norms = torch.stack([x.abs().sum(dim=1) for x in emb], dim=1).cpu()
         out.append((norms - mean) / std)
     return torch.cat(out).numpy()

@@ -86,7 +86,7 @@ def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.nda
     ids_t = torch.arange(len(store)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     preds, norms = [], []
     for start in range(0, ids_t.numel(), batch_size):
-        out = model(store.batch(ids_t[start:start + batch_size]).to(device))
+        out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
         preds.append(out.prediction.cpu())
         norms.append(torch.stack([g.abs().sum(dim=1) for g in out.graph_embeddings], dim=1).cpu())
     if not preds:
@@ -105,7 +105,7 @@ def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np
     sq = torch.zeros(model.hops + 1, dtype=torch.float64)
     count = 0
     for start in range(0, ids_t.numel(), batch_size):
-        out = model(store.batch(ids_t[start:start + batch_size]).to(device))
+        out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
         norms = torch.stack([x.abs().sum(dim=1) for x in out.node_embeddings], dim=1).double().cpu()
         sums += norms.sum(0)
         sq += (norms ** 2).sum(0)
@@ -173,7 +173,7 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
             ids = perm[start:start + batch_size]
             if ids.numel() < 4:
                 continue
-            out = model(store.batch(ids).to(device))
+            out = model(store.model_batch(ids).to(device))
             loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
                                                     out.graph_embeddings, cfg.lam, cfg.temperature)
             optimiser.zero_grad(set_to_none=True)
