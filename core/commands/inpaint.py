@@ -9,12 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.diffusion.pipeline import (Architecture, architectures_from_table, check_model_dir, check_names,
-                                     default_name, load_inputs, load_pipeline, read_prompts, run_inpainting)
 from core.errors import InputError
-from core.spaces import get_space
-from core.spaces.sd_unet import FULL_SPEC, SPACE
-from core.tables import read_table
 
 HELP = "inpaint images with SD v1.x U-Net architectures from a local diffusers model directory"
 
@@ -39,8 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crops", type=int, default=1, help="with --make-sample: crops per photograph (default 1)")
 
 
-def parse_architectures(values: list[str]) -> list[Architecture]:
-    """``--arch`` values: JSON specs, ``full``, or tables of specs."""
+def parse_architectures(values: list[str]) -> list:
+    """``--arch`` values: JSON specs, ``full``, or tables of specs (a list of ``Architecture``)."""
+    from core.diffusion.pipeline import Architecture, architectures_from_table, check_names, default_name
+    from core.spaces import get_space
+    from core.spaces.sd_unet import FULL_SPEC, SPACE
+    from core.tables import read_table
+
     space = get_space(SPACE)
     archs: list[Architecture] = []
     for value in values:
@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         out = write_sample_set(args.make_sample, size=args.size, crops_per_photo=args.crops, seed=args.seed)
         print(f"wrote real photographs to {out / 'originals'} and masks to {out / 'masks'} (credits: SOURCES.txt)")
         return 0
+    from core.diffusion.pipeline import check_model_dir, load_inputs, load_pipeline, read_prompts, run_inpainting
+
     missing = [flag for flag, value in (("--model-dir", args.model_dir), ("--arch", args.arch),
                                         ("--images", args.images), ("--masks", args.masks), ("--out", args.out))
                if not value]
