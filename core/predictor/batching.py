@@ -87,19 +87,35 @@ class EncodedGraphs:
         if not graphs:
             raise ValueError("no graphs to encode")
         self.schema = schema
-        cats, nums, edges, n_nodes, n_edges = [], [], [], [], []
+        # Plain lists first and one tensor each at the end: a tensor per graph cost more than the encoding.
+        cats: list[list[int]] = []
+        nums: list[list[float]] = []
+        sources: list[int] = []
+        targets: list[int] = []
+        n_nodes, n_edges = [], []
+        encoded: dict[tuple, tuple[list[int], list[float]]] = {}  # spaces repeat the same nodes a lot
         for i, g in enumerate(graphs):
-            x_cat, x_num, edge_index = g.encode(schema)
-            cats.append(x_cat)
-            nums.append(x_num)
-            edges.append(edge_index)
+            for node in g.nodes:
+                try:
+                    key = tuple(node.items())
+                    c, m = encoded[key]
+                except KeyError:
+                    c, m = encoded[key] = schema.encode_node(node)
+                except TypeError:  # an unhashable value: encode without the memo
+                    c, m = schema.encode_node(node)
+                cats.append(c)
+                nums.append(m)
+            for src, dst in g.edges:
+                sources.append(src)
+                targets.append(dst)
             n_nodes.append(g.num_nodes)
-            n_edges.append(edge_index.shape[1])
+            n_edges.append(len(g.edges))
             if progress is not None and (i + 1) % 1000 == 0:
                 progress(i + 1, len(graphs))
-        self.x_cat = torch.cat(cats)
-        self.x_num = torch.cat(nums)
-        self.edge_local = torch.cat(edges, dim=1)
+        total = len(cats)
+        self.x_cat = torch.tensor(cats, dtype=torch.long).reshape(total, len(schema.categorical))
+        self.x_num = torch.tensor(nums, dtype=torch.float32).reshape(total, len(schema.numeric))
+        self.edge_local = torch.tensor([sources, targets], dtype=torch.long).reshape(2, len(sources))
         self.node_counts = torch.tensor(n_nodes, dtype=torch.long)
         self.edge_counts = torch.tensor(n_edges, dtype=torch.long)
         self.node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.node_counts.cumsum(0)])

@@ -7,12 +7,13 @@ different hops are comparable (docs/design.md 2.7).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,6 +54,21 @@ class TrainResult:
     restored_best: bool = False
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one intra-op CPU thread, then restore torch's setting.
+
+    Multithreaded CPU kernels split sums (matmuls, reductions, scatters) by thread count, so two
+    thread counts round differently and, over thousands of steps, train different models.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -78,15 +94,22 @@ def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 @torch.no_grad()
 def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray | None = None,
-                    batch_size: int = 4096, device: torch.device | None = None
+                    batch_size: int = 4096, device: torch.device | None = None, dense: bool = True
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``."""
+    """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``.
+
+    ``dense``: batch bounded graphs densely (:mod:`core.predictor.dense`; the same within float
+    rounding); training passes False so that its validation and hop moments are the PyG path's.
+    Runs on one CPU thread (:func:`one_thread`), so a prediction does not depend on torch's setting.
+    """
     device = device or next(model.parameters()).device
     model.eval()
     ids_t = torch.arange(len(store)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     preds, norms = [], []
+    gather = store.model_batch if dense else store.batch
     for start in range(0, ids_t.numel(), batch_size):
-        out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
+        with one_thread():
+            out = model(gather(ids_t[start:start + batch_size]).to(device))
         preds.append(out.prediction.cpu())
         norms.append(torch.stack([g.abs().sum(dim=1) for g in out.graph_embeddings], dim=1).cpu())
     if not preds:
@@ -96,16 +119,19 @@ def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.nda
 
 @torch.no_grad()
 def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray,
-                        batch_size: int = 4096) -> list[tuple[float, float]]:
-    """Mean and std of node-embedding L1 norms per hop over all nodes of graphs ``ids``."""
+                        batch_size: int = 4096, dense: bool = True) -> list[tuple[float, float]]:
+    """Mean and std of node-embedding L1 norms per hop over all nodes of graphs ``ids`` (``dense``: as
+    in :func:`predict_encoded`)."""
     device = next(model.parameters()).device
     model.eval()
     ids_t = torch.as_tensor(ids, dtype=torch.long)
     sums = torch.zeros(model.hops + 1, dtype=torch.float64)
     sq = torch.zeros(model.hops + 1, dtype=torch.float64)
     count = 0
+    gather = store.model_batch if dense else store.batch
     for start in range(0, ids_t.numel(), batch_size):
-        out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
+        with one_thread():
+            out = model(gather(ids_t[start:start + batch_size]).to(device))
         norms = torch.stack([x.abs().sum(dim=1) for x in out.node_embeddings], dim=1).double().cpu()
         sums += norms.sum(0)
         sq += (norms ** 2).sum(0)
@@ -134,8 +160,18 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
     """Train a predictor on encoded graphs ``store`` with raw targets ``y`` [G].
 
     ``progress`` is called after every epoch; ``should_stop`` is polled between epochs (a UI's Stop
-    button): training then ends early and returns the best model so far.
+    button): training then ends early (with the best validation epoch's weights when ``keep_best``).
+
+    Training runs on one CPU thread whatever torch's setting (:func:`one_thread`), so a seed gives
+    the same model on any machine setting; on graphs this small more threads do not pay.
     """
+    with one_thread():
+        return _train(store, y, model_config, train_config, progress, should_stop)
+
+
+def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, train_config: TrainConfig,
+           progress: Callable[[EpochReport], None] | None,
+           should_stop: Callable[[], bool] | None) -> TrainResult:
     started = time.perf_counter()
     cfg = train_config
     seed_everything(cfg.seed)
@@ -173,7 +209,10 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
             ids = perm[start:start + batch_size]
             if ids.numel() < 4:
                 continue
-            out = model(store.model_batch(ids).to(device))
+            # Training steps run on the PyG path: the dense path computes the same within float
+            # rounding but does not train faster on a CPU, and rounding differences compound over
+            # thousands of steps (benchmarks/results/train_speed.md has both).
+            out = model(store.batch(ids).to(device))
             loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
                                                     out.graph_embeddings, cfg.lam, cfg.temperature)
             optimiser.zero_grad(set_to_none=True)
@@ -187,7 +226,7 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
         val_rho = None
         last = epoch == epochs
         if val_ids.size >= 2 and (epoch % cfg.eval_every == 0 or last):
-            pred, _ = predict_encoded(model, store, val_ids)
+            pred, _ = predict_encoded(model, store, val_ids, dense=False)
             val_rho = metrics.spearman(pred, y[val_ids])
             score = -math.inf if math.isnan(val_rho) else val_rho
             if score > best_score:
@@ -213,7 +252,7 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
     else:
         best_epoch = len(history)
     model.eval()
-    moments = compute_hop_moments(model, store, train_ids)
+    moments = compute_hop_moments(model, store, train_ids, dense=False)
     return TrainResult(model, mean, std, moments, train_ids, val_ids, history, best_epoch,
                        time.perf_counter() - started, restored_best=restored)
 
