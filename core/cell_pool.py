@@ -27,6 +27,23 @@ def position_of(node: dict) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in node.items() if k != "op"))
 
 
+def _node_keys(graphs: Sequence[ArchGraph]) -> list[tuple[tuple, str]]:
+    """(position, op) of every node of ``graphs``, in order; each distinct node is keyed once."""
+    keys: dict[tuple, tuple[tuple, str]] = {}
+    out = []
+    for g in graphs:
+        for node in g.nodes:
+            try:
+                items = tuple(node.items())
+                key = keys[items]
+            except KeyError:
+                key = keys[items] = (position_of(node), str(node.get("op", "")))
+            except TypeError:  # an unhashable value: no memo
+                key = (position_of(node), str(node.get("op", "")))
+            out.append(key)
+    return out
+
+
 def build_pool(run: Run, space: SearchSpace, rng_seed: int = 0, mutations: int = BuildConfig.pool_mutations
                ) -> list[str]:
     """Architectures the module-based build chooses from: the space, or the table and ``mutations``
@@ -65,7 +82,7 @@ class CellPool:
         self.sink_arch = np.asarray(sink_arch)
         self.depth = np.asarray(depth)
         self.node_arch = np.repeat(np.arange(len(graphs)), self.store.node_counts.numpy())
-        self.node_keys = [(position_of(n), str(n.get("op", ""))) for g in graphs for n in g.nodes]
+        self.node_keys = _node_keys(graphs)
 
     def __len__(self) -> int:
         return len(self.specs)

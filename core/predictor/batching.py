@@ -11,8 +11,10 @@ Layout for G graphs with N nodes and E edges in total:
 Bounded graphs (at most :data:`DENSE_MAX_NODES` nodes, as in every shipped space) are also kept
 *dense*: ``dense_adj`` [G, n, n] (``dense_adj[g, dst, src]`` counts the edges src -> dst) with
 ``n = max node count``, so a batch is a padded tensor and every GNN layer a batched matmul
-(:class:`DenseBatch`, :mod:`core.predictor.dense`). :meth:`EncodedGraphs.model_batch` gives the
-model the dense form when there is one and the PyG form otherwise (large user graphs).
+(:class:`DenseBatch`, :mod:`core.predictor.dense`) when the store is made with ``dense=True``;
+:meth:`EncodedGraphs.model_batch` then gives the model the dense form, else the PyG form. The PyG
+form is the default: on a CPU the dense one computes the same within float rounding without being
+faster (benchmarks/results/train_speed.md), and rounding differences reorder near-ties.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ class EncodedGraphs:
     """All graphs of a table, encoded once against a schema; ``batch(ids)`` gathers any subset."""
 
     def __init__(self, graphs: Sequence[ArchGraph], schema: FeatureSchema,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, dense: bool = False) -> None:
         if not graphs:
             raise ValueError("no graphs to encode")
         self.schema = schema
@@ -121,7 +123,8 @@ class EncodedGraphs:
         self.node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.node_counts.cumsum(0)])
         self.edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.edge_counts.cumsum(0)])
         self.max_nodes = int(self.node_counts.max())
-        self.dense = self.max_nodes <= DENSE_MAX_NODES
+        #: Batches for the model are dense: asked for, and every graph has at most DENSE_MAX_NODES nodes.
+        self.dense = dense and self.max_nodes <= DENSE_MAX_NODES
         if self.dense:
             self._encode_dense()
 
@@ -156,7 +159,7 @@ class EncodedGraphs:
         return torch.repeat_interleave(starts, counts) + within
 
     def model_batch(self, ids: torch.Tensor) -> GraphBatch | DenseBatch:
-        """Graphs ``ids`` batched for the model: densely when the graphs are bounded, else for PyG."""
+        """Graphs ``ids`` batched for the model: densely for a dense store, else for PyG."""
         return self.dense_batch(ids) if self.dense else self.batch(ids)
 
     def dense_batch(self, ids: torch.Tensor) -> DenseBatch:

@@ -94,22 +94,19 @@ def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 @torch.no_grad()
 def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray | None = None,
-                    batch_size: int = 4096, device: torch.device | None = None, dense: bool = True
+                    batch_size: int = 4096, device: torch.device | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``.
 
-    ``dense``: batch bounded graphs densely (:mod:`core.predictor.dense`; the same within float
-    rounding); training passes False so that its validation and hop moments are the PyG path's.
     Runs on one CPU thread (:func:`one_thread`), so a prediction does not depend on torch's setting.
     """
     device = device or next(model.parameters()).device
     model.eval()
     ids_t = torch.arange(len(store)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     preds, norms = [], []
-    gather = store.model_batch if dense else store.batch
     for start in range(0, ids_t.numel(), batch_size):
         with one_thread():
-            out = model(gather(ids_t[start:start + batch_size]).to(device))
+            out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
         preds.append(out.prediction.cpu())
         norms.append(torch.stack([g.abs().sum(dim=1) for g in out.graph_embeddings], dim=1).cpu())
     if not preds:
@@ -119,19 +116,17 @@ def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.nda
 
 @torch.no_grad()
 def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray,
-                        batch_size: int = 4096, dense: bool = True) -> list[tuple[float, float]]:
-    """Mean and std of node-embedding L1 norms per hop over all nodes of graphs ``ids`` (``dense``: as
-    in :func:`predict_encoded`)."""
+                        batch_size: int = 4096) -> list[tuple[float, float]]:
+    """Mean and std of node-embedding L1 norms per hop over all nodes of graphs ``ids``."""
     device = next(model.parameters()).device
     model.eval()
     ids_t = torch.as_tensor(ids, dtype=torch.long)
     sums = torch.zeros(model.hops + 1, dtype=torch.float64)
     sq = torch.zeros(model.hops + 1, dtype=torch.float64)
     count = 0
-    gather = store.model_batch if dense else store.batch
     for start in range(0, ids_t.numel(), batch_size):
         with one_thread():
-            out = model(gather(ids_t[start:start + batch_size]).to(device))
+            out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
         norms = torch.stack([x.abs().sum(dim=1) for x in out.node_embeddings], dim=1).double().cpu()
         sums += norms.sum(0)
         sq += (norms ** 2).sum(0)
@@ -209,10 +204,7 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
             ids = perm[start:start + batch_size]
             if ids.numel() < 4:
                 continue
-            # Training steps run on the PyG path: the dense path computes the same within float
-            # rounding but does not train faster on a CPU, and rounding differences compound over
-            # thousands of steps (benchmarks/results/train_speed.md has both).
-            out = model(store.batch(ids).to(device))
+            out = model(store.model_batch(ids).to(device))
             loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
                                                     out.graph_embeddings, cfg.lam, cfg.temperature)
             optimiser.zero_grad(set_to_none=True)
@@ -226,7 +218,7 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
         val_rho = None
         last = epoch == epochs
         if val_ids.size >= 2 and (epoch % cfg.eval_every == 0 or last):
-            pred, _ = predict_encoded(model, store, val_ids, dense=False)
+            pred, _ = predict_encoded(model, store, val_ids)
             val_rho = metrics.spearman(pred, y[val_ids])
             score = -math.inf if math.isnan(val_rho) else val_rho
             if score > best_score:
@@ -252,7 +244,7 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
     else:
         best_epoch = len(history)
     model.eval()
-    moments = compute_hop_moments(model, store, train_ids, dense=False)
+    moments = compute_hop_moments(model, store, train_ids)
     return TrainResult(model, mean, std, moments, train_ids, val_ids, history, best_epoch,
                        time.perf_counter() - started, restored_best=restored)
 

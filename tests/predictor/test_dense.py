@@ -32,7 +32,7 @@ def _flat(out):
 @pytest.mark.parametrize("gnn", sorted(GNN_LAYERS))
 @pytest.mark.parametrize("training", [False, True])
 def test_dense_path_matches_pyg_path_on_the_same_weights(gnn, training):
-    store = EncodedGraphs(GRAPHS, SCHEMA)
+    store = EncodedGraphs(GRAPHS, SCHEMA, dense=True)
     assert store.dense
     ids = torch.tensor([3, 0, 5, 2, 1, 7, 4])
     torch.manual_seed(0)
@@ -56,7 +56,7 @@ def test_dense_path_matches_pyg_path_on_the_same_weights(gnn, training):
 
 
 def test_batch_norm_statistics_count_real_nodes_only():
-    store = EncodedGraphs(GRAPHS, SCHEMA)
+    store = EncodedGraphs(GRAPHS, SCHEMA, dense=True)
     ids = torch.arange(len(GRAPHS))
     stats = []
     for batch in (store.batch(ids), store.dense_batch(ids)):
@@ -69,10 +69,12 @@ def test_batch_norm_statistics_count_real_nodes_only():
 
 
 def test_model_batch_is_dense_for_bounded_graphs_and_pyg_for_large_ones():
-    small = EncodedGraphs(GRAPHS[:2], SCHEMA)
+    small = EncodedGraphs(GRAPHS[:2], SCHEMA, dense=True)
     assert isinstance(small.model_batch(torch.arange(2)), DenseBatch)
+    assert isinstance(EncodedGraphs(GRAPHS[:2], SCHEMA).model_batch(torch.arange(2)), GraphBatch)  # the default
     n = DENSE_MAX_NODES + 1
-    big = EncodedGraphs([graph(["in"] + ["a"] * (n - 2) + ["out"], [(i, i + 1) for i in range(n - 1)])], SCHEMA)
+    big = EncodedGraphs([graph(["in"] + ["a"] * (n - 2) + ["out"], [(i, i + 1) for i in range(n - 1)])], SCHEMA,
+                        dense=True)
     assert not big.dense and isinstance(big.model_batch(torch.arange(1)), GraphBatch)
     with pytest.raises(ValueError, match="not batched densely"):
         big.dense_batch(torch.arange(1))
