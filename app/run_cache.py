@@ -90,10 +90,10 @@ def exhaustive_top(path: str, stamp: float, n: int) -> pd.DataFrame:
     """The run's regression head's top ``n`` over its whole space, evaluated architectures left out,
     with the true metrics and percentile the built table shows (where a look-up table ships)."""
     from core.build import with_lookup
-    from core.diffusion.exhaustive import run_exhaustive_top
+    from core.head_top import head_top
 
     run = load_run(path, stamp)
-    return with_lookup(run, run_exhaustive_top(run, n))
+    return with_lookup(run, head_top(run, n))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -36,6 +36,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from core.benchmark_config import BENCHMARK_DATASETS, METHODS, BenchmarkConfig  # noqa: F401 - re-exported
 from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import PredictorConfig
@@ -43,56 +44,9 @@ from core.predictor.train import TrainConfig, train_predictor
 from core.run_config import RunConfig
 from core.runs import Run
 from core.search import Evaluator, SearchProgress
-from core.searchers import SEARCHERS, SearchSettings, get_searcher
+from core.searchers import get_searcher
 from core.spaces import get_space
 from core.spaces.base import SearchSpace
-
-METHODS = tuple(SEARCHERS)
-
-#: The benchmark datasets the reports use: short name -> (space, dataset).
-BENCHMARK_DATASETS = {"cora": ("nasbench-graph", "cora"), "citeseer": ("nasbench-graph", "citeseer"),
-                      "pubmed": ("nasbench-graph", "pubmed"), "cs": ("nasbench-graph", "cs"),
-                      "nb201": ("nasbench201", "cifar10")}
-
-
-@dataclass(frozen=True)
-class BenchmarkConfig:
-    """What to compare. ``select``/``report`` default to the space's validation and test metrics."""
-
-    space: str
-    dataset: str | None = None
-    budgets: tuple[int, ...] = (50, 100, 200)
-    seeds: tuple[int, ...] = tuple(range(10))
-    extra: int = 4
-    k: int = 3
-    epochs: int = 200
-    lam: float = 1.0
-    gnn: str = PredictorConfig.gnn
-    rounds: int = 4
-    methods: tuple[str, ...] = METHODS
-    select: str | None = None
-    report: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.budgets or min(self.budgets) < 10:
-            raise ValueError(f"budgets must be at least 10, got {self.budgets}")
-        if not self.seeds:
-            raise ValueError("need at least one seed")
-        if self.extra < 1:
-            raise ValueError(f"extra must be positive, got {self.extra}")
-        if self.rounds < 1:
-            raise ValueError(f"rounds must be positive, got {self.rounds}")
-        PredictorConfig(gnn=self.gnn)  # validates the layer name
-        self.settings()  # validates k and rounds
-        unknown = set(self.methods) - set(METHODS)
-        if unknown:
-            raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
-
-
-    def settings(self) -> SearchSettings:
-        """The searchers' settings for this benchmark."""
-        return SearchSettings(k=self.k, rounds=self.rounds, extra=self.extra)
-
 
 @dataclass
 class Trial:

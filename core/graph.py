@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from core.errors import SpecError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so the CLI's help does not wait for it
+    import torch
 
 #: The categorical value a node gets for a feature it does not have (generic user spaces).
 MISSING = "-"
@@ -212,6 +213,7 @@ class ArchGraph:
         self._preds: list[list[int]] = [[] for _ in range(n)]
         for s, d in self.edges:
             self._preds[d].append(s)
+        self._order: list[int] | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -220,9 +222,21 @@ class ArchGraph:
     def predecessors(self, node: int) -> list[int]:
         return self._preds[node]
 
+    @property
+    def topological_order(self) -> list[int]:
+        """Every node after all its predecessors (the one order every caller uses; computed once).
+
+        Raises :class:`SpecError` if the edges contain a cycle.
+        """
+        if self._order is None:
+            self._order = topological_order(self.num_nodes, self.edges)
+        return self._order
+
     # ----------------------------------------------------------------- tensors
     def encode(self, schema: FeatureSchema) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Tensors of this graph: ``x_cat`` [N, C] long, ``x_num`` [N, M] float, ``edge_index`` [2, E] long."""
+        import torch
+
         cats, nums = [], []
         for node in self.nodes:
             c, m = schema.encode_node(node)
@@ -272,21 +286,30 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def check_dag(num_nodes: int, edges: Sequence[tuple[int, int]]) -> None:
-    """Raise :class:`SpecError` if the edges contain a cycle (Kahn's algorithm)."""
+def topological_order(num_nodes: int, edges: Sequence[tuple[int, int]]) -> list[int]:
+    """Nodes ``0..num_nodes-1`` with every edge's source before its destination (Kahn's algorithm).
+
+    Raises :class:`SpecError` if the edges contain a cycle.
+    """
     indeg = [0] * num_nodes
     out: list[list[int]] = [[] for _ in range(num_nodes)]
     for s, d in edges:
         out[s].append(d)
         indeg[d] += 1
     ready = [v for v in range(num_nodes) if indeg[v] == 0]
-    visited = 0
+    order: list[int] = []
     while ready:
         v = ready.pop()
-        visited += 1
+        order.append(v)
         for d in out[v]:
             indeg[d] -= 1
             if indeg[d] == 0:
                 ready.append(d)
-    if visited != num_nodes:
+    if len(order) != num_nodes:
         raise SpecError("the edges contain a cycle; an architecture must be a DAG")
+    return order
+
+
+def check_dag(num_nodes: int, edges: Sequence[tuple[int, int]]) -> None:
+    """Raise :class:`SpecError` if the edges contain a cycle."""
+    topological_order(num_nodes, edges)

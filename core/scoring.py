@@ -26,6 +26,7 @@ import torch
 
 from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
+from core.predictor.train import one_thread
 from core.runs import Run
 
 
@@ -60,7 +61,8 @@ def node_scores(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> np.nd
     out = []
     for start in range(0, len(store), batch_size):
         ids = torch.arange(start, min(start + batch_size, len(store)))
-        emb = model(store.batch(ids).to(device)).node_embeddings
+        with one_thread():  # scores do not depend on torch's thread setting
+            emb = model(store.model_batch(ids).to(device)).node_embeddings
         norms = torch.stack([x.abs().sum(dim=1) for x in emb], dim=1).cpu()
         out.append((norms - mean) / std)
     return torch.cat(out).numpy()

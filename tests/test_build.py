@@ -166,7 +166,7 @@ def test_one_unit_candidate_equals_the_enumerated_one():
 
 @pytest.mark.parametrize("unit_hop", ["unit", "depth"])
 def test_streamed_unit_scoring_keeps_the_same_top_k_across_chunks(planted_run, unit_hop):
-    from core.build import _best_candidates
+    from core.unit_build import best_candidates as _best_candidates
 
     space = get_space("test-planted")
     for unit in space.units():
@@ -181,7 +181,7 @@ def test_streamed_unit_scoring_keeps_the_same_top_k_across_chunks(planted_run, u
 
 @pytest.mark.parametrize("unit_hop", ["unit", "depth"])
 def test_unit_candidates_are_read_at_the_configured_hop(planted_run, unit_hop):
-    from core.build import _best_candidates, _root_scores
+    from core.unit_build import best_candidates as _best_candidates, root_scores as _root_scores
 
     space = get_space("test-planted")
     candidates = list(space.unit_candidates("stage1"))
@@ -197,7 +197,7 @@ def test_unit_candidates_are_read_at_the_configured_hop(planted_run, unit_hop):
 
 
 def test_exhaustive_baseline_refuses_a_space_it_cannot_enumerate(ofa_latency_run):
-    from core.diffusion.exhaustive import run_exhaustive_top
+    from core.head_top import head_top as run_exhaustive_top
     from core.errors import InputError
 
     with pytest.raises(InputError, match="cannot be enumerated"):

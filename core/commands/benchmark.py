@@ -5,10 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.benchmark import METHODS, BenchmarkConfig, markdown_report, run_benchmark
+from core.benchmark_config import METHODS, BenchmarkConfig
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
-from core.spaces import get_space
 
 HELP = "head-to-head report at equal numbers of evaluated architectures (mean ± std over seeds)"
 
@@ -37,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.benchmark import markdown_report, run_benchmark
+    from core.spaces import get_space
+
     space = get_space(args.space)
     if not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no look-up table to benchmark on")

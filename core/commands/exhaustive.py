@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.diffusion.exhaustive import run_exhaustive_top
+    from core.head_top import head_top
     from core.runs import Run
     from core.tables import check_output_table, write_table
 
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
             tenth["last"] = 10 * done // total
             sys.stderr.write(f"scored {done:,}/{total:,}\n")
 
-    top = run_exhaustive_top(trained, args.top, include_evaluated=args.include_evaluated,
-                             batch_size=args.batch_size, progress=progress)
+    top = head_top(trained, args.top, include_evaluated=args.include_evaluated,
+                   batch_size=args.batch_size, progress=progress)
     write_table(top, out)
     print(f"scored {top.attrs['scored']:,} architectures of {trained.space.name} in {top.attrs['seconds']:.1f} s "
           f"(target {trained.target}; {top.attrs['excluded']:,} evaluated ones left out)")

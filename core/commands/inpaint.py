@@ -10,9 +10,6 @@ import argparse
 import sys
 
 from core.commands import arg_types
-from core.diffusion.gallery import parse_architectures as parse_architecture_values
-from core.diffusion.pipeline import (Architecture, check_model_dir, load_inputs, load_pipeline, read_prompts,
-                                     run_inpainting)
 from core.errors import InputError
 
 HELP = "inpaint images with SD v1.x U-Net architectures from a local diffusers model directory"
@@ -38,8 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crops", type=int, default=1, help="with --make-sample: crops per photograph (default 1)")
 
 
-def parse_architectures(values: list[str]) -> list[Architecture]:
-    """``--arch`` values: JSON specs, ``full``, or tables of specs."""
+def parse_architectures(values: list[str]) -> list:
+    """``--arch`` values: JSON specs, ``full``, or tables of specs (a list of ``Architecture``)."""
+    from core.diffusion.gallery import parse_architectures as parse_architecture_values
+
     return parse_architecture_values(values, "--arch")
 
 
@@ -50,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         out = write_sample_set(args.make_sample, size=args.size, crops_per_photo=args.crops, seed=args.seed)
         print(f"wrote real photographs to {out / 'originals'} and masks to {out / 'masks'} (credits: SOURCES.txt)")
         return 0
+    from core.diffusion.pipeline import check_model_dir, load_inputs, load_pipeline, read_prompts, run_inpainting
+
     missing = [flag for flag, value in (("--model-dir", args.model_dir), ("--arch", args.arch),
                                         ("--images", args.images), ("--masks", args.masks), ("--out", args.out))
                if not value]

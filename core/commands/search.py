@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.benchmark import METHODS, BenchmarkConfig, Lookup, run_method
+from core.benchmark_config import METHODS, BenchmarkConfig
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
-from core.spaces import get_space
-from core.tables import check_output_table, write_table
 
 HELP = "run one search method on a shipped benchmark and write its evaluation history and pick"
 
@@ -39,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.benchmark import Lookup, run_method
+    from core.spaces import get_space
+    from core.tables import check_output_table, write_table
+
     space = get_space(args.space)
     if not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no look-up table to search")

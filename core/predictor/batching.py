@@ -7,6 +7,14 @@ per-graph offsets, and a batch of any graph ids is gathered with a handful of ve
 Layout for G graphs with N nodes and E edges in total:
     x_cat [N, C] long, x_num [N, M] float, edge_local [2, E] long (node ids local to their graph),
     node_ptr [G + 1], edge_ptr [G + 1] (graph g owns nodes node_ptr[g]:node_ptr[g+1]).
+
+Bounded graphs (at most :data:`DENSE_MAX_NODES` nodes, as in every shipped space) are also kept
+*dense*: ``dense_adj`` [G, n, n] (``dense_adj[g, dst, src]`` counts the edges src -> dst) with
+``n = max node count``, so a batch is a padded tensor and every GNN layer a batched matmul
+(:class:`DenseBatch`, :mod:`core.predictor.dense`) when the store is made with ``dense=True``;
+:meth:`EncodedGraphs.model_batch` then gives the model the dense form, else the PyG form. The PyG
+form is the default: on a CPU the dense one computes the same within float rounding without being
+faster (benchmarks/results/train_speed.md), and rounding differences reorder near-ties.
 """
 from __future__ import annotations
 
@@ -16,6 +24,10 @@ from typing import Callable, Sequence
 import torch
 
 from core.graph import ArchGraph, FeatureSchema
+
+#: Graphs with at most this many nodes are batched densely (padded [B, n, n] adjacency); larger ones
+#: use the sparse PyG path, whose cost grows with the edges rather than with n squared.
+DENSE_MAX_NODES = 64
 
 
 @dataclass
@@ -37,31 +49,103 @@ class GraphBatch:
                           self.batch.to(device), self.num_graphs)
 
 
+@dataclass
+class DenseBatch:
+    """A padded batch of B bounded graphs of at most n nodes (n: the largest graph of the batch).
+
+    x_cat [N, C] long, x_num [N, M] float (the N real nodes, graph-major: the PyG path's node order),
+    adj [B, n, n] float (``adj[b, dst, src]`` = number of edges src -> dst), mean_adj [B, n, n]
+    (``adj`` divided by each row's in-degree, rows without predecessors 0), real [N] long (the
+    padded slot b*n + v of every real node), node_counts [B] float; full: no slot is padding
+    (every graph has n nodes, as in NAS-Bench-201), so padding and unpadding are plain views.
+    """
+
+    x_cat: torch.Tensor
+    x_num: torch.Tensor
+    adj: torch.Tensor
+    mean_adj: torch.Tensor
+    real: torch.Tensor
+    node_counts: torch.Tensor
+    full: bool = False
+
+    @property
+    def num_graphs(self) -> int:
+        return int(self.adj.shape[0])
+
+    @property
+    def max_nodes(self) -> int:
+        return int(self.adj.shape[1])
+
+    def to(self, device: torch.device | str) -> "DenseBatch":
+        return DenseBatch(self.x_cat.to(device), self.x_num.to(device), self.adj.to(device),
+                          self.mean_adj.to(device), self.real.to(device), self.node_counts.to(device), self.full)
+
+
 class EncodedGraphs:
     """All graphs of a table, encoded once against a schema; ``batch(ids)`` gathers any subset."""
 
     def __init__(self, graphs: Sequence[ArchGraph], schema: FeatureSchema,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, dense: bool = False) -> None:
         if not graphs:
             raise ValueError("no graphs to encode")
         self.schema = schema
-        cats, nums, edges, n_nodes, n_edges = [], [], [], [], []
+        # Plain lists first and one tensor each at the end: a tensor per graph cost more than the encoding.
+        cats: list[list[int]] = []
+        nums: list[list[float]] = []
+        sources: list[int] = []
+        targets: list[int] = []
+        n_nodes, n_edges = [], []
+        encoded: dict[tuple, tuple[list[int], list[float]]] = {}  # spaces repeat the same nodes a lot
         for i, g in enumerate(graphs):
-            x_cat, x_num, edge_index = g.encode(schema)
-            cats.append(x_cat)
-            nums.append(x_num)
-            edges.append(edge_index)
+            for node in g.nodes:
+                try:
+                    key = tuple(node.items())
+                    c, m = encoded[key]
+                except KeyError:
+                    c, m = encoded[key] = schema.encode_node(node)
+                except TypeError:  # an unhashable value: encode without the memo
+                    c, m = schema.encode_node(node)
+                cats.append(c)
+                nums.append(m)
+            for src, dst in g.edges:
+                sources.append(src)
+                targets.append(dst)
             n_nodes.append(g.num_nodes)
-            n_edges.append(edge_index.shape[1])
+            n_edges.append(len(g.edges))
             if progress is not None and (i + 1) % 1000 == 0:
                 progress(i + 1, len(graphs))
-        self.x_cat = torch.cat(cats)
-        self.x_num = torch.cat(nums)
-        self.edge_local = torch.cat(edges, dim=1)
+        total = len(cats)
+        self.x_cat = torch.tensor(cats, dtype=torch.long).reshape(total, len(schema.categorical))
+        self.x_num = torch.tensor(nums, dtype=torch.float32).reshape(total, len(schema.numeric))
+        self.edge_local = torch.tensor([sources, targets], dtype=torch.long).reshape(2, len(sources))
         self.node_counts = torch.tensor(n_nodes, dtype=torch.long)
         self.edge_counts = torch.tensor(n_edges, dtype=torch.long)
         self.node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.node_counts.cumsum(0)])
         self.edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.edge_counts.cumsum(0)])
+        self.max_nodes = int(self.node_counts.max())
+        #: Batches for the model are dense: asked for, and every graph has at most DENSE_MAX_NODES nodes.
+        self.dense = dense and self.max_nodes <= DENSE_MAX_NODES
+        if self.dense:
+            self._encode_dense()
+
+    def _encode_dense(self) -> None:
+        """Padded per-graph tensors: dense_x_cat [G, n, C], dense_x_num [G, n, M], dense_adj [G, n, n]."""
+        n, graphs = self.max_nodes, len(self)
+        graph_of_node = torch.repeat_interleave(torch.arange(graphs), self.node_counts)
+        local = torch.arange(int(self.node_ptr[-1])) - self.node_ptr[:-1][graph_of_node]
+        slot = graph_of_node * n + local
+        # Padded slots copy node 0 of their graph, so every slot holds valid feature values.
+        first = self.node_ptr[:-1].repeat_interleave(n)
+        x_cat = self.x_cat[first].index_copy(0, slot, self.x_cat)
+        x_num = self.x_num[first].index_copy(0, slot, self.x_num)
+        self.dense_x_cat = x_cat.view(graphs, n, -1)
+        self.dense_x_num = x_num.view(graphs, n, -1)
+        graph_of_edge = torch.repeat_interleave(torch.arange(graphs), self.edge_counts)
+        adj = torch.zeros(graphs * n * n)
+        flat = graph_of_edge * n * n + self.edge_local[1] * n + self.edge_local[0]
+        adj.index_add_(0, flat, torch.ones(flat.numel()))
+        self.dense_adj = adj.view(graphs, n, n)
+        self.dense_mean_adj = self.dense_adj / self.dense_adj.sum(-1, keepdim=True).clamp(min=1.0)
 
     def __len__(self) -> int:
         return int(self.node_counts.numel())
@@ -74,8 +158,33 @@ class EncodedGraphs:
         within = torch.arange(total) - torch.repeat_interleave(offsets, counts)
         return torch.repeat_interleave(starts, counts) + within
 
+    def model_batch(self, ids: torch.Tensor) -> GraphBatch | DenseBatch:
+        """Graphs ``ids`` batched for the model: densely for a dense store, else for PyG."""
+        return self.dense_batch(ids) if self.dense else self.batch(ids)
+
+    def dense_batch(self, ids: torch.Tensor) -> DenseBatch:
+        """Gather graphs ``ids`` (1-D long tensor) into one padded batch, in that order."""
+        if not self.dense:
+            raise ValueError(f"graphs of up to {self.max_nodes} nodes are not batched densely "
+                             f"(at most {DENSE_MAX_NODES})")
+        ids = ids.to(torch.long)
+        counts = self.node_counts[ids]
+        n = int(counts.max())
+        b = ids.numel()
+        full = int(counts.min()) == n
+        x_cat = self.dense_x_cat[ids, :n].reshape(b * n, -1)
+        x_num = self.dense_x_num[ids, :n].reshape(b * n, -1)
+        if full:
+            real = torch.arange(b * n)
+        else:
+            real = self._ranges(torch.arange(b) * n, counts)
+            x_cat, x_num = x_cat[real], x_num[real]
+        adj = self.dense_adj[ids, :n, :n]
+        mean_adj = self.dense_mean_adj[ids, :n, :n]
+        return DenseBatch(x_cat, x_num, adj, mean_adj, real, counts.to(torch.float32), full)
+
     def batch(self, ids: torch.Tensor) -> GraphBatch:
-        """Gather graphs ``ids`` (1-D long tensor) into one batch, in that order."""
+        """Gather graphs ``ids`` (1-D long tensor) into one PyG-style batch, in that order."""
         ids = ids.to(torch.long)
         node_counts = self.node_counts[ids]
         edge_counts = self.edge_counts[ids]

@@ -21,7 +21,8 @@ from torch_geometric.nn import GATv2Conv, GINConv, GraphConv, global_mean_pool
 
 from core.graph import FeatureSchema
 from core.predictor.config import GNN_NAMES, PredictorConfig  # noqa: F401 - re-exported
-from core.predictor.batching import GraphBatch
+from core.predictor.batching import DenseBatch, GraphBatch
+from core.predictor.dense import DenseGraphs, dense_layer
 from core.predictor.fe_mlp import FeatureEmbedding
 
 
@@ -97,7 +98,9 @@ class AutoBuildPredictor(nn.Module):
     def hops(self) -> int:
         return self.config.layers
 
-    def forward(self, batch: GraphBatch) -> PredictorOutput:
+    def forward(self, batch: GraphBatch | DenseBatch) -> PredictorOutput:
+        if isinstance(batch, DenseBatch):
+            return self._forward_dense(batch)
         h = self.fe_mlp(batch.x_cat, batch.x_num)
         edge_index = batch.edge_index
         if self.adds_self_loops:
@@ -113,3 +116,18 @@ class AutoBuildPredictor(nn.Module):
         graphs = [global_mean_pool(x, batch.batch, size=batch.num_graphs) for x in nodes]
         prediction = self.head(graphs[-1]).squeeze(1)
         return PredictorOutput(prediction, graphs, nodes)
+
+    def _forward_dense(self, batch: DenseBatch) -> PredictorOutput:
+        """The same computation on a padded batch (:mod:`core.predictor.dense`); same outputs and order."""
+        graphs = DenseGraphs(batch)
+        h = self.fe_mlp(batch.x_cat, batch.x_num)
+        dense = graphs.scatter(h)
+        nodes, pooled = [h], [graphs.mean_pool(dense)]
+        for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            out = torch.relu(norm(dense_layer(conv, h, dense, graphs)))
+            h = out + h if layer >= 1 else out
+            dense = graphs.scatter(h)
+            nodes.append(h)
+            pooled.append(graphs.mean_pool(dense))
+        prediction = self.head(pooled[-1]).squeeze(1)
+        return PredictorOutput(prediction, pooled, nodes)

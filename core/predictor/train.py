@@ -7,12 +7,13 @@ different hops are comparable (docs/design.md 2.7).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,6 +54,21 @@ class TrainResult:
     restored_best: bool = False
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one intra-op CPU thread, then restore torch's setting.
+
+    Multithreaded CPU kernels split sums (matmuls, reductions, scatters) by thread count, so two
+    thread counts round differently and, over thousands of steps, train different models.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -80,13 +96,17 @@ def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray | None = None,
                     batch_size: int = 4096, device: torch.device | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``."""
+    """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``.
+
+    Runs on one CPU thread (:func:`one_thread`), so a prediction does not depend on torch's setting.
+    """
     device = device or next(model.parameters()).device
     model.eval()
     ids_t = torch.arange(len(store)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     preds, norms = [], []
     for start in range(0, ids_t.numel(), batch_size):
-        out = model(store.batch(ids_t[start:start + batch_size]).to(device))
+        with one_thread():
+            out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
         preds.append(out.prediction.cpu())
         norms.append(torch.stack([g.abs().sum(dim=1) for g in out.graph_embeddings], dim=1).cpu())
     if not preds:
@@ -105,7 +125,8 @@ def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np
     sq = torch.zeros(model.hops + 1, dtype=torch.float64)
     count = 0
     for start in range(0, ids_t.numel(), batch_size):
-        out = model(store.batch(ids_t[start:start + batch_size]).to(device))
+        with one_thread():
+            out = model(store.model_batch(ids_t[start:start + batch_size]).to(device))
         norms = torch.stack([x.abs().sum(dim=1) for x in out.node_embeddings], dim=1).double().cpu()
         sums += norms.sum(0)
         sq += (norms ** 2).sum(0)
@@ -136,7 +157,17 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
     ``progress`` is called after every epoch; ``should_stop`` is polled between epochs (a UI's Stop
     button): training then ends early with the weights chosen as at a normal end (the best validation
     pass's under ``keep_best`` or ``patience``, else the last epoch's; see ``TrainResult.restored_best``).
+
+    Training runs on one CPU thread whatever torch's setting (:func:`one_thread`), so a seed gives
+    the same model on any machine setting; on graphs this small more threads do not pay.
     """
+    with one_thread():
+        return _train(store, y, model_config, train_config, progress, should_stop)
+
+
+def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, train_config: TrainConfig,
+           progress: Callable[[EpochReport], None] | None,
+           should_stop: Callable[[], bool] | None) -> TrainResult:
     started = time.perf_counter()
     cfg = train_config
     seed_everything(cfg.seed)
@@ -174,7 +205,7 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
             ids = perm[start:start + batch_size]
             if ids.numel() < 4:
                 continue
-            out = model(store.batch(ids).to(device))
+            out = model(store.model_batch(ids).to(device))
             loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
                                                     out.graph_embeddings, cfg.lam, cfg.temperature)
             optimiser.zero_grad(set_to_none=True)

@@ -5,23 +5,20 @@ whole space when it is enumerable) instead of module scores, so it isolates what
 """
 from __future__ import annotations
 
-import numpy as np
-
-from core.build import pool_for
+from core.cell_pool import pool_for
 from core.errors import InputError
+from core.head_top import head_order
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, predictor_guided
 from core.history import History, Trainer
 from core.searchers.base import SearchResult, Searcher, evaluate_all
 from core.spaces.base import SearchSpace
 
-
 def shared_run(shared: dict, train: Trainer, specs: list[str], values: list[float]) -> Run:
     """The predictor trained on a benchmark trial's N labelled architectures, trained once per trial."""
     if "run" not in shared:
         shared["run"] = train(specs, values, 0)
     return shared["run"]
-
 
 class PredictorSearcher(Searcher):
     name = "predictor"
@@ -32,7 +29,7 @@ class PredictorSearcher(Searcher):
         if run is None:
             raise InputError("the predictor method needs a trained run")
         pool = pool_for(run)
-        order = np.argsort(-run.predict(pool.store).values, kind="stable")
+        order = head_order(run, pool)
         return [pool.specs[i] for i in order if history.proposable(pool.specs[i])][:n]
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
