@@ -14,7 +14,7 @@ def random_proposals(space: SearchSpace, history: History, n: int, rng: np.rando
                      exclude: set[str] | None = None) -> list[str]:
     """Up to ``n`` distinct uniformly random proposable specs not in ``exclude``. Sampling gives up
     after 100 tries per wanted spec; an enumerable space then draws from what is left."""
-    require_sampling(space, "random proposals")
+    require_sampling(space, "drawing random proposals")
     exclude = set() if exclude is None else exclude
     chosen: dict[str, None] = {}
     for _ in range(100 * n + 100):
