@@ -113,13 +113,13 @@ def test_st_switch_page_passes_through_the_guard():
      "spaces.json: malformed JSON (at char 3)"),
 ])
 def test_the_dashboard_runs_its_pages_through_the_guard(monkeypatch, tmp_path, raised, shown):
-    import core.spaces
+    import app.run_cache
 
     def broken():
         raise raised
 
     monkeypatch.setenv("AUTOBUILD_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setattr(core.spaces, "space_names", broken)  # the Home page's list of spaces
+    monkeypatch.setattr(app.run_cache, "runs", broken)  # the Home page's status cards list the saved runs
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT).run()
     assert_clean(at)
     assert errors(at)[-1].startswith(shown)
