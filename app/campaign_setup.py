@@ -24,8 +24,10 @@ METHOD_LABELS = {
 EXTERNAL_LABEL = "I evaluate them myself"
 
 
-def method_options() -> list[str]:
-    methods = campaign_methods()
+def method_options(space: str | None = None) -> list[str]:
+    """The methods offered for a campaign on ``space`` (all when None): only those the space supports,
+    e.g. no sampling method on the ``graph`` or ``onnx`` space."""
+    methods = campaign_methods(None if space is None else get_space(space))
     first = [m for m in (DEFAULT_METHOD, "autobuild") if m in methods]
     return first + [m for m in methods if m not in first]
 
@@ -76,5 +78,8 @@ def keep_columns(table: ValidatedTable, kept: list[str]) -> ValidatedTable:
 
 
 def auto_campaign_name(space: str, dataset: str | None, target: str) -> str:
+    """A readable name: space, dataset, target and the second it was asked for. Two campaigns started in
+    the same second share it, so it is created with ``Campaign.create(..., unique=True)``, which claims
+    ``name-2``, ``name-3``, ... (core.campaign.claim_campaign_dir)."""
     slug = state.safe_run_name(target)[:24] or "target"
     return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"

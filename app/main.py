@@ -9,6 +9,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 import streamlit as st  # noqa: E402
 
 from app import session_url  # noqa: E402
+from app.page_guard import run_page  # noqa: E402
 
 # An emoji favicon is drawn from a data: URL; a ":material/...:" one is fetched from fonts.gstatic.com on
 # every page, a network request (and a console error offline) that the dashboard must not make.
@@ -34,5 +35,5 @@ page = st.navigation(sections)
 # A reload starts a new session: take back the choices its URL holds, and keep the URL up to date
 # (navigation clears query parameters, so they are written again after every page).
 session_url.restore()
-page.run()
+run_page(page)  # a page's uncaught error is one line (a bug's traceback goes to the log), never a traceback
 session_url.mirror()

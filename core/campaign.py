@@ -32,7 +32,9 @@ import fcntl
 import json
 import math
 import os
+import shutil
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -44,8 +46,9 @@ from core import metrics as M
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
-from core.runs import CONFIG_FILE, Run
-from core.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods, get_searcher
+from core.json_input import JsonInputError, load_json
+from core.runs import CONFIG_FILE, Run, RunNameTaken, claim_run_dir, release_run_dir
+from core.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods, get_searcher, require_support
 from core.history import History
 from core.spaces import get_space
 from core.tables import ValidatedTable, read_table, validate_table
@@ -163,12 +166,16 @@ class Campaign:
     @classmethod
     def create(cls, out: str | Path, table: ValidatedTable, target: str, *, dataset: str | None = None,
                method: str = DEFAULT_METHOD, evaluator: ArchEvaluator | dict | None = None, seed: int = 0,
-               epochs: int = 200, settings: SearchSettings = SearchSettings()) -> "Campaign":
+               epochs: int = 200, settings: SearchSettings = SearchSettings(), unique: bool = False) -> "Campaign":
         """A new campaign from an evaluated ``table`` (round 0). Without ``evaluator`` the user
-        evaluates (``external``). Written whole or not at all; refuses an existing non-empty ``out``."""
+        evaluates (``external``). Written whole or not at all.
+
+        The directory is claimed before anything is written (:func:`claim_campaign_dir`): an ``out``
+        that exists, even empty (another campaign may be being created there), is refused with one
+        line; with ``unique`` (automatic names) ``out-2``, ``out-3``, ... is taken instead. The
+        campaign's path is ``Campaign.path``.
+        """
         out = Path(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise InputError(f"campaign directory {out} already exists; choose another one")
         if evaluator is None:
             evaluator = {"name": "external", "space": table.space_name, "metrics": list(table.metric_columns)}
         described = evaluator.to_dict() if isinstance(evaluator, ArchEvaluator) else dict(evaluator)
@@ -189,8 +196,9 @@ class Campaign:
         frame = table.frame.copy()
         frame[ROUND] = 0
         frame[SOURCE] = INITIAL
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+        require_support(get_searcher(method, settings), get_space(table.space_name))
+        path = claim_campaign_dir(out.parent, out.name, unique=unique)
+        staging = path.parent / f".{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             staging.mkdir()
             (staging / ROUNDS_DIR).mkdir()
@@ -198,26 +206,30 @@ class Campaign:
             _write_frame(staging / TABLE_FILE, frame)
             _append_line(staging / LOG_FILE, _event("created", rows=len(frame), method=method,
                                                     evaluator=built.describe()))
-            if out.exists():
-                out.rmdir()  # empty, checked above
-            staging.rename(out)
+            os.rename(staging, path)  # onto the empty claim: atomic, and the name is never free
+        except BaseException:
+            release_run_dir(path)
+            raise
         finally:
             if staging.exists():
-                import shutil
-
                 shutil.rmtree(staging, ignore_errors=True)
-        return cls(out, config)
+        return cls(path, config)
 
     @classmethod
     def open(cls, path: str | Path) -> "Campaign":
         path = Path(path)
         if not (path / CAMPAIGN_FILE).is_file() or not (path / TABLE_FILE).is_file():
             raise InputError(f"{path} is not a campaign directory (no {CAMPAIGN_FILE} / {TABLE_FILE})")
+        where = path / CAMPAIGN_FILE
+        data = _read_json_object(where)
         try:
-            data = json.loads((path / CAMPAIGN_FILE).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"{path / CAMPAIGN_FILE}: unreadable ({err})") from None
-        return cls(path, CampaignConfig.from_dict(data))
+            config = CampaignConfig.from_dict(data)
+        except InputError as err:
+            raise InputError(f"{where}: {err}") from None
+        except (KeyError, TypeError, ValueError) as err:  # a hand-edited file: missing, unknown or mistyped keys
+            first = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
+            raise InputError(f"{where}: invalid campaign settings ({type(err).__name__}: {first})") from None
+        return cls(path, config)
 
     # ------------------------------------------------------------------------- reading
     def table(self) -> pd.DataFrame:
@@ -246,11 +258,15 @@ class Campaign:
         path = self.round_dir(r) / "evaluations.jsonl"
         found: dict[str, dict[str, Any]] = {}
         if path.is_file():
-            for line in path.read_text().splitlines():
+            for number, line in enumerate(_read_text(path).splitlines(), start=1):
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
+                    record = load_json(line)
+                except JsonInputError:
                     continue  # a line cut short by a crash: that evaluation is simply redone
+                if not (isinstance(record, dict) and isinstance(record.get("arch"), str) and
+                        (isinstance(record.get("metrics"), dict) or isinstance(record.get("error"), str))):
+                    raise InputError(f"{path} line {number}: not an evaluation record (a JSON object with "
+                                     f"'arch' and 'metrics' or 'error')")
                 found[record["arch"]] = record
         return found
 
@@ -311,6 +327,7 @@ class Campaign:
         searcher = get_searcher(method, self.config.settings)
         if not searcher.proposes:
             raise InputError(f"method {method!r} cannot propose for a campaign; choose from {campaign_methods()}")
+        require_support(searcher, self.space)  # before training a predictor for nothing
         say = progress or (lambda message, done, total: None)
         with self._locked():
             open_round = self.open_round()
@@ -559,8 +576,61 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         return
-    for line in path.read_text().splitlines():
+    for line in _read_text(path).splitlines():
         try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            continue
+            record = load_json(line)
+        except JsonInputError:
+            continue  # a line cut short by a crash
+        if isinstance(record, dict):
+            yield record
+
+
+#: Largest campaign.json read (a real one is under a kilobyte).
+MAX_CONFIG_BYTES = 1024**2
+#: Largest evaluations.jsonl / log.jsonl read (a line per evaluation or event).
+MAX_LINES_BYTES = 256 * 1024**2
+
+
+def _read_text(path: Path, limit: int = MAX_LINES_BYTES) -> str:
+    """A campaign file a user may have edited, size-bounded; one line naming it when unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"{path}: {size:,} bytes is over the {limit:,} byte limit")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object file (``campaign.json``), bounded by :func:`core.json_input.load_json`."""
+    try:
+        data = load_json(_read_text(path, MAX_CONFIG_BYTES))
+    except JsonInputError as err:
+        raise InputError(f"{path}: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object of settings, got a JSON {type(data).__name__}")
+    return data
+
+
+class CampaignNameTaken(InputError):
+    """A campaign directory name already used by a campaign or claimed by one being created."""
+
+
+def claim_campaign_dir(root: str | Path, name: str, *, unique: bool = False) -> Path:
+    """Reserve ``root/name`` for a new campaign with one ``mkdir`` (the run names' claim,
+    :func:`core.runs.claim_run_dir`): granted to exactly one caller, even across processes.
+
+    ``unique``: on a clash take ``name-2``, ``name-3``, ... (automatic, timestamped names, which two
+    campaigns started in the same second share); else raise :class:`CampaignNameTaken`.
+    """
+    root = Path(root)
+    try:
+        return claim_run_dir(root, name, unique=unique)
+    except RunNameTaken:
+        raise CampaignNameTaken(f"campaign directory {root / name} already exists (or another campaign is "
+                                "being created there); choose another name") from None
+    except OSError as err:  # a file where a folder should be, no permission
+        raise InputError(f"cannot create campaign directory {root / name}: {err.strerror or err}") from None

@@ -118,6 +118,9 @@ def near_the_best(space: SearchSpace, history: History, ranked: list[str], n: in
                   parents: int = RoundsConfig.parents, mutations: int = RoundsConfig.mutations) -> list[str]:
     """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
     architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
+    from core.searchers.base import require_sampling  # the searchers import this module
+
+    require_sampling(space, "the local acquisition (mutations of the best)")
     best = history.best(parents)
     children = {space.mutate(best[int(rng.integers(len(best)))], rng) for _ in range(mutations)}
     near = [spec for spec in ranked if spec in children]

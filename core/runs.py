@@ -8,7 +8,8 @@
     runs/<name>/table.csv      the training table (canonical ``arch`` + metric columns)
 
 A run directory is written completely or not at all: everything goes to a hidden sibling directory
-that is renamed into place at the end (like nanoGPT, the checkpoint carries its own config). A staging
+that is renamed into place at the end (like nanoGPT, the checkpoint carries its own config), without a
+moment in which the name is free for another caller to claim (:func:`claim_run_dir`). A staging
 directory left by a killed save is removed by the next save next to it. ``overwrite`` only ever
 replaces a directory that is a run (or is empty): anything else is refused and left untouched.
 
@@ -18,7 +19,9 @@ the typed configs (with bounds, so a width of 1e5 cannot allocate 40 GB), and mo
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -149,22 +152,77 @@ def save_run(out: str | Path, *, config: RunConfig, model: AutoBuildPredictor,
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(out)
     staging = out.parent / f".{out.name}{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    old = out.parent / f".{out.name}{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}-old"
     try:
         staging.mkdir()
         (staging / CONFIG_FILE).write_text(json.dumps(full, indent=2, default=_json_default))
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, staging / MODEL_FILE)
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=_json_default))
         table.to_csv(staging / TABLE_FILE, index=False)
-        if out.exists():
-            check_run_out(out, overwrite)  # again: it may have changed while training
-            out.rename(old)  # the old run stays whole until the new one is in place
-        staging.rename(out)
+        _place_run(staging, out, overwrite)
     finally:
-        for leftover in (staging, old):
-            if leftover.exists():
-                shutil.rmtree(leftover, ignore_errors=True)
+        if staging.exists():  # the unfinished run, or the old one it replaced
+            shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _place_run(staging: Path, out: Path, overwrite: bool) -> None:
+    """Put the finished ``staging`` directory at ``out`` so that the name is never free in between.
+
+    A name that nobody holds is claimed first (one ``mkdir``, as :func:`claim_run_dir` does), so from
+    then on no other caller can claim it; an empty directory (a claim) is replaced by one ``rename``,
+    which POSIX performs atomically onto an empty directory. A run that ``overwrite`` replaces is
+    swapped with the new one in one step (``renameat2(RENAME_EXCHANGE)``) and the old run ends up in
+    ``staging``, which the caller removes; only where the filesystem cannot swap is the old run moved
+    aside first (a moment without a run of that name, never one with half a run).
+    """
+    made = False
+    try:
+        out.mkdir()
+        made = True
+    except FileExistsError:
+        pass
+    try:
+        check_run_out(out, overwrite)  # again: it may have changed while training
+        try:
+            os.rename(staging, out)
+            return
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        check_run_out(out, overwrite)  # filled since the check: by a run (overwrite) or refused here
+        if _exchange(staging, out):
+            return
+        old = out.parent / f".{out.name}{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}-old"
+        out.rename(old)  # the old run stays whole until the new one is in place
+        try:
+            os.rename(staging, out)
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        if made:
+            release_run_dir(out)
+        raise
+
+
+#: ``renameat2`` flag that swaps two paths atomically (Linux 3.15+, most local filesystems).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap directories ``a`` and ``b`` in one atomic step; False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 #: Infix of the hidden staging directories: ``.<name>.partial-<pid>-<random>``.

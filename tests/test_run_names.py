@@ -44,3 +44,85 @@ def test_a_claim_is_not_a_run_and_can_be_given_back(tmp_path):
     (path / "config.json").write_text("{}")
     release_run_dir(path)  # a filled directory is a run: never removed
     assert path.is_dir()
+
+
+# ------------------------------------------------------------------ saving into a claimed name
+
+def _saved_with_rivals(monkeypatch, root: Path, out: Path, run, *, overwrite: bool) -> list[str]:
+    """Save ``run`` to ``out`` while a rival tries to claim the name after every rename and rmdir
+    save_run makes (the instants a name could be free); returns what each attempt got."""
+    import os
+
+    import core.runs
+    from core.runs import save_run
+
+    attempts: list[str] = []
+
+    def rival() -> None:
+        try:
+            claim_run_dir(root, out.name)
+            attempts.append("claimed")
+        except RunNameTaken:
+            attempts.append("refused")
+
+    def spied(fn):
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                rival()
+        return call
+
+    monkeypatch.setattr(os, "rename", spied(os.rename))
+    monkeypatch.setattr(os, "replace", spied(os.replace))
+    monkeypatch.setattr(Path, "rename", spied(Path.rename))
+    monkeypatch.setattr(Path, "rmdir", spied(Path.rmdir))
+    monkeypatch.setattr(core.runs, "_exchange", spied(core.runs._exchange))
+    save_run(out, config=run.config, model=run.model, metrics=run.metrics, table=run.table(), overwrite=overwrite)
+    monkeypatch.undo()
+    return attempts
+
+
+def test_saving_into_a_claim_never_leaves_the_name_free_for_another_claim(nb201_run, tmp_path, monkeypatch):
+    from core.runs import Run
+
+    source = nb201_run.run
+    root = tmp_path / "runs"
+    claimed = claim_run_dir(root, "mine")
+    attempts = _saved_with_rivals(monkeypatch, root, claimed, source, overwrite=False)
+    assert attempts and set(attempts) == {"refused"}
+    saved = Run.load(claimed)
+    assert saved.config.table_hash == source.config.table_hash
+    assert sorted(p.name for p in root.iterdir()) == ["mine"]  # no staging or claim left behind
+
+
+@pytest.mark.parametrize("can_swap", [True, False])
+def test_overwriting_a_run_replaces_it_whole_and_keeps_the_name(nb201_run, tmp_path, monkeypatch, can_swap):
+    import core.runs
+    from core.runs import Run, save_run
+
+    source = nb201_run.run
+    root = tmp_path / "runs"
+    out = root / "mine"
+    save_run(out, config=source.config, model=source.model, metrics=source.metrics, table=source.table())
+    (out / "marker").write_text("the old run")
+    if not can_swap:  # a filesystem without renameat2(RENAME_EXCHANGE): the old run is moved aside first
+        monkeypatch.setattr(core.runs, "_exchange", lambda a, b: False)
+    attempts = _saved_with_rivals(monkeypatch, root, out, source, overwrite=True)
+    if can_swap:
+        assert attempts and set(attempts) == {"refused"}
+    assert not (out / "marker").exists() and Run.load(out).config.table_hash == source.config.table_hash
+    assert sorted(p.name for p in root.iterdir()) == ["mine"]
+
+
+def test_saving_to_a_free_name_claims_it_and_a_refused_save_gives_the_claim_back(nb201_run, tmp_path):
+    from core.errors import InputError
+    from core.runs import Run, save_run
+
+    source = nb201_run.run
+    out = tmp_path / "runs" / "new"
+    save_run(out, config=source.config, model=source.model, metrics=source.metrics, table=source.table())
+    assert Run.load(out).config.table_hash == source.config.table_hash
+    with pytest.raises(InputError, match="already exists"):
+        save_run(out, config=source.config, model=source.model, metrics=source.metrics, table=source.table())
+    assert sorted(p.name for p in out.parent.iterdir()) == ["new"]

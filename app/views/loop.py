@@ -40,7 +40,8 @@ def new_campaign_form() -> None:
     with st.form("loop_new_form"):
         cols = st.columns([2, 2])
         with cols[0]:
-            method = st.selectbox("Method", method_options(), format_func=method_label, key="loop_new_method",
+            method = st.selectbox("Method", method_options(table.space_name), format_func=method_label,
+                                  key="loop_new_method",
                                   help="What proposes each round. AutoBuild-guided evolution is the best on the "
                                        "benchmarks; the paper's one-shot build proposes the top of the reduced "
                                        "space, retrained each round.")
@@ -74,8 +75,8 @@ def new_campaign_form() -> None:
     out = state.campaigns_dir() / out_name
     try:
         evaluator, kept = make_evaluator(choice, table, dataset, device)
-        Campaign.create(out, keep_columns(table, kept), target, dataset=dataset, method=method,
-                        evaluator=evaluator, seed=int(seed), epochs=int(epochs))
+        out = Campaign.create(out, keep_columns(table, kept), target, dataset=dataset, method=method,
+                              evaluator=evaluator, seed=int(seed), epochs=int(epochs), unique=not name.strip()).path
     except (InputError, EvaluationError) as err:  # bad names, targets, options
         st.error(state.one_line(err))
         return

@@ -318,7 +318,8 @@ def read_outputs(out_dir: str | Path) -> pd.DataFrame:
 
     Columns: ``name``, ``folder``, ``set``, ``arch``, ``params``, ``params_full``, ``removed``, ``model_dir``,
     ``images``. A subfolder with images but no ``arch.json`` (e.g. outputs made elsewhere) is listed with
-    empty metadata; folders starting with ``_`` (the run inputs) are skipped.
+    empty metadata; folders starting with ``_`` (the run inputs) are skipped. An ``arch.json`` that is
+    malformed, too large or too deep is a one-line :class:`InputError` naming it.
     """
     out = Path(out_dir)
     rows = []
@@ -327,12 +328,8 @@ def read_outputs(out_dir: str | Path) -> pd.DataFrame:
             images = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
             if not images:
                 continue
-            meta = {}
-            if (folder / "arch.json").is_file():
-                try:
-                    meta = json.loads((folder / "arch.json").read_text())
-                except json.JSONDecodeError:
-                    meta = {}
+            # A user may have edited it: bounded, and one line naming the file when it is not an object.
+            meta = _json_object(folder / "arch.json") if (folder / "arch.json").is_file() else {}
             rows.append({"name": folder.name, "folder": str(folder), "set": str(meta.get("set") or ""),
                          "arch": meta.get("arch", ""), "params": meta.get("params"),
                          "params_full": meta.get("params_full"), "removed": meta.get("removed", []),

@@ -8,11 +8,13 @@ from __future__ import annotations
 from core.errors import InputError
 from core.searchers.autobuild import (AutoBuildEvoSearcher, AutoBuildGraphSearcher, AutoBuildLocalSearcher,
                                       AutoBuildRoundsSearcher, AutoBuildSearcher)
-from core.searchers.base import History, SearchResult, SearchSettings, Searcher, Trainer
+from core.searchers.base import (History, SearchResult, SearchSettings, Searcher, Trainer, require_sampling,
+                                 require_support)
 from core.searchers.evolution import EvolutionSearcher
 from core.searchers.guided import GuidedSearcher, LoopSearcher
 from core.searchers.predictor import PredictorSearcher
 from core.searchers.random import RandomSearcher
+from core.spaces.base import SearchSpace
 
 #: name -> searcher class, in the order reports list them.
 SEARCHERS: dict[str, type[Searcher]] = {cls.name: cls for cls in (
@@ -29,10 +31,11 @@ def get_searcher(name: str, settings: SearchSettings = SearchSettings()) -> Sear
     return SEARCHERS[name](settings)
 
 
-def campaign_methods() -> list[str]:
-    """The methods that can propose a campaign round (those that override ``propose``)."""
-    return [name for name, cls in SEARCHERS.items() if cls.proposes]
+def campaign_methods(space: SearchSpace | None = None) -> list[str]:
+    """The methods that can propose a campaign round (those that override ``propose``); with
+    ``space``, only those the space supports (a sampling method needs ``space.can_sample``)."""
+    return [name for name, cls in SEARCHERS.items() if cls.proposes and (space is None or cls.supports(space))]
 
 
-__all__ = ["SEARCHERS", "DEFAULT_METHOD", "get_searcher", "campaign_methods", "History", "SearchResult",
-           "SearchSettings", "Searcher", "Trainer"]
+__all__ = ["SEARCHERS", "DEFAULT_METHOD", "get_searcher", "campaign_methods", "require_support", "require_sampling",
+           "History", "SearchResult", "SearchSettings", "Searcher", "Trainer"]

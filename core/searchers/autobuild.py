@@ -23,7 +23,7 @@ from core.history import History, Trainer
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, regularized_evolution
 from core.rounds import RoundsConfig, autobuild_rounds, near_the_best, unevaluated_built
-from core.searchers.base import SearchResult, Searcher, evaluate_all
+from core.searchers.base import SearchResult, Searcher, evaluate_all, require_support
 from core.searchers.predictor import shared_run
 from core.spaces.base import SearchSpace
 
@@ -67,6 +67,7 @@ class AutoBuildRoundsSearcher(AutoBuildSearcher):
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        require_support(self, space)
         half = list(labelled)[: len(labelled) // 2]
         config = RoundsConfig(self.settings.rounds, BuildConfig(k=self.settings.k), acquire=self.acquire, seed=seed)
         runs = autobuild_rounds(oracle, half, train, config, progress=progress)
@@ -77,8 +78,10 @@ class AutoBuildLocalSearcher(AutoBuildRoundsSearcher):
     name = "autobuild-local"
     description = "AutoBuild in rounds, evaluating reduced-space members one mutation from the best"
     acquire = "local"
+    needs_sampling = True
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        require_support(self, space)
         ranked = unevaluated_built(_require(run, self.name), history, n, BuildConfig(k=self.settings.k))
         return near_the_best(space, history, ranked, n, np.random.default_rng(seed))[:n]
 
@@ -88,9 +91,11 @@ class AutoBuildEvoSearcher(Searcher):
     description = "AutoBuild's reduced space searched by regularized evolution (benchmark only)"
     needs_run = True
     proposes = False
+    needs_sampling = True
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        require_support(self, space)
         half = list(labelled)[: len(labelled) // 2]
         evaluate_all(oracle, half, progress)
         run = train(half, [oracle(s) for s in half], 0)

@@ -73,9 +73,17 @@ class Searcher(ABC):
     needs_run: ClassVar[bool] = False
     #: True when the method can propose a campaign round (implements :meth:`propose`).
     proposes: ClassVar[bool] = True
+    #: True when the method draws random architectures or mutates them (``space.sample`` /
+    #: ``space.mutate``), so it works only on a space that declares ``can_sample``.
+    needs_sampling: ClassVar[bool] = False
 
     def __init__(self, settings: SearchSettings = SearchSettings()) -> None:
         self.settings = settings
+
+    @classmethod
+    def supports(cls, space: SearchSpace) -> bool:
+        """Whether the method can search ``space`` (asked of the space's declared capabilities)."""
+        return space.can_sample or not cls.needs_sampling
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
         """Up to ``n`` distinct architectures not in ``history`` to evaluate next (fewer only when the
@@ -91,6 +99,7 @@ class Searcher(ABC):
         loop: label the first ``settings.population`` of them, then ``settings.rounds`` rounds of
         train (when the method needs a predictor) -> propose an equal share of what is left ->
         evaluate. Round r's proposals use seed ``seed * 1000 + r``, as campaign round r + 1 does."""
+        require_support(self, space)
         runs: list[Run] = []
         evaluate_all(oracle, labelled[: self.settings.population], progress)
         for r in range(self.settings.rounds):
@@ -118,7 +127,24 @@ def evaluate_all(oracle: Evaluator, specs: Sequence[str], progress: SearchProgre
         report_progress(progress, oracle)
 
 
-def _campaign_methods() -> list[str]:
+def require_support(searcher: Searcher | type[Searcher], space: SearchSpace) -> None:
+    """Refuse, with one line and before any work, a method that ``space`` cannot serve (a sampling
+    method on a space that only parses, such as ``graph`` or ``onnx``)."""
+    if not searcher.supports(space):
+        usable = _campaign_methods(space)
+        instead = (f"use one of {usable}" if usable else
+                   "use a space that can sample architectures, or evaluate a table of your own")
+        raise InputError(f"space {space.name!r} cannot sample architectures; method {searcher.name!r} needs it; "
+                         f"{instead}")
+
+
+def require_sampling(space: SearchSpace, what: str) -> None:
+    """The same refusal for the helpers that draw or mutate architectures (``what`` names the step)."""
+    if not space.can_sample:
+        raise InputError(f"space {space.name!r} cannot sample architectures; {what} needs it")
+
+
+def _campaign_methods(space: SearchSpace | None = None) -> list[str]:
     from core.searchers import campaign_methods
 
-    return campaign_methods()
+    return campaign_methods(space)

@@ -14,7 +14,7 @@ import numpy as np
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, regularized_evolution
 from core.history import History, Trainer
-from core.searchers.base import SearchResult, Searcher
+from core.searchers.base import SearchResult, Searcher, require_sampling, require_support
 from core.searchers.random import random_proposals
 from core.spaces.base import SearchSpace
 
@@ -35,6 +35,7 @@ def tournament_parents(history: History, n: int, population: int, sample_size: i
 def mutations_of(space: SearchSpace, parent: str, count: int, history: History, taken: set[str],
                  rng: np.random.Generator, tries_per: int = 20) -> list[str]:
     """Up to ``count`` distinct proposable one-step mutations of ``parent`` not in ``taken``."""
+    require_sampling(space, "mutating architectures")
     found: dict[str, None] = {}
     for _ in range(tries_per * count):
         spec = space.mutate(parent, rng)
@@ -72,12 +73,15 @@ def evolve(space: SearchSpace, history: History, n: int, rng: np.random.Generato
 class EvolutionSearcher(Searcher):
     name = "evolution"
     description = "regularized evolution (Real et al. 2019): mutate tournament winners, age out the oldest"
+    needs_sampling = True
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        require_support(self, space)
         s = self.settings
         return evolve(space, history, n, np.random.default_rng(seed), s.population, s.sample_size, candidates=1)
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        require_support(self, space)
         regularized_evolution(space, oracle, seed, progress=progress)
         return SearchResult(list(oracle.history), oracle.best())

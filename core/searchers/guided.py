@@ -19,7 +19,7 @@ from core.errors import InputError
 from core.runs import Run
 from core.search import Evaluator, SearchProgress
 from core.history import History, Trainer
-from core.searchers.base import SearchResult, Searcher
+from core.searchers.base import SearchResult, Searcher, require_support
 from core.searchers.evolution import evolve
 from core.spaces.base import SearchSpace
 
@@ -31,8 +31,10 @@ class GuidedSearcher(Searcher):
     name = "autobuild-guided"
     description = "AutoBuild-guided evolution: each child is the best module score of 10 mutations"
     needs_run = True
+    needs_sampling = True
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        require_support(self, space)
         if run is None:
             raise InputError(f"method {self.name!r} needs a trained run")
         s = self.settings
@@ -55,6 +57,7 @@ class GuidedSearcher(Searcher):
                shared: dict | None = None) -> SearchResult:
         from core.guided_evolution import GuidedEvolutionConfig, guided_evolution  # it imports this package
 
+        require_support(self, space)
         # Evolution's usual population of 20, but leave tiny budgets room to be guided.
         budget = len(labelled)
         population = min(self.settings.population, max(2, budget // 2))

@@ -6,7 +6,7 @@ import numpy as np
 from core.runs import Run
 from core.search import Evaluator, SearchProgress, random_search
 from core.history import History, Trainer
-from core.searchers.base import SearchResult, Searcher
+from core.searchers.base import SearchResult, Searcher, require_sampling, require_support
 from core.spaces.base import SearchSpace
 
 
@@ -14,6 +14,7 @@ def random_proposals(space: SearchSpace, history: History, n: int, rng: np.rando
                      exclude: set[str] | None = None) -> list[str]:
     """Up to ``n`` distinct uniformly random proposable specs not in ``exclude``. Sampling gives up
     after 100 tries per wanted spec; an enumerable space then draws from what is left."""
+    require_sampling(space, "drawing random proposals")
     exclude = set() if exclude is None else exclude
     chosen: dict[str, None] = {}
     for _ in range(100 * n + 100):
@@ -32,13 +33,16 @@ def random_proposals(space: SearchSpace, history: History, n: int, rng: np.rando
 class RandomSearcher(Searcher):
     name = "random"
     description = "uniformly random architectures"
+    needs_sampling = True
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        require_support(self, space)
         # A stream apart from default_rng(seed), which `sample --seed` draws tables with: a campaign
         # started from a table sampled with its own seed would otherwise re-draw that very table.
         return random_proposals(space, history, n, np.random.default_rng((seed, 1)))
 
     def search(self, space, oracle: Evaluator, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        require_support(self, space)
         random_search(space, oracle, seed, progress=progress)
         return SearchResult(list(oracle.history), oracle.best())
