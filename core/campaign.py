@@ -282,7 +282,9 @@ class Campaign:
 
     def pending(self) -> list[str]:
         """The open round's proposals that have no result yet (in proposal order)."""
-        r = self.open_round()
+        return self._pending_in(self.open_round())
+
+    def _pending_in(self, r: int | None) -> list[str]:
         if r is None:
             return []
         evaluated = set(self.table()["arch"].astype(str))
@@ -314,7 +316,10 @@ class Campaign:
                 best_so_far = max(best_so_far, float(in_round.max()))
             summaries.append(RoundSummary(r, proposed, int(in_round.size), round_failed,
                                           float(in_round.max()) if in_round.size else math.nan, best_so_far, spearman))
-        return CampaignStatus(self.config, summaries, len(frame), pick, self.pending(), open_round, failed)
+        # The same open round for both: a proposal finishing in another thread meanwhile must not
+        # give pending proposals without their round.
+        return CampaignStatus(self.config, summaries, len(frame), pick, self._pending_in(open_round), open_round,
+                              failed)
 
     # ------------------------------------------------------------------------ the loop
     def propose(self, n: int, method: str | None = None, *, drop_pending: bool = False,

@@ -13,7 +13,9 @@ from typing import Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from core.errors import InputError
 from core.graph import ArchGraph, FeatureSchema, FeatureSpec
+from core.json_input import load_json
 from core.spaces import register_space
 from core.spaces.base import UnitCandidate, parse_error
 from core.spaces.capabilities import EnumerableSpace, SamplingSpace, UnitSpace
@@ -36,10 +38,10 @@ class PlantedSpace(SamplingSpace, EnumerableSpace, UnitSpace):
 
     def canonical(self, spec: str) -> str:
         try:
-            stages = json.loads(spec)
+            stages = load_json(spec)  # bounded, like every space's parser (tests/test_fuzz.py)
             assert isinstance(stages, list) and len(stages) == 2
             assert all(isinstance(s, list) and 1 <= len(s) <= 2 and all(o in OPS for o in s) for s in stages)
-        except (ValueError, AssertionError):
+        except (InputError, AssertionError):
             raise parse_error(self.name, spec, "expected [[ops of stage 1], [ops of stage 2]]") from None
         return json.dumps(stages, separators=(",", ":"))
 

@@ -465,12 +465,12 @@ def test_repeated_column_names_are_refused(tmp_path):
 
 
 def test_build_output_is_checked_before_the_build(small_run, tmp_path, capsys, monkeypatch):
-    from core.commands import build
+    import core.build  # the command imports build_architectures from here when it runs
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the build ran before its output path was checked")
 
-    monkeypatch.setattr(build, "build_architectures", must_not_run)
+    monkeypatch.setattr(core.build, "build_architectures", must_not_run)
     for out in (tmp_path / "built.txt", tmp_path, tmp_path / "afile" / "built.csv"):
         (tmp_path / "afile").write_text("x")
         one_line_error(*run_cli(["build", "--run", small_run, "--top", "3", "--out", out], capsys))
