@@ -1,5 +1,8 @@
 """Stable Diffusion v1.4 inpainting U-Net block space (AutoBuild, Mills et al. CVPR 2024, Sec. "Stable Diffusion").
 
+One concept in one file (about 300 lines, a fifth of them this layout and its rules): the stage table, the
+removal rules and the space that enforces them are read together and change together.
+
 The paper learned from 68 of ~800k variants of the SD v1.4 U-Net, whose stages are sequences of ResNet (R)
 and Attention (A, a cross-attention ``Transformer2DModel``) blocks, and minimised inpainting FID. This space
 is the diffusers ``UNet2DConditionModel`` layout of SD v1.4 (inpainting: ``in_channels=9``), one unit per
