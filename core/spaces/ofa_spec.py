@@ -11,9 +11,8 @@ import json
 from typing import Any, Callable
 
 from core.errors import SpecError
-from core.json_input import JsonInputError, load_json
 from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig
-from core.spaces.base import parse_error
+from core.spaces.base import parse_error, spec_json
 
 #: Every input size OFA was trained at (parsing accepts these).
 RESOLUTIONS = tuple(range(128, 225, 4))
@@ -29,12 +28,7 @@ _Fail = Callable[[str], SpecError]
 
 def parse_config(space: str, layout: Layout, spec: str) -> SubnetConfig:
     """Validate an OFA config (JSON text) of space ``space`` and return it with inactive slots canonicalised."""
-    if not isinstance(spec, str):
-        raise parse_error(space, str(spec), f"need a JSON object as text, got {type(spec).__name__}")
-    try:
-        obj = load_json(spec)
-    except JsonInputError as e:
-        raise parse_error(space, spec, f"not JSON ({e})") from None
+    obj = spec_json(space, spec, "as text")
     if not isinstance(obj, dict):
         raise parse_error(space, spec, "need a JSON object with keys ks, e, d, r")
 
