@@ -120,57 +120,74 @@ def regularized_evolution(space: SearchSpace, evaluate: Evaluator, seed: int, po
     if candidates < 1:
         raise ValueError(f"candidates must be positive, got {candidates}")
     rng = np.random.default_rng(seed)
-    members = set(pool) if pool is not None else None
-    table = evaluate.table.index
-
-    def random_member() -> str:
-        if pool is not None:
-            return pool[int(rng.integers(len(pool)))]
-        while True:
-            spec = space.sample(rng)
-            if spec in table:
-                return spec
-
-    def allowed(spec: str) -> bool:
-        return spec in table and (members is None or spec in members)
-
-    def child_of(parent: str) -> str:
-        if choose is not None:
-            children: dict[str, None] = {}
-            for _ in range(20 * candidates):
-                spec = space.mutate(parent, rng)
-                if allowed(spec) and not evaluate.evaluated(spec):
-                    children[spec] = None
-                    if len(children) == candidates:
-                        break
-            if children:
-                return choose(list(children))
-        for _ in range(20):
-            spec = space.mutate(parent, rng)
-            if allowed(spec):
-                return spec
-        return random_member()
-
+    draws = _EvolutionDraws(space, evaluate, rng, pool, choose, candidates)
     queue: collections.deque[tuple[str, float]] = collections.deque()
     try:
-        for spec in initial:
-            if len(queue) >= population:
-                break
-            queue.append((spec, evaluate(spec)))
-            report_progress(progress, evaluate)
-        while len(queue) < population:
-            spec = random_member()
-            queue.append((spec, evaluate(spec)))
-            report_progress(progress, evaluate)
+        _fill_population(queue, initial, population, draws, evaluate, progress)
         while evaluate.remaining > 0:
             picks = rng.choice(len(queue), size=sample_size, replace=False)
             parent = max((queue[i] for i in picks), key=lambda m: m[1])[0]
-            child = child_of(parent)
+            child = draws.child_of(parent)
             queue.append((child, evaluate(child)))
             queue.popleft()
             report_progress(progress, evaluate)
     except BudgetExhausted:
         return
+
+
+def _fill_population(queue: collections.deque[tuple[str, float]], initial: Sequence[str], population: int,
+                     draws: "_EvolutionDraws", evaluate: Evaluator, progress: SearchProgress | None) -> None:
+    """Evaluate the ``initial`` architectures, then random ones, until ``population`` are in ``queue``."""
+    for spec in initial:
+        if len(queue) >= population:
+            break
+        queue.append((spec, evaluate(spec)))
+        report_progress(progress, evaluate)
+    while len(queue) < population:
+        spec = draws.random_member()
+        queue.append((spec, evaluate(spec)))
+        report_progress(progress, evaluate)
+
+
+class _EvolutionDraws:
+    """The random draws of regularized evolution: random members and children, within the table and pool."""
+
+    def __init__(self, space: SearchSpace, evaluate: Evaluator, rng: np.random.Generator,
+                 pool: Sequence[str] | None, choose: ChildChooser | None, candidates: int) -> None:
+        self.space, self.evaluate, self.rng = space, evaluate, rng
+        self.pool, self.choose, self.candidates = pool, choose, candidates
+        self.members = set(pool) if pool is not None else None
+        self.table = evaluate.table.index
+
+    def random_member(self) -> str:
+        if self.pool is not None:
+            return self.pool[int(self.rng.integers(len(self.pool)))]
+        while True:
+            spec = self.space.sample(self.rng)
+            if spec in self.table:
+                return spec
+
+    def allowed(self, spec: str) -> bool:
+        return spec in self.table and (self.members is None or spec in self.members)
+
+    def child_of(self, parent: str) -> str:
+        """A mutation of ``parent`` (the one ``choose`` picks of up to ``candidates`` new ones, if given);
+        after 20 mutations that leave the table or pool, a random member."""
+        if self.choose is not None:
+            children: dict[str, None] = {}
+            for _ in range(20 * self.candidates):
+                spec = self.space.mutate(parent, self.rng)
+                if self.allowed(spec) and not self.evaluate.evaluated(spec):
+                    children[spec] = None
+                    if len(children) == self.candidates:
+                        break
+            if children:
+                return self.choose(list(children))
+        for _ in range(20):
+            spec = self.space.mutate(parent, self.rng)
+            if self.allowed(spec):
+                return spec
+        return self.random_member()
 
 
 def predictor_guided(evaluate: Evaluator, candidates: Sequence[str], predicted: Sequence[float],

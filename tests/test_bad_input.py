@@ -160,7 +160,7 @@ def test_gzip_of_zeros_is_refused_without_decompressing_it(tmp_path):
 
 
 def test_gzip_output_is_capped(tmp_path, monkeypatch):
-    from core import tables
+    from core import table_files as tables
 
     monkeypatch.setattr(tables, "MAX_DECOMPRESSED_BYTES", 1024**2)
     data = gzip.compress(b"arch,acc\n" + b"1" * (3 * 1024**2), 9)
@@ -294,7 +294,7 @@ def test_devices_and_fifos_are_not_read(tmp_path):
 
 
 def test_table_size_is_checked_before_reading(tmp_path, monkeypatch):
-    from core import tables
+    from core import table_files as tables
 
     monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 1000)
     with pytest.raises(TableError, match="limit"):

@@ -91,23 +91,10 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
     generator = torch.Generator().manual_seed(config.seed)
     sampler = TileSampler(config.model.image_size, config.seed, config.tile_bank)
     space = get_space(SPACE)
-    step = 0
     checkpoint = out / CHECKPOINT
-    if checkpoint.is_file():
-        # weights_only: the checkpoint holds tensors, numbers and dicts only (no pickled objects).
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        rng.bit_generator.state = state["rng"]
-        sampler.rng.bit_generator.state = state["tiles_rng"]
-        generator.set_state(state["generator"])
+    step = _resume(checkpoint, device, model, optimizer, rng, sampler, generator)
     log = out / LOSS_LOG
-    if step == 0 or not log.is_file():
-        log.write_text("step,loss,removed_blocks\n")
-    else:  # drop rows logged after the checkpoint we resume from
-        lines = log.read_text().splitlines()
-        log.write_text("\n".join([lines[0]] + [r for r in lines[1:] if int(r.split(",")[0]) <= step]) + "\n")
+    _start_loss_log(log, step)
     start = time.perf_counter()
     model.train()
     with log.open("a") as log_file:
@@ -141,6 +128,30 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
     (out / RECORD).write_text(json.dumps(record, indent=2) + "\n")
     write_model_card(out / MODEL_DIR / CARD, record, log)
     return model
+
+
+def _resume(checkpoint: Path, device: str, model: SmallInpaintModel, optimizer: torch.optim.Optimizer,
+            rng: np.random.Generator, sampler: TileSampler, generator: torch.Generator) -> int:
+    """Load ``checkpoint`` (when there is one) into the model, optimiser and random states; the step it reached."""
+    if not checkpoint.is_file():
+        return 0
+    # weights_only: the checkpoint holds tensors, numbers and dicts only (no pickled objects).
+    state = torch.load(checkpoint, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["rng"]
+    sampler.rng.bit_generator.state = state["tiles_rng"]
+    generator.set_state(state["generator"])
+    return int(state["step"])
+
+
+def _start_loss_log(log: Path, step: int) -> None:
+    """A fresh ``loss.csv`` at step 0; on resuming, the rows logged after the checkpoint's ``step`` dropped."""
+    if step == 0 or not log.is_file():
+        log.write_text("step,loss,removed_blocks\n")
+    else:
+        lines = log.read_text().splitlines()
+        log.write_text("\n".join([lines[0]] + [r for r in lines[1:] if int(r.split(",")[0]) <= step]) + "\n")
 
 
 def loss_curve(log: Path, points: int = 10) -> list[tuple[int, float]]:

@@ -121,29 +121,18 @@ class FIDEvaluator(ArchEvaluator):
                  steps: int = 50, size: int = 512, seed: int = 0, guidance: float = 7.5,
                  device: str | None = None, dtype: str | None = None, prompts: str | None = None,
                  cache_dir: str | None = None) -> None:
-        from core.diffusion.fid import IMAGE_SUFFIXES, list_images
-        from core.diffusion.pipeline import check_model_dir, read_prompts
-
-        def absolute(path: Any, label: str) -> str:
-            if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-                raise InputError(f"fid evaluator: {label} must be a folder path, not {path!r}")
-            return str(Path(path).expanduser().resolve())
-
-        def integer(value: Any, label: str, low: int) -> int:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InputError(f"fid evaluator: {label} must be an integer >= {low}, not {value!r}")
-            return value
+        from core.diffusion.pipeline import check_model_dir
 
         # Absolute paths: a Ray worker runs in another working directory.
-        self.model_dir = str(check_model_dir(absolute(model_dir, "model_dir")))
-        self.images, self.masks = absolute(images, "images"), absolute(masks, "masks")
-        self.out = absolute(out, "out")
-        self.reference = None if reference is None else absolute(reference, "reference")
-        self.prompts = None if prompts is None else absolute(prompts, "prompts")
-        self.cache_dir = None if cache_dir is None else absolute(cache_dir, "cache_dir")
-        self.steps = integer(steps, "steps", 1)
-        self.seed = integer(seed, "seed", 0)
-        self.size = integer(size, "size", 64)
+        self.model_dir = str(check_model_dir(_folder_path(model_dir, "model_dir")))
+        self.images, self.masks = _folder_path(images, "images"), _folder_path(masks, "masks")
+        self.out = _folder_path(out, "out")
+        self.reference = None if reference is None else _folder_path(reference, "reference")
+        self.prompts = None if prompts is None else _folder_path(prompts, "prompts")
+        self.cache_dir = None if cache_dir is None else _folder_path(cache_dir, "cache_dir")
+        self.steps = _integer(steps, "steps", 1)
+        self.seed = _integer(seed, "seed", 0)
+        self.size = _integer(size, "size", 64)
         if self.size % 64:
             raise InputError(f"fid evaluator: size {size} must be a positive multiple of 64")
         if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not math.isfinite(guidance) \
@@ -154,17 +143,17 @@ class FIDEvaluator(ArchEvaluator):
             raise InputError(f"fid evaluator: dtype {dtype!r} must be one of {list(DTYPES)} or None")
         self.dtype = dtype
         if device is not None:
-            import torch
-
-            try:
-                torch.device(device)
-            except (RuntimeError, TypeError):
-                raise InputError(f"fid evaluator: {device!r} is not a torch device (cpu, cuda, cuda:1, ...)") from None
+            _check_device(device)
         self.device = device
         if Path(self.out).exists() and not Path(self.out).is_dir():
             raise InputError(f"fid evaluator: out {self.out} is a file, not a folder")
+        self._check_inputs()
 
-        # The inputs, checked cheaply (names only): the images are read once per process when evaluating.
+    def _check_inputs(self) -> None:
+        """The input folders, checked cheaply (names only): the images are read once per process when evaluating."""
+        from core.diffusion.fid import IMAGE_SUFFIXES, list_images
+        from core.diffusion.pipeline import read_prompts
+
         for label, folder in (("images", self.images), ("masks", self.masks), ("reference", self.reference)):
             if folder is not None and not Path(folder).is_dir():
                 raise InputError(f"fid evaluator: {label} folder {folder} does not exist")
@@ -279,3 +268,24 @@ class FIDEvaluator(ArchEvaluator):
 
 
 __all__ = ["FIDEvaluator"]
+
+
+def _folder_path(path: Any, label: str) -> str:
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InputError(f"fid evaluator: {label} must be a folder path, not {path!r}")
+    return str(Path(path).expanduser().resolve())
+
+
+def _integer(value: Any, label: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"fid evaluator: {label} must be an integer >= {low}, not {value!r}")
+    return value
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"fid evaluator: {device!r} is not a torch device (cpu, cuda, cuda:1, ...)") from None

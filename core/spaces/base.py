@@ -204,3 +204,16 @@ def parse_error(space: str, spec: str, why: str) -> SpecError:
     """A one-line spec error that shows (a prefix of) the offending spec."""
     shown = spec if len(spec) <= 80 else spec[:77] + "..."
     return SpecError(f"invalid {space} spec {shown!r}: {why}")
+
+
+def spec_json(space: str, spec: Any, text: str) -> Any:
+    """The parsed JSON of a spec string; one :func:`parse_error` line when ``spec`` is not text (``text`` says
+    what it should be, e.g. "as text") or not JSON."""
+    from core.json_input import JsonInputError, load_json
+
+    if not isinstance(spec, str):
+        raise parse_error(space, str(spec), f"need a JSON object {text}, got {type(spec).__name__}")
+    try:
+        return load_json(spec)
+    except JsonInputError as e:
+        raise parse_error(space, spec, f"not JSON ({e})") from None

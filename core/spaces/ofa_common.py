@@ -2,7 +2,7 @@
 
 A spec is OFA's own subnet config as JSON, ``{"ks":[...],"e":[...],"d":[...],"r":[224]}``: kernel
 size and expansion ratio for every layer slot of the supernet (active or not), depth per stage, and
-the input resolution. ``ofa-mbv3`` (:mod:`core.spaces.ofa_mbv3`) and ``ofa-pn``
+the input resolution (parsed by :mod:`core.spaces.ofa_spec`). ``ofa-mbv3`` (:mod:`core.spaces.ofa_mbv3`) and ``ofa-pn``
 (:mod:`core.spaces.ofa_pn`) differ only in their :class:`~core.ofa_subnets.Layout` and units.
 
 Facts checked against ``mit-han-lab/once-for-all`` (``ofa_mbv3.py``, ``ofa_proxyless.py``,
@@ -41,19 +41,19 @@ import numpy as np
 
 from core.errors import InputError, SpecError
 from core.graph import CATEGORICAL, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
-from core.json_input import JsonInputError, load_json
 from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig, profile_subnet
-from core.spaces.base import UnitCandidate, parse_error
+from core.spaces.base import UnitCandidate
 from core.spaces.capabilities import SamplingSpace, UnitSpace, MeasuringSpace
+from core.spaces.ofa_spec import (  # noqa: F401  (the resolutions are re-exported for callers)
+    DEFAULT_RESOLUTION,
+    FILLER_EXPAND,
+    FILLER_KERNEL,
+    RESOLUTIONS,
+    SAMPLE_RESOLUTIONS,
+    parse_config,
+    spec_of,
+)
 
-#: Every input size OFA was trained at (parsing accepts these).
-RESOLUTIONS = tuple(range(128, 225, 4))
-#: The sizes :meth:`OFASpace.sample` draws from (the AutoBuild experiments' 192-224).
-SAMPLE_RESOLUTIONS = tuple(range(192, 225, 4))
-#: OFA's default input size; also the resolution feature of unit candidates.
-DEFAULT_RESOLUTION = 224
-#: What inactive layer slots hold in a canonical spec.
-FILLER_KERNEL, FILLER_EXPAND = KERNELS[0], EXPANDS[0]
 #: One elastic layer's choice as a unit-choice token, e.g. "e6k5".
 TOKENS = tuple(f"e{e}k{k}" for e in EXPANDS for k in KERNELS)
 _TOKEN = re.compile(r"e(\d+)k(\d+)")
@@ -90,76 +90,11 @@ class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
     # ------------------------------------------------------------ spec strings
     def parse(self, spec: str) -> SubnetConfig:
         """Validate an OFA config (JSON text) and return it with inactive slots canonicalised."""
-        if not isinstance(spec, str):
-            raise parse_error(self.name, str(spec), f"need a JSON object as text, got {type(spec).__name__}")
-        try:
-            obj = load_json(spec)
-        except JsonInputError as e:
-            raise parse_error(self.name, spec, f"not JSON ({e})") from None
-        if not isinstance(obj, dict):
-            raise parse_error(self.name, spec, "need a JSON object with keys ks, e, d, r")
-
-        def fail(why: str) -> SpecError:
-            return parse_error(self.name, spec, why)
-
-        unknown = sorted(set(obj) - {"ks", "e", "d", "r", "wid"})
-        if unknown:
-            raise fail(f"unknown key {unknown[0]!r}; an OFA config has ks, e, d and r")
-        if obj.get("wid") is not None:
-            raise fail(f"wid = {obj['wid']!r}: this space has a single width, so wid must be null or absent")
-        for key in ("ks", "e", "d"):
-            if key not in obj:
-                raise fail(f"missing key {key!r}")
-        stages = self.layout.stages
-        d = self._int_list(obj["d"], "d", len(stages), fail)
-        for i, (depth, stage) in enumerate(zip(d, stages)):
-            if depth not in stage.depths:
-                raise fail(f"d[{i}] = {depth} is not a depth of stage {i + 1}; choose from {list(stage.depths)}")
-        active = {slot for _, _, slot in self.layout.active_layers(d)}
-        ks = self._choices(obj["ks"], "ks", KERNELS, "a kernel size", FILLER_KERNEL, active, fail)
-        e = self._choices(obj["e"], "e", EXPANDS, "an expansion ratio", FILLER_EXPAND, active, fail)
-        r = obj.get("r", DEFAULT_RESOLUTION)
-        if isinstance(r, list) and len(r) == 1:
-            r = r[0]
-        r_int = _as_int(r)
-        if r_int not in RESOLUTIONS:
-            raise fail(f"r = {json.dumps(r)} is not an OFA resolution; use a multiple of 4 from 128 to 224")
-        return SubnetConfig(ks=ks, e=e, d=tuple(d), r=r_int)
-
-    def _int_list(self, value: Any, key: str, length: int, fail) -> list[int]:
-        if not isinstance(value, list):
-            raise fail(f"{key} must be a list of {length} integers, not {json.dumps(value)[:30]}")
-        if len(value) != length:
-            raise fail(f"{key} has {len(value)} entries; {self.name} needs {length}")
-        out = []
-        for i, v in enumerate(value):
-            n = _as_int(v)
-            if n is None:
-                raise fail(f"{key}[{i}] = {json.dumps(v)} is not an integer")
-            out.append(n)
-        return out
-
-    def _choices(self, value: Any, key: str, allowed: tuple[int, ...], what: str, filler: int,
-                 active: set[int], fail) -> tuple[int, ...]:
-        length = self.layout.num_layers
-        if not isinstance(value, list):
-            raise fail(f"{key} must be a list of {length} integers, not {json.dumps(value)[:30]}")
-        if len(value) != length:
-            raise fail(f"{key} has {len(value)} entries; {self.name} needs {length} (one per layer slot)")
-        out = []
-        for i, v in enumerate(value):
-            n = _as_int(v)
-            if v is None and i not in active:
-                n = filler  # OFA's set_active_subnet skips None; the layer is off anyway
-            elif n not in allowed:
-                raise fail(f"{key}[{i}] = {json.dumps(v)} is not {what}; choose from {list(allowed)}")
-            out.append(n if i in active else filler)
-        return tuple(out)
+        return parse_config(self.name, self.layout, spec)
 
     def spec_of(self, config: SubnetConfig) -> str:
         """The canonical spec text of a parsed config (compact JSON, keys ks, e, d, r)."""
-        return json.dumps({"ks": list(config.ks), "e": list(config.e), "d": list(config.d), "r": [config.r]},
-                          separators=(",", ":"))
+        return spec_of(config)
 
     def canonical(self, spec: str) -> str:
         return self.spec_of(self.parse(spec))
@@ -357,17 +292,6 @@ def _check_device(device: str) -> None:
         raise InputError(f"device {device!r}: this torch build sees no CUDA GPU")
     if dev.type not in ("cpu", "cuda"):
         raise InputError(f"device {device!r}: only cpu and cuda are supported")
-
-
-def _as_int(value: Any) -> int | None:
-    """An int from a JSON number that is integral (3 or 3.0); None for anything else (incl. booleans)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def _other(values: Sequence[int], current: int, rng: np.random.Generator) -> int:
