@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 from core.runs import release_run_dir
 from core.tables import ValidatedTable
 
@@ -36,6 +36,9 @@ RUNNING_STATES = ("queued", "running")
 JOB = "ab_job"                  # training job
 BUILD_JOB = "ab_build_job"      # build job
 LOOP_JOB = "ab_loop_job"        # campaign job (propose or evaluate)
+BASELINE_JOB = "ab_baseline_job"  # the regression head's top N over the whole space
+COMPARE_JOB = "ab_compare_job"  # two runs' module rankings side by side
+INPAINT_JOB = "ab_inpaint_job"  # inpainting with the small model or an SD pipeline
 
 
 def training_limit() -> int:
@@ -50,7 +53,8 @@ def training_limit() -> int:
 class Job:
     """One piece of long work. Pages poll ``fraction``, ``stage``, ``history`` and ``queue_position``;
     ``stop`` is handed to core as its ``should_stop``. A finished job has ``status`` done, stopped
-    (ended early, result kept), cancelled (stopped while queued: nothing was done) or failed, and
+    (ended early, result kept), cancelled (stopped while queued, or core raised Cancelled: nothing was
+    kept) or failed, and
     ``result`` (a TrainOutcome, BuildResult, ...) or ``error`` (one line)."""
 
     id: str
@@ -66,6 +70,7 @@ class Job:
     result: Any = None
     started: float = field(default_factory=time.time)
     finished_at: float | None = None
+    started_work: float | None = None  # when the work itself began (after any wait in the queue)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -133,8 +138,9 @@ def collect_finished_job(session_key: str, what: str) -> Job | None:
         st.session_state[state.NOTICE] = ("error", job.error or f"{what} failed")
         return None
     if job.status == "cancelled":
-        st.session_state[state.NOTICE] = ("info", f"{what.capitalize()} `{job.label}` was cancelled before it "
-                                                  "started; nothing was saved.")
+        when = "before it started" if job.started_work is None else f"after {job.elapsed:.0f} s"
+        st.session_state[state.NOTICE] = ("info", f"{what.capitalize()} `{job.label}` was cancelled {when}; "
+                                                  "nothing was saved.")
         return None
     return job
 
@@ -158,8 +164,13 @@ def _run(job: Job, work: Callable[[Job], Any], slots: TrainingSlots | None,
                 on_failure()
             return
         job.status, job.started = "running", time.time()
+        job.started_work = job.started
         job.result = work(job)
         job.status = "stopped" if job.stop.is_set() else "done"
+    except Cancelled:  # core stopped between chunks on job.stop and kept nothing
+        job.status = "cancelled"
+        if on_failure:
+            on_failure()
     except Exception as err:  # noqa: BLE001 - the page must stay alive whatever happens in the thread
         if isinstance(err, InputError):  # the only user error: its message is the whole story
             job.error = state.one_line(err)

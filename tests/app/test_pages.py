@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.apptest import CORA, MAIN, TIMEOUT, assert_clean, errors, wait_for
 
-PAGES = ["views/home.py", "views/data.py", "views/train.py", "views/modules.py", "views/build.py"]
+PAGES = ["views/home.py", "views/data.py", "views/train.py", "views/modules.py", "views/compare.py", "views/build.py"]
 
 
 @pytest.fixture
