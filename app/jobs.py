@@ -58,7 +58,7 @@ class Job:
     ``result`` (a TrainOutcome, BuildResult, ...) or ``error`` (one line)."""
 
     id: str
-    kind: str                      # "train" | "build" | "propose" | "evaluate"
+    kind: str                      # "train" | "build" | "propose" | "evaluate" | "baseline" | "inpaint"
     label: str
     key: Any = None                # what the result belongs to (a run dir, a build's inputs, a campaign)
     total: int = 1                 # epochs for training, proposals for evaluation
@@ -243,9 +243,101 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
             config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
         except ValueError as err:  # the config's own validation of the page's choices
             raise InputError(str(err)) from None
-        return build_architectures(load_run(path, stamp), config, progress=progress)
+        return build_architectures(load_run(path, stamp), config, progress=stopping(job, progress))
 
     return _start(job, BUILD_JOB, work)
+
+
+def stopping(job: Job, progress: Callable[..., None]) -> Callable[..., None]:
+    """``progress`` that raises :class:`core.errors.Cancelled` once the job's stop is set: how Cancel stops a
+    core function that reports progress between its chunks but takes no ``should_stop``."""
+    def report(*args: Any) -> None:
+        progress(*args)
+        if job.stop.is_set():
+            raise Cancelled(f"{job.kind} was cancelled")
+    return report
+
+
+def start_baseline(path: str, stamp: float, top: int) -> Job:
+    """The run's regression head's top ``top`` over its whole space, in a thread
+    (``core.diffusion.exhaustive.run_exhaustive_top``, with the looked-up true metrics of
+    ``core.build.with_lookup``); Cancel stops it after the batch in flight. Job id goes to ``BASELINE_JOB``."""
+    from core.build import with_lookup
+    from core.diffusion.exhaustive import run_exhaustive_top
+
+    from app.run_cache import load_run
+
+    job = Job(id=uuid.uuid4().hex, kind="baseline", label=Path(path).name, key=(path, stamp, top))
+
+    def progress(done: int, total: int | None) -> None:
+        job.fraction = done / total if total else 0.0
+        job.stage = f"{done:,} of {total:,} scored" if total else f"{done:,} scored"
+
+    def work(job: Job) -> Any:
+        run = load_run(path, stamp)
+        job.stage = f"scoring {run.space.size():,} architectures"
+        return with_lookup(run, run_exhaustive_top(run, top, progress=stopping(job, progress)))
+
+    return _start(job, BASELINE_JOB, work)
+
+
+def start_study_inpaint(model_dir: str, spec: str, label: str, originals: list, masks: list, steps: int,
+                        stems: list[str]) -> Job:
+    """Inpaint image files with one architecture of the small model in a thread
+    (``core.diffusion.study.inpaint_files``); Cancel stops it between denoising steps and nothing is kept.
+    The result is ``{"label", "stems", "images"}``; the job id goes to ``INPAINT_JOB``."""
+    from core.diffusion.study import inpaint_files
+
+    job = Job(id=uuid.uuid4().hex, kind="inpaint", label=label, key=tuple(stems), total=len(stems))
+
+    def progress(done: int, total: int) -> None:
+        job.fraction, job.stage = done / max(total, 1), f"{done}/{total} image(s)"
+
+    def work(job: Job) -> Any:
+        job.stage = f"0/{len(stems)} image(s)"
+        images = inpaint_files(_small_model(model_dir), spec, originals, masks, steps=steps, progress=progress,
+                               should_stop=job.stop.is_set)
+        return {"label": label, "stems": stems, "images": dict(zip(stems, images))}
+
+    return _start(job, INPAINT_JOB, work)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _small_model(folder: str):
+    """The small inpainting model, loaded once and shared (inpainting never modifies it)."""
+    from core.diffusion.small_model import load_model
+
+    return load_model(folder)
+
+
+def start_pipeline_inpaint(model_dir: str, archs: list, inputs: list, root: str, *, steps: int, seed: int,
+                           guidance: float) -> Job:
+    """Inpaint with a diffusers SD inpainting pipeline in a thread (``core.diffusion.pipeline.run_inpainting``);
+    Cancel stops it between denoising steps, keeping only the architectures already finished. Job id goes
+    to ``INPAINT_JOB``; the result is the manifest of the images written."""
+    from core.diffusion.pipeline import run_inpainting
+
+    total = len(archs) * len(inputs)
+    job = Job(id=uuid.uuid4().hex, kind="inpaint", label=Path(root).name, key=root, total=total)
+
+    def progress(done: int, total: int, message: str) -> None:
+        job.fraction, job.stage = done / max(total, 1), f"{done}/{total} · {message}"
+
+    def work(job: Job) -> Any:
+        job.stage = f"loading the pipeline; then {total} image(s)"
+        return run_inpainting(_pipeline(model_dir), archs, inputs, root, steps=steps, seed=seed,
+                              guidance_scale=guidance, model_dir=model_dir, progress=progress,
+                              should_stop=job.stop.is_set)
+
+    return _start(job, INPAINT_JOB, work)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _pipeline(model_dir: str):
+    """The SD inpainting pipeline, loaded once and shared (run_inpainting never modifies it)."""
+    from core.diffusion.pipeline import load_pipeline
+
+    return load_pipeline(model_dir)
 
 
 def _campaign_progress(job: Job) -> Callable[[str, int, int], None]:
