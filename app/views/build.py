@@ -141,16 +141,18 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
     space = run.space
     if not space.enumerable:
         return
-    with st.expander(f"Baseline: the regression head's top {top} over all {space.size():,} architectures"):
+    key = (path, stamp, top)
+    job = jobs.session_job(jobs.BASELINE_JOB)
+    running = job is not None and not job.finished
+    table = st.session_state.get(BASELINES, {}).get(key)
+    # Open while scoring and once scored: the rerun that shows the result must not fold it away.
+    with st.expander(f"Baseline: the regression head's top {top} over all {space.size():,} architectures",
+                     expanded=running or table is not None):
         st.caption("What predictor-based NAS would pick (the paper's \"exhaustive search\"): every architecture "
                    "of the space scored by the head, those already in the training table left out.")
         if space.size() > run_cache.EXHAUSTIVE_IN_PAGE:
             st.code(f"python -m core exhaustive --run {run.path} --top {top}", language="bash")
             return
-        key = (path, stamp, top)
-        job = jobs.session_job(jobs.BASELINE_JOB)
-        running = job is not None and not job.finished
-        table = st.session_state.get(BASELINES, {}).get(key)
         if table is None and st.button("Score the whole space", key="exhaustive_button", disabled=running):
             jobs.start_baseline(path, stamp, top)
             st.rerun()
