@@ -37,7 +37,7 @@ def app(tmp_path, monkeypatch) -> AppTest:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # zip uploads unpack here, not in /tmp
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("views/data.py").run()
     at.radio(key="_w_ab_source_kind").set_value("Upload").run()
     assert_clean(at)
     return at
