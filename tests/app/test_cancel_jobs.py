@@ -53,14 +53,14 @@ def test_cancelled_build_stops_at_the_next_report(tiny_run):
     pd.testing.assert_frame_equal(plain.built, wrapped.built)
 
 
-def test_cancelled_baseline_stops_after_the_batch_in_flight(tiny_run):
+def test_cancelled_baseline_stops_at_the_next_report(tiny_run):
     from core.diffusion.exhaustive import run_exhaustive_top
 
     job = jobs.Job(id="e", kind="baseline", label="tiny")
     seen: list = []
     with pytest.raises(Cancelled):
         run_exhaustive_top(tiny_run, 5, batch_size=2048, progress=stop_on_report(job, 1, seen))
-    assert len(seen) == 1 and seen[0][0] < tiny_run.space.size()  # one batch of 26,206 scored, then stopped
+    assert len(seen) == 1  # no batch scored after the report at which Cancel was pressed
 
 
 def test_a_job_whose_core_raises_cancelled_ends_cancelled_and_gives_its_claim_back():
