@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 from core.runs import release_run_dir
 from core.tables import ValidatedTable
 
@@ -36,6 +36,9 @@ RUNNING_STATES = ("queued", "running")
 JOB = "ab_job"                  # training job
 BUILD_JOB = "ab_build_job"      # build job
 LOOP_JOB = "ab_loop_job"        # campaign job (propose or evaluate)
+BASELINE_JOB = "ab_baseline_job"  # the regression head's top N over the whole space
+COMPARE_JOB = "ab_compare_job"  # two runs' module rankings side by side
+INPAINT_JOB = "ab_inpaint_job"  # inpainting with the small model or an SD pipeline
 
 
 def training_limit() -> int:
@@ -50,11 +53,12 @@ def training_limit() -> int:
 class Job:
     """One piece of long work. Pages poll ``fraction``, ``stage``, ``history`` and ``queue_position``;
     ``stop`` is handed to core as its ``should_stop``. A finished job has ``status`` done, stopped
-    (ended early, result kept), cancelled (stopped while queued: nothing was done) or failed, and
+    (ended early, result kept), cancelled (stopped while queued, or core raised Cancelled: nothing was
+    kept) or failed, and
     ``result`` (a TrainOutcome, BuildResult, ...) or ``error`` (one line)."""
 
     id: str
-    kind: str                      # "train" | "build" | "propose" | "evaluate"
+    kind: str                      # "train" | "build" | "propose" | "evaluate" | "baseline" | "inpaint"
     label: str
     key: Any = None                # what the result belongs to (a run dir, a build's inputs, a campaign)
     total: int = 1                 # epochs for training, proposals for evaluation
@@ -66,6 +70,7 @@ class Job:
     result: Any = None
     started: float = field(default_factory=time.time)
     finished_at: float | None = None
+    started_work: float | None = None  # when the work itself began (after any wait in the queue)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -133,8 +138,9 @@ def collect_finished_job(session_key: str, what: str) -> Job | None:
         st.session_state[state.NOTICE] = ("error", job.error or f"{what} failed")
         return None
     if job.status == "cancelled":
-        st.session_state[state.NOTICE] = ("info", f"{what.capitalize()} `{job.label}` was cancelled before it "
-                                                  "started; nothing was saved.")
+        when = "before it started" if job.started_work is None else f"after {job.elapsed:.0f} s"
+        st.session_state[state.NOTICE] = ("info", f"{what.capitalize()} `{job.label}` was cancelled {when}; "
+                                                  "nothing was saved.")
         return None
     return job
 
@@ -158,8 +164,13 @@ def _run(job: Job, work: Callable[[Job], Any], slots: TrainingSlots | None,
                 on_failure()
             return
         job.status, job.started = "running", time.time()
+        job.started_work = job.started
         job.result = work(job)
         job.status = "stopped" if job.stop.is_set() else "done"
+    except Cancelled:  # core stopped between chunks on job.stop and kept nothing
+        job.status = "cancelled"
+        if on_failure:
+            on_failure()
     except Exception as err:  # noqa: BLE001 - the page must stay alive whatever happens in the thread
         if isinstance(err, InputError):  # the only user error: its message is the whole story
             job.error = state.one_line(err)
@@ -232,9 +243,101 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
             config = BuildConfig(top=top, k=k, constraints=tuple(limits), **settings)
         except ValueError as err:  # the config's own validation of the page's choices
             raise InputError(str(err)) from None
-        return build_architectures(load_run(path, stamp), config, progress=progress)
+        return build_architectures(load_run(path, stamp), config, progress=stopping(job, progress))
 
     return _start(job, BUILD_JOB, work)
+
+
+def stopping(job: Job, progress: Callable[..., None]) -> Callable[..., None]:
+    """``progress`` that raises :class:`core.errors.Cancelled` once the job's stop is set: how Cancel stops a
+    core function that reports progress between its chunks but takes no ``should_stop``."""
+    def report(*args: Any) -> None:
+        progress(*args)
+        if job.stop.is_set():
+            raise Cancelled(f"{job.kind} was cancelled")
+    return report
+
+
+def start_baseline(path: str, stamp: float, top: int) -> Job:
+    """The run's regression head's top ``top`` over its whole space, in a thread
+    (``core.head_top.head_top``, with the looked-up true metrics of
+    ``core.build.with_lookup``); Cancel stops it after the batch in flight. Job id goes to ``BASELINE_JOB``."""
+    from core.build import with_lookup
+    from core.head_top import head_top
+
+    from app.run_cache import load_run
+
+    job = Job(id=uuid.uuid4().hex, kind="baseline", label=Path(path).name, key=(path, stamp, top))
+
+    def progress(done: int, total: int | None) -> None:
+        job.fraction = done / total if total else 0.0
+        job.stage = f"{done:,} of {total:,} scored" if total else f"{done:,} scored"
+
+    def work(job: Job) -> Any:
+        run = load_run(path, stamp)
+        job.stage = f"scoring {run.space.size():,} architectures"
+        return with_lookup(run, head_top(run, top, progress=stopping(job, progress)))
+
+    return _start(job, BASELINE_JOB, work)
+
+
+def start_study_inpaint(model_dir: str, spec: str, label: str, originals: list, masks: list, steps: int,
+                        stems: list[str]) -> Job:
+    """Inpaint image files with one architecture of the small model in a thread
+    (``core.diffusion.study.inpaint_files``); Cancel stops it between denoising steps and nothing is kept.
+    The result is ``{"label", "stems", "images"}``; the job id goes to ``INPAINT_JOB``."""
+    from core.diffusion.study import inpaint_files
+
+    job = Job(id=uuid.uuid4().hex, kind="inpaint", label=label, key=tuple(stems), total=len(stems))
+
+    def progress(done: int, total: int) -> None:
+        job.fraction, job.stage = done / max(total, 1), f"{done}/{total} image(s)"
+
+    def work(job: Job) -> Any:
+        job.stage = f"0/{len(stems)} image(s)"
+        images = inpaint_files(_small_model(model_dir), spec, originals, masks, steps=steps, progress=progress,
+                               should_stop=job.stop.is_set)
+        return {"label": label, "stems": stems, "images": dict(zip(stems, images))}
+
+    return _start(job, INPAINT_JOB, work)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _small_model(folder: str):
+    """The small inpainting model, loaded once and shared (inpainting never modifies it)."""
+    from core.diffusion.small_model import load_model
+
+    return load_model(folder)
+
+
+def start_pipeline_inpaint(model_dir: str, archs: list, inputs: list, root: str, *, steps: int, seed: int,
+                           guidance: float) -> Job:
+    """Inpaint with a diffusers SD inpainting pipeline in a thread (``core.diffusion.pipeline.run_inpainting``);
+    Cancel stops it between denoising steps, keeping only the architectures already finished. Job id goes
+    to ``INPAINT_JOB``; the result is the manifest of the images written."""
+    from core.diffusion.pipeline import run_inpainting
+
+    total = len(archs) * len(inputs)
+    job = Job(id=uuid.uuid4().hex, kind="inpaint", label=Path(root).name, key=root, total=total)
+
+    def progress(done: int, total: int, message: str) -> None:
+        job.fraction, job.stage = done / max(total, 1), f"{done}/{total} · {message}"
+
+    def work(job: Job) -> Any:
+        job.stage = f"loading the pipeline; then {total} image(s)"
+        return run_inpainting(_pipeline(model_dir), archs, inputs, root, steps=steps, seed=seed,
+                              guidance_scale=guidance, model_dir=model_dir, progress=progress,
+                              should_stop=job.stop.is_set)
+
+    return _start(job, INPAINT_JOB, work)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _pipeline(model_dir: str):
+    """The SD inpainting pipeline, loaded once and shared (run_inpainting never modifies it)."""
+    from core.diffusion.pipeline import load_pipeline
+
+    return load_pipeline(model_dir)
 
 
 def _campaign_progress(job: Job) -> Callable[[str, int, int], None]:

@@ -23,6 +23,7 @@ sections = {
         st.Page("views/data.py", title="Data & target", icon=":material/table:"),
         st.Page("views/train.py", title="Train", icon=":material/model_training:"),
         st.Page("views/modules.py", title="Modules", icon=":material/account_tree:"),
+        st.Page("views/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     ],
     "Build": [
         st.Page("views/build.py", title="Build", icon=":material/construction:"),

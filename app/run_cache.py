@@ -86,17 +86,6 @@ def module_scores(path: str, stamp: float):
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def exhaustive_top(path: str, stamp: float, n: int) -> pd.DataFrame:
-    """The run's regression head's top ``n`` over its whole space, evaluated architectures left out,
-    with the true metrics and percentile the built table shows (where a look-up table ships)."""
-    from core.build import with_lookup
-    from core.head_top import head_top
-
-    run = load_run(path, stamp)
-    return with_lookup(run, head_top(run, n))
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
 def run_predictions(path: str, stamp: float) -> pd.DataFrame:
     """The run's training architectures with their predicted target and graph size."""
     run = load_run(path, stamp)

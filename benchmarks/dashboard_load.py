@@ -12,6 +12,12 @@ machine and its load: compare runs made at the same time.
 
     PYTHONPATH=. python benchmarks/dashboard_load.py                 # K = 1, 2, 4, 8
     PYTHONPATH=. python benchmarks/dashboard_load.py --sessions 1,2 --epochs 5 --training-jobs 1
+    PYTHONPATH=. python benchmarks/dashboard_load.py --home 5 --out benchmarks/results/dashboard_load.md
+
+``--home N`` measures only the home page, one session at a time: its first paint and the time to its
+content, for the first visit right after the server answers its health check (the server's first script
+run, imports included) and for N more new sessions; with ``--out`` it replaces that file's "Home page
+first paint" section and keeps the rest.
 """
 from __future__ import annotations
 
@@ -34,7 +40,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MAX_SESSIONS = 16
 #: The app's own sidebar labels (app/main.py); anything else there is Streamlit's file-name page list.
-NAV_LABELS = {"AutoBuild Studio", "Home", "Learn", "Data & target", "Train", "Modules", "Build", "Loop", "Inpainting"}
+NAV_LABELS = {"AutoBuild Studio", "Home", "Learn", "Data & target", "Train", "Modules", "Compare runs", "Build",
+              "Loop", "Inpainting"}
 NAV_RECORDER = """
 window.__abNavSeen = new Set();
 new MutationObserver(() => {
@@ -207,6 +214,73 @@ def measure(k: int, args: argparse.Namespace) -> dict:
     }
 
 
+HOME_SECTION = "## Home page first paint"
+
+
+async def home_visits(url: str, n: int, timeout_s: float) -> list[tuple[float | None, float]]:
+    """(first paint s, home content s) of 1 + ``n`` new sessions opening "/", one after the other."""
+    from playwright.async_api import async_playwright
+
+    visits = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(1 + n):
+                context = await browser.new_context(viewport={"width": 1280, "height": 1600})
+                page = await context.new_page()
+                start = time.perf_counter()
+                await page.goto(url)
+                await page.get_by_text("Registered search spaces", exact=True).wait_for(timeout=timeout_s * 1000)
+                content = time.perf_counter() - start
+                paint = await page.evaluate(
+                    "() => performance.getEntriesByName('first-contentful-paint').map(e => e.startTime)")
+                await _no_exception(page, "home")
+                visits.append((paint[0] / 1000 if paint else None, content))
+                await context.close()
+        finally:
+            await browser.close()
+    return visits
+
+
+def measure_home(n: int, args: argparse.Namespace) -> str:
+    """The home page section: first paint and content of the first visit and of ``n`` later new sessions."""
+    with tempfile.TemporaryDirectory(prefix="autobuild-home-") as tmp:
+        process, url = start_server(Path(tmp) / "runs", args.training_jobs, Path(tmp) / "streamlit.log")
+        try:
+            visits = asyncio.run(home_visits(url, n, args.step_timeout))
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    first, later = visits[0], visits[1:]
+    fmt = (lambda v: "n/a" if v is None else f"{v:.2f}")
+    rows = [f"| first visit after the server answers (1) | {fmt(first[0])} | {fmt(first[1])} |"]
+    if later:
+        rows.append(f"| later new sessions ({len(later)}) | {_cell([v[0] for v in later])} | "
+                    f"{_cell([v[1] for v in later])} |")
+    return (f"{HOME_SECTION}\n\n`PYTHONPATH=. python benchmarks/dashboard_load.py --home {n}`\n\n"
+            "| visit | first paint s | home content s |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            "One session at a time (K = 1), nothing training. First paint is the browser's first-contentful-paint "
+            "from navigation start; home content is until \"Registered search spaces\" is drawn (the page's "
+            f"script has run). The first visit starts right after the server answered its health check. "
+            f"Later rows: median (max). {os.cpu_count()} CPU cores shared with other work: compare within this "
+            "file only.\n")
+
+
+def write_home_section(path: Path, section: str) -> None:
+    """Replace (or append) the home page section of ``path``, keeping everything else."""
+    text = path.read_text() if path.is_file() else "# Dashboard under load\n"
+    if HOME_SECTION in text:
+        before, _, after = text.partition(HOME_SECTION)
+        rest = after.find("\n## ")
+        text = before + section + (after[rest + 1:] if rest >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="1,2,4,8", help="comma-separated K values (each at most 16)")
@@ -217,7 +291,19 @@ def main() -> int:
     parser.add_argument("--train-timeout", type=float, default=600, help="seconds a session waits for its run")
     parser.add_argument("--k-timeout", type=float, default=1200, help="seconds all sessions of one K may take")
     parser.add_argument("--out", type=Path, default=None, help="also write the table to this Markdown file")
+    parser.add_argument("--home", type=int, default=None, metavar="N",
+                        help="measure only the home page's first paint: the first visit and N more sessions")
     args = parser.parse_args()
+    if args.home is not None:
+        if not 0 <= args.home <= MAX_SESSIONS:
+            parser.error(f"--home: N must be between 0 and {MAX_SESSIONS}")
+        if not Path(CHROMIUM).is_file():
+            parser.error(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
+        section = measure_home(args.home, args)
+        print(section)
+        if args.out:
+            write_home_section(args.out, section)
+        return 0
     ks = [int(k) for k in args.sessions.split(",") if k.strip()]
     if not ks or any(k < 1 or k > MAX_SESSIONS for k in ks):
         parser.error(f"--sessions: each K must be between 1 and {MAX_SESSIONS}")

@@ -29,3 +29,12 @@ class TargetError(InputError):
 
 class ConfigError(InputError):
     """A typed config (or a run's config.json) with a missing, unknown or out-of-range setting."""
+
+
+class Cancelled(Exception):
+    """Long work stopped on request before it finished (the caller's ``should_stop`` turned true).
+
+    Raised between chunks by core functions that take ``should_stop`` (and a ``progress`` callback may
+    raise it to stop a core function that has none); the function leaves no half-written output behind.
+    Not an :class:`InputError`: nothing is wrong with the input.
+    """

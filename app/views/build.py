@@ -20,11 +20,22 @@ COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.
 #: How candidates are read out, per kind of build (core.build.UNIT_HOPS / CELL_SCORES), for the select box.
 UNIT_READOUTS = {"unit": "each unit's deepest hop", "depth": "each candidate's depth - 1 (paper)"}
 CELL_READOUTS = {"sink": "sink node at its depth (paper)", "graph": "graph embedding at hop L"}
+#: This session's baselines: (run path, stamp, N) -> the regression head's top N (a DataFrame).
+BASELINES = "ab_baselines"
 
 
 def draw_build(job: jobs.Job) -> None:
     st.progress(min(1.0, job.fraction), text=f"Building from `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
     st.caption("Scoring every candidate of the space takes a few seconds; other pages stay usable meanwhile.")
+    widgets.stop_button(job, "Cancel", "Cancelling...", key="cancel_build",
+                        help="Stop at the next step of the build; nothing is kept.")
+
+
+def draw_baseline(job: jobs.Job) -> None:
+    st.progress(min(1.0, job.fraction), text=f"Scoring the whole space with `{job.label}`'s regression head · "
+                                             f"{job.stage} · {job.elapsed:.0f} s")
+    widgets.stop_button(job, "Cancel", "Cancelling...", key="cancel_baseline",
+                        help="Stop after the batch being scored; nothing is kept.")
 
 
 def finish_job() -> None:
@@ -130,25 +141,39 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
     space = run.space
     if not space.enumerable:
         return
-    with st.expander(f"Baseline: the regression head's top {top} over all {space.size():,} architectures"):
+    key = (path, stamp, top)
+    job = jobs.session_job(jobs.BASELINE_JOB)
+    running = job is not None and not job.finished
+    table = st.session_state.get(BASELINES, {}).get(key)
+    # Open while scoring and once scored: the rerun that shows the result must not fold it away.
+    with st.expander(f"Baseline: the regression head's top {top} over all {space.size():,} architectures",
+                     expanded=running or table is not None):
         st.caption("What predictor-based NAS would pick (the paper's \"exhaustive search\"): every architecture "
                    "of the space scored by the head, those already in the training table left out.")
         if space.size() > run_cache.EXHAUSTIVE_IN_PAGE:
             st.code(f"python -m core exhaustive --run {run.path} --top {top}", language="bash")
             return
-        shown = (path, stamp, top)
-        if st.button("Score the whole space", key="exhaustive_button") or st.session_state.get(
-                "ab_exhaustive_shown") == shown:
-            st.session_state["ab_exhaustive_shown"] = shown  # stays on screen across reruns
-            with st.spinner(f"Scoring {space.size():,} architectures…"):
-                table = run_cache.exhaustive_top(path, stamp, top)
-            scored, seconds = table.attrs.get("scored", 0), table.attrs.get("seconds", 0)
-            first = ["arch", "predicted", "percentile"]
-            table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
-            st.dataframe(table, hide_index=True, key="exhaustive_table", column_config=architecture_columns(table))
-            st.caption(f"{scored:,} scored in {seconds:.1f} s."
-                       + (" `true …` and the percentile as in the built table: looked up, not predicted."
-                          if "percentile" in table else ""))
+        if table is None and st.button("Score the whole space", key="exhaustive_button", disabled=running):
+            jobs.start_baseline(path, stamp, top)
+            st.rerun()
+        if running:
+            widgets.live_job(job.id, "Scoring with", draw_baseline)
+        if table is None:
+            return
+        first = ["arch", "predicted", "percentile"]
+        table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
+        st.dataframe(table, hide_index=True, key="exhaustive_table", column_config=architecture_columns(table))
+        scored, seconds = table.attrs.get("scored", 0), table.attrs.get("seconds", 0)
+        st.caption(f"{scored:,} scored in {seconds:.1f} s."
+                   + (" `true …` and the percentile as in the built table: looked up, not predicted."
+                      if "percentile" in table else ""))
+
+
+def finish_baseline() -> None:
+    """Keep this session's finished baseline (by run, stamp and N) so it stays on screen across reruns."""
+    job = jobs.collect_finished_job(jobs.BASELINE_JOB, "scoring the whole space")
+    if job is not None:
+        st.session_state.setdefault(BASELINES, {})[job.key] = job.result
 
 
 def weak_run_warning(run: Run) -> None:
@@ -172,6 +197,7 @@ def render() -> None:
         return
     run, path, stamp = chosen
     finish_job()
+    finish_baseline()
     widgets.show_notice()
     weak_run_warning(run)
     cols = st.columns([1, 1, 1.4, 1])

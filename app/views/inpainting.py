@@ -6,7 +6,7 @@ Two sources, side by side in tabs:
   ``$AUTOBUILD_SD_STUDY_DIR``): AutoBuild's SD experiment run on the small SD-v1.4-layout inpainting model
   (:mod:`core.diffusion.study`): the grid (original | masked | one column per architecture, FID in the header),
   the paper-style summary next to the noise floor, the parameters / time / FID chart, and inpainting of the
-  shown images with any architecture of the small model.
+  shown images with any architecture of the small model (in the background, with progress and Cancel).
 - **Your outputs / SD v1.4**: folders written by ``python -m core inpaint`` or generated here from a local
   diffusers inpainting model directory, with FIDs from a table or computed from the folders.
 
@@ -26,6 +26,7 @@ from core.diffusion.fid import default_cache_dir, fid_between_dirs, fid_if_cache
 from core.diffusion.gallery import (column_header, folder_stamp, image_files, masked_view, parse_architectures,
                                     read_fid_table, results_table)
 from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, read_outputs
+from app import jobs, state, widgets
 from core.diffusion.study import load_study
 from core.errors import InputError
 
@@ -125,6 +126,7 @@ def model_section(root: Path, reference: Path, masks: Path) -> None:
         st.error(str(err))
         st.markdown(HOW_TO_CONFIGURE)
         return
+    running = inpaint_running()
     with st.form("inpaint_generate"):
         specs = st.text_area("Architectures: one sd-unet spec (JSON) or `full` per line, or the path of a table "
                              "with `arch` (+ `name`, `set`) columns", "full", key="inpaint_specs")
@@ -133,22 +135,15 @@ def model_section(root: Path, reference: Path, masks: Path) -> None:
         seed = cols[1].number_input("Seed", 0, 2**31 - 1, 0, key="inpaint_seed")
         size = cols[2].selectbox("Size", [512, 256, 768, 64], key="inpaint_size")
         guidance = cols[3].number_input("Guidance", 0.0, 30.0, 7.5, key="inpaint_guidance")
-        submitted = st.form_submit_button("Generate")
-    if submitted:
+        submitted = st.form_submit_button("Generate", disabled=running)
+    if submitted and not running:
         generate(path, specs, root, reference, masks, int(steps), int(seed), int(size), float(guidance))
-
-
-@st.cache_resource(max_entries=1, show_spinner="Loading the inpainting pipeline ...")
-def cached_pipeline(model_dir: str):
-    """Loaded once and shared by every session: run_inpainting never modifies it."""
-    from core.diffusion.pipeline import load_pipeline
-
-    return load_pipeline(model_dir)
 
 
 def generate(model_dir: Path, specs: str, root: Path, reference: Path, masks: Path, steps: int, seed: int,
              size: int, guidance: float) -> None:
-    from core.diffusion.pipeline import load_inputs, run_inpainting
+    """Start generating in the background (app.jobs); the page follows it with a progress bar and Cancel."""
+    from core.diffusion.pipeline import load_inputs
 
     try:
         archs = parse_architectures(specs.splitlines(), source="the Architectures field")
@@ -156,16 +151,34 @@ def generate(model_dir: Path, specs: str, root: Path, reference: Path, masks: Pa
     except InputError as err:
         st.error(str(err))
         return
-    bar = st.progress(0.0, text=f"{len(archs)} architecture(s) x {len(inputs)} image(s)")
-    try:
-        pipe = cached_pipeline(str(model_dir))
-        run_inpainting(pipe, archs, inputs, root, steps=steps, seed=seed, guidance_scale=guidance,
-                       model_dir=str(model_dir),
-                       progress=lambda done, total, msg: bar.progress(done / total, text=msg))
-    except InputError as err:
-        st.error(str(err))
-        return
-    st.success(f"Wrote {len(archs) * len(inputs)} images to `{root}`.")
+    jobs.start_pipeline_inpaint(str(model_dir), archs, inputs, str(root), steps=steps, seed=seed, guidance=guidance)
+    st.rerun()
+
+
+def inpaint_running() -> bool:
+    job = jobs.session_job(jobs.INPAINT_JOB)
+    return job is not None and not job.finished
+
+
+def draw_inpaint(job: jobs.Job) -> None:
+    st.progress(min(1.0, job.fraction), text=f"Inpainting `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
+    widgets.stop_button(job, "Cancel", "Cancelling...", key="cancel_inpaint",
+                        help="Stop after the denoising step in flight; images of an unfinished architecture "
+                             "are not kept.")
+
+
+def inpaint_progress() -> None:
+    """This session's inpainting job: its result taken over once finished, its live progress meanwhile."""
+    job = jobs.collect_finished_job(jobs.INPAINT_JOB, "inpainting")
+    if job is not None:
+        if isinstance(job.result, dict):  # the small model's images of the shown page
+            st.session_state["study_extra"] = job.result
+            st.session_state[state.NOTICE] = ("success", f"Inpainted {len(job.result['stems'])} image(s) with "
+                                                         f"`{job.result['label']}` in {job.elapsed:.1f} s.")
+        else:
+            st.session_state[state.NOTICE] = ("success", f"Wrote {len(job.result)} images to `{job.key}`.")
+    widgets.show_notice()
+    widgets.follow_job(jobs.INPAINT_JOB, "Inpainting", draw_inpaint)
 
 
 def fid_section(outputs: pd.DataFrame, reference: Path) -> pd.DataFrame:
@@ -281,13 +294,6 @@ def cached_study(folder: str, stamp: float) -> dict | None:
     return load_study(folder)
 
 
-@st.cache_resource(max_entries=1, show_spinner="Loading the small model ...")
-def cached_small_model(folder: str):
-    from core.diffusion.small_model import load_model
-
-    return load_model(folder)
-
-
 def study_section() -> None:
     folder = study_dir()
     summary_file = folder / "summary.csv"
@@ -359,35 +365,31 @@ def study_grid(folder: Path, results: pd.DataFrame) -> None:
 
 
 def inpaint_shown(folder: Path, results: pd.DataFrame, stems: list[str], originals: dict, masks: dict) -> None:
-    """Inpaint the images on this page with any architecture of the small model (CPU, with progress)."""
+    """Inpaint the images on this page with any architecture of the small model (a background job with
+    progress and Cancel)."""
     model_dir = small_model_dir()
     st.markdown("**Inpaint the shown images with another architecture**")
     if not (model_dir / "model.safetensors").is_file():
         st.info(f"The small model's weights are not in `{model_dir}` (set `{SMALL_MODEL_ENV}`), so new "
                 "architectures cannot be run here; the grid above shows the study's own outputs.")
         return
+    running = inpaint_running()
     with st.form("study_inpaint"):
         options = ["full"] + list(results["name"])
         choice = st.selectbox("Architecture", options, key="study_arch")
         custom = st.text_input("... or an sd-unet spec (JSON)", "", key="study_spec")
-        submitted = st.form_submit_button("Inpaint the shown images")
-    if not submitted:
+        submitted = st.form_submit_button("Inpaint the shown images", disabled=running)
+    if not submitted or running:
         return
-    from core.diffusion.study import inpaint_files
-
     text = custom.strip() or ("full" if choice == "full" else results.set_index("name").loc[choice, "arch"])
     try:
         [arch] = parse_architectures([text], source="the spec field")
         steps = json.loads((folder / "study.json").read_text())["config"]["steps"]
-        bar = st.progress(0.0, text=f"{arch.name}: {len(stems)} image(s)")
-        images = inpaint_files(cached_small_model(str(model_dir)), arch.spec, [originals[s] for s in stems],
-                               [masks.get(s) for s in stems], steps=steps,
-                               progress=lambda done, total: bar.progress(done / total, text=f"{done}/{total}"))
     except (InputError, ValueError) as err:
         st.error(str(err).splitlines()[0])
         return
-    st.session_state["study_extra"] = {"label": custom.strip() and arch.name or choice, "stems": stems,
-                                       "images": dict(zip(stems, images))}
+    jobs.start_study_inpaint(str(model_dir), arch.spec, custom.strip() and arch.name or choice,
+                             [originals[s] for s in stems], [masks.get(s) for s in stems], int(steps), list(stems))
     st.rerun()
 
 
@@ -396,6 +398,7 @@ def render() -> None:
     st.title("Inpainting")
     st.caption("Compare U-Net architectures with SD v1.4's block layout (AutoBuild's SD experiment) on identical "
                "images, masks and noise, by eye and by FID.")
+    inpaint_progress()
     study_tab, own_tab = st.tabs(["Study (small model)", "Your outputs / SD v1.4 (local model directory)"])
     with study_tab:
         study_section()

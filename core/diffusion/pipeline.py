@@ -32,7 +32,7 @@ from PIL import Image
 from core.diffusion.fid import IMAGE_SUFFIXES
 from core.diffusion.unet_arch import apply_architecture
 from core.diffusion.images import open_image
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 from core.json_input import JsonInputError, load_json
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE
@@ -251,11 +251,18 @@ def load_inputs(images_dir: str | Path, masks_dir: str | Path, size: int = 512,
 # -------------------------------------------------------------------------------------------- run
 def run_inpainting(pipe, archs: Sequence[Architecture], inputs: Sequence[InpaintInput], out_dir: str | Path,
                    steps: int = 50, seed: int = 0, guidance_scale: float = 7.5,
-                   progress: Progress | None = None, model_dir: str = "") -> pd.DataFrame:
+                   progress: Progress | None = None, model_dir: str = "",
+                   should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Inpaint every input with every architecture; write the output layout above; return this run's rows.
 
-    ``progress(done, total, message)`` is called after every image.
+    ``progress(done, total, message)`` is called after every image. ``should_stop()`` is asked between denoising
+    steps; when it turns true the call raises :class:`core.errors.Cancelled`, keeping the
+    architectures finished so far (in ``manifest.csv``) and nothing of the one in progress: each
+    architecture's images are written to a hidden staging folder and moved into place only once all of
+    them exist.
     """
+    import shutil
+
     import torch
 
     if steps < 1:
@@ -272,45 +279,74 @@ def run_inpainting(pipe, archs: Sequence[Architecture], inputs: Sequence[Inpaint
         item.mask.save(out / INPUTS_DIR / "masks" / f"{item.stem}.png")
     rows = []
     total, done = len(archs) * len(inputs), 0
-    for arch in archs:
-        applied = apply_architecture(pipe.unet, arch.spec)
-        variant = pipeline_with_unet(pipe, applied.unet)
-        folder = out / arch.name
-        folder.mkdir(parents=True, exist_ok=True)
-        flagged = 0
-        for item in inputs:
-            generator = torch.Generator("cpu").manual_seed(image_seed(seed, item.stem))
-            with torch.inference_mode():
-                result = variant(prompt=item.prompt, image=item.image, mask_image=item.mask, height=size,
-                                 width=size, num_inference_steps=steps, guidance_scale=guidance_scale,
-                                 generator=generator)
-            nsfw = bool(result.nsfw_content_detected and result.nsfw_content_detected[0])
-            flagged += nsfw
-            file = folder / f"{item.stem}.png"
-            result.images[0].save(file)
-            rows.append({"name": arch.name, "set": arch.set, "arch": arch.spec, "image": item.stem,
-                         "prompt": item.prompt, "seed": image_seed(seed, item.stem), "steps": steps,
-                         "guidance_scale": guidance_scale, "size": size, "nsfw_flagged": nsfw,
-                         "file": str(file.relative_to(out))})
-            done += 1
-            if progress is not None:
-                progress(done, total, f"{arch.name}: {item.stem}")
-        (folder / "arch.json").write_text(json.dumps({
-            "name": arch.name, "set": arch.set, "arch": arch.spec, "params": applied.params,
-            "params_full": applied.params_full, "removed": applied.removed, "model_dir": model_dir,
-            "steps": steps, "seed": seed, "guidance_scale": guidance_scale, "size": size,
-            "images": len(inputs), "nsfw_flagged": flagged,
-        }, indent=2) + "\n")
+    # Asked after every denoising step; raising from the callback ends the pipeline call at once.
+    stop_check = {} if should_stop is None else {"callback_on_step_end": _stop_callback(should_stop)}
+    try:
+        for arch in archs:
+            applied = apply_architecture(pipe.unet, arch.spec)
+            variant = pipeline_with_unet(pipe, applied.unet)
+            folder = out / arch.name
+            staging = out / f".partial-{arch.name}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            flagged, arch_rows = 0, []
+            for item in inputs:
+                if should_stop is not None and should_stop():
+                    raise Cancelled("inpainting was cancelled")
+                generator = torch.Generator("cpu").manual_seed(image_seed(seed, item.stem))
+                with torch.inference_mode():
+                    result = variant(prompt=item.prompt, image=item.image, mask_image=item.mask, height=size,
+                                     width=size, num_inference_steps=steps, guidance_scale=guidance_scale,
+                                     generator=generator, **stop_check)
+                nsfw = bool(result.nsfw_content_detected and result.nsfw_content_detected[0])
+                flagged += nsfw
+                result.images[0].save(staging / f"{item.stem}.png")
+                arch_rows.append({"name": arch.name, "set": arch.set, "arch": arch.spec, "image": item.stem,
+                                  "prompt": item.prompt, "seed": image_seed(seed, item.stem), "steps": steps,
+                                  "guidance_scale": guidance_scale, "size": size, "nsfw_flagged": nsfw,
+                                  "file": str((folder / f"{item.stem}.png").relative_to(out))})
+                done += 1
+                if progress is not None:
+                    progress(done, total, f"{arch.name}: {item.stem}")
+            folder.mkdir(parents=True, exist_ok=True)
+            for item in inputs:
+                (staging / f"{item.stem}.png").replace(folder / f"{item.stem}.png")
+            staging.rmdir()
+            rows += arch_rows
+            (folder / "arch.json").write_text(json.dumps({
+                "name": arch.name, "set": arch.set, "arch": arch.spec, "params": applied.params,
+                "params_full": applied.params_full, "removed": applied.removed, "model_dir": model_dir,
+                "steps": steps, "seed": seed, "guidance_scale": guidance_scale, "size": size,
+                "images": len(inputs), "nsfw_flagged": flagged,
+            }, indent=2) + "\n")
+    except Cancelled:
+        shutil.rmtree(staging, ignore_errors=True)
+        if rows:
+            _write_manifest(out, pd.DataFrame(rows))
+        raise
     manifest = pd.DataFrame(rows)
+    _write_manifest(out, manifest)
+    return manifest
+
+
+def _stop_callback(should_stop: Callable[[], bool]):
+    """A diffusers ``callback_on_step_end`` that raises Cancelled once ``should_stop()`` is true."""
+    def callback(pipe, step: int, timestep, kwargs: dict) -> dict:
+        if should_stop():
+            raise Cancelled("inpainting was cancelled")
+        return kwargs
+    return callback
+
+
+def _write_manifest(out: Path, manifest: pd.DataFrame) -> None:
+    """Write ``manifest.csv``, keeping rows of earlier runs into the same folder except those regenerated now."""
     manifest_path = out / "manifest.csv"
     merged = manifest
     if manifest_path.is_file():
-        # Keep rows of earlier runs into the same folder, replacing those regenerated now.
         old = pd.read_csv(manifest_path, dtype={"set": str}, keep_default_na=False)
         old = old[~old.set_index(["name", "image"]).index.isin(manifest.set_index(["name", "image"]).index)]
         merged = pd.concat([old, manifest], ignore_index=True)
     merged.to_csv(manifest_path, index=False)
-    return manifest
 
 
 def read_outputs(out_dir: str | Path) -> pd.DataFrame:

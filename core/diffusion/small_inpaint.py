@@ -17,7 +17,7 @@ from torch import nn
 
 from core.diffusion.small_model import SmallInpaintModel
 from core.diffusion.unet_arch import apply_architecture
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 
 
 def alphas_cumprod(timesteps: int) -> torch.Tensor:
@@ -46,9 +46,13 @@ def diffusion_loss(model: SmallInpaintModel, unet: nn.Module, images: torch.Tens
 @torch.inference_mode()
 def inpaint(model: SmallInpaintModel, spec: str | None, images: torch.Tensor, masks: torch.Tensor,
             steps: int = 25, seed: int = 0, batch_size: int = 64,
-            progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, float]:
+            progress: Callable[[int, int], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, float]:
     """Inpaint ``images`` [N, 3, S, S] in [-1, 1] where ``masks`` [N, 1, S, S] is 1 with the architecture
-    ``spec`` (None: the full network). Returns the images [N, 3, S, S] and the seconds per image."""
+    ``spec`` (None: the full network). Returns the images [N, 3, S, S] and the seconds per image.
+
+    ``progress(done, total)`` after every batch; ``should_stop()`` is asked before every denoising step and
+    raises :class:`core.errors.Cancelled` when true (the results of an uncancelled call do not depend on it)."""
     if steps < 1:
         raise InputError(f"steps must be at least 1, not {steps}")
     if images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
@@ -68,6 +72,8 @@ def inpaint(model: SmallInpaintModel, spec: str | None, images: torch.Tensor, ma
         cond = masked_input(x0, m)
         x = noise[b:b + batch_size].to(device)
         for i, t in enumerate(schedule):
+            if should_stop is not None and should_stop():
+                raise Cancelled("inpainting was cancelled")
             eps = model(unet, x, torch.full((x.shape[0],), t, device=device), m, cond).float()
             a_t = abar[t]
             pred_x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)

@@ -240,9 +240,11 @@ def noise_floor(study: Study, spec: str) -> dict:
 
 
 def inpaint_files(model: SmallInpaintModel, spec: str, originals: list[Path], masks: list[Path | None],
-                  steps: int = 25, seed: int = 0, progress: Callable[[int, int], None] | None = None) -> list:
+                  steps: int = 25, seed: int = 0, progress: Callable[[int, int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> list:
     """Inpaint image files (with their mask files, white = repaint) with one architecture of the small model;
-    images are resized to the model's size. Returns PIL images (what the Inpainting page shows)."""
+    images are resized to the model's size. Returns PIL images (what the Inpainting page shows).
+    ``should_stop`` as in :func:`core.diffusion.small_inpaint.inpaint` (raises Cancelled between steps)."""
     from PIL import Image
 
     size = model.config.image_size
@@ -260,5 +262,5 @@ def inpaint_files(model: SmallInpaintModel, spec: str, originals: list[Path], ma
     if not images:
         raise InputError("no images to inpaint")
     out, _ = inpaint(model, spec, torch.stack(images), torch.stack(mask_tensors), steps, seed, batch_size=4,
-                     progress=progress)
+                     progress=progress, should_stop=should_stop)
     return [to_image(x) for x in out]

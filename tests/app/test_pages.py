@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.apptest import CORA, MAIN, TIMEOUT, assert_clean, errors, wait_for
 
-PAGES = ["views/home.py", "views/data.py", "views/train.py", "views/modules.py", "views/build.py"]
+PAGES = ["views/home.py", "views/data.py", "views/train.py", "views/modules.py", "views/compare.py", "views/build.py"]
 
 
 @pytest.fixture
@@ -379,7 +379,9 @@ def test_build_page_returns_valid_architectures(with_run):
     # The predictor baseline next to the built ones: the head's top 5 over all 26,206 architectures.
     at.button(key="exhaustive_button").click().run(timeout=TIMEOUT)
     assert_clean(at)
-    top = next(df.value for df in at.dataframe if "rank" in df.value.columns)
+    wait_for(at, lambda a: any(df.value is not None and "predicted" in df.value.columns and "rank" in df.value.columns
+                               for df in a.dataframe))
+    top = next(df.value for df in at.dataframe if "rank" in df.value.columns and "predicted" in df.value.columns)
     assert len(top) == 5 and top["predicted"].is_monotonic_decreasing
     # ... shown like the built ones: true metrics and percentile, so the two can be compared.
     assert list(top.columns[:3]) == ["arch", "predicted", "percentile"]

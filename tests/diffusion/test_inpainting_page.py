@@ -4,6 +4,8 @@ The architecture folders here hold perturbed copies of the originals, written by
 reads folders, so no pipeline is needed to test the grid, the FID headers and the summary.
 """
 import json
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,13 +128,45 @@ def test_opens_on_the_study_grid_summary_and_chart(shipped_study):
     assert len(at.get("image")) == 3 * 4
 
 
+def wait_for(at: AppTest, done, timeout: float = 120) -> AppTest:
+    """Rerun the page (as its live progress fragment does) until ``done(at)``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.3)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+    raise AssertionError(f"timed out; errors: {[e.value for e in at.error]}")
+
+
 def test_study_inpaints_the_shown_images_with_another_architecture(shipped_study):
     at = page()
     at.text_input(key="study_spec").set_value('{"mid": "R--"}')
     at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
     assert not at.exception and not at.error
-    assert "new run" in texts(at)
+    wait_for(at, lambda a: "new run" in texts(a))
     assert len(at.get("image")) == 3 * 5
+    assert any("Inpainted 3 image(s)" in s.value for s in at.success)
+
+
+def test_study_inpainting_shows_progress_and_cancel_stops_it(shipped_study, tmp_path, monkeypatch):
+    # The same study asking for 100,000 denoising steps: minutes of real work unless Cancel stops it.
+    study = tmp_path / "slow-study"
+    shutil.copytree(shipped_study / "study", study)
+    record = json.loads((study / "study.json").read_text())
+    record["config"]["steps"] = 100_000
+    (study / "study.json").write_text(json.dumps(record))
+    monkeypatch.setenv("AUTOBUILD_SD_STUDY_DIR", str(study))
+    at = page()
+    at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
+    assert not at.exception
+    assert at.button(key="cancel_inpaint") and at.get("progress")
+    assert [b for b in at.button if b.label == "Inpaint the shown images"][0].disabled  # one at a time
+    at.button(key="cancel_inpaint").click().run()
+    wait_for(at, lambda a: any("was cancelled after" in i.value for i in a.info), timeout=60)
+    assert "new run" not in texts(at) and "study_extra" not in at.session_state
+    assert len(at.get("image")) == 3 * 4
 
 
 def test_study_spec_errors_name_the_field(shipped_study):
@@ -141,3 +175,19 @@ def test_study_spec_errors_name_the_field(shipped_study):
     at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
     assert not at.exception
     assert at.error and at.error[0].value.startswith("the spec field") and "--arch" not in at.error[0].value
+
+
+def test_generate_runs_in_the_background_and_the_new_folder_appears(outputs, tiny_model_dir):
+    at = page()
+    at.text_input(key="inpaint_model_dir").set_value(str(tiny_model_dir)).run()
+    at.text_area(key="inpaint_specs").set_value('{"up3":"R-R-R-"}')
+    at.number_input(key="inpaint_steps").set_value(2)
+    at.selectbox(key="inpaint_size").set_value(64)
+    next(b for b in at.button if b.label == "Generate").click().run()
+    assert not at.exception and not at.error
+    wait_for(at, lambda a: any("Wrote" in s.value for s in a.success))
+    written = [p for p in outputs.iterdir() if p.is_dir() and (p / "arch.json").is_file()
+               and json.loads((p / "arch.json").read_text())["model_dir"] == str(tiny_model_dir)]
+    originals = list((outputs / "_inputs" / "originals").glob("*.png"))
+    assert len(written) == 1 and len(list(written[0].glob("*.png"))) == len(originals)
+    assert not [p for p in outputs.iterdir() if p.name.startswith(".partial")]
