@@ -16,6 +16,11 @@ replaces a directory that is a run (or is empty): anything else is refused and l
 Loading trusts nothing in the directory: config.json is size- and depth-bounded JSON validated against
 the typed configs (with bounds, so a width of 1e5 cannot allocate 40 GB), and model.pt is read with
 ``weights_only=True``; a tampered, truncated or mismatched file is a one-line :class:`InputError`.
+
+Reading is core/run_loading.py, the run list core/run_list.py, the name claim core/run_names.py (all
+re-exported here). This module is the loaded :class:`Run` and the atomic save that writes one; it is
+a little over 300 lines because saving, placing and cleaning up staging directories share one
+staging-name scheme and must be read together.
 """
 from __future__ import annotations
 
@@ -23,14 +28,11 @@ import ctypes
 import dataclasses
 import errno
 import json
-import math
 import os
-import pickle
 import platform
 import shutil
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -40,19 +42,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.errors import ConfigError, InputError
+from core.errors import InputError
 from core.graph import ArchGraph, FeatureSchema
-from core.json_input import JsonInputError, load_json
 from core.predictor.batching import EncodedGraphs
 from core.predictor.model import AutoBuildPredictor, PredictorConfig
 from core.predictor.train import TrainConfig, predict_encoded
 from core.run_config import FORMAT_VERSION, RunConfig
+# Re-exported: callers import the run format, reading, listing and name claims from here.
+from core.run_list import RunSummary, list_runs  # noqa: F401
+from core.run_loading import (  # noqa: F401
+    CONFIG_FILE, MAX_MODEL_BYTES, MAX_RUN_JSON_BYTES, METRICS_FILE, MODEL_FILE, TABLE_FILE, _load_weights,
+    _read_json_file, load_run_config)
+from core.run_names import RunNameTaken, claim_run_dir, release_run_dir  # noqa: F401
 from core.spaces import SearchSpace, get_space
 
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.json"
-TABLE_FILE = "table.csv"
 
 _VERSIONED_PACKAGES = ("torch", "torch-geometric", "numpy", "pandas", "scipy", "nas-bench-graph",
                        "analog-nasbench", "onnx")
@@ -312,113 +315,6 @@ def _writer_alive(tag: str, path: Path) -> bool:
         return True
 
 
-#: Largest config.json / metrics.json read (a real one is a few KB plus the row lists of the split).
-MAX_RUN_JSON_BYTES = 64 * 1024**2
-#: Largest model.pt loaded (a predictor at the width bound is a few MB).
-MAX_MODEL_BYTES = 512 * 1024**2
-
-
-def _read_json_file(path: Path) -> Any:
-    """A run's JSON file, size- and depth-bounded; one-line :class:`InputError` when unreadable."""
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise InputError(f"{path}: not a regular file")
-        if size > MAX_RUN_JSON_BYTES:
-            raise InputError(f"{path}: {size:,} bytes is over the {MAX_RUN_JSON_BYTES:,} byte limit")
-        return load_json(path.read_bytes(), max_chars=MAX_RUN_JSON_BYTES)
-    except JsonInputError as err:
-        raise InputError(f"{path}: {err}") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
-
-
-#: JSON types of config.json's fields (checked before the typed config is built from them).
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "space": (str,), "target": (str,), "dataset": (str, type(None)), "target_mean": (int, float),
-    "target_std": (int, float), "hop_moments": (list,), "target_columns": (list,), "metric_columns": (list,),
-    "train": (dict, type(None)), "model": (dict,), "seed": (int, type(None)), "table_source": (str,),
-    "table_hash": (str,), "rows": (int,), "excluded_rows": (list,), "train_rows": (list,), "val_rows": (list,),
-    "schema": (dict,), "versions": (dict,), "created": (str,),
-}
-_STRING_LISTS = ("target_columns", "metric_columns")
-_INT_LISTS = ("excluded_rows", "train_rows", "val_rows")
-
-
-def load_run_config(path: str | Path) -> tuple[RunConfig, FeatureSchema]:
-    """A run directory's config.json, validated against :class:`RunConfig`, :class:`PredictorConfig`
-    (with its bounds) and :class:`FeatureSchema` before anything is built from it."""
-    path = Path(path)
-    where = path / CONFIG_FILE
-    raw = _read_json_file(where)
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: expected a JSON object of settings, got a JSON {type(raw).__name__}")
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: run format {raw.get('format_version')!r} is not supported "
-                         f"(this version reads {FORMAT_VERSION})")
-    for key, kinds in _FIELD_TYPES.items():
-        if key in raw and not (isinstance(raw[key], kinds) and not isinstance(raw[key], bool) or
-                               bool in kinds and isinstance(raw[key], bool)):
-            raise ConfigError(f"{where}: {key!r} is a JSON {type(raw[key]).__name__}, which is not valid here")
-    for key in _STRING_LISTS:
-        if key in raw and not all(isinstance(v, str) for v in raw[key]):
-            raise ConfigError(f"{where}: {key!r} must be a list of strings")
-    for key in _INT_LISTS:
-        if key in raw and not all(isinstance(v, int) and not isinstance(v, bool) for v in raw[key]):
-            raise ConfigError(f"{where}: {key!r} must be a list of integers")
-    try:
-        config = RunConfig.from_dict(raw)
-    except InputError as err:
-        raise ConfigError(f"{where}: {err}") from None
-    if config.schema is None or config.model is None:
-        raise ConfigError(f"{where}: the run config has no schema or model settings")
-    if not isinstance(raw.get("model"), dict) or not isinstance(raw.get("schema"), dict):
-        raise ConfigError(f"{where}: 'model' and 'schema' must be JSON objects")
-    unknown = sorted(set(raw["model"]) - {f.name for f in dataclasses.fields(PredictorConfig)})
-    if unknown:
-        raise ConfigError(f"{where}: unknown model setting {unknown[0]!r}")
-    try:
-        schema = FeatureSchema.from_dict(config.schema)
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ConfigError(f"{where}: invalid feature schema ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0][:120] if str(err) else ''})") from None
-    moments = config.hop_moments
-    if len(moments) != config.model.layers + 1 or not all(
-            math.isfinite(m) and math.isfinite(sd) and sd >= 0 for m, sd in moments):
-        raise ConfigError(f"{where}: hop_moments must be {config.model.layers + 1} finite (mean, std >= 0) "
-                          "pairs, one per hop")
-    if not math.isfinite(config.target_mean) or not math.isfinite(config.target_std):
-        raise ConfigError(f"{where}: target_mean and target_std must be finite numbers")
-    return config, schema
-
-
-def _load_weights(model: AutoBuildPredictor, path: Path, device: str) -> None:
-    """Load model.pt into ``model``: never unpickled (``weights_only``); tampered, truncated or
-    mismatched weights are one line naming the file."""
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
-    if size > MAX_MODEL_BYTES:
-        raise InputError(f"{path}: {size:,} bytes is over the {MAX_MODEL_BYTES:,} byte limit for a predictor")
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError(f"{path}: refused: it holds pickled objects, not only tensors, so it was not loaded "
-                         "(weights_only)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError,
-            AttributeError, IndexError) as err:
-        raise InputError(f"{path}: not a readable model file (truncated or corrupt: {type(err).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"{path}: not a state dict of tensors")
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:
-        first = str(err).strip().splitlines()
-        raise InputError(f"{path}: the weights do not fit the config's model "
-                         f"({first[1].strip()[:160] if len(first) > 1 else type(err).__name__})") from None
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
@@ -427,77 +323,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (TrainConfig, PredictorConfig)):
         return value.to_dict()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-@dataclass
-class RunSummary:
-    """One line of the run list: enough to choose a run without loading its model."""
-
-    path: Path
-    name: str
-    space: str
-    dataset: str | None
-    target: str
-    rows: int
-    created: str
-    spearman: float | None
-
-
-def list_runs(root: str | Path = "runs") -> list[RunSummary]:
-    """Every complete run directly under ``root``, newest first (partial directories are skipped)."""
-    root = Path(root)
-    found = []
-    if not root.is_dir():
-        return found
-    for path in root.iterdir():
-        if path.name.startswith(".") or not (path / CONFIG_FILE).is_file() or not (path / MODEL_FILE).is_file():
-            continue
-        try:
-            config = _read_json_file(path / CONFIG_FILE)
-            metrics = _read_json_file(path / METRICS_FILE) if (path / METRICS_FILE).is_file() else {}
-        except InputError:
-            continue
-        if not isinstance(config, dict) or not isinstance(metrics, dict):
-            continue
-        try:
-            heldout = metrics.get("heldout", {})
-            found.append(RunSummary(path, path.name, str(config.get("space", "?")), config.get("dataset"),
-                                    str(config.get("target", "?")), int(config.get("rows", 0)),
-                                    str(config.get("created", "")),
-                                    heldout.get("spearman") if isinstance(heldout, dict) else None))
-        except (TypeError, ValueError, OverflowError):  # a hand-edited config: listed runs must stay readable
-            continue
-    return sorted(found, key=lambda r: r.created, reverse=True)
-
-
-class RunNameTaken(InputError):
-    """A run directory name already used by a saved run or claimed by a training in progress."""
-
-
-def claim_run_dir(root: str | Path, name: str, *, unique: bool = False) -> Path:
-    """Reserve ``root/name`` for a run about to be trained, before any work is spent on it.
-
-    The claim is an empty directory made with one ``mkdir``, which the filesystem grants to exactly one
-    caller even across processes; :func:`save_run` then fills it (an empty directory is not a clash).
-    ``unique``: on a clash try ``name-2``, ``name-3``, ... until one is free (automatic names); else
-    raise :class:`RunNameTaken`. Give the claim back with :func:`release_run_dir` if training fails.
-    """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    candidates = [name] + ([f"{name}-{i}" for i in range(2, 10_000)] if unique else [])
-    for candidate in candidates:
-        path = root / candidate
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-    raise RunNameTaken(f"a run named {name!r} already exists or is being trained in {root}")
-
-
-def release_run_dir(path: str | Path) -> None:
-    """Give back a claim that never became a run: removes ``path`` only while it is still empty."""
-    try:
-        Path(path).rmdir()
-    except OSError:  # filled by a saved run, or already gone
-        pass
