@@ -9,14 +9,12 @@ Row numbers in messages are 1-based *data* rows, as the user counts them in the 
 a row): "row 1" is the first architecture.
 
 Reading and writing the files (formats, size limits) is :mod:`core.table_files`; its public names are
-re-exported here.
+re-exported here. The ``arch`` column's checks are :mod:`core.table_specs`.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from core.errors import InputError, TableError
+from core.errors import TableError
 from core.graph import ArchGraph
 from core.spaces.base import SearchSpace
 from core.table_files import (  # noqa: F401  (re-exported: callers import them from core.tables)
@@ -38,6 +36,7 @@ from core.table_files import (  # noqa: F401  (re-exported: callers import them 
     read_table,
     write_table,
 )
+from core.table_specs import _arch_column
 
 
 @dataclass
@@ -130,29 +129,6 @@ def _named_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame
 
 
-def _arch_column(
-    frame: pd.DataFrame,
-    space: SearchSpace,
-    base_dir: str | Path | None,
-    confine_to: str | Path | None,
-    general: list[str],
-    by_row: list[tuple[int, int, str]],
-) -> tuple[list[str | None], list[ArchGraph | None], list[str]]:
-    """The canonical specs, graphs and duplicate-row messages of the ``arch`` column (a missing column
-    is put first in ``general``, with the closest column name as a hint)."""
-    columns = list(frame.columns)
-    specs: list[str | None] = [None] * len(frame)
-    graphs: list[ArchGraph | None] = [None] * len(frame)
-    duplicates: list[str] = []
-    if ARCH in columns:
-        _check_specs(frame[ARCH], space, base_dir, specs, graphs, by_row, duplicates, confine_to)
-    else:
-        close = difflib.get_close_matches(ARCH, columns, n=1, cutoff=0.5)
-        hint = f" (is {close[0]!r} it?)" if close else ""
-        general.insert(0, f"no {ARCH!r} column{hint}; columns are {columns}")
-    return specs, graphs, duplicates
-
-
 def _metric_columns(frame: pd.DataFrame, requested: Sequence[str] | None, problems: list[str]) -> list[str]:
     columns = list(frame.columns)
     if requested is None:
@@ -183,59 +159,6 @@ def _looks_numeric(series: pd.Series) -> bool:
         return False
     parsed = pd.to_numeric(present, errors="coerce")
     return parsed.notna().mean() > 0.5
-
-
-def _check_specs(
-    column: pd.Series,
-    space: SearchSpace,
-    base_dir: str | Path | None,
-    specs: list[str | None],
-    graphs: list[ArchGraph | None],
-    problems: list[tuple[int, int, str]],
-    duplicates: list[str],
-    confine_to: str | Path | None = None,
-) -> None:
-    """Canonicalise every spec and build its graph; collect bad specs and duplicate architectures."""
-    resolve = space.resolve if space.resolves_files else None
-    if confine_to is not None:
-        from core.spaces.onnx_upload import confined_path
-
-        root = confine_to
-        resolve = lambda spec, folder: confined_path(spec, folder, root)  # noqa: E731
-        base_dir = base_dir if base_dir is not None else confine_to
-    first_row: dict[str, list[int]] = {}
-    for i, raw in enumerate(column.tolist()):
-        row = i + 1
-        spec = _spec_text(raw)
-        if spec is None:
-            problems.append((row, 0, f"row {row}: empty {ARCH!r}"))
-            continue
-        try:
-            if resolve is not None and base_dir is not None:
-                spec = resolve(spec, base_dir)
-            canonical = space.canonical(spec)
-            rows = first_row.setdefault(canonical, [])
-            rows.append(row)
-            if len(rows) == 1:
-                graphs[i] = space.to_graph(canonical)
-        except InputError as e:
-            problems.append((row, 0, f"row {row}: {_first_line(e)}"))
-            continue
-        specs[i] = canonical
-    for rows in first_row.values():
-        if len(rows) > 1:
-            listed = ", ".join(map(str, rows[:-1])) + f" and {rows[-1]}"
-            duplicates.append(f"rows {listed} are the same architecture")
-
-
-def _spec_text(raw: Any) -> str | None:
-    """A cell of the ``arch`` column as spec text; JSON objects from .jsonl files are serialised back."""
-    if isinstance(raw, (dict, list)):
-        return json.dumps(raw)
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return None
-    text = str(raw).strip()
-    return text or None
 
 
 def _check_metric(series: pd.Series, column: str, order: int, problems: list[tuple[int, int, str]]) -> np.ndarray:
