@@ -27,6 +27,9 @@ activation and squeeze-excite, e.g. ``mbconv-h_swish-se``), ``expand``, ``kernel
 Units (docs/design.md 2.8): contiguous groups of stages chosen independently. A candidate is one depth and
 one ``e``/``k`` per active layer, i.e. :math:`\\sum_{d} 9^{d}` candidates for a stage of depths ``d``;
 a stage of depth 2-4 has :math:`9^2 + 9^3 + 9^4 = 7{,}371`.
+
+One concept, the OFA space class (its spec format is :mod:`core.spaces.ofa_spec`); about 300 lines
+because this docstring records the facts checked against OFA's code.
 """
 from __future__ import annotations
 
