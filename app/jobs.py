@@ -68,7 +68,6 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
     return _start(job, BUILD_JOB, work)
 
 
-
 def start_baseline(path: str, stamp: float, top: int) -> Job:
     """The run's regression head's top ``top`` over its whole space, in a thread
     (``core.head_top.head_top``, with the looked-up true metrics of

@@ -97,7 +97,6 @@ class CampaignConfig:
         return cls(**data)
 
 
-
 class CampaignDir:
     """A campaign directory's files: reading them, and the writes that close a round. The loop's
     steps are core.campaign.Campaign, which derives from this."""
@@ -189,7 +188,6 @@ class CampaignDir:
                 return str(line.get("method"))
         return self.config.method
 
-
     def _close_round(self, r: int, dropped: Sequence[str] = ()) -> None:
         """Append the round's evaluated proposals to the table (skipping rows already there) and mark
         the round closed."""
@@ -224,7 +222,6 @@ class CampaignDir:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
 
 
 def _now() -> str:

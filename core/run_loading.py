@@ -29,6 +29,7 @@ MAX_RUN_JSON_BYTES = 64 * 1024**2
 #: Largest model.pt loaded (a predictor at the width bound is a few MB).
 MAX_MODEL_BYTES = 512 * 1024**2
 
+
 def _read_json_file(path: Path) -> Any:
     """A run's JSON file, size- and depth-bounded; one-line :class:`InputError` when unreadable."""
     try:

@@ -40,7 +40,6 @@ def _arch_column(
     return specs, graphs, duplicates
 
 
-
 def _check_specs(
     column: pd.Series,
     space: SearchSpace,
