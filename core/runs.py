@@ -199,8 +199,10 @@ def _place_run(staging: Path, out: Path, overwrite: bool) -> None:
         out.rename(old)  # the old run stays whole until the new one is in place
         try:
             os.rename(staging, out)
-        finally:
-            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            old.rename(out)  # the new run could not be placed: the old one goes back, untouched
+            raise
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         if made:
             release_run_dir(out)

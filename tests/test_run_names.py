@@ -126,3 +126,30 @@ def test_saving_to_a_free_name_claims_it_and_a_refused_save_gives_the_claim_back
     with pytest.raises(InputError, match="already exists"):
         save_run(out, config=source.config, model=source.model, metrics=source.metrics, table=source.table())
     assert sorted(p.name for p in out.parent.iterdir()) == ["new"]
+
+
+def test_a_failed_overwrite_without_swap_puts_the_old_run_back(nb201_run, tmp_path, monkeypatch):
+    import os
+
+    import core.runs
+    from core.runs import Run, save_run
+
+    source = nb201_run.run
+    out = tmp_path / "runs" / "mine"
+    save_run(out, config=source.config, model=source.model, metrics=source.metrics, table=source.table())
+    (out / "marker").write_text("the old run")
+    monkeypatch.setattr(core.runs, "_exchange", lambda a, b: False)
+    real_rename = os.rename
+
+    def rename_fails_onto_out(src, dst):
+        moved_aside = any(p.name.endswith("-old") for p in out.parent.iterdir())
+        if os.fspath(dst) == os.fspath(out) and moved_aside and not os.fspath(src).endswith("-old"):
+            raise OSError(5, "simulated I/O error")  # placing the new run fails after the old one moved aside
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(core.runs.os, "rename", rename_fails_onto_out)
+    with pytest.raises(OSError, match="simulated"):
+        save_run(out, config=source.config, model=source.model, metrics=source.metrics, table=source.table(),
+                 overwrite=True)
+    monkeypatch.undo()
+    assert (out / "marker").read_text() == "the old run" and Run.load(out).config.rows == source.config.rows
