@@ -68,6 +68,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop a server started by :func:`start_server` (killed if it does not stop within 10 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def start_server(runs: Path, training_jobs: int | None, log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(os.environ, AUTOBUILD_RUNS_DIR=str(runs), PYTHONUNBUFFERED="1")
@@ -197,11 +206,7 @@ def measure(k: int, args: argparse.Namespace) -> dict:
         try:
             results = asyncio.run(asyncio.wait_for(run_k(k, url, args), timeout=args.k_timeout))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process)
         saved = [p.name for p in runs.iterdir() if (p / "model.pt").is_file()] if runs.is_dir() else []
     failures = [r.failure for r in results if r.failure]
     return {
@@ -249,11 +254,7 @@ def measure_home(n: int, args: argparse.Namespace) -> str:
         try:
             visits = asyncio.run(home_visits(url, n, args.step_timeout))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process)
     first, later = visits[0], visits[1:]
     fmt = (lambda v: "n/a" if v is None else f"{v:.2f}")
     rows = [f"| first visit after the server answers (1) | {fmt(first[0])} | {fmt(first[1])} |"]

@@ -29,7 +29,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
-from core.json_input import JsonInputError, load_json
+from core.json_input import JsonInputError, load_json, load_json_object
 from core.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods
 from core.spaces import get_space
 from core.targets import evaluate_target, parse_target
@@ -285,11 +285,5 @@ def _read_text(path: Path, limit: int = MAX_LINES_BYTES) -> str:
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON object file (``campaign.json``), bounded by :func:`core.json_input.load_json`."""
-    try:
-        data = load_json(_read_text(path, MAX_CONFIG_BYTES))
-    except JsonInputError as err:
-        raise InputError(f"{path}: {err}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object of settings, got a JSON {type(data).__name__}")
-    return data
+    """A JSON object file (``campaign.json``), size- and depth-bounded."""
+    return load_json_object(path, max_bytes=MAX_CONFIG_BYTES, what="settings")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -71,6 +72,32 @@ def load_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_chars: int =
         raise JsonInputError(f"JSON nested more than {max_depth} levels deep") from None
     except (ValueError, TypeError) as err:  # e.g. lone surrogates, huge integer literals
         raise JsonInputError(f"malformed JSON ({str(err).splitlines()[0][:120]})") from None
+
+
+def load_json_file(path: str | Path, *, max_bytes: int = MAX_CHARS, what: str = "JSON") -> Any:
+    """A JSON file a user may have edited (a run's or campaign's config, a model directory's config),
+    size-checked before it is read and parsed by :func:`load_json`. Every failure is one
+    :class:`~core.errors.InputError` line that names the file."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise InputError(f"{path}: not a regular file" if path.exists() else f"{path} does not exist")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{path}: {size:,} bytes is over the {max_bytes:,} byte limit for {what}")
+        return load_json(path.read_bytes(), max_chars=max_bytes)
+    except JsonInputError as err:
+        raise InputError(f"{path}: {err}") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+
+
+def load_json_object(path: str | Path, *, max_bytes: int = MAX_CHARS, what: str = "settings") -> dict[str, Any]:
+    """:func:`load_json_file` of a file that must hold one JSON object (of ``what``)."""
+    data = load_json_file(path, max_bytes=max_bytes, what=what)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object of {what}, got a JSON {type(data).__name__}")
+    return data
 
 
 def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

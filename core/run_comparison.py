@@ -20,24 +20,16 @@ import pandas as pd
 
 from core import metrics as M
 from core.errors import InputError
-from core.json_input import JsonInputError, load_json
+from core.json_input import load_json_object
 
 _CONFIG_FILE = "config.json"
 _METRICS_FILE = "metrics.json"
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        value = load_json(path.read_bytes())
-    except FileNotFoundError:
-        raise InputError(f"{path.parent} is not a run directory (no {path.name})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: not readable ({exc.strerror or type(exc).__name__})") from None
-    except JsonInputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return value
+    if not path.exists():
+        raise InputError(f"{path.parent} is not a run directory (no {path.name})")
+    return load_json_object(path, what="run settings")
 
 
 def _number(value: object) -> float:

@@ -15,7 +15,7 @@ import torch
 
 from core.errors import ConfigError, InputError
 from core.graph import FeatureSchema
-from core.json_input import JsonInputError, load_json
+from core.json_input import load_json_file
 from core.predictor.model import AutoBuildPredictor, PredictorConfig
 from core.run_config import FORMAT_VERSION, RunConfig
 
@@ -32,17 +32,7 @@ MAX_MODEL_BYTES = 512 * 1024**2
 
 def _read_json_file(path: Path) -> Any:
     """A run's JSON file, size- and depth-bounded; one-line :class:`InputError` when unreadable."""
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise InputError(f"{path}: not a regular file")
-        if size > MAX_RUN_JSON_BYTES:
-            raise InputError(f"{path}: {size:,} bytes is over the {MAX_RUN_JSON_BYTES:,} byte limit")
-        return load_json(path.read_bytes(), max_chars=MAX_RUN_JSON_BYTES)
-    except JsonInputError as err:
-        raise InputError(f"{path}: {err}") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+    return load_json_file(path, max_bytes=MAX_RUN_JSON_BYTES, what="a run file")
 
 
 #: JSON types of config.json's fields (checked before the typed config is built from them).

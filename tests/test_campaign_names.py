@@ -128,7 +128,7 @@ def test_an_edited_arch_json_of_an_inpainting_output_is_one_line_naming_it(tmp_p
     (folder / "image_0.png").write_bytes(b"")
     (folder / "arch.json").write_text(json.dumps({"set": "Exhaustive Search", "arch": "{}", "params": 3}))
     assert read_outputs(tmp_path / "out").loc[0, "set"] == "Exhaustive Search"
-    for text, says in (("[" * 10_000, "nested"), ("{oops", "malformed JSON"), ("[]", "not an object")):
+    for text, says in (("[" * 10_000, "nested"), ("{oops", "malformed JSON"), ("[]", "expected a JSON object")):
         (folder / "arch.json").write_text(text)
         with pytest.raises(InputError) as caught:
             read_outputs(tmp_path / "out")

@@ -33,7 +33,7 @@ from core.diffusion.fid import IMAGE_SUFFIXES
 from core.diffusion.unet_arch import apply_architecture
 from core.diffusion.images import open_image
 from core.errors import Cancelled, InputError
-from core.json_input import JsonInputError, load_json
+from core.json_input import load_json_object
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE
 
@@ -140,18 +140,9 @@ def check_model_dir(model_dir: str | Path, setting: str = "--model-dir") -> Path
 
 
 def _json_object(path: Path) -> dict:
-    """A small JSON object file of a model directory; one line when unreadable, malformed or not an object."""
-    try:
-        if path.stat().st_size > 1024**2:
-            raise InputError(f"{path} is over 1 MB; not a diffusers config file")
-        data = load_json(path.read_bytes())
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
-    except JsonInputError as err:
-        raise InputError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path} holds a JSON {type(data).__name__}, not an object of settings")
-    return data
+    """A small JSON object file (a model directory's config, an output's ``arch.json``); one line when
+    unreadable, malformed or not an object."""
+    return load_json_object(path, max_bytes=1024**2, what="settings")
 
 
 def load_pipeline(model_dir: str | Path, device: str | None = None, dtype: str | None = None):
