@@ -1,4 +1,4 @@
-"""The cell pool pauses the cycle collector only while it builds, and restores its state after."""
+"""The cell pool pauses the cycle collector (core.gc_pause) only while it builds, and restores its state after."""
 import gc
 
 import pytest

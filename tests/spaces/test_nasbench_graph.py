@@ -11,7 +11,7 @@ from nas_bench_graph import Arch, light_read
 
 from core.errors import InputError, SpecError
 from core.spaces import get_space
-from core.spaces.nasbench_graph import OPS, PROTEINS_OPS, NasBenchGraphSpace, spec_string
+from core.spaces.nasbench_graph import OPS, PROTEINS_OPS, NasBenchGraphSpace, decode_key, spec_string
 
 EXAMPLE = '{"links":[0,1,2,1],"ops":["gcn","gin","fc","cheb"]}'
 # [0,1,2,1]: gcn -> gin -> fc and gcn -> cheb; the package sorts it to gcn -> {gin -> fc, cheb}.
@@ -205,6 +205,7 @@ def test_every_enumerated_spec_is_its_own_canonical_form(space, specs):
 
     table = _canonical_keys()
     assert list(table) == specs
+    assert all(spec == spec_string(*decode_key(key)) for spec, key in table.items())
     assert all(_package_key(spec) == key for spec, key in table.items())
 
 
