@@ -29,6 +29,7 @@ import torch  # noqa: E402
 
 from core import cell_pool  # noqa: E402
 from core.build import BuildConfig, build_architectures  # noqa: E402
+from core.gc_pause import cycle_collector_paused  # noqa: E402
 from core.predictor import PredictorConfig, TrainConfig  # noqa: E402
 from core.predictor.batching import EncodedGraphs  # noqa: E402
 from core.predictor.model import AutoBuildPredictor  # noqa: E402
@@ -77,7 +78,8 @@ def main() -> None:
             train_config=TrainConfig(epochs=20, min_steps=0, seed=0)))
         run = timed(stages, "load run", lambda: Run.load(Path(tmp) / "run"))
         specs = timed(stages, "enumerate space", lambda: list(space.enumerate()))
-        graphs = timed(stages, "specs -> graphs", lambda: [space.to_graph(s) for s in specs])
+        with cycle_collector_paused():  # as the build's cell pool makes them
+            graphs = timed(stages, "specs -> graphs", lambda: [space.to_graph(s) for s in specs])
         store = timed(stages, "encoding", lambda: EncodedGraphs(graphs, run.schema))
         timed(stages, "score all nodes", lambda: node_scores(run, store))
         timed(stages, "predict all", lambda: run.predict(store))

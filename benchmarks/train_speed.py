@@ -1,6 +1,7 @@
 """Whole-process training speed: 3,000 NAS-Bench-201 architectures x 200 epochs (docs/design.md, section 6).
 
     python benchmarks/train_speed.py [--n 3000] [--epochs 200] [--device cpu|cuda] [--batch-size 128] [--dense]
+    python benchmarks/train_speed.py --profile [--gnn gatv2|graphconv]   # where one training step goes
 
 Prints wall time of every stage (imports, table, graphs, encoding, training) and of the whole
 process, the time per epoch, and peak resident memory. ``--dense`` trains on the dense batched path
@@ -39,6 +40,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (0: torch's default; training itself always runs on one)")
     parser.add_argument("--dense", action="store_true", help="padded dense batches instead of PyG's sparse ones")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of training: split one step into its parts and list torch's busiest ops")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -58,6 +61,9 @@ def main() -> None:
     store = EncodedGraphs(graphs, space.schema(), dense=args.dense)
     stages["encoding"] = time.perf_counter() - t
 
+    if args.profile:
+        profile_steps(store, train.baseline_accuracy.to_numpy(), args)
+        return
     t = time.perf_counter()
     result = train_predictor(store, train.baseline_accuracy.to_numpy(), PredictorConfig(gnn=args.gnn),
                              TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
@@ -81,6 +87,67 @@ def main() -> None:
     print(f"  whole process {total:.1f} s, peak RSS {peak_mb:.0f} MB{gpu_peak}")
     print(f"  check: held-out Spearman on 2,000 other cells {rho:.3f}; hop-norm Spearman "
           + " ".join(f"{h:.2f}" for h in hops))
+
+
+def profile_steps(store: EncodedGraphs, y: np.ndarray, args: argparse.Namespace, epochs: int = 5) -> None:
+    """Milliseconds per training step, cumulatively: batch gather, + forward, + loss, + backward, + optimiser
+    (the whole step as :func:`core.predictor.train._train_epoch` takes it), then torch.profiler's busiest
+    ops over 10 steps. One thread, as training runs."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from core.predictor.loss import magnitude_ranked_loss
+    from core.predictor.model import AutoBuildPredictor
+    from core.predictor.train import _optimiser, one_thread, resolve_batch_size
+
+    cfg = TrainConfig(batch_size=args.batch_size, seed=args.seed)
+    torch.manual_seed(args.seed)
+    model = AutoBuildPredictor(store.schema, PredictorConfig(gnn=args.gnn)).train()
+    optimiser, _ = _optimiser(model, cfg, args.epochs)
+    target = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)
+    perm = torch.randperm(len(store))
+    size = resolve_batch_size(args.batch_size, len(store))
+    batches = [perm[i:i + size] for i in range(0, len(perm) - size + 1, size)]
+
+    def upto(stage: int, ids: torch.Tensor) -> None:
+        batch = store.model_batch(ids)
+        if stage < 1:
+            return
+        out = model(batch)
+        if stage < 2:
+            return
+        loss, mse, rank = magnitude_ranked_loss(out.prediction, target[ids], out.graph_embeddings, cfg.lam,
+                                                cfg.temperature)
+        if stage < 3:
+            return
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        if stage < 4:
+            return
+        optimiser.step()
+        (loss.item(), mse.item(), rank.item())
+
+    names = ("batch gather", "+ forward", "+ loss", "+ backward", "+ optimiser (whole step)")
+    with one_thread():
+        for ids in batches:
+            upto(4, ids)  # warm-up epoch
+        print(f"train_speed --profile: {args.gnn}, {len(store)} cells, batch {size}, "
+              f"{len(batches)} steps an epoch, ms per step (cumulative), median of {epochs} epochs")
+        times: list[list[float]] = [[] for _ in names]
+        for _ in range(epochs):  # the stages in turn, so a busy moment of the machine hits them alike
+            for stage in range(len(names)):
+                started = time.perf_counter()
+                for ids in batches:
+                    upto(stage, ids)
+                times[stage].append((time.perf_counter() - started) * 1000 / len(batches))
+        for name, stage_times in zip(names, times):
+            print(f"  {name:26s} {sorted(stage_times)[len(stage_times) // 2]:6.2f} ms")
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for ids in batches[:10]:
+                upto(4, ids)
+    averages = prof.key_averages()
+    aten = sum(e.count for e in averages if e.key.startswith("aten::")) / 10
+    print(f"  aten op calls per step (nested included): {aten:.0f}")
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from core.build_config import MAX_POOL, BuildConfig
+from core.gc_pause import cycle_collector_paused
 from core.graph import ArchGraph, FeatureSchema
 from core.predictor.batching import EncodedGraphs
 from core.runs import Run
@@ -67,6 +68,10 @@ class CellPool:
     """
 
     def __init__(self, space: SearchSpace, specs: Sequence[str], schema: FeatureSchema) -> None:
+        with cycle_collector_paused():  # 3-4x faster with torch loaded; see core.gc_pause
+            self._build(space, specs, schema)
+
+    def _build(self, space: SearchSpace, specs: Sequence[str], schema: FeatureSchema) -> None:
         self.specs = list(specs)
         graphs = [space.to_graph(s) for s in self.specs]
         self.store = EncodedGraphs(graphs, schema)

@@ -4,6 +4,7 @@ A correctness test, not a timed one: a fresh interpreter runs every command's ``
 option, and reports which heavy modules got imported.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,58 @@ def test_names_spelled_out_for_the_help_match_their_sources():
     fid_help = subprocess.run([sys.executable, "-m", "core", "fid", "--help"], cwd=ROOT, capture_output=True,
                               text=True, timeout=120).stdout
     assert f"${CACHE_ENV}" in fid_help
+
+
+# Argument and validation errors that need a space (its name, its datasets, its look-up table) are
+# answered from the space registry's name table and the space's own module, still without torch.
+VALIDATION_ERRORS = {
+    "sample --space nosuch --n 3 --out x.csv": "unknown space 'nosuch'",
+    "sample --space nasbench201 --n -3 --out x.csv": "--n must be positive",
+    "sample --space nasbench-graph --dataset nosuch --n 3 --out x.csv": "unknown dataset 'nosuch'",
+    "sample --space ofa-mbv3 --n 0 --out x.csv": "--n must be positive",
+    "search --space nosuch": "unknown space 'nosuch'",
+    "search --space nasbench201 --dataset nosuch": "unknown dataset 'nosuch'",
+    "search --space ofa-pn": "ships no look-up table",
+    "benchmark --space nosuch": "unknown space 'nosuch'",
+    "benchmark --space nasbench-graph --dataset nosuch": "unknown dataset 'nosuch'",
+    "train --space nosuch --table t.csv --target y --out r": "unknown space 'nosuch'",
+    "train --space nasbench201 --table t.csv --target y --out r --epochs 0": "epochs must be a positive",
+}
+
+VALIDATION_RUNNER = """
+import contextlib, io, json, sys
+from core.cli import main
+
+argv = sys.argv[1].split()
+err = io.StringIO()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+    try:
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+print(json.dumps({"code": code, "stderr": err.getvalue(), "heavy": [m for m in HEAVY if m in sys.modules]}))
+"""
+
+
+def test_space_argument_errors_leave_torch_unimported(tmp_path):
+    code = f"HEAVY = {HEAVY!r}\n" + VALIDATION_RUNNER
+    for argv, message in VALIDATION_ERRORS.items():
+        out = subprocess.run([sys.executable, "-c", code, argv], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert out.returncode == 0, out.stderr
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+        assert found["code"] == 2 and message in found["stderr"], (argv, found)
+        assert found["heavy"] == [], f"{argv} imported {found['heavy']}"
+    assert list(tmp_path.iterdir()) == []  # no half-written output
+
+
+def test_space_name_table_matches_the_modules_registrations():
+    import importlib
+    import pkgutil
+
+    import core.spaces as spaces
+
+    for info in pkgutil.iter_modules(spaces.__path__):
+        importlib.import_module(f"core.spaces.{info.name}")
+    shipped = {name: cls for name, cls in spaces._REGISTRY.items() if cls.__module__.startswith("core.spaces.")}
+    assert {name: cls.__module__ for name, cls in shipped.items()} == spaces.SPACE_MODULES

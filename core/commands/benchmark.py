@@ -36,12 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.benchmark import markdown_report, run_benchmark
     from core.spaces import get_space
 
     space = get_space(args.space)
     if not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no look-up table to benchmark on")
+    if args.dataset is not None:
+        space.resolve_dataset(args.dataset)
     try:
         config = BenchmarkConfig(space=args.space, dataset=args.dataset, budgets=args.budgets,
                                  seeds=tuple(range(args.seeds)), extra=args.extra, k=args.k, epochs=args.epochs,
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
                                  methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()))
     except ValueError as err:
         raise InputError(str(err)) from None
+    from core.benchmark import markdown_report, run_benchmark  # torch and PyG: only once the arguments hold
+
     torch_threads.apply(args)
     result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr))
     report = markdown_report(result)

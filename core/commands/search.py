@@ -37,16 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.benchmark import Lookup, run_method
     from core.spaces import get_space
     from core.tables import check_output_table, write_table
 
     space = get_space(args.space)
     if not space.has_lookup:
         raise InputError(f"space {args.space!r} ships no look-up table to search")
+    if args.dataset is not None:
+        space.resolve_dataset(args.dataset)
     if args.method not in METHODS:
         raise InputError(f"unknown method {args.method!r}; choose from {list(METHODS)}")
-    torch_threads.apply(args)
     if args.out:  # refuse before searching, not after
         check_output_table(args.out)
     try:
@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
                                  methods=(args.method,))
     except ValueError as err:
         raise InputError(str(err)) from None
+    from core.benchmark import Lookup, run_method  # torch and PyG: only once the arguments hold
+
+    torch_threads.apply(args)
     lookup = Lookup.of(config)
 
     step = max(1, (args.budget + args.extra) // 10)

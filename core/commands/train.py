@@ -46,20 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.predictor.train import EpochReport
     from core.spaces import get_space
     from core.tables import load_table
     from core.targets import parse_target, target_warnings
-    from core.workflow import format_summary, train_from_table
-
-    from core.runs import check_run_out
 
     out = Path(args.out)
     if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
         # core's message names no flag (the dashboard shows it too); said before the table is read.
         raise InputError(f"run directory {out} already exists; choose another --out, or pass --overwrite to "
                          "replace it")
-    check_run_out(out, args.overwrite)  # a file, a path below a file, or --overwrite onto a non-run
     space = get_space(args.space)
     if args.dataset is not None:
         space.resolve_dataset(args.dataset)
@@ -71,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
                                    device=args.device, keep_best=not args.keep_last)
     except ValueError as err:
         raise InputError(str(err)) from None
+    # torch and PyG: only once the arguments hold
+    from core.predictor.train import EpochReport
+    from core.runs import check_run_out
+    from core.workflow import format_summary, train_from_table
+
+    check_run_out(out, args.overwrite)  # a file, a path below a file, or --overwrite onto a non-run
     torch_threads.apply(args)
     table = load_table(args.table, space)
     # Said before training, which can take minutes: a divisor that flips or breaks the ranking.

@@ -1,18 +1,30 @@
 """Search spaces: one file per family, found by :func:`get_space` through a registry.
 
 Adding a space is one new file in this package that defines a :class:`SearchSpace` subclass
-decorated with :func:`register_space`; the package imports every module in it on first use.
+decorated with :func:`register_space`, plus its line in :data:`SPACE_MODULES` (name -> module).
+The table lets :func:`get_space` import only the module it needs, and :func:`space_names` answer
+without importing any: an unknown name or a bad argument never pulls in torch (the OFA spaces'
+networks) or the benchmark tables. A test holds the table to the modules' registrations.
 """
 from __future__ import annotations
 
 import importlib
-import pkgutil
+
 from core.errors import InputError
 from core.spaces.base import SearchSpace
 
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 _INSTANCES: dict[str, SearchSpace] = {}
-_LOADED = False
+
+SPACE_MODULES: dict[str, str] = {
+    "graph": "core.spaces.generic_graph",
+    "nasbench-graph": "core.spaces.nasbench_graph",
+    "nasbench201": "core.spaces.nasbench201",
+    "ofa-mbv3": "core.spaces.ofa_mbv3",
+    "ofa-pn": "core.spaces.ofa_pn",
+    "onnx": "core.spaces.onnx_space",
+    "sd-unet": "core.spaces.sd_unet",
+}
 
 
 def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
@@ -25,26 +37,17 @@ def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
     return cls
 
 
-def _load_all() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    for info in pkgutil.iter_modules(__path__):
-        if info.name != "base":
-            importlib.import_module(f"{__name__}.{info.name}")
-    _LOADED = True
-
-
 def space_names() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+    """Every space's name: the shipped ones in :data:`SPACE_MODULES` and any registered since."""
+    return sorted(set(SPACE_MODULES) | set(_REGISTRY))
 
 
 def get_space(name: str) -> SearchSpace:
-    """The (shared, stateless) space instance registered under ``name``."""
-    _load_all()
+    """The (shared, stateless) space instance registered under ``name``; imports its module on first use."""
+    if name not in _REGISTRY and name in SPACE_MODULES:
+        importlib.import_module(SPACE_MODULES[name])
     if name not in _REGISTRY:
-        raise InputError(f"unknown space {name!r}; choose one of {sorted(_REGISTRY)}")
+        raise InputError(f"unknown space {name!r}; choose one of {space_names()}")
     if name not in _INSTANCES:
         _INSTANCES[name] = _REGISTRY[name]()
     return _INSTANCES[name]

@@ -44,7 +44,7 @@ import numpy as np
 
 from core.errors import InputError, SpecError
 from core.graph import CATEGORICAL, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
-from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig, profile_subnet
+from core.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.base import UnitCandidate
 from core.spaces.capabilities import SamplingSpace, UnitSpace, MeasuringSpace
 from core.spaces.ofa_spec import (  # noqa: F401  (the resolutions are re-exported for callers)
@@ -280,6 +280,8 @@ class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
             raise InputError(f"threads must be at least 1, not {threads}")
         if warmup < 0 or repeats < 1:
             raise InputError(f"need warmup >= 0 and repeats >= 1, not {warmup} and {repeats}")
+        from core.ofa_subnets import profile_subnet  # torch only when a network is really built
+
         return profile_subnet(self.layout, self.parse(spec), device=device, threads=threads,
                               warmup=warmup, repeats=repeats)
 

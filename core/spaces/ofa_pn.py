@@ -14,7 +14,7 @@ that layer never looks like a 248-channel stage-5 layer.
 """
 from __future__ import annotations
 
-from core.ofa_subnets import PROXYLESS
+from core.ofa_layouts import PROXYLESS
 from core.spaces import register_space
 from core.spaces.ofa_common import OFASpace, UnitDef
 

@@ -11,7 +11,7 @@ import json
 from typing import Any, Callable
 
 from core.errors import SpecError
-from core.ofa_subnets import EXPANDS, KERNELS, Layout, SubnetConfig
+from core.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.base import parse_error, spec_json
 
 #: Every input size OFA was trained at (parsing accepts these).

@@ -11,7 +11,7 @@ from nas_bench_graph import Arch, light_read
 
 from core.errors import InputError, SpecError
 from core.spaces import get_space
-from core.spaces.nasbench_graph import OPS, PROTEINS_OPS, NasBenchGraphSpace, spec_string
+from core.spaces.nasbench_graph import OPS, PROTEINS_OPS, NasBenchGraphSpace, decode_key, spec_string
 
 EXAMPLE = '{"links":[0,1,2,1],"ops":["gcn","gin","fc","cheb"]}'
 # [0,1,2,1]: gcn -> gin -> fc and gcn -> cheb; the package sorts it to gcn -> {gin -> fc, cheb}.
@@ -196,3 +196,21 @@ def test_lookup_matches_table_and_names_missing_dataset_rows(space):
         space.lookup(EXAMPLE, "proteins")
     with pytest.raises(InputError, match="unknown dataset 'mnist'"):
         space.metrics_table("mnist")
+
+
+def test_every_enumerated_spec_is_its_own_canonical_form(space, specs):
+    # key() and to_graph() answer the enumeration's own specs from a table, without parsing or hashing;
+    # that is only right if the package maps every one of them onto itself.
+    from core.spaces.nasbench_graph import _canonical_keys
+
+    table = _canonical_keys()
+    assert list(table) == specs
+    assert all(spec == spec_string(*decode_key(key)) for spec, key in table.items())
+    assert all(_package_key(spec) == key for spec, key in table.items())
+
+
+def test_canonical_and_raw_spelling_give_the_same_graph(space):
+    from_raw, from_canonical = space.to_graph(EXAMPLE), space.to_graph(EXAMPLE_CANONICAL)
+    assert (from_raw.nodes, from_raw.edges, from_raw.labels, from_raw.spec) == (
+        from_canonical.nodes, from_canonical.edges, from_canonical.labels, from_canonical.spec)
+    assert from_canonical.spec == EXAMPLE_CANONICAL and space.key(EXAMPLE) == space.key(EXAMPLE_CANONICAL)
