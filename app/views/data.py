@@ -192,57 +192,73 @@ def target_section(table: ValidatedTable) -> bool:
     st.caption("What AutoBuild learns to rank: a metric column, one of the paper's presets, or an expression "
                "over the metric columns with + - * / **, numbers and log, log10, exp, sqrt, abs. Higher is better: "
                "write a cost as e.g. `-latency` or `1/latency`.")
-    metrics = list(table.metric_columns)
     mode = state.select("Target from", ["Metric column", "Preset", "Expression"], "ab_target_mode",
                         "Metric column", widget="radio", horizontal=True)
-    expression = state.current_target()
     try:
         if mode == "Metric column":
-            space = get_space(table.space_name)
-            cols = st.columns([3, 2])
-            with cols[0]:
-                column = state.select("Metric", metrics, "ab_target_metric", state.default_metric(table))
-            with cols[1]:
-                cost = space.lower_is_better and column == space.default_metric
-                key = state.remember(f"ab_target_lower:{column}", cost)
-                lower = state.keep(f"ab_target_lower:{column}", st.checkbox(
-                    "Lower is better", key=key, help="a cost such as latency, FID or error: the target is its "
-                    "negation, since AutoBuild ranks higher targets as better"))
-            name = column if column.isidentifier() else f"`{column}`"
-            expression = f"-{name}" if lower else name
+            expression = _metric_column_target(table)
         elif mode == "Preset":
-            cols = st.columns(4)
-            with cols[0]:
-                preset = state.select("Preset", list(PRESETS), "ab_preset", list(PRESETS)[0])
-            with cols[1]:
-                acc = state.select("Accuracy column (a fraction in [0, 1])", metrics, "ab_preset_acc",
-                                   state.default_metric(table))
-            latency, unit = None, None
-            if "{latency_ms}" in PRESETS[preset]:
-                with cols[2]:
-                    guess = next((m for m in metrics if "lat" in m.lower()), metrics[-1])
-                    latency = state.select("Latency column", metrics, "ab_preset_latency", guess)
-                with cols[3]:
-                    # The unit a name or the space states; else milliseconds, the paper's, for the user to check.
-                    stated = latency_unit(latency, get_space(table.space_name))
-                    unit = state.select("Latency unit", list(LATENCY_UNITS), f"ab_preset_unit:{table.space_name}:{latency}",
-                                        stated or "ms",
-                                        help="The paper's formula means log10 of milliseconds; the preset converts "
-                                             "the column to milliseconds. " + (
-                                             f"`{latency}` is in {stated} here." if stated else
-                                             "Nothing states this column's unit: check it."))
-            expression = preset_expression(preset, acc, latency, unit)
-            st.code(expression, language=None)
+            expression = _preset_target(table)
         else:
-            key = state.remember("ab_expression", expression)
+            key = state.remember("ab_expression", state.current_target())
             expression = st.text_input("Expression", key=key, help="e.g. 100**valid_perf / log10(1000*latency) (latency in s)")
             state.keep("ab_expression", expression)
-        parse_target(expression, list(metrics))  # names only the metric columns, not `arch`, when it fails
+        parse_target(expression, list(table.metric_columns))  # names only the metric columns, not `arch`
         values = state.target_values(table.frame, expression)
     except InputError as err:
         st.error(state.one_line(err))
         return False
     state.keep(state.TARGET, expression)
+    _target_summary(table, expression, values)
+    return True
+
+
+def _metric_column_target(table: ValidatedTable) -> str:
+    """A metric column, negated when lower is better."""
+    space = get_space(table.space_name)
+    cols = st.columns([3, 2])
+    with cols[0]:
+        column = state.select("Metric", list(table.metric_columns), "ab_target_metric", state.default_metric(table))
+    with cols[1]:
+        cost = space.lower_is_better and column == space.default_metric
+        key = state.remember(f"ab_target_lower:{column}", cost)
+        lower = state.keep(f"ab_target_lower:{column}", st.checkbox(
+            "Lower is better", key=key, help="a cost such as latency, FID or error: the target is its "
+            "negation, since AutoBuild ranks higher targets as better"))
+    name = column if column.isidentifier() else f"`{column}`"
+    return f"-{name}" if lower else name
+
+
+def _preset_target(table: ValidatedTable) -> str:
+    """One of the paper's presets over the chosen accuracy (and latency, with its unit) columns."""
+    metrics = list(table.metric_columns)
+    cols = st.columns(4)
+    with cols[0]:
+        preset = state.select("Preset", list(PRESETS), "ab_preset", list(PRESETS)[0])
+    with cols[1]:
+        acc = state.select("Accuracy column (a fraction in [0, 1])", metrics, "ab_preset_acc",
+                           state.default_metric(table))
+    latency, unit = None, None
+    if "{latency_ms}" in PRESETS[preset]:
+        with cols[2]:
+            guess = next((m for m in metrics if "lat" in m.lower()), metrics[-1])
+            latency = state.select("Latency column", metrics, "ab_preset_latency", guess)
+        with cols[3]:
+            # The unit a name or the space states; else milliseconds, the paper's, for the user to check.
+            stated = latency_unit(latency, get_space(table.space_name))
+            unit = state.select("Latency unit", list(LATENCY_UNITS), f"ab_preset_unit:{table.space_name}:{latency}",
+                                stated or "ms",
+                                help="The paper's formula means log10 of milliseconds; the preset converts "
+                                     "the column to milliseconds. " + (
+                                     f"`{latency}` is in {stated} here." if stated else
+                                     "Nothing states this column's unit: check it."))
+    expression = preset_expression(preset, acc, latency, unit)
+    st.code(expression, language=None)
+    return expression
+
+
+def _target_summary(table: ValidatedTable, expression: str, values) -> None:
+    """Rows used and excluded, the target's range, warnings and histogram, and the excluded rows."""
     excluded = values.excluded_rows
     cols = st.columns(3)
     cols[0].metric("Rows used", f"{int(values.kept.sum())}")
@@ -254,7 +270,6 @@ def target_section(table: ValidatedTable) -> bool:
     if excluded:
         st.warning(values.summary())
         st.dataframe(table.frame.iloc[excluded].assign(row=[i + 1 for i in excluded]).set_index("row"), height=180)
-    return True
 
 
 # ----------------------------------------------------------------------------------- page

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +19,7 @@ from app import jobs, run_cache, state, widgets
 from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
 from core.runs import Run, RunNameTaken, claim_run_dir
+from core.tables import ValidatedTable
 from core.workflow import restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
@@ -50,57 +52,75 @@ def _param(name: str, widget, label: str, **kwargs):
 def hyperparameter_form() -> None:
     table, target, dataset = widgets.table_in_use()
     with st.form("train_form"):
-        cols = st.columns(5)
-        with cols[0]:
-            gnn = _param("gnn", st.selectbox, "GNN layer", options=list(GNN_LAYERS),
-                         help="Message-passing layer: GraphConv (default: steadier and more accurate here), GATv2 "
-                         "(the paper's) or GIN.")
-        with cols[1]:
-            width = _param("width", st.number_input, "Width", min_value=4, max_value=256, step=4,
-                           help="Node-embedding size of every GNN layer.")
-        with cols[2]:
-            layers = _param("layers", st.number_input, "Layers (hops)", min_value=1, max_value=8, step=1,
-                            help="L message-passing layers give module scores for hops 0..L.")
-        with cols[3]:
-            epochs = _param("epochs", st.number_input, "Epochs", min_value=1, max_value=2000, step=10)
-        with cols[4]:
-            lam = _param("lam", st.number_input, "λ (rank loss)", min_value=0.0, max_value=10.0, step=0.1,
-                         help="Weight of the magnitude-ranked embedding loss; 0 is the plain-MSE ablation.")
-        cols = st.columns(5)
-        with cols[0]:
-            seed = _param("seed", st.number_input, "Seed", min_value=0, step=1)
-        with cols[1]:
-            val_fraction = _param("val_fraction", st.number_input, "Validation fraction", min_value=0.0,
-                                  max_value=0.5, step=0.05, help="Held out for the result card's metrics.")
-        with cols[2]:
-            lr = _param("lr", st.number_input, "Learning rate", min_value=1e-5, max_value=1.0, step=1e-3,
-                        format="%.4f")
-        with cols[3]:
-            auto_batch = DEFAULTS["batch_size"] == 0
-            batch_size = _param("batch_size", st.number_input, "Batch size" + (" (0 = auto)" if auto_batch else ""),
-                                min_value=0 if auto_batch else 4, max_value=4096, step=16)
-        with cols[4]:
-            min_steps = _param("min_steps", st.number_input, "Min. optimiser steps", min_value=0,
-                               max_value=100_000, step=100,
-                               help="A small table is trained for more epochs until it has had this many "
-                                    "optimiser steps; 0 trains exactly the epochs above.")
-        cols = st.columns([2, 1])
-        with cols[0]:
-            name = st.text_input("Run name", key="ab_run_name", placeholder="automatic",
-                                 help="A directory under the runs folder; letters, digits, . _ -")
-        with cols[1]:
-            st.write("")
-            st.write("")
-            submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
-    if not submitted:
-        return
+        settings = _settings_inputs()
+        name, submitted = _name_and_submit()
+    if submitted:
+        _start_training(table, target, dataset, settings, name)
+
+
+def _settings_inputs() -> dict[str, Any]:
+    """The form's model and training settings, two rows of five (each starts at the session's last choice)."""
+    v: dict[str, Any] = {}
+    cols = st.columns(5)
+    with cols[0]:
+        v["gnn"] = _param("gnn", st.selectbox, "GNN layer", options=list(GNN_LAYERS),
+                          help="Message-passing layer: GraphConv (default: steadier and more accurate here), GATv2 "
+                          "(the paper's) or GIN.")
+    with cols[1]:
+        v["width"] = _param("width", st.number_input, "Width", min_value=4, max_value=256, step=4,
+                            help="Node-embedding size of every GNN layer.")
+    with cols[2]:
+        v["layers"] = _param("layers", st.number_input, "Layers (hops)", min_value=1, max_value=8, step=1,
+                             help="L message-passing layers give module scores for hops 0..L.")
+    with cols[3]:
+        v["epochs"] = _param("epochs", st.number_input, "Epochs", min_value=1, max_value=2000, step=10)
+    with cols[4]:
+        v["lam"] = _param("lam", st.number_input, "λ (rank loss)", min_value=0.0, max_value=10.0, step=0.1,
+                          help="Weight of the magnitude-ranked embedding loss; 0 is the plain-MSE ablation.")
+    cols = st.columns(5)
+    with cols[0]:
+        v["seed"] = _param("seed", st.number_input, "Seed", min_value=0, step=1)
+    with cols[1]:
+        v["val_fraction"] = _param("val_fraction", st.number_input, "Validation fraction", min_value=0.0,
+                                   max_value=0.5, step=0.05, help="Held out for the result card's metrics.")
+    with cols[2]:
+        v["lr"] = _param("lr", st.number_input, "Learning rate", min_value=1e-5, max_value=1.0, step=1e-3,
+                         format="%.4f")
+    with cols[3]:
+        auto_batch = DEFAULTS["batch_size"] == 0
+        v["batch_size"] = _param("batch_size", st.number_input, "Batch size" + (" (0 = auto)" if auto_batch else ""),
+                                 min_value=0 if auto_batch else 4, max_value=4096, step=16)
+    with cols[4]:
+        v["min_steps"] = _param("min_steps", st.number_input, "Min. optimiser steps", min_value=0,
+                                max_value=100_000, step=100,
+                                help="A small table is trained for more epochs until it has had this many "
+                                     "optimiser steps; 0 trains exactly the epochs above.")
+    return v
+
+
+def _name_and_submit() -> tuple[str, bool]:
+    cols = st.columns([2, 1])
+    with cols[0]:
+        name = st.text_input("Run name", key="ab_run_name", placeholder="automatic",
+                             help="A directory under the runs folder; letters, digits, . _ -")
+    with cols[1]:
+        st.write("")
+        st.write("")
+        submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    return name, submitted
+
+
+def _start_training(table: ValidatedTable, target: str, dataset: str | None, v: dict[str, Any], name: str) -> None:
+    """Validate the settings, claim the run's name (refused before any training), start the job."""
     for key in DEFAULTS:  # keep the choices for the next visit
         state.keep(f"ab_hp_{key}", st.session_state.get(f"_w_ab_hp_{key}"))
+    epochs = int(v["epochs"])
     try:
-        model_config = PredictorConfig(gnn=gnn, width=int(width), layers=int(layers))
-        train_config = TrainConfig(epochs=int(epochs), lam=float(lam), seed=int(seed),
-                                   val_fraction=float(val_fraction), lr=float(lr), batch_size=int(batch_size),
-                                   eval_every=1 if int(epochs) <= 50 else 5, min_steps=int(min_steps))
+        model_config = PredictorConfig(gnn=v["gnn"], width=int(v["width"]), layers=int(v["layers"]))
+        train_config = TrainConfig(epochs=epochs, lam=float(v["lam"]), seed=int(v["seed"]),
+                                   val_fraction=float(v["val_fraction"]), lr=float(v["lr"]),
+                                   batch_size=int(v["batch_size"]), eval_every=1 if epochs <= 50 else 5,
+                                   min_steps=int(v["min_steps"]))
     except ValueError as err:
         st.error(state.one_line(err))
         return
@@ -115,7 +135,8 @@ def hyperparameter_form() -> None:
         st.error(f"A run named {run_name!r} already exists or is being trained right now; type another run name "
                  "above, or leave it empty for an automatic one.")
         return
-    st.session_state[EPOCHS_NOTE] = raised_epochs_note(len(table), epochs, val_fraction, seed, batch_size, min_steps)
+    st.session_state[EPOCHS_NOTE] = raised_epochs_note(len(table), v["epochs"], v["val_fraction"], v["seed"],
+                                                       v["batch_size"], v["min_steps"])
     jobs.start_training(table, target, out, dataset=dataset, model_config=model_config, train_config=train_config)
     st.rerun()
 

@@ -15,7 +15,7 @@ import pandas as pd
 from PIL import Image
 
 from core.diffusion.fid import IMAGE_SUFFIXES
-from core.diffusion.pipeline import Architecture, architectures_from_table, check_names, default_name
+from core.diffusion.run_architectures import Architecture, architectures_from_table, check_names, default_name
 from core.errors import InputError
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE

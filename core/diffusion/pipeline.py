@@ -20,96 +20,25 @@ Output layout (the inpainting page pairs images by file name across architecture
 from __future__ import annotations
 
 import json
-import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
-from PIL import Image
 
 from core.diffusion.fid import IMAGE_SUFFIXES
+from core.diffusion.inpaint_inputs import InpaintInput, fit_square, image_seed, load_inputs, read_prompts  # noqa: F401
+from core.diffusion.run_architectures import (NAME_PATTERN, Architecture, architectures_from_table,  # noqa: F401
+                                              check_names, default_name)
 from core.diffusion.unet_arch import apply_architecture
-from core.diffusion.images import open_image
 from core.errors import Cancelled, InputError
 from core.json_input import load_json_object
-from core.spaces import get_space
-from core.spaces.sd_unet import FULL_SPEC, SPACE
 
 INPAINT_IN_CHANNELS = 9  # 4 noisy latents + 1 mask + 4 masked-image latents
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 INPUTS_DIR = "_inputs"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """One architecture to run: a folder-safe name, its canonical spec and an optional set label."""
-
-    name: str
-    spec: str
-    set: str = ""
-
-
-@dataclass(frozen=True)
-class InpaintInput:
-    """One image to inpaint, at the run size."""
-
-    stem: str
-    image: Image.Image
-    mask: Image.Image
-    prompt: str
-
-
-def image_seed(seed: int, stem: str) -> int:
-    """The noise seed of one image: fixed by the run seed and the image name, shared by every architecture."""
-    return (seed * 1_000_003 + zlib.crc32(stem.encode())) % (2**31 - 1)
-
-
-def default_name(spec: str) -> str:
-    """A stable folder name for an architecture: ``full`` or ``arch-`` + 8 hex digits of its canonical spec."""
-    if spec == FULL_SPEC:
-        return "full"
-    return "arch-" + format(zlib.crc32(spec.encode()), "08x")
-
-
-def architectures_from_table(frame: pd.DataFrame, source: str) -> list[Architecture]:
-    """Architectures from a table with an ``arch`` column and optional ``name`` and ``set`` columns."""
-    if "arch" not in frame.columns:
-        raise InputError(f"{source}: no 'arch' column (columns: {list(frame.columns)})")
-    space = get_space(SPACE)
-    archs = []
-    for row, record in enumerate(frame.to_dict("records"), start=1):
-        try:
-            spec = space.canonical(str(record["arch"]))
-        except InputError as err:
-            raise InputError(f"{source} row {row}: {err}") from None
-        name = str(record.get("name") or "").strip() or default_name(spec)
-        set_label = record.get("set")
-        archs.append(Architecture(name, spec, "" if pd.isna(set_label) else str(set_label)))
-    return check_names(archs, source)
-
-
-def check_names(archs: Sequence[Architecture], source: str = "architectures") -> list[Architecture]:
-    """Folder-safe, unique names (the same spec twice under one name is dropped, not an error)."""
-    seen: dict[str, str] = {}
-    out = []
-    for arch in archs:
-        if not NAME_PATTERN.match(arch.name) or arch.name.startswith("_"):
-            raise InputError(f"{source}: architecture name {arch.name!r} must be 1-64 letters, digits, '.', '_' "
-                             "or '-', starting with a letter or digit")
-        if arch.name in seen:
-            if seen[arch.name] != arch.spec:
-                raise InputError(f"{source}: name {arch.name!r} is given to two different architectures")
-            continue
-        seen[arch.name] = arch.spec
-        out.append(arch)
-    if not out:
-        raise InputError(f"{source}: no architectures")
-    return out
 
 
 # ------------------------------------------------------------------------------------------ model
@@ -184,61 +113,6 @@ def pipeline_with_unet(pipe, unet):
     return variant
 
 
-# ----------------------------------------------------------------------------------------- inputs
-def fit_square(img: Image.Image, size: int, mask: bool = False) -> Image.Image:
-    """Centre-crop to a square and resize to ``size``: LANCZOS for images, NEAREST + threshold for masks."""
-    w, h = img.size
-    side = min(w, h)
-    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
-    if mask:
-        square = img.convert("L").crop(box).resize((size, size), Image.Resampling.NEAREST)
-        return square.point(lambda v: 255 if v > 127 else 0)
-    return img.convert("RGB").crop(box).resize((size, size), Image.Resampling.LANCZOS)
-
-
-def read_prompts(path: str | Path | None) -> dict[str, str]:
-    """Image stem -> prompt from a CSV with ``image`` and ``prompt`` columns (``image``: file name or stem)."""
-    if path is None:
-        return {}
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"prompts file {path} does not exist")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"cannot read prompts file {path}: {str(err).splitlines()[0]}") from None
-    if not {"image", "prompt"} <= set(frame.columns):
-        raise InputError(f"prompts file {path} needs columns 'image' and 'prompt', has {list(frame.columns)}")
-    return {Path(image).stem: prompt for image, prompt in zip(frame["image"], frame["prompt"])}
-
-
-def load_inputs(images_dir: str | Path, masks_dir: str | Path, size: int = 512,
-                prompts: dict[str, str] | None = None) -> list[InpaintInput]:
-    """Every image of ``images_dir`` with the mask of the same stem in ``masks_dir``, at ``size``."""
-    if size < 64 or size % 64:
-        raise InputError(f"--size {size} must be a positive multiple of 64 (VAE /8, then three U-Net /2 steps)")
-    images_dir, masks_dir = Path(images_dir), Path(masks_dir)
-    for label, folder in (("images", images_dir), ("masks", masks_dir)):
-        if not folder.is_dir():
-            raise InputError(f"{label} folder {folder} does not exist")
-    masks = {p.stem: p for p in masks_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    files = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images_dir}")
-    prompts = prompts or {}
-    unknown = sorted(set(prompts) - {p.stem for p in files})
-    if unknown:
-        raise InputError(f"prompts name image {unknown[0]!r}, which is not in {images_dir}")
-    inputs = []
-    for path in files:
-        if path.stem not in masks:
-            raise InputError(f"image {path.name} has no mask {path.stem}.png (or .jpg, ...) in {masks_dir}")
-        img, mask = open_image(path, "RGB"), open_image(masks[path.stem], "L")  # pixel-limited, one-line errors
-        inputs.append(InpaintInput(path.stem, fit_square(img, size), fit_square(mask, size, mask=True),
-                                   prompts.get(path.stem, "")))
-    return inputs
-
-
 # -------------------------------------------------------------------------------------------- run
 def run_inpainting(pipe, archs: Sequence[Architecture], inputs: Sequence[InpaintInput], out_dir: str | Path,
                    steps: int = 50, seed: int = 0, guidance_scale: float = 7.5,
@@ -252,72 +126,101 @@ def run_inpainting(pipe, archs: Sequence[Architecture], inputs: Sequence[Inpaint
     architecture's images are written to a hidden staging folder and moved into place only once all of
     them exist.
     """
-    import shutil
-
-    import torch
-
     if steps < 1:
         raise InputError(f"--steps must be at least 1, not {steps}")
     if not inputs:
         raise InputError("no images to inpaint")
     archs = check_names(archs)
     out = Path(out_dir)
-    size = inputs[0].image.width
-    for sub in ("originals", "masks"):
-        (out / INPUTS_DIR / sub).mkdir(parents=True, exist_ok=True)
-    for item in inputs:
-        item.image.save(out / INPUTS_DIR / "originals" / f"{item.stem}.png")
-        item.mask.save(out / INPUTS_DIR / "masks" / f"{item.stem}.png")
-    rows = []
-    total, done = len(archs) * len(inputs), 0
-    # Asked after every denoising step; raising from the callback ends the pipeline call at once.
-    stop_check = {} if should_stop is None else {"callback_on_step_end": _stop_callback(should_stop)}
+    _write_inputs(out, inputs)
+    settings = _Settings(steps, seed, guidance_scale, inputs[0].image.width, model_dir)
+    rows: list[dict] = []
+    total, done = len(archs) * len(inputs), [0]
+
+    def report(message: str) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total, message)
+
     try:
         for arch in archs:
-            applied = apply_architecture(pipe.unet, arch.spec)
-            variant = pipeline_with_unet(pipe, applied.unet)
-            folder = out / arch.name
-            staging = out / f".partial-{arch.name}"
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            flagged, arch_rows = 0, []
-            for item in inputs:
-                if should_stop is not None and should_stop():
-                    raise Cancelled("inpainting was cancelled")
-                generator = torch.Generator("cpu").manual_seed(image_seed(seed, item.stem))
-                with torch.inference_mode():
-                    result = variant(prompt=item.prompt, image=item.image, mask_image=item.mask, height=size,
-                                     width=size, num_inference_steps=steps, guidance_scale=guidance_scale,
-                                     generator=generator, **stop_check)
-                nsfw = bool(result.nsfw_content_detected and result.nsfw_content_detected[0])
-                flagged += nsfw
-                result.images[0].save(staging / f"{item.stem}.png")
-                arch_rows.append({"name": arch.name, "set": arch.set, "arch": arch.spec, "image": item.stem,
-                                  "prompt": item.prompt, "seed": image_seed(seed, item.stem), "steps": steps,
-                                  "guidance_scale": guidance_scale, "size": size, "nsfw_flagged": nsfw,
-                                  "file": str((folder / f"{item.stem}.png").relative_to(out))})
-                done += 1
-                if progress is not None:
-                    progress(done, total, f"{arch.name}: {item.stem}")
-            folder.mkdir(parents=True, exist_ok=True)
-            for item in inputs:
-                (staging / f"{item.stem}.png").replace(folder / f"{item.stem}.png")
-            staging.rmdir()
-            rows += arch_rows
-            (folder / "arch.json").write_text(json.dumps({
-                "name": arch.name, "set": arch.set, "arch": arch.spec, "params": applied.params,
-                "params_full": applied.params_full, "removed": applied.removed, "model_dir": model_dir,
-                "steps": steps, "seed": seed, "guidance_scale": guidance_scale, "size": size,
-                "images": len(inputs), "nsfw_flagged": flagged,
-            }, indent=2) + "\n")
+            rows += _inpaint_architecture(pipe, arch, inputs, out, settings, should_stop, report)
     except Cancelled:
-        shutil.rmtree(staging, ignore_errors=True)
         if rows:
             _write_manifest(out, pd.DataFrame(rows))
         raise
     manifest = pd.DataFrame(rows)
     _write_manifest(out, manifest)
     return manifest
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What made an output folder's images (recorded in its rows and ``arch.json``)."""
+
+    steps: int
+    seed: int
+    guidance_scale: float
+    size: int
+    model_dir: str
+
+
+def _write_inputs(out: Path, inputs: Sequence[InpaintInput]) -> None:
+    """The run's originals and masks, in ``OUT/_inputs/``."""
+    for sub in ("originals", "masks"):
+        (out / INPUTS_DIR / sub).mkdir(parents=True, exist_ok=True)
+    for item in inputs:
+        item.image.save(out / INPUTS_DIR / "originals" / f"{item.stem}.png")
+        item.mask.save(out / INPUTS_DIR / "masks" / f"{item.stem}.png")
+
+
+def _inpaint_architecture(pipe, arch: Architecture, inputs: Sequence[InpaintInput], out: Path, settings: _Settings,
+                          should_stop: Callable[[], bool] | None, report: Callable[[str], None]) -> list[dict]:
+    """One architecture's images: written to a hidden staging folder, moved into ``OUT/<name>/`` once all
+    exist (a cancel removes the staging folder); returns the architecture's manifest rows."""
+    import shutil
+
+    import torch
+
+    applied = apply_architecture(pipe.unet, arch.spec)
+    variant = pipeline_with_unet(pipe, applied.unet)
+    folder = out / arch.name
+    staging = out / f".partial-{arch.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    # Asked after every denoising step; raising from the callback ends the pipeline call at once.
+    stop_check = {} if should_stop is None else {"callback_on_step_end": _stop_callback(should_stop)}
+    rows = []
+    try:
+        for item in inputs:
+            if should_stop is not None and should_stop():
+                raise Cancelled("inpainting was cancelled")
+            generator = torch.Generator("cpu").manual_seed(image_seed(settings.seed, item.stem))
+            with torch.inference_mode():
+                result = variant(prompt=item.prompt, image=item.image, mask_image=item.mask, height=settings.size,
+                                 width=settings.size, num_inference_steps=settings.steps,
+                                 guidance_scale=settings.guidance_scale, generator=generator, **stop_check)
+            nsfw = bool(result.nsfw_content_detected and result.nsfw_content_detected[0])
+            result.images[0].save(staging / f"{item.stem}.png")
+            rows.append({"name": arch.name, "set": arch.set, "arch": arch.spec, "image": item.stem,
+                         "prompt": item.prompt, "seed": image_seed(settings.seed, item.stem),
+                         "steps": settings.steps, "guidance_scale": settings.guidance_scale, "size": settings.size,
+                         "nsfw_flagged": nsfw, "file": str((folder / f"{item.stem}.png").relative_to(out))})
+            report(f"{arch.name}: {item.stem}")
+    except Cancelled:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in inputs:
+        (staging / f"{item.stem}.png").replace(folder / f"{item.stem}.png")
+    staging.rmdir()
+    (folder / "arch.json").write_text(json.dumps({
+        "name": arch.name, "set": arch.set, "arch": arch.spec, "params": applied.params,
+        "params_full": applied.params_full, "removed": applied.removed, "model_dir": settings.model_dir,
+        "steps": settings.steps, "seed": settings.seed, "guidance_scale": settings.guidance_scale,
+        "size": settings.size, "images": len(inputs), "nsfw_flagged": sum(r["nsfw_flagged"] for r in rows),
+    }, indent=2) + "\n")
+    return rows
 
 
 def _stop_callback(should_stop: Callable[[], bool]):
