@@ -21,15 +21,14 @@ import pandas as pd
 from core import metrics as M
 from core.errors import InputError
 from core.json_input import load_json_object
-
-_CONFIG_FILE = "config.json"
-_METRICS_FILE = "metrics.json"
+from core.run_loading import CONFIG_FILE, MAX_RUN_JSON_BYTES, METRICS_FILE
 
 
 def _read_json(path: Path) -> dict:
+    """A run's JSON file under the same bounds as loading the run (a run that loads can be compared)."""
     if not path.exists():
         raise InputError(f"{path.parent} is not a run directory (no {path.name})")
-    return load_json_object(path, what="run settings")
+    return load_json_object(path, max_bytes=MAX_RUN_JSON_BYTES, what="run settings")
 
 
 def _number(value: object) -> float:
@@ -48,8 +47,8 @@ def runs_table(paths: Sequence[str | Path]) -> pd.DataFrame:
     hops than another)."""
     rows = []
     for path in map(Path, paths):
-        config = _read_json(path / _CONFIG_FILE)
-        metrics = _read_json(path / _METRICS_FILE)
+        config = _read_json(path / CONFIG_FILE)
+        metrics = _read_json(path / METRICS_FILE)
         held = metrics.get("heldout") if isinstance(metrics.get("heldout"), dict) else {}
         model = config.get("model") if isinstance(config.get("model"), dict) else {}
         row = {

@@ -197,8 +197,8 @@ def test_unit_candidates_are_read_at_the_configured_hop(planted_run, unit_hop):
 
 
 def test_exhaustive_baseline_refuses_a_space_it_cannot_enumerate(ofa_latency_run):
-    from core.head_top import head_top as run_exhaustive_top
+    from core.head_top import head_top
     from core.errors import InputError
 
     with pytest.raises(InputError, match="cannot be enumerated"):
-        run_exhaustive_top(ofa_latency_run, 4)
+        head_top(ofa_latency_run, 4)

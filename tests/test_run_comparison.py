@@ -83,3 +83,14 @@ def test_cli_compare(nb201_run):
     bad = subprocess.run([sys.executable, "-m", "core", "compare", path, "--hop", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "exactly two runs" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_run_with_a_large_config_is_compared_as_it_is_loaded(opposite_runs, tmp_path):
+    """Compared under the run loader's bounds: a big table's config.json (row lists) exceeds 1 MB."""
+    import shutil
+
+    copy = tmp_path / "big"
+    shutil.copytree(opposite_runs[0].path, copy)
+    config = copy / "config.json"
+    config.write_text(config.read_text() + " " * 1_200_000)
+    assert runs_table([copy])["run"].tolist() == ["big"]

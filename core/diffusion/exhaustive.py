@@ -12,12 +12,8 @@ from typing import Callable, Collection, Iterable
 import pandas as pd
 
 from core.errors import InputError
-from core.head_top import Predict, head_top, top_by_prediction
+from core.head_top import Predict, top_by_prediction
 from core.spaces import get_space
-
-#: A trained run's head over its whole space (the Build page's baseline imports this name).
-run_exhaustive_top = head_top
-
 
 def exhaustive_top(predict: Predict, n: int = 4, *, space: str = "sd-unet", specs: Iterable[str] | None = None,
                    maximize: bool = True, exclude: Collection[str] = (), batch_size: int = 8192,

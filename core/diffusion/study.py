@@ -172,10 +172,11 @@ def _train_predictor(rows: pd.DataFrame, out: Path, config: StudyConfig):
 
 
 def _exhaustive(run, config: StudyConfig, exclude: set[str]) -> list[str]:
-    from core.diffusion.exhaustive import exhaustive_top, run_exhaustive_top
+    from core.diffusion.exhaustive import exhaustive_top
+    from core.head_top import head_top
 
     if config.exhaustive_pool is None:
-        return list(run_exhaustive_top(run, config.n_pick)["arch"])
+        return list(head_top(run, config.n_pick)["arch"])
     pool = get_space(SPACE).sample_distinct(config.exhaustive_pool, np.random.default_rng(config.seed + 2))
 
     def predict(specs: list[str]) -> np.ndarray:

@@ -54,12 +54,12 @@ def test_cancelled_build_stops_at_the_next_report(tiny_run):
 
 
 def test_cancelled_baseline_stops_at_the_next_report(tiny_run):
-    from core.diffusion.exhaustive import run_exhaustive_top
+    from core.head_top import head_top
 
     job = jobs.Job(id="e", kind="baseline", label="tiny")
     seen: list = []
     with pytest.raises(Cancelled):
-        run_exhaustive_top(tiny_run, 5, batch_size=2048, progress=stop_on_report(job, 1, seen))
+        head_top(tiny_run, 5, batch_size=2048, progress=stop_on_report(job, 1, seen))
     assert len(seen) == 1  # no batch scored after the report at which Cancel was pressed
 
 
