@@ -1,11 +1,11 @@
 """Whole-process training speed: 3,000 NAS-Bench-201 architectures x 200 epochs (docs/design.md, section 6).
 
-    python benchmarks/train_speed.py [--n 3000] [--epochs 200] [--device cpu|cuda] [--batch-size 128] [--dense]
+    python benchmarks/train_speed.py [--n 3000] [--epochs 200] [--device cpu|cuda] [--batch-size 128] [--sparse]
     python benchmarks/train_speed.py --profile [--gnn gatv2|graphconv]   # where one training step goes
 
 Prints wall time of every stage (imports, table, graphs, encoding, training) and of the whole
-process, the time per epoch, and peak resident memory. ``--dense`` trains on the dense batched path
-(core.predictor.dense) instead of the default PyG one. Aim on the 2-core CPU, 1 thread: training
+process, the time per epoch, and peak resident memory. ``--sparse`` trains on PyG's sparse batches
+instead of the default dense ones (core.predictor.dense, core.predictor.graphconv_block). Aim on the 2-core CPU, 1 thread: training
 under 12 s (GraphConv) / 20 s (GATv2) with the same held-out Spearman.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (0: torch's default; training itself always runs on one)")
-    parser.add_argument("--dense", action="store_true", help="padded dense batches instead of PyG's sparse ones")
+    parser.add_argument("--sparse", action="store_true", help="PyG's sparse batches instead of padded dense ones")
     parser.add_argument("--profile", action="store_true",
                         help="instead of training: split one step into its parts and list torch's busiest ops")
     args = parser.parse_args()
@@ -58,7 +58,7 @@ def main() -> None:
     graphs = [space.to_graph(a) for a in train.arch]
     stages["graphs"] = time.perf_counter() - t
     t = time.perf_counter()
-    store = EncodedGraphs(graphs, space.schema(), dense=args.dense)
+    store = EncodedGraphs(graphs, space.schema(), dense=not args.sparse)
     stages["encoding"] = time.perf_counter() - t
 
     if args.profile:
@@ -70,7 +70,7 @@ def main() -> None:
                                          val_fraction=0.0, eval_every=args.epochs, device=args.device))
     stages["training"] = time.perf_counter() - t
 
-    test_store = EncodedGraphs([space.to_graph(a) for a in test.arch], space.schema(), dense=args.dense)
+    test_store = EncodedGraphs([space.to_graph(a) for a in test.arch], space.schema(), dense=not args.sparse)
     pred, norms = predict_encoded(result.model, test_store)
     rho = metrics.spearman(pred, test.baseline_accuracy)
     hops = metrics.hop_norm_spearman(norms, test.baseline_accuracy)

@@ -11,10 +11,10 @@ Layout for G graphs with N nodes and E edges in total:
 Bounded graphs (at most :data:`DENSE_MAX_NODES` nodes, as in every shipped space) are also kept
 *dense*: ``dense_adj`` [G, n, n] (``dense_adj[g, dst, src]`` counts the edges src -> dst) with
 ``n = max node count``, so a batch is a padded tensor and every GNN layer a batched matmul
-(:class:`DenseBatch`, :mod:`core.predictor.dense`) when the store is made with ``dense=True``;
-:meth:`EncodedGraphs.model_batch` then gives the model the dense form, else the PyG form. The PyG
-form is the default: on a CPU the dense one computes the same within float rounding without being
-faster (benchmarks/results/train_speed.md), and rounding differences reorder near-ties.
+(:class:`DenseBatch`, :mod:`core.predictor.dense`, :mod:`core.predictor.graphconv_block`).
+:meth:`EncodedGraphs.model_batch` gives the model the dense form for such graphs and the PyG form for
+larger ones (or for every graph when the store is made with ``dense=False``, the path of results
+published before the dense one became the default; the two agree within float rounding).
 """
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class EncodedGraphs:
     """All graphs of a table, encoded once against a schema; ``batch(ids)`` gathers any subset."""
 
     def __init__(self, graphs: Sequence[ArchGraph], schema: FeatureSchema,
-                 progress: Callable[[int, int], None] | None = None, dense: bool = False) -> None:
+                 progress: Callable[[int, int], None] | None = None, dense: bool = True) -> None:
         if not graphs:
             raise ValueError("no graphs to encode")
         self.schema = schema
@@ -123,7 +123,7 @@ class EncodedGraphs:
         self.node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.node_counts.cumsum(0)])
         self.edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.edge_counts.cumsum(0)])
         self.max_nodes = int(self.node_counts.max())
-        #: Batches for the model are dense: asked for, and every graph has at most DENSE_MAX_NODES nodes.
+        #: Batches for the model are dense: allowed, and every graph has at most DENSE_MAX_NODES nodes.
         self.dense = dense and self.max_nodes <= DENSE_MAX_NODES
         if self.dense:
             self._encode_dense()

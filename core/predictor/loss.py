@@ -11,6 +11,11 @@ Soft ranks use the pairwise-sigmoid relaxation ``r_i = 1/2 + sum_j sigmoid((x_i 
 on standardised inputs (so the temperature does not depend on the norms' scale and the loss cannot
 be gamed by inflating norms). It is O(B^2) in the batch size, trivial for B <= 1024, and needs no
 compiled extension; torchsort is used instead when installed and ``use_torchsort`` is set.
+
+The rank term runs as one autograd function with its gradient written out (:class:`SoftSpearman`):
+the same numbers as letting autograd differentiate :func:`soft_rank` and :func:`_pearson`
+(tests/predictor/test_loss.py), in a handful of kernels instead of some forty autograd nodes, which
+on the CPU made it a tenth of a training step (docs/design.md, section 6).
 """
 from __future__ import annotations
 
@@ -48,6 +53,50 @@ def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(dim=-1) / (a.norm(dim=-1) * b.norm(dim=-1) + 1e-8)
 
 
+class SoftSpearman(torch.autograd.Function):
+    """rho [H]: Pearson correlation of the hard ranks ``ranks`` [B] with the soft ranks of each row of
+    ``x`` [H, B]; the forward of :func:`soft_rank` followed by :func:`_pearson`, with an explicit backward.
+
+    With z = (x - mean x) / (std x + 1e-8), s_ij = sigmoid((z_i - z_j) / tau), r_i = 1/2 + sum_j s_ij,
+    a = ranks - mean, c = r - mean r and rho = <a, c> / (|a| |c| + 1e-8), the gradient is
+
+        d rho / d c_i = a_i / den - rho |a| c_i / (|c| den)            (den = |a| |c| + 1e-8)
+        d L / d z_k   = (1 / tau) sum_j s'_kj (g_k - g_j)              (g = d L / d r, s' = s (1 - s))
+
+    back through the centring of r and the standardisation of x (s' is symmetric, so one pass).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, ranks: torch.Tensor, temperature: float) -> torch.Tensor:
+        centred = x - x.mean(dim=-1, keepdim=True)
+        std = centred.square().mean(dim=-1, keepdim=True).sqrt()
+        z = centred / (std + 1e-8)
+        scaled = z / temperature
+        s = torch.sigmoid(scaled.unsqueeze(-1) - scaled.unsqueeze(-2))  # [H, B, B]
+        r = 0.5 + s.sum(dim=-1)
+        a = ranks - ranks.mean()
+        c = r - r.mean(dim=-1, keepdim=True)
+        a_norm, c_norm = a.norm(), c.norm(dim=-1, keepdim=True)
+        den = a_norm * c_norm + 1e-8
+        rho = (a * c).sum(dim=-1, keepdim=True) / den
+        ctx.save_for_backward(s, centred, std, a, c, c_norm, den, rho)
+        ctx.temperature = temperature
+        return rho.squeeze(-1)
+
+    @staticmethod
+    def backward(ctx, grad_rho: torch.Tensor):
+        s, centred, std, a, c, c_norm, den, rho = ctx.saved_tensors
+        g_rho = grad_rho.unsqueeze(-1)
+        g_c = g_rho * (a / den - rho * a.norm() * c / (c_norm.clamp_min(1e-30) * den))
+        g_r = g_c - g_c.mean(dim=-1, keepdim=True)
+        s_prime = s * (1.0 - s)
+        g_z = (s_prime * (g_r.unsqueeze(-1) - g_r.unsqueeze(-2))).sum(dim=-1) / ctx.temperature
+        # z = centred / (std + eps) with std = sqrt(mean(centred^2)): d std / d centred_k = centred_k / (B std).
+        g_std = -(g_z * centred).sum(dim=-1, keepdim=True) / (std + 1e-8) ** 2
+        g_centred = g_z / (std + 1e-8) + g_std * centred / (centred.shape[-1] * std.clamp_min(1e-30))
+        return g_centred - g_centred.mean(dim=-1, keepdim=True), None, None
+
+
 def soft_spearman(target: torch.Tensor, score: torch.Tensor, temperature: float = 0.1,
                   use_torchsort: bool = False) -> torch.Tensor:
     """Spearman correlation between ``target`` [B] (hard ranks) and ``score`` (soft ranks).
@@ -60,9 +109,9 @@ def soft_spearman(target: torch.Tensor, score: torch.Tensor, temperature: float 
 
         rows = score.reshape(-1, score.shape[-1])
         ranks = torchsort.soft_rank(rows, regularization_strength=temperature).reshape(score.shape)
-    else:
-        ranks = soft_rank(score, temperature)
-    return _pearson(hard_rank(target.detach()), ranks)
+        return _pearson(hard_rank(target.detach()), ranks)
+    rows = score.reshape(-1, score.shape[-1])
+    return SoftSpearman.apply(rows, hard_rank(target.detach()), temperature).reshape(score.shape[:-1])
 
 
 def magnitude_ranked_loss(prediction: torch.Tensor, target: torch.Tensor,

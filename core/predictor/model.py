@@ -24,6 +24,7 @@ from core.predictor.config import GNN_NAMES, PredictorConfig  # noqa: F401 - re-
 from core.predictor.batching import DenseBatch, GraphBatch
 from core.predictor.dense import DenseGraphs, dense_layer
 from core.predictor.fe_mlp import FeatureEmbedding
+from core.predictor.graphconv_block import graphconv_block
 
 
 def _gatv2(d_in: int, d_out: int) -> nn.Module:
@@ -124,8 +125,11 @@ class AutoBuildPredictor(nn.Module):
         dense = graphs.scatter(h)
         nodes, pooled = [h], [graphs.mean_pool(dense)]
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            out = torch.relu(norm(dense_layer(conv, h, dense, graphs)))
-            h = out + h if layer >= 1 else out
+            if isinstance(conv, GraphConv):  # conv, BatchNorm, ReLU and residual as one autograd node
+                h = graphconv_block(conv, norm, h, graphs, residual=layer >= 1)
+            else:
+                out = torch.relu(norm(dense_layer(conv, h, dense, graphs)))
+                h = out + h if layer >= 1 else out
             dense = graphs.scatter(h)
             nodes.append(h)
             pooled.append(graphs.mean_pool(dense))

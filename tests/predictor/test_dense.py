@@ -1,4 +1,6 @@
 """The dense batched path gives what the PyG path gives, on the same weights (within float tolerance)."""
+import dataclasses
+
 import pytest
 import torch
 
@@ -25,6 +27,13 @@ GRAPHS = [
 ] * 3
 
 
+def _float64(batch):
+    """The batch with its float tensors in float64, so the comparison is not drowned in float32 rounding."""
+    return dataclasses.replace(batch, **{f.name: getattr(batch, f.name).double() for f in dataclasses.fields(batch)
+                                         if torch.is_tensor(getattr(batch, f.name))
+                                         and getattr(batch, f.name).is_floating_point()})
+
+
 def _flat(out):
     return [out.prediction, *out.graph_embeddings, *out.node_embeddings]
 
@@ -36,23 +45,23 @@ def test_dense_path_matches_pyg_path_on_the_same_weights(gnn, training):
     assert store.dense
     ids = torch.tensor([3, 0, 5, 2, 1, 7, 4])
     torch.manual_seed(0)
-    model = AutoBuildPredictor(SCHEMA, PredictorConfig(gnn=gnn, width=8, layers=3)).train(training)
+    model = AutoBuildPredictor(SCHEMA, PredictorConfig(gnn=gnn, width=8, layers=3)).train(training).double()
     sparse_batch, dense_batch = store.batch(ids), store.dense_batch(ids)
     assert isinstance(sparse_batch, GraphBatch) and isinstance(dense_batch, DenseBatch)
-    sparse, dense = model(sparse_batch), model(dense_batch)
+    sparse, dense = model(_float64(sparse_batch)), model(_float64(dense_batch))
     for a, b in zip(_flat(sparse), _flat(dense)):
-        assert a.shape == b.shape
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert a.shape == b.shape and a.dtype == torch.float64
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
     # The gradients of the loss agree too, so training takes the same steps (up to rounding).
     grads = []
     for out in (sparse, dense):
         model.zero_grad()
-        y = torch.linspace(-1, 1, ids.numel())
+        y = torch.linspace(-1, 1, ids.numel(), dtype=torch.float64)
         magnitude_ranked_loss(out.prediction, y, out.graph_embeddings)[0].backward()
         grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
     assert len(grads[0]) == len(grads[1]) > 0
     for a, b in zip(*grads):
-        assert torch.allclose(a, b, rtol=1e-3, atol=1e-5)
+        assert torch.allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
 def test_batch_norm_statistics_count_real_nodes_only():
@@ -71,7 +80,8 @@ def test_batch_norm_statistics_count_real_nodes_only():
 def test_model_batch_is_dense_for_bounded_graphs_and_pyg_for_large_ones():
     small = EncodedGraphs(GRAPHS[:2], SCHEMA, dense=True)
     assert isinstance(small.model_batch(torch.arange(2)), DenseBatch)
-    assert isinstance(EncodedGraphs(GRAPHS[:2], SCHEMA).model_batch(torch.arange(2)), GraphBatch)  # the default
+    assert isinstance(EncodedGraphs(GRAPHS[:2], SCHEMA).model_batch(torch.arange(2)), DenseBatch)  # the default
+    assert isinstance(EncodedGraphs(GRAPHS[:2], SCHEMA, dense=False).model_batch(torch.arange(2)), GraphBatch)
     n = DENSE_MAX_NODES + 1
     big = EncodedGraphs([graph(["in"] + ["a"] * (n - 2) + ["out"], [(i, i + 1) for i in range(n - 1)])], SCHEMA,
                         dense=True)

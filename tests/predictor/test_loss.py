@@ -46,3 +46,34 @@ def test_soft_spearman_of_stacked_hops_equals_each_hop_alone():
     stacked = soft_spearman(y, norms)
     assert stacked.shape == (5,)
     assert torch.allclose(stacked, torch.stack([soft_spearman(y, row) for row in norms]), atol=1e-6)
+
+
+def _reference_soft_spearman(target, score, temperature):
+    """The rank term as plain autograd differentiates it: soft ranks, then Pearson with hard ranks."""
+    from core.predictor.loss import _pearson
+
+    return _pearson(hard_rank(target), soft_rank(score, temperature))
+
+
+def test_soft_spearman_gradient_equals_autograd_of_its_definition():
+    torch.manual_seed(2)
+    y = torch.randn(48, dtype=torch.float64)
+    y[5] = y[9]  # a tie in the target
+    for temperature in (0.1, 1.0):
+        norms = torch.rand(5, 48, dtype=torch.float64, requires_grad=True)
+        weights = torch.randn(5, dtype=torch.float64)
+        fast = soft_spearman(y, norms, temperature)
+        (g_fast,) = torch.autograd.grad((fast * weights).sum(), norms)
+        slow = _reference_soft_spearman(y, norms, temperature)
+        (g_slow,) = torch.autograd.grad((slow * weights).sum(), norms)
+        assert torch.allclose(fast, slow, atol=1e-12)
+        assert torch.allclose(g_fast, g_slow, rtol=1e-9, atol=1e-12)
+    one_row = torch.rand(48, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: soft_spearman(y, x, 0.3), (one_row,))
+
+
+def test_soft_spearman_gradient_is_finite_when_every_norm_is_equal():
+    # A dead hop (all norms equal) must not turn the step into NaN.
+    norms = torch.ones(2, 16, requires_grad=True)
+    soft_spearman(torch.randn(16), norms).sum().backward()
+    assert torch.isfinite(norms.grad).all()
