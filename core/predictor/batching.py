@@ -123,6 +123,7 @@ class EncodedGraphs:
         self.node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.node_counts.cumsum(0)])
         self.edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), self.edge_counts.cumsum(0)])
         self.max_nodes = int(self.node_counts.max())
+        self.same_size = int(self.node_counts.min()) == self.max_nodes
         #: Batches for the model are dense: allowed, and every graph has at most DENSE_MAX_NODES nodes.
         self.dense = dense and self.max_nodes <= DENSE_MAX_NODES
         if self.dense:
@@ -169,9 +170,12 @@ class EncodedGraphs:
                              f"(at most {DENSE_MAX_NODES})")
         ids = ids.to(torch.long)
         counts = self.node_counts[ids]
-        n = int(counts.max())
         b = ids.numel()
-        full = int(counts.min()) == n
+        if self.same_size:  # every graph has max_nodes nodes (NAS-Bench-201, the OFA spaces): no padding
+            n, full = self.max_nodes, True
+        else:
+            n = int(counts.max())
+            full = int(counts.min()) == n
         x_cat = self.dense_x_cat[ids, :n].reshape(b * n, -1)
         x_num = self.dense_x_num[ids, :n].reshape(b * n, -1)
         if full:

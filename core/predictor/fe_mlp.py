@@ -39,15 +39,24 @@ class FeatureEmbedding(nn.Module):
         for emb in self.categorical:
             # Positive-leaning start so no feature begins "switched off" by abs() near zero.
             nn.init.uniform_(emb.weight, 0.5, 1.5)
+        # Row of feature i's first value in the stacked tables, so all lookups are one index_select.
+        sizes = [len(f.vocab) for f in schema.categorical]
+        offsets = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))], dtype=torch.long)
+        self.register_buffer("_table_offsets", offsets, persistent=False)
 
     @property
     def out_dim(self) -> int:
         return len(self.categorical) + len(self.numeric)
 
     def forward(self, x_cat: torch.Tensor, x_num: torch.Tensor) -> torch.Tensor:
-        parts = [emb(x_cat[:, i]) for i, emb in enumerate(self.categorical)]
+        parts = []
+        if self.categorical:
+            # One lookup in the stacked tables instead of one embedding call per feature: the same
+            # values, and a backward that is an index_add rather than one embedding backward each.
+            table = torch.cat([emb.weight for emb in self.categorical]).squeeze(1)  # [sum of vocab sizes]
+            parts.append(table.index_select(0, (x_cat + self._table_offsets).reshape(-1)).view(x_cat.shape))
         parts += [mlp(x_num[:, i : i + 1]) for i, mlp in enumerate(self.numeric)]
-        return torch.cat(parts, dim=1).abs()
+        return (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]).abs()
 
     @torch.no_grad()
     def importance_table(self, numeric_points: int = 5) -> pd.DataFrame:
