@@ -29,6 +29,11 @@ from core.graph import ArchGraph, FeatureSchema
 #: use the sparse PyG path, whose cost grows with the edges rather than with n squared.
 DENSE_MAX_NODES = 64
 
+#: A store keeps every graph's [n, n] adjacency (and its mean form) ready when there are at most this many
+#: entries in all (32 MB each: every shipped table and the OFA unit candidates); a larger pool, such as
+#: 884,736 SD U-Nets of 34 nodes (4 GB), has its batches' adjacency built from the edge lists instead.
+DENSE_CACHE_ENTRIES = 2**23
+
 
 @dataclass
 class GraphBatch:
@@ -126,27 +131,9 @@ class EncodedGraphs:
         self.same_size = int(self.node_counts.min()) == self.max_nodes
         #: Batches for the model are dense: allowed, and every graph has at most DENSE_MAX_NODES nodes.
         self.dense = dense and self.max_nodes <= DENSE_MAX_NODES
-        if self.dense:
-            self._encode_dense()
-
-    def _encode_dense(self) -> None:
-        """Padded per-graph tensors: dense_x_cat [G, n, C], dense_x_num [G, n, M], dense_adj [G, n, n]."""
-        n, graphs = self.max_nodes, len(self)
-        graph_of_node = torch.repeat_interleave(torch.arange(graphs), self.node_counts)
-        local = torch.arange(int(self.node_ptr[-1])) - self.node_ptr[:-1][graph_of_node]
-        slot = graph_of_node * n + local
-        # Padded slots copy node 0 of their graph, so every slot holds valid feature values.
-        first = self.node_ptr[:-1].repeat_interleave(n)
-        x_cat = self.x_cat[first].index_copy(0, slot, self.x_cat)
-        x_num = self.x_num[first].index_copy(0, slot, self.x_num)
-        self.dense_x_cat = x_cat.view(graphs, n, -1)
-        self.dense_x_num = x_num.view(graphs, n, -1)
-        graph_of_edge = torch.repeat_interleave(torch.arange(graphs), self.edge_counts)
-        adj = torch.zeros(graphs * n * n)
-        flat = graph_of_edge * n * n + self.edge_local[1] * n + self.edge_local[0]
-        adj.index_add_(0, flat, torch.ones(flat.numel()))
-        self.dense_adj = adj.view(graphs, n, n)
-        self.dense_mean_adj = self.dense_adj / self.dense_adj.sum(-1, keepdim=True).clamp(min=1.0)
+        self._adj_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        if self.dense and len(self) * self.max_nodes ** 2 <= DENSE_CACHE_ENTRIES:
+            self._adj_cache = self._adjacency(torch.arange(len(self)), self.max_nodes)
 
     def __len__(self) -> int:
         return int(self.node_counts.numel())
@@ -173,19 +160,30 @@ class EncodedGraphs:
         b = ids.numel()
         if self.same_size:  # every graph has max_nodes nodes (NAS-Bench-201, the OFA spaces): no padding
             n, full = self.max_nodes, True
+            x_cat = self.x_cat.view(len(self), n, self.x_cat.shape[1])[ids].view(b * n, self.x_cat.shape[1])
+            x_num = self.x_num.view(len(self), n, self.x_num.shape[1])[ids].view(b * n, self.x_num.shape[1])
+            real = torch.arange(b * n)
         else:
             n = int(counts.max())
             full = int(counts.min()) == n
-        x_cat = self.dense_x_cat[ids, :n].reshape(b * n, -1)
-        x_num = self.dense_x_num[ids, :n].reshape(b * n, -1)
-        if full:
-            real = torch.arange(b * n)
-        else:
+            nodes = self._ranges(self.node_ptr[ids], counts)
+            x_cat, x_num = self.x_cat[nodes], self.x_num[nodes]
             real = self._ranges(torch.arange(b) * n, counts)
-            x_cat, x_num = x_cat[real], x_num[real]
-        adj = self.dense_adj[ids, :n, :n]
-        mean_adj = self.dense_mean_adj[ids, :n, :n]
+        if self._adj_cache is None:
+            adj, mean_adj = self._adjacency(ids, n)
+        else:
+            adj, mean_adj = (m[ids, :n, :n] for m in self._adj_cache)
         return DenseBatch(x_cat, x_num, adj, mean_adj, real, counts.to(torch.float32), full)
+
+    def _adjacency(self, ids: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """adj [B, n, n] (``adj[b, dst, src]`` counts the edges src -> dst of graph ``ids[b]``) and adj with
+        every row divided by its in-degree (rows without predecessors stay 0)."""
+        edge_counts = self.edge_counts[ids]
+        local = self.edge_local[:, self._ranges(self.edge_ptr[ids], edge_counts)]
+        flat = torch.repeat_interleave(torch.arange(ids.numel()) * (n * n), edge_counts) + local[1] * n + local[0]
+        adj = torch.zeros(ids.numel() * n * n).index_put_((flat,), torch.ones(flat.numel()), accumulate=True)
+        adj = adj.view(ids.numel(), n, n)
+        return adj, adj / adj.sum(-1, keepdim=True).clamp(min=1.0)
 
     def batch(self, ids: torch.Tensor) -> GraphBatch:
         """Gather graphs ``ids`` (1-D long tensor) into one PyG-style batch, in that order."""

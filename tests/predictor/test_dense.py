@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from core.graph import ArchGraph, FeatureSchema, FeatureSpec
+from core.predictor import batching
 from core.predictor.batching import DENSE_MAX_NODES, DenseBatch, EncodedGraphs, GraphBatch
 from core.predictor.loss import magnitude_ranked_loss
 from core.predictor.model import GNN_LAYERS, AutoBuildPredictor, PredictorConfig
@@ -90,3 +91,31 @@ def test_model_batch_is_dense_for_bounded_graphs_and_pyg_for_large_ones():
         big.dense_batch(torch.arange(1))
     model = AutoBuildPredictor(SCHEMA, PredictorConfig(width=8, layers=2)).eval()
     assert model(big.model_batch(torch.arange(1))).node_embeddings[-1].shape == (n, 8)
+
+
+@pytest.mark.parametrize("same_size", [True, False])
+@pytest.mark.parametrize("numeric", [True, False])
+@pytest.mark.parametrize("cached", [True, False])
+def test_dense_batch_holds_the_pyg_batch(same_size, numeric, cached, monkeypatch):
+    """Same node rows in the same order, and adj[b, dst, src] counting exactly the PyG batch's edges,
+    whether the store keeps every adjacency ready or builds a batch's from the edge lists (a big pool)."""
+    if not cached:
+        monkeypatch.setattr(batching, "DENSE_CACHE_ENTRIES", 0)
+    schema = SCHEMA if numeric else FeatureSchema(SCHEMA.categorical)
+    graphs = [g for g in GRAPHS if g.num_nodes == 5] if same_size else GRAPHS
+    graphs = [ArchGraph([{k: v for k, v in node.items() if numeric or k == "op"} for node in g.nodes], g.edges)
+              for g in graphs]
+    store = EncodedGraphs(graphs + [graphs[0]], schema)  # a repeated graph too
+    assert store.same_size == same_size and (store._adj_cache is not None) == cached
+    ids = torch.tensor([len(store) - 1, 2, 0, 1, 2])
+    sparse, dense = store.batch(ids), store.dense_batch(ids)
+    assert dense.full == same_size
+    assert torch.equal(sparse.x_cat, dense.x_cat) and torch.equal(sparse.x_num, dense.x_num)
+    n = dense.max_nodes
+    slot = dense.real[sparse.edge_index]  # padded slot b*n + v of both ends of every edge
+    expected = torch.zeros(ids.numel() * n * n)
+    expected.index_put_((slot[1] // n * n * n + slot[1] % n * n + slot[0] % n,), torch.ones(slot.shape[1]),
+                        accumulate=True)
+    assert torch.equal(dense.adj.reshape(-1), expected)
+    degree = dense.adj.sum(-1, keepdim=True)
+    assert torch.allclose(dense.mean_adj * degree.clamp(min=1), dense.adj)
