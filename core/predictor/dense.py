@@ -37,6 +37,7 @@ class DenseGraphs:
         #: A row-normalised by in-degree [B, n, n] (rows of nodes without predecessors stay 0).
         self.mean_adj = batch.mean_adj
         self._pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._attention_bias: torch.Tensor | None = None
 
     @property
     def attention_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,6 +49,16 @@ class DenseGraphs:
             graph, within = flat // (self.n * self.n), flat % (self.n * self.n)
             self._pairs = (flat, graph * self.n + within // self.n, graph * self.n + within % self.n)
         return self._pairs
+
+    @property
+    def attention_bias(self) -> torch.Tensor:
+        """The same pairs as an additive mask [B, n, n] in the adjacency's dtype: 0 where node i attends
+        to node j (a predecessor or itself), -inf elsewhere; softmax over j gives the pairs left out 0."""
+        if self._attention_bias is None:
+            eye = torch.eye(self.n, dtype=torch.bool, device=self.adj.device)
+            attends = (self.adj > 0) | eye
+            self._attention_bias = torch.zeros_like(self.adj).masked_fill_(~attends, float("-inf"))
+        return self._attention_bias
 
     def scatter(self, h: torch.Tensor) -> torch.Tensor:
         """Real-node states h [N, d] -> padded H [B, n, d], zeros in the padded slots."""
