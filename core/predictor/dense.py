@@ -37,7 +37,7 @@ class DenseGraphs:
         #: A row-normalised by in-degree [B, n, n] (rows of nodes without predecessors stay 0).
         self.mean_adj = batch.mean_adj
         self._pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self._attention_bias: torch.Tensor | None = None
+        self._rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def attention_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -51,14 +51,15 @@ class DenseGraphs:
         return self._pairs
 
     @property
-    def attention_bias(self) -> torch.Tensor:
-        """The same pairs as an additive mask [B, n, n] in the adjacency's dtype: 0 where node i attends
-        to node j (a predecessor or itself), -inf elsewhere; softmax over j gives the pairs left out 0."""
-        if self._attention_bias is None:
-            eye = torch.eye(self.n, dtype=torch.bool, device=self.adj.device)
-            attends = (self.adj > 0) | eye
-            self._attention_bias = torch.zeros_like(self.adj).masked_fill_(~attends, float("-inf"))
-        return self._attention_bias
+    def attention_rows(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The same pairs as the fused GATv2 layer (:mod:`core.predictor.gatv2_block`) reads them: (slot
+        b*n*n + j*n + i of pair (i, j) in the transposed score layout [B, n_j, n_i] [P], row 2 (b*n + i) + 1
+        of the target and row 2 (b*n + j) of the source in the interleaved states [2 B n, C] [P])."""
+        if self._rows is None:
+            _, target, source = self.attention_pairs
+            n = self.n
+            self._rows = ((target // n) * n * n + (source % n) * n + target % n, 2 * target + 1, 2 * source)
+        return self._rows
 
     def scatter(self, h: torch.Tensor) -> torch.Tensor:
         """Real-node states h [N, d] -> padded H [B, n, d], zeros in the padded slots."""

@@ -92,9 +92,9 @@ def test_fused_layer_passes_gradcheck(same_size):
     h = torch.rand(graphs.batch.x_cat.shape[0], 3, dtype=torch.float64, requires_grad=True)
 
     def layer(h, w_l, b_l, w_r, b_r, att, bias, gamma, beta):
-        return GATv2BlockFunction.apply(h, graphs.attention_bias, real, w_l, w_r, b_l, b_r, att, bias, gamma, beta,
-                                        norm.running_mean.clone(), norm.running_var.clone(), True, 0.1, 1e-5,
-                                        conv.negative_slope, False)
+        return GATv2BlockFunction.apply(h, graphs.attention_rows, graphs.b, graphs.n, real, w_l, w_r, b_l, b_r, att,
+                                        bias, gamma, beta, norm.running_mean.clone(), norm.running_var.clone(), True,
+                                        0.1, 1e-5, conv.negative_slope, False)
 
     assert torch.autograd.gradcheck(layer, (h, *_parameters(conv, norm)))
 
