@@ -37,6 +37,7 @@ class DenseGraphs:
         #: A row-normalised by in-degree [B, n, n] (rows of nodes without predecessors stay 0).
         self.mean_adj = batch.mean_adj
         self._pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def attention_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,6 +49,17 @@ class DenseGraphs:
             graph, within = flat // (self.n * self.n), flat % (self.n * self.n)
             self._pairs = (flat, graph * self.n + within // self.n, graph * self.n + within % self.n)
         return self._pairs
+
+    @property
+    def attention_rows(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The same pairs as the fused GATv2 layer (:mod:`core.predictor.gatv2_block`) reads them: (slot
+        b*n*n + j*n + i of pair (i, j) in the transposed score layout [B, n_j, n_i] [P], row 2 (b*n + i) + 1
+        of the target and row 2 (b*n + j) of the source in the interleaved states [2 B n, C] [P])."""
+        if self._rows is None:
+            _, target, source = self.attention_pairs
+            n = self.n
+            self._rows = ((target // n) * n * n + (source % n) * n + target % n, 2 * target + 1, 2 * source)
+        return self._rows
 
     def scatter(self, h: torch.Tensor) -> torch.Tensor:
         """Real-node states h [N, d] -> padded H [B, n, d], zeros in the padded slots."""

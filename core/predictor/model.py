@@ -24,6 +24,7 @@ from core.predictor.config import GNN_NAMES, PredictorConfig  # noqa: F401 - re-
 from core.predictor.batching import DenseBatch, GraphBatch
 from core.predictor.dense import DenseGraphs, dense_layer
 from core.predictor.fe_mlp import FeatureEmbedding
+from core.predictor.gatv2_block import gatv2_block
 from core.predictor.graphconv_block import graphconv_block
 
 
@@ -127,6 +128,8 @@ class AutoBuildPredictor(nn.Module):
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             if isinstance(conv, GraphConv):  # conv, BatchNorm, ReLU and residual as one autograd node
                 h = graphconv_block(conv, norm, h, graphs, residual=layer >= 1)
+            elif isinstance(conv, GATv2Conv):  # attention, BatchNorm, ReLU and residual likewise
+                h = gatv2_block(conv, norm, h, graphs, residual=layer >= 1)
             else:
                 out = torch.relu(norm(dense_layer(conv, h, dense, graphs)))
                 h = out + h if layer >= 1 else out
