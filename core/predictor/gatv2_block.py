@@ -79,7 +79,9 @@ class GATv2BlockFunction(torch.autograd.Function):
         g_o = _aten.threshold_backward(grad, relu, 0)
         g_z, g_gamma, g_beta = _aten.native_batch_norm_backward(
             g_o, z, gamma, running_mean, running_var, save_mean, save_invstd, training, eps, [True, True, True])
-        g_bias = g_z.sum(0)
+        # The output bias is added before BatchNorm: exactly 0 gradient under batch statistics (see
+        # graphconv_block, where the same holds for GraphConv's bias).
+        g_bias = torch.zeros_like(g_z[0]) if training else g_z.sum(0)
         if real is not None:
             g_z = g_z.new_zeros(b * n, c).index_copy(0, real, g_z)
         g_z = g_z.view(b, n, c)

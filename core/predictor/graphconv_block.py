@@ -13,7 +13,9 @@ stacked weight [W_rel; W_root]. The backward is written out (two matmuls, one ba
 fused BatchNorm and ReLU kernels), so a layer is one autograd node instead of about fifteen: on
 graphs of 6-14 nodes a training step is bound by the number of kernels and autograd nodes, not by
 the arithmetic (docs/design.md, section 6). The sums run in another order than PyG's, so results
-agree within float tolerance (tests/predictor/test_graphconv_block.py).
+agree within float tolerance (tests/predictor/test_graphconv_block.py). One deliberate difference: in
+training the gradient of b is returned as the exact 0 it is (BatchNorm removes any shift), where
+autograd returns rounding noise that Adam would turn into lr-sized random steps of b.
 """
 from __future__ import annotations
 
@@ -74,7 +76,11 @@ class GraphConvBlockFunction(torch.autograd.Function):
         g_h = g_both @ weight
         if residual:
             g_h = g_h + grad
-        return (g_h, None, None, g_weight[:d], g_weight[d:], g_z.sum(0), g_gamma, g_beta,
+        # Under batch statistics the output does not depend on b (BatchNorm subtracts the batch mean), so
+        # its gradient is exactly 0; the summed g_z would be rounding noise, which Adam scales up to
+        # lr-sized steps: b would random-walk and the running mean, which lags it, drift from it.
+        g_bias = torch.zeros_like(g_z[0]) if training else g_z.sum(0)
+        return (g_h, None, None, g_weight[:d], g_weight[d:], g_bias, g_gamma, g_beta,
                 None, None, None, None, None, None)
 
 

@@ -65,6 +65,8 @@ def test_fused_layer_equals_the_modules_it_fuses(same_size, training, residual):
     grads_ref = torch.autograd.grad((reference * weights).sum(), params_ref)
     for a, b in zip(grads, grads_ref):
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-11)
+    if training:  # BatchNorm removes any shift b: its gradient is exactly 0, not rounding noise
+        assert torch.equal(grads[2], torch.zeros_like(grads[2]))
 
 
 @pytest.mark.parametrize("same_size", [True, False])
