@@ -102,7 +102,7 @@ def profile_steps(store: EncodedGraphs, y: np.ndarray, args: argparse.Namespace,
     cfg = TrainConfig(batch_size=args.batch_size, seed=args.seed)
     torch.manual_seed(args.seed)
     model = AutoBuildPredictor(store.schema, PredictorConfig(gnn=args.gnn)).train()
-    optimiser, _ = _optimiser(model, cfg, args.epochs)
+    optimiser = _optimiser(model, cfg)
     target = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)
     perm = torch.randperm(len(store))
     size = resolve_batch_size(args.batch_size, len(store))
@@ -119,7 +119,7 @@ def profile_steps(store: EncodedGraphs, y: np.ndarray, args: argparse.Namespace,
                                                 cfg.temperature)
         if stage < 3:
             return
-        optimiser.zero_grad(set_to_none=True)
+        optimiser.zero_grad()
         loss.backward()
         if stage < 4:
             return

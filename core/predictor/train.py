@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from core import metrics
+from core.predictor.adamw import FusedAdamW
 from core.predictor.batching import EncodedGraphs
 from core.predictor.loss import magnitude_ranked_loss
 from core.predictor.config import TrainConfig  # noqa: F401 - re-exported
@@ -185,7 +186,7 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
     batch_size = resolve_batch_size(cfg.batch_size, train_ids.size)
     epochs = epochs_for(cfg, train_ids.size, batch_size)
     model = AutoBuildPredictor(store.schema, model_config).to(device)
-    optimiser, scheduler = _optimiser(model, cfg, epochs)
+    optimiser = _optimiser(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_ids, dtype=torch.long)
 
@@ -193,9 +194,9 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
     best = _BestEpoch()
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
+        optimiser.lr = cosine_lr(cfg.lr, epoch - 1, epochs)
         perm = train_t[torch.randperm(train_t.numel(), generator=generator)]
         totals = _train_epoch(model, store, perm, batch_size, y_std, device, optimiser, cfg)
-        scheduler.step()
 
         val_rho = None
         last = epoch == epochs
@@ -227,16 +228,18 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
                        time.perf_counter() - started, restored_best=restored)
 
 
-def _optimiser(model: AutoBuildPredictor, cfg: TrainConfig, epochs: int):
-    """AdamW with a cosine schedule over ``epochs``."""
-    # The fused kernel updates all parameters in one call: about 6x faster than the per-tensor loop
-    # on the CPU, where the optimiser step was a tenth of a training step.
-    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
+def _optimiser(model: AutoBuildPredictor, cfg: TrainConfig) -> FusedAdamW:
+    """AdamW over the model's parameters, in one fused kernel call a step (:mod:`core.predictor.adamw`)."""
+    return FusedAdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """Cosine annealing from ``lr`` to 0 over ``epochs``: the rate of 0-based ``epoch``."""
+    return lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
 def _train_epoch(model: AutoBuildPredictor, store: EncodedGraphs, perm: torch.Tensor, batch_size: int,
-                 y_std: torch.Tensor, device: torch.device, optimiser: torch.optim.Optimizer,
+                 y_std: torch.Tensor, device: torch.device, optimiser: FusedAdamW,
                  cfg: TrainConfig) -> np.ndarray:
     """One pass over the shuffled training ids ``perm``; the mean (loss, mse, rank) over its batches."""
     model.train()
@@ -250,7 +253,7 @@ def _train_epoch(model: AutoBuildPredictor, store: EncodedGraphs, perm: torch.Te
         out = model(store.model_batch(ids).to(device))
         loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
                                                 out.graph_embeddings, cfg.lam, cfg.temperature)
-        optimiser.zero_grad(set_to_none=True)
+        optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         totals += (loss.item(), mse.item(), rank.item())
