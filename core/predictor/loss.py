@@ -114,6 +114,15 @@ def soft_spearman(target: torch.Tensor, score: torch.Tensor, temperature: float 
     return SoftSpearman.apply(rows, hard_rank(target.detach()), temperature).reshape(score.shape[:-1])
 
 
+def hop_norms(graph_embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
+    """[H, B] L1 norms of every hop's graph embeddings [B, d_h], all hops in one pass (for one batched soft rank)."""
+    widths = [emb.shape[1] for emb in graph_embeddings]
+    joined = torch.cat(list(graph_embeddings), dim=1).abs()  # [B, sum of d_h]
+    hop_of_column = torch.repeat_interleave(torch.arange(len(widths), device=joined.device),
+                                            torch.tensor(widths, device=joined.device))
+    return joined.new_zeros(joined.shape[0], len(widths)).index_add_(1, hop_of_column, joined).t()
+
+
 def magnitude_ranked_loss(prediction: torch.Tensor, target: torch.Tensor,
                           graph_embeddings: Sequence[torch.Tensor], lam: float = 1.0,
                           temperature: float = 0.1, use_torchsort: bool = False
@@ -132,7 +141,6 @@ def magnitude_ranked_loss(prediction: torch.Tensor, target: torch.Tensor,
     mse = F.mse_loss(prediction, target)
     if lam == 0.0 or target.numel() < 3:
         return mse, mse, torch.zeros((), device=mse.device)
-    # All hops at once: one [H, B] matrix of L1 norms, one batched soft rank.
-    norms = torch.stack([emb.abs().sum(dim=1) for emb in graph_embeddings])
+    norms = hop_norms(graph_embeddings)
     rank = (1.0 - soft_spearman(target, norms, temperature, use_torchsort)).mean()
     return mse + lam * rank, mse, rank

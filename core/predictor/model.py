@@ -123,18 +123,18 @@ class AutoBuildPredictor(nn.Module):
         """The same computation on a padded batch (:mod:`core.predictor.dense`); same outputs and order."""
         graphs = DenseGraphs(batch)
         h = self.fe_mlp(batch.x_cat, batch.x_num)
-        dense = graphs.scatter(h)
-        nodes, pooled = [h], [graphs.mean_pool(dense)]
+        nodes = [h]
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             if isinstance(conv, GraphConv):  # conv, BatchNorm, ReLU and residual as one autograd node
                 h = graphconv_block(conv, norm, h, graphs, residual=layer >= 1)
             elif isinstance(conv, GATv2Conv):  # attention, BatchNorm, ReLU and residual likewise
                 h = gatv2_block(conv, norm, h, graphs, residual=layer >= 1)
             else:
-                out = torch.relu(norm(dense_layer(conv, h, dense, graphs)))
+                out = torch.relu(norm(dense_layer(conv, h, graphs.scatter(h), graphs)))
                 h = out + h if layer >= 1 else out
-            dense = graphs.scatter(h)
             nodes.append(h)
-            pooled.append(graphs.mean_pool(dense))
+        # Every hop pooled at once (one scatter, sum and division instead of one each per hop).
+        joined = graphs.mean_pool(graphs.scatter(torch.cat(nodes, dim=1)))
+        pooled = list(joined.split([x.shape[1] for x in nodes], dim=1))
         prediction = self.head(pooled[-1]).squeeze(1)
         return PredictorOutput(prediction, pooled, nodes)
