@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv
 
-from core.predictor.dense import DenseGraphs
+from core.predictor.dense import DenseGraphs, start_fused_batch_norm
 
 _aten = torch.ops.aten
 
@@ -118,10 +118,7 @@ def gatv2_block(conv: GATv2Conv, norm: nn.BatchNorm1d, h: torch.Tensor, graphs: 
         raise ValueError("the fused GATv2 layer needs PyG's default biases")
     if conv.training and conv.dropout > 0:
         raise ValueError("the fused GATv2 layer has no attention dropout; train with dropout=0")
-    if norm.momentum is None or not norm.track_running_stats or not norm.affine:
-        raise ValueError("the fused GATv2 layer needs an affine BatchNorm with running statistics")
-    if norm.training:
-        norm.num_batches_tracked.add_(1)  # as BatchNorm1d.forward does
+    start_fused_batch_norm(norm, "GATv2")
     real = None if graphs.batch.full else graphs.real
     return GATv2BlockFunction.apply(
         h, graphs.attention_rows, graphs.b, graphs.n, real, conv.lin_l.weight, conv.lin_r.weight, conv.lin_l.bias, conv.lin_r.bias,

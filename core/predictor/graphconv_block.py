@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import GraphConv
 
-from core.predictor.dense import DenseGraphs
+from core.predictor.dense import DenseGraphs, start_fused_batch_norm
 
 _aten = torch.ops.aten
 
@@ -89,10 +89,7 @@ def graphconv_block(conv: GraphConv, norm: nn.BatchNorm1d, h: torch.Tensor, grap
     """``ReLU(norm(conv(h)))`` (+ ``h`` when ``residual``) for real-node states h [N, d_in] -> [N, d]."""
     if conv.aggr != "mean" or conv.lin_root.bias is not None or conv.lin_rel.bias is None:
         raise ValueError("the fused GraphConv layer needs mean aggregation and PyG's default biases")
-    if norm.momentum is None or not norm.track_running_stats or not norm.affine:
-        raise ValueError("the fused GraphConv layer needs an affine BatchNorm with running statistics")
-    if norm.training:
-        norm.num_batches_tracked.add_(1)  # as BatchNorm1d.forward does
+    start_fused_batch_norm(norm, "GraphConv")
     real = None if graphs.batch.full else graphs.real
     return GraphConvBlockFunction.apply(
         h, graphs.mean_adj, real, conv.lin_rel.weight, conv.lin_root.weight, conv.lin_rel.bias, norm.weight,

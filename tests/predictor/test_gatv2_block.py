@@ -6,21 +6,10 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv
 
-from core.graph import ArchGraph, FeatureSchema, FeatureSpec
 from core.predictor.batching import EncodedGraphs
 from core.predictor.dense import DenseGraphs
 from core.predictor.gatv2_block import GATv2BlockFunction, gatv2_block
-
-SCHEMA = FeatureSchema((FeatureSpec("op", "categorical", ("in", "a", "out")),))
-
-
-def _store(same_size: bool) -> EncodedGraphs:
-    # A diamond (two predecessors), a node without predecessors besides the input, a chain with a skip.
-    graphs = [ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "a"}, {"op": "out"}], [(0, 1), (0, 2), (1, 3), (2, 3)]),
-              ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "out"}, {"op": "a"}], [(0, 1), (1, 2), (0, 2)])]
-    if not same_size:
-        graphs.append(ArchGraph([{"op": "in"}, {"op": "out"}], [(0, 1)]))
-    return EncodedGraphs(graphs * 2, SCHEMA, dense=True)
+from tests.predictor.small_graphs import small_store
 
 
 def _graphs(store: EncodedGraphs) -> DenseGraphs:
@@ -54,7 +43,7 @@ def _parameters(conv, norm):
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("residual", [True, False])
 def test_fused_layer_equals_the_modules_it_fuses(same_size, training, residual):
-    store = _store(same_size)
+    store = small_store(same_size)
     graphs = _graphs(store)
     assert graphs.batch.full == same_size
     d = 5
@@ -87,7 +76,7 @@ def test_fused_layer_equals_the_modules_it_fuses(same_size, training, residual):
 
 @pytest.mark.parametrize("same_size", [True, False])
 def test_fused_layer_passes_gradcheck(same_size):
-    store = _store(same_size)
+    store = small_store(same_size)
     graphs = _graphs(store)
     real = None if graphs.batch.full else graphs.real
     conv, norm = _layer(3, 4)
@@ -110,7 +99,7 @@ def test_fused_layer_passes_gradcheck(same_size):
     (lambda: GATv2Conv(3, 4, dropout=0.2), "dropout"),
 ])
 def test_fused_layer_refuses_a_gatv2_it_does_not_compute(make, message):
-    store = _store(True)
+    store = small_store(True)
     graphs = DenseGraphs(store.dense_batch(torch.arange(len(store))))
     h = torch.rand(graphs.batch.x_cat.shape[0], 3)
     with pytest.raises(ValueError, match=message):
@@ -118,7 +107,7 @@ def test_fused_layer_refuses_a_gatv2_it_does_not_compute(make, message):
 
 
 def test_fused_layer_takes_a_dropout_setting_it_does_not_use_in_evaluation():
-    store = _store(False)
+    store = small_store(False)
     graphs = DenseGraphs(store.dense_batch(torch.arange(len(store))))
     torch.manual_seed(0)
     conv, norm = GATv2Conv(3, 4, dropout=0.2).eval(), nn.BatchNorm1d(4).eval()

@@ -6,20 +6,9 @@ import torch
 from torch import nn
 from torch_geometric.nn import GraphConv
 
-from core.graph import ArchGraph, FeatureSchema, FeatureSpec
-from core.predictor.batching import EncodedGraphs
 from core.predictor.dense import DenseGraphs
 from core.predictor.graphconv_block import GraphConvBlockFunction, graphconv_block
-
-SCHEMA = FeatureSchema((FeatureSpec("op", "categorical", ("in", "a", "out")),))
-
-
-def _store(same_size: bool) -> EncodedGraphs:
-    graphs = [ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "a"}, {"op": "out"}], [(0, 1), (0, 2), (1, 3), (2, 3)]),
-              ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "out"}, {"op": "a"}], [(0, 1), (1, 2), (0, 2)])]
-    if not same_size:
-        graphs.append(ArchGraph([{"op": "in"}, {"op": "out"}], [(0, 1)]))
-    return EncodedGraphs(graphs * 2, SCHEMA, dense=True)
+from tests.predictor.small_graphs import small_store
 
 
 def _layer(d_in: int, d: int):
@@ -35,7 +24,7 @@ def _layer(d_in: int, d: int):
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("residual", [True, False])
 def test_fused_layer_equals_the_modules_it_fuses(same_size, training, residual):
-    store = _store(same_size)
+    store = small_store(same_size)
     batch = store.dense_batch(torch.arange(len(store)))
     assert batch.full == same_size
     graphs = DenseGraphs(dataclasses.replace(batch, adj=batch.adj.double(), mean_adj=batch.mean_adj.double()))
@@ -71,7 +60,7 @@ def test_fused_layer_equals_the_modules_it_fuses(same_size, training, residual):
 
 @pytest.mark.parametrize("same_size", [True, False])
 def test_fused_layer_passes_gradcheck(same_size):
-    store = _store(same_size)
+    store = small_store(same_size)
     batch = store.dense_batch(torch.arange(len(store)))
     real = None if batch.full else batch.real
     conv, norm = _layer(3, 4)
@@ -88,7 +77,7 @@ def test_fused_layer_passes_gradcheck(same_size):
 
 
 def test_fused_layer_refuses_a_graphconv_it_does_not_compute():
-    store = _store(True)
+    store = small_store(True)
     graphs = DenseGraphs(store.dense_batch(torch.arange(len(store))))
     h = torch.rand(graphs.batch.x_cat.shape[0], 3)
     with pytest.raises(ValueError, match="mean aggregation"):
