@@ -61,7 +61,7 @@ class SoftSpearman(torch.autograd.Function):
     a = ranks - mean, c = r - mean r and rho = <a, c> / (|a| |c| + 1e-8), the gradient is
 
         d rho / d c_i = a_i / den - rho |a| c_i / (|c| den)            (den = |a| |c| + 1e-8)
-        d L / d z_k   = (1 / tau) sum_j s'_kj (g_k - g_j)              (g = d L / d r, s' = s (1 - s))
+        d L / d z_k   = (1 / tau) (g_k sum_j s'_kj - sum_j s'_kj g_j)    (g = d L / d r, s' = s (1 - s))
 
     back through the centring of r and the standardisation of x (s' is symmetric, so one pass).
     """
@@ -89,8 +89,8 @@ class SoftSpearman(torch.autograd.Function):
         g_rho = grad_rho.unsqueeze(-1)
         g_c = g_rho * (a / den - rho * a.norm() * c / (c_norm.clamp_min(1e-30) * den))
         g_r = g_c - g_c.mean(dim=-1, keepdim=True)
-        s_prime = s * (1.0 - s)
-        g_z = (s_prime * (g_r.unsqueeze(-1) - g_r.unsqueeze(-2))).sum(dim=-1) / ctx.temperature
+        s_prime = torch.addcmul(s, s, s, value=-1.0)  # s (1 - s) [H, B, B] in one pass
+        g_z = (g_r * s_prime.sum(dim=-1) - (s_prime * g_r.unsqueeze(-2)).sum(dim=-1)) / ctx.temperature
         # z = centred / (std + eps) with std = sqrt(mean(centred^2)): d std / d centred_k = centred_k / (B std).
         g_std = -(g_z * centred).sum(dim=-1, keepdim=True) / (std + 1e-8) ** 2
         g_centred = g_z / (std + 1e-8) + g_std * centred / (centred.shape[-1] * std.clamp_min(1e-30))
@@ -120,7 +120,7 @@ def hop_norms(graph_embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
     joined = torch.cat(list(graph_embeddings), dim=1).abs()  # [B, sum of d_h]
     hop_of_column = torch.repeat_interleave(torch.arange(len(widths), device=joined.device),
                                             torch.tensor(widths, device=joined.device))
-    return joined.new_zeros(joined.shape[0], len(widths)).index_add_(1, hop_of_column, joined).t()
+    return joined.new_zeros(len(widths), joined.shape[0]).index_add_(0, hop_of_column, joined.t())
 
 
 def magnitude_ranked_loss(prediction: torch.Tensor, target: torch.Tensor,

@@ -71,9 +71,3 @@ def test_soft_spearman_gradient_equals_autograd_of_its_definition():
     one_row = torch.rand(48, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: soft_spearman(y, x, 0.3), (one_row,))
 
-
-def test_soft_spearman_gradient_is_finite_when_every_norm_is_equal():
-    # A dead hop (all norms equal) must not turn the step into NaN.
-    norms = torch.ones(2, 16, requires_grad=True)
-    soft_spearman(torch.randn(16), norms).sum().backward()
-    assert torch.isfinite(norms.grad).all()
