@@ -5,7 +5,7 @@
 
 Prints wall time of every stage (imports, table, graphs, encoding, training) and of the whole
 process, the time per epoch, and peak resident memory. ``--sparse`` trains on PyG's sparse batches
-instead of the default dense ones (core.predictor.dense, core.predictor.graphconv_block). Aim on the 2-core CPU, 1 thread: training
+instead of the default dense ones (core.predictor.dense). Aim on the 2-core CPU, 1 thread: training
 under 12 s (GraphConv) / 20 s (GATv2) with the same held-out Spearman.
 """
 from __future__ import annotations

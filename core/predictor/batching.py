@@ -11,7 +11,7 @@ Layout for G graphs with N nodes and E edges in total:
 Bounded graphs (at most :data:`DENSE_MAX_NODES` nodes, as in every shipped space) are also kept
 *dense*: ``dense_adj`` [G, n, n] (``dense_adj[g, dst, src]`` counts the edges src -> dst) with
 ``n = max node count``, so a batch is a padded tensor and every GNN layer a batched matmul
-(:class:`DenseBatch`, :mod:`core.predictor.dense`, :mod:`core.predictor.graphconv_block`).
+(:class:`DenseBatch`, :mod:`core.predictor.dense`, :mod:`core.predictor.gatv2_block`).
 :meth:`EncodedGraphs.model_batch` gives the model the dense form for such graphs and the PyG form for
 larger ones (or for every graph when the store is made with ``dense=False``, the path of results
 published before the dense one became the default; the two agree within float rounding).

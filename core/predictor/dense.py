@@ -107,15 +107,6 @@ def _gatv2(conv: GATv2Conv, h: torch.Tensor, dense: torch.Tensor, graphs: DenseG
     return out + conv.bias if conv.bias is not None else out
 
 
-def start_fused_batch_norm(norm: nn.BatchNorm1d, layer: str) -> None:
-    """Check that a fused layer (graphconv_block, gatv2_block) can run ``norm`` by its kernels, and count
-    the batch as ``BatchNorm1d.forward`` does (``num_batches_tracked``) when training."""
-    if norm.momentum is None or not norm.track_running_stats or not norm.affine:
-        raise ValueError(f"the fused {layer} layer needs an affine BatchNorm with running statistics")
-    if norm.training:
-        norm.num_batches_tracked.add_(1)
-
-
 #: The dense form of each PyG layer type the predictor uses, by class (never resolved by name).
 DENSE_LAYERS: dict[type, Callable[..., torch.Tensor]] = {
     GraphConv: _graphconv,

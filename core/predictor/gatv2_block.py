@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv
 
-from core.predictor.dense import DenseGraphs, start_fused_batch_norm
+from core.predictor.dense import DenseGraphs
 
 _aten = torch.ops.aten
 
@@ -79,8 +79,8 @@ class GATv2BlockFunction(torch.autograd.Function):
         g_o = _aten.threshold_backward(grad, relu, 0)
         g_z, g_gamma, g_beta = _aten.native_batch_norm_backward(
             g_o, z, gamma, running_mean, running_var, save_mean, save_invstd, training, eps, [True, True, True])
-        # The output bias is added before BatchNorm: exactly 0 gradient under batch statistics (see
-        # graphconv_block, where the same holds for GraphConv's bias).
+        # The output bias is added before BatchNorm, which removes any shift: under batch statistics its
+        # gradient is exactly 0. Autograd would return rounding noise, which Adam scales to lr-sized steps.
         g_bias = torch.zeros_like(g_z[0]) if training else g_z.sum(0)
         if real is not None:
             g_z = g_z.new_zeros(b * n, c).index_copy(0, real, g_z)
@@ -118,7 +118,10 @@ def gatv2_block(conv: GATv2Conv, norm: nn.BatchNorm1d, h: torch.Tensor, graphs: 
         raise ValueError("the fused GATv2 layer needs PyG's default biases")
     if conv.training and conv.dropout > 0:
         raise ValueError("the fused GATv2 layer has no attention dropout; train with dropout=0")
-    start_fused_batch_norm(norm, "GATv2")
+    if norm.momentum is None or not norm.track_running_stats or not norm.affine:
+        raise ValueError("the fused GATv2 layer needs an affine BatchNorm with running statistics")
+    if norm.training:
+        norm.num_batches_tracked.add_(1)  # as BatchNorm1d.forward does
     real = None if graphs.batch.full else graphs.real
     return GATv2BlockFunction.apply(
         h, graphs.attention_rows, graphs.b, graphs.n, real, conv.lin_l.weight, conv.lin_r.weight, conv.lin_l.bias, conv.lin_r.bias,

@@ -25,7 +25,6 @@ from core.predictor.batching import DenseBatch, GraphBatch
 from core.predictor.dense import DenseGraphs, dense_layer
 from core.predictor.fe_mlp import FeatureEmbedding
 from core.predictor.gatv2_block import gatv2_block
-from core.predictor.graphconv_block import graphconv_block
 
 
 def _gatv2(d_in: int, d_out: int) -> nn.Module:
@@ -125,9 +124,7 @@ class AutoBuildPredictor(nn.Module):
         h = self.fe_mlp(batch.x_cat, batch.x_num)
         nodes = [h]
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            if isinstance(conv, GraphConv):  # conv, BatchNorm, ReLU and residual as one autograd node
-                h = graphconv_block(conv, norm, h, graphs, residual=layer >= 1)
-            elif isinstance(conv, GATv2Conv):  # attention, BatchNorm, ReLU and residual likewise
+            if isinstance(conv, GATv2Conv):  # attention, BatchNorm, ReLU and residual as one autograd node
                 h = gatv2_block(conv, norm, h, graphs, residual=layer >= 1)
             else:
                 out = torch.relu(norm(dense_layer(conv, h, graphs.scatter(h), graphs)))

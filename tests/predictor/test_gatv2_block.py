@@ -6,10 +6,21 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv
 
+from core.graph import ArchGraph, FeatureSchema, FeatureSpec
 from core.predictor.batching import EncodedGraphs
 from core.predictor.dense import DenseGraphs
 from core.predictor.gatv2_block import GATv2BlockFunction, gatv2_block
-from tests.predictor.small_graphs import small_store
+
+SCHEMA = FeatureSchema((FeatureSpec("op", "categorical", ("in", "a", "out")),))
+
+
+def small_store(same_size: bool) -> EncodedGraphs:
+    """Four graphs of four nodes (every batch full) or, with ``same_size`` false, six of two to four (padded)."""
+    graphs = [ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "a"}, {"op": "out"}], [(0, 1), (0, 2), (1, 3), (2, 3)]),
+              ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "out"}, {"op": "a"}], [(0, 1), (1, 2), (0, 2)])]
+    if not same_size:
+        graphs.append(ArchGraph([{"op": "in"}, {"op": "out"}], [(0, 1)]))
+    return EncodedGraphs(graphs * 2, SCHEMA, dense=True)
 
 
 def _graphs(store: EncodedGraphs) -> DenseGraphs:
