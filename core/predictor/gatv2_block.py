@@ -79,9 +79,7 @@ class GATv2BlockFunction(torch.autograd.Function):
         g_o = _aten.threshold_backward(grad, relu, 0)
         g_z, g_gamma, g_beta = _aten.native_batch_norm_backward(
             g_o, z, gamma, running_mean, running_var, save_mean, save_invstd, training, eps, [True, True, True])
-        # The output bias is added before BatchNorm, which removes any shift: under batch statistics its
-        # gradient is exactly 0. Autograd would return rounding noise, which Adam scales to lr-sized steps.
-        g_bias = torch.zeros_like(g_z[0]) if training else g_z.sum(0)
+        g_bias = g_z.sum(0)  # rounding noise in training; the model replaces it by the exact 0 (model.py)
         if real is not None:
             g_z = g_z.new_zeros(b * n, c).index_copy(0, real, g_z)
         g_z = g_z.view(b, n, c)

@@ -47,6 +47,25 @@ GNN_LAYERS: dict[str, Callable[[int, int], nn.Module]] = {
     "gin": _gin,
 }
 
+#: The bias each layer type adds last, right before the layer's BatchNorm.
+_OUTPUT_BIAS: dict[type, Callable[[nn.Module], torch.Tensor]] = {
+    GATv2Conv: lambda conv: conv.bias,
+    GraphConv: lambda conv: conv.lin_rel.bias,
+    GINConv: lambda conv: conv.nn[-1].bias,
+}
+
+
+def _exact_zero_gradient(grad: torch.Tensor) -> torch.Tensor:
+    """The gradient of a bias added right before a BatchNorm that uses batch statistics (training).
+
+    BatchNorm subtracts the batch mean, so the loss does not depend on that bias: its gradient is
+    exactly 0. Autograd returns rounding noise instead (about 1e-7), which Adam divides by its own
+    running scale into lr-sized steps: the bias random-walked to |b| ~ 1 over a training while
+    BatchNorm's running mean, used in eval, lagged behind it. Prediction (eval) never back-propagates.
+    """
+    return torch.zeros_like(grad)
+
+
 #: Layers that attend over the node itself as well as its predecessors (GATv2's self-loops).
 SELF_LOOP_LAYERS = frozenset({"gatv2"})
 
@@ -78,6 +97,8 @@ class AutoBuildPredictor(nn.Module):
         self.adds_self_loops = config.gnn in SELF_LOOP_LAYERS
         if config.monotone_init:
             self._align_first_layer()
+        for conv in self.convs:
+            _OUTPUT_BIAS[type(conv)](conv).register_hook(_exact_zero_gradient)
 
     @torch.no_grad()
     def _align_first_layer(self) -> None:

@@ -81,8 +81,6 @@ def test_fused_layer_equals_the_modules_it_fuses(same_size, training, residual):
     for a, b in zip(grads, grads_ref):
         assert a.shape == b.shape
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-11)
-    if training:  # the output bias comes before BatchNorm: its gradient is exactly 0, not rounding noise
-        assert torch.equal(grads[6], torch.zeros_like(grads[6]))
 
 
 @pytest.mark.parametrize("same_size", [True, False])

@@ -3,6 +3,7 @@ import torch
 
 from core.graph import ArchGraph, FeatureSchema, FeatureSpec
 from core.predictor.batching import EncodedGraphs
+from core.predictor.loss import magnitude_ranked_loss
 from core.predictor.model import GNN_LAYERS, AutoBuildPredictor, PredictorConfig
 
 SCHEMA = FeatureSchema((FeatureSpec("op", "categorical", ("in", "a", "b", "out")),
@@ -73,3 +74,21 @@ def test_gatv2_self_loops_added_once_match_pyg_per_layer_loops():
         model.convs[i] = reference
     model.adds_self_loops = False
     assert torch.allclose(ours, model(batch).prediction, atol=1e-6)
+
+
+@pytest.mark.parametrize("gnn", sorted(GNN_LAYERS))
+@pytest.mark.parametrize("dense", [True, False])
+def test_the_bias_right_before_batch_norm_gets_its_exact_zero_gradient(gnn, dense):
+    """BatchNorm cancels the layer's last bias, so its gradient is 0, not the rounding noise autograd gives."""
+    schema = FeatureSchema((FeatureSpec("op", "categorical", ("in", "a", "out")),))
+    graphs = ([ArchGraph([{"op": "in"}, {"op": "a"}, {"op": "out"}], [(0, 1), (1, 2), (0, 2)])] * 3
+              + [ArchGraph([{"op": "in"}, {"op": "out"}], [(0, 1)])] * 3)
+    store = EncodedGraphs(graphs, schema, dense=dense)
+    torch.manual_seed(0)
+    model = AutoBuildPredictor(schema, PredictorConfig(gnn=gnn, width=8, layers=2)).train()
+    out = model(store.model_batch(torch.arange(len(store))))
+    magnitude_ranked_loss(out.prediction, torch.linspace(-1, 1, len(store)), out.graph_embeddings)[0].backward()
+    biases = {"graphconv": lambda c: c.lin_rel.bias, "gatv2": lambda c: c.bias, "gin": lambda c: c.nn[-1].bias}[gnn]
+    for conv in model.convs:
+        assert torch.equal(biases(conv).grad, torch.zeros_like(biases(conv).grad))
+    assert all(p.grad.abs().sum() > 0 for name, p in model.named_parameters() if "weight" in name and "norms" not in name)
