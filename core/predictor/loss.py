@@ -14,8 +14,8 @@ compiled extension; torchsort is used instead when installed and ``use_torchsort
 
 The rank term runs as one autograd function with its gradient written out (:class:`SoftSpearman`):
 the same numbers as letting autograd differentiate :func:`soft_rank` and :func:`_pearson`
-(tests/predictor/test_loss.py), in a handful of kernels instead of some forty autograd nodes, which
-on the CPU made it a tenth of a training step (docs/design.md, section 6).
+(tests/predictor/test_loss.py), in one autograd node; on the CPU it is about as fast as autograd's own
+nodes (docs/design.md, section 6.1).
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class SoftSpearman(torch.autograd.Function):
         d rho / d c_i = a_i / den - rho |a| c_i / (|c| den)            (den = |a| |c| + 1e-8)
         d L / d z_k   = (1 / tau) (g_k sum_j s'_kj - sum_j s'_kj g_j)    (g = d L / d r, s' = s (1 - s))
 
-    back through the centring of r and the standardisation of x (s' is symmetric, so one pass).
+    back through the centring of r and the standardisation of x (s' is symmetric: s'_jk = s'_kj).
     """
 
     @staticmethod
