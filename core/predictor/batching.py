@@ -8,10 +8,11 @@ Layout for G graphs with N nodes and E edges in total:
     x_cat [N, C] long, x_num [N, M] float, edge_local [2, E] long (node ids local to their graph),
     node_ptr [G + 1], edge_ptr [G + 1] (graph g owns nodes node_ptr[g]:node_ptr[g+1]).
 
-Bounded graphs (at most :data:`DENSE_MAX_NODES` nodes, as in every shipped space) are also kept
-*dense*: ``dense_adj`` [G, n, n] (``dense_adj[g, dst, src]`` counts the edges src -> dst) with
-``n = max node count``, so a batch is a padded tensor and every GNN layer a batched matmul
-(:class:`DenseBatch`, :mod:`core.predictor.dense`, :mod:`core.predictor.gatv2_block`).
+Bounded graphs (at most :data:`DENSE_MAX_NODES` nodes, as in every shipped space) are batched
+*densely*: a batch of B graphs of at most n nodes carries an adjacency [B, n, n] (``adj[b, dst, src]``
+counts the edges src -> dst), so every GNN layer is a batched matmul (:class:`DenseBatch`,
+:mod:`core.predictor.dense`, :mod:`core.predictor.gatv2_block`). Each graph's adjacency is kept ready
+when the store is small enough (:data:`DENSE_CACHE_ENTRIES`) and built per batch otherwise.
 :meth:`EncodedGraphs.model_batch` gives the model the dense form for such graphs and the PyG form for
 larger ones (or for every graph when the store is made with ``dense=False``, the path of results
 published before the dense one became the default; the two agree within float rounding).
