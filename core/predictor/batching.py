@@ -14,8 +14,8 @@ counts the edges src -> dst), so every GNN layer is a batched matmul (:class:`De
 :mod:`core.predictor.dense`, :mod:`core.predictor.gatv2_block`). Each graph's adjacency is kept ready
 when the store is small enough (:data:`DENSE_CACHE_ENTRIES`) and built per batch otherwise.
 :meth:`EncodedGraphs.model_batch` gives the model the dense form for such graphs and the PyG form for
-larger ones (or for every graph when the store is made with ``dense=False``, the path of results
-published before the dense one became the default; the two agree within float rounding).
+larger ones (or for every graph when the store is made with ``dense=False``); the two agree within
+float rounding (tests/predictor/test_dense.py).
 """
 from __future__ import annotations
 
