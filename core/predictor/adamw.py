@@ -49,7 +49,9 @@ class FusedAdamW:
 
     @torch.no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient (one without is left as it is, as torch.optim does)."""
+        """Update every parameter that has a gradient; one without is left as it is. The step counter is
+        shared, so a parameter that missed steps is bias-corrected by every step taken (torch.optim counts
+        per parameter); the predictor gives every parameter a gradient at every step."""
         with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not with_grad:
             return

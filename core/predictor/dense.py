@@ -7,21 +7,19 @@ slots), the layers of :mod:`core.predictor.model` compute, with the *same* PyG m
 
     GraphConv (mean):  out = lin_rel((A / max(deg_in, 1)) H) + lin_root(h)
     GIN:               out = nn(A H + (1 + eps) h)
-    GATv2 (1 head):    e[b,i,j] = att . leaky_relu(lin_r(h)_i + lin_l(h)_j), j in pred(i) + {i}
-                       (computed for those pairs only, -inf elsewhere)
-                       out = softmax_j(e) lin_l(H) + bias
 
 then gather the real nodes back to [N, d]. The sums run in another order than PyG's scatter, so the
-two paths agree within float tolerance (tests/predictor/test_dense.py), not bit for bit.
+two paths agree within float tolerance (tests/predictor/test_dense.py), not bit for bit. GATv2 runs
+on the same batches as one fused layer (:mod:`core.predictor.gatv2_block`), which reads
+:attr:`DenseGraphs.attention_rows`.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import GATv2Conv, GINConv, GraphConv
+from torch_geometric.nn import GINConv, GraphConv
 
 from core.predictor.batching import DenseBatch
 
@@ -36,29 +34,21 @@ class DenseGraphs:
         self.adj = batch.adj
         #: A row-normalised by in-degree [B, n, n] (rows of nodes without predecessors stay 0).
         self.mean_adj = batch.mean_adj
-        self._pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self._rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
-    def attention_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Who attends to whom: every node's predecessors and itself (padded slots: only themselves),
-        as (flat index b*n*n + i*n + j [P], target slot b*n + i [P], source slot b*n + j [P])."""
-        if self._pairs is None:
-            eye = torch.eye(self.n, dtype=torch.bool, device=self.adj.device)
-            flat = ((self.adj > 0) | eye).reshape(-1).nonzero().squeeze(1)
-            graph, within = flat // (self.n * self.n), flat % (self.n * self.n)
-            self._pairs = (flat, graph * self.n + within // self.n, graph * self.n + within % self.n)
-        return self._pairs
-
-    @property
     def attention_rows(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The same pairs as the fused GATv2 layer (:mod:`core.predictor.gatv2_block`) reads them: (slot
-        b*n*n + j*n + i of pair (i, j) in the transposed score layout [B, n_j, n_i] [P], row 2 (b*n + i) + 1
-        of the target and row 2 (b*n + j) of the source in the interleaved states [2 B n, C] [P])."""
+        """Who attends to whom, as the fused GATv2 layer (:mod:`core.predictor.gatv2_block`) reads it: the P
+        pairs (i, j) with j a predecessor of i or i itself (padded slots: only themselves), as (slot
+        b*n*n + j*n + i of the pair in the transposed score layout [B, n_j, n_i] [P], row 2 (b*n + i) + 1 of
+        the target and row 2 (b*n + j) of the source in the interleaved states [2 B n, C] [P])."""
         if self._rows is None:
-            _, target, source = self.attention_pairs
             n = self.n
-            self._rows = ((target // n) * n * n + (source % n) * n + target % n, 2 * target + 1, 2 * source)
+            eye = torch.eye(n, dtype=torch.bool, device=self.adj.device)
+            flat = ((self.adj > 0) | eye).reshape(-1).nonzero().squeeze(1)  # b*n*n + i*n + j
+            graph, within = flat // (n * n), flat % (n * n)
+            target, source = graph * n + within // n, graph * n + within % n
+            self._rows = (graph * n * n + (within % n) * n + within // n, 2 * target + 1, 2 * source)
         return self._rows
 
     def scatter(self, h: torch.Tensor) -> torch.Tensor:
@@ -89,29 +79,10 @@ def _gin(conv: GINConv, h: torch.Tensor, dense: torch.Tensor, graphs: DenseGraph
     return conv.nn(aggregated + (1 + conv.eps) * h)
 
 
-def _gatv2(conv: GATv2Conv, h: torch.Tensor, dense: torch.Tensor, graphs: DenseGraphs) -> torch.Tensor:
-    if conv.heads != 1 or conv.lin_edge is not None or conv.res is not None:
-        raise ValueError("the dense GATv2 path supports one head, no edge features and no residual")
-    flat, target_slot, source_slot = graphs.attention_pairs
-    source = graphs.scatter(conv.lin_l(h))  # [B, n, C]: what a node sends
-    target = graphs.scatter(conv.lin_r(h))  # [B, n, C]: what a node attends with
-    channels = source.shape[-1]
-    # Scores only for the pairs that attend (predecessors and self), not all n^2 of them.
-    pair = F.leaky_relu(target.reshape(-1, channels).index_select(0, target_slot)
-                        + source.reshape(-1, channels).index_select(0, source_slot), conv.negative_slope)
-    scores = (pair * conv.att.view(1, -1)).sum(-1)  # [P]
-    logits = scores.new_full((graphs.b * graphs.n * graphs.n,), float("-inf")).index_copy(0, flat, scores)
-    alpha = torch.softmax(logits.view(graphs.b, graphs.n, graphs.n), dim=-1)
-    alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
-    out = graphs.gather(torch.bmm(alpha, source))
-    return out + conv.bias if conv.bias is not None else out
-
-
 #: The dense form of each PyG layer type the predictor uses, by class (never resolved by name).
 DENSE_LAYERS: dict[type, Callable[..., torch.Tensor]] = {
     GraphConv: _graphconv,
     GINConv: _gin,
-    GATv2Conv: _gatv2,
 }
 
 

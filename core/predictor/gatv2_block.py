@@ -11,9 +11,9 @@ real-node states h [N, d_in] scattered to the padded slots H [B, n, d_in], layer
     out = ReLU(o) (+ h for l >= 2)                                 residual where the widths match
 
 with the *same* PyG ``GATv2Conv`` and ``BatchNorm1d`` parameters and running statistics, attending
-over every node's predecessors and itself as :func:`core.predictor.dense._gatv2` does. Both linear
+over every node's predecessors and itself (:attr:`DenseGraphs.attention_rows`). Both linear
 maps are one matmul with the stacked weight [W_l; W_r]; scores are computed for the P attending pairs
-only (gathered rows, as in dense.py), not over all [B, n, n, C] pairs: the broadcast sum over all pairs
+only (gathered rows), not over all [B, n, n, C] pairs: the broadcast sum over all pairs
 and its backward cost more than the whole autograd layer on NAS-Bench-201 batches (128 graphs x 8
 nodes x 32). The softmax runs on the transposed [B, j, i] scores, where it is vectorised over i.
 The backward is written out (softmax, leaky-ReLU, BatchNorm and ReLU by their fused kernels, the
