@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.runs import CONFIG_FILE, Run, RunSummary, list_runs
-from core.tables import ValidatedTable, validate_table
-from core.targets import evaluate_target
+from core.runs.loading import CONFIG_FILE
+from core.runs.run import Run
+from core.runs.listing import RunSummary, list_runs
+from core.tables.validated import ValidatedTable, validate_table
+from core.targets.target import evaluate_target
 
 from app import state
 
@@ -75,8 +77,8 @@ def run_targets(path: str, stamp: float) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def module_scores(path: str, stamp: float):
-    """:class:`core.scoring.ModuleScores` of the run's training architectures."""
-    from core.scoring import score_modules
+    """:class:`core.scoring.modules.ModuleScores` of the run's training architectures."""
+    from core.scoring.modules import score_modules
 
     run = load_run(path, stamp)
     table = run_table(path, stamp)
@@ -98,7 +100,7 @@ def run_predictions(path: str, stamp: float) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def architecture_scores(path: str, stamp: float, spec: str) -> np.ndarray:
     """Scores [nodes, L+1] of one architecture's nodes."""
-    from core.scoring import architecture_scores as scores
+    from core.scoring.modules import architecture_scores as scores
 
     run = load_run(path, stamp)
     return scores(run, run.space.to_graph(spec))

@@ -28,7 +28,9 @@ def restore() -> None:
         return
     from core.errors import InputError
 
-    from app import jobs, state
+    from app import state
+
+    from app import jobs
 
     table_name = params.get(TABLE_PARAM)
     bundled = {p.name: p for p in state.bundled_tables()}
@@ -56,7 +58,7 @@ def _restore_target(expression: str) -> None:
     """Make ``expression`` the target if it fits the table, and set the Data page's target widgets to
     show it (a metric column, a negated one, else an expression)."""
     from core.errors import InputError
-    from core.targets import parse_target
+    from core.targets.target import parse_target
 
     from app import state
 
@@ -80,7 +82,8 @@ def mirror() -> None:
     """Write the session's current choices into the URL (removing those it no longer has)."""
     if "app.state" not in sys.modules:  # no page has loaded the state yet: nothing chosen
         return
-    from app import jobs, state
+    from app import state
+    from app import jobs
     label = st.session_state.get(state.TABLE_LABEL)
     run = st.session_state.get(state.RUN)
     job = jobs.session_job(jobs.JOB)

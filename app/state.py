@@ -5,7 +5,7 @@ on another page (the table, the space, the dataset, the target, the run) is copi
 ``ab_*`` keys below. They live in ``st.session_state``, which is the browser session's own: one user's
 table, target and run never change another's. Frames and parsed tables are cached with
 ``st.cache_data`` (each caller gets a copy). Runs are in :mod:`app.run_cache`, background work in
-:mod:`app.jobs`, widgets shared by pages in :mod:`app.widgets`; everything computational is in :mod:`core`.
+:mod:`app.jobs.launch`, widgets shared by pages in :mod:`app.widgets`; everything computational is in :mod:`core`.
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ import streamlit as st
 
 import torch
 
-from core import table_stats
+from core.tables import stats as table_stats
 from core.errors import InputError
-from core.file_names import infer_space_dataset  # noqa: F401 - the pages' name for it
-from core.sampling import sample_benchmark
+from core.tables.sampling import sample_benchmark
 from core.spaces import get_space, onnx_upload
-from core.tables import FORMATS, ValidatedTable, load_table, read_table, validate_table
-from core.targets import TargetValues, evaluate_target, parse_target
+from core.files.table_io import FORMATS, read_table
+from core.tables.validated import ValidatedTable, load_table, validate_table
+from core.targets.target import TargetValues, evaluate_target, parse_target
 
 # Architecture graphs are tiny: torch's default of one thread per core makes every training step
 # wait on synchronisation (the CLI's --threads defaults to 1 for the same reason; a round of a
@@ -166,7 +166,7 @@ def validate_upload(data: bytes, name: str, space: str, base_dir: str | None = N
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def benchmark_sample(space: str, dataset: str, n: int, seed: int) -> ValidatedTable:
-    """``n`` random architectures of a shipped benchmark with all its metrics: ``core.sampling``'s sample,
+    """``n`` random architectures of a shipped benchmark with all its metrics: ``core.tables.sampling``'s sample,
     the same table ``python -m core sample`` writes for this seed."""
     part = sample_benchmark(space, dataset, n, seed)
     return validate_table(part, space, source=f"{space}/{dataset} sample of {n} (seed {seed})")
@@ -179,7 +179,7 @@ def lookup_table(space: str, dataset: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def column_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-column statistics for the preview (``core.table_stats.column_stats``), cached per frame."""
+    """Per-column statistics for the preview (``core.tables.stats.column_stats``), cached per frame."""
     return table_stats.column_stats(frame)
 
 

@@ -6,10 +6,12 @@ from typing import Callable
 
 import streamlit as st
 
-from core.runs import Run
-from core.tables import ValidatedTable
+from core.runs.run import Run
+from core.tables.validated import ValidatedTable
 
-from app import jobs, run_cache, state
+from app import run_cache, state
+
+from app import jobs
 
 #: Where the pages are, relative to app/main.py (for st.page_link).
 TRAIN_PAGE = "views/train.py"

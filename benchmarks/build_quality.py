@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.benchmark import (BENCHMARK_DATASETS as DATASETS, METHODS, BenchmarkConfig, BenchmarkResult,  # noqa: E402
-                            Trial, markdown_report, run_benchmark)
-from core.predictor.model import PredictorConfig  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS, METHODS, BenchmarkConfig
+from core.search.benchmark import BenchmarkResult, Trial, markdown_report, run_benchmark
+from core.predictor.config import PredictorConfig  # noqa: E402
 
 
 VARIANTS = """Variants: `autobuild` is the straight method (N labelled, one predictor, build, the built
@@ -33,11 +33,11 @@ ones evaluated; cells scored by the sink readout); `autobuild-graph` scores cell
 embedding's hop-L norm; `autobuild+evo` runs evolution inside the reduced space; `autobuild-rounds`
 spends the budget after N/2 labels in train-build-evaluate rounds, evaluating the best-ranked
 reduced-space members; `autobuild-local` does the same but ranks only the members one mutation from
-the 10 best evaluated (core/rounds.py); `autobuild-guided` is regularized evolution whose every
-child is the best of 10 mutations by the graph-readout cell-module score (core/guided_evolution.py);
+the 10 best evaluated (core/search/rounds.py); `autobuild-guided` is regularized evolution whose every
+child is the best of 10 mutations by the graph-readout cell-module score (core/search/guided_evolution.py);
 `autobuild-loop` is the campaign's default as `python -m core loop` runs it: the first 20 labelled, then
 4 rounds of retrain -> autobuild-guided proposes a quarter of what is left -> evaluate (the children of
-a round are chosen together, as a user evaluating a round in parallel would; core/searchers/guided.py).
+a round are chosen together, as a user evaluating a round in parallel would; core/search/searchers/guided.py).
 The picks are chosen by the selection metric; the table reports their test metric."""
 
 

@@ -7,7 +7,7 @@ of them as parents, and draw each parent's distinct one-mutation neighbours in t
 per readout (``sink`` and ``graph`` cell-module scores, the regression ``head``): the Spearman
 correlation with the selection metric among one parent's neighbours (mean over parents), and the
 mean metric of the neighbour it picks from 10 random ones (20 draws per parent), next to a random
-pick and the best of the 10. core/guided_evolution.py chose its readout from this.
+pick and the best of the 10. core/search/guided_evolution.py chose its readout from this.
 """
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from core.benchmark import BENCHMARK_DATASETS, BenchmarkConfig, train_in_memory  # noqa: E402
-from core.build import CellPool  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS, BenchmarkConfig  # noqa: E402
+from core.search.benchmark import train_in_memory  # noqa: E402
+from core.building.pool import CellPool  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 
 READOUTS = ("sink", "graph", "head")

@@ -26,11 +26,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.build import BuildConfig, build_architectures  # noqa: E402
+from core.building.config import BuildConfig  # noqa: E402
+from core.building.builder import build_architectures  # noqa: E402
 from core.predictor import TrainConfig  # noqa: E402
-from core.scoring import score_modules  # noqa: E402
+from core.scoring.modules import score_modules  # noqa: E402
 from core.spaces import get_space  # noqa: E402
-from core.tables import load_table  # noqa: E402
+from core.tables.validated import load_table  # noqa: E402
 from core.workflow import train_from_table  # noqa: E402
 
 

@@ -4,7 +4,7 @@
                                    [--methods random,evolution,autobuild-loop]
 
 For every dataset, seed and method, the search runs exactly as in benchmarks/build_quality.py (same
-N + 4 evaluations, same labelled architectures, same seeds), then each rule of core.pick picks from
+N + 4 evaluations, same labelled architectures, same seeds), then each rule of core.search.pick picks from
 the same evaluated set: ``observed`` (the best validation value) and ``shrunk`` (the 10 best by
 validation, each averaged with a predictor's estimate trained on the other evaluations). Every
 method gets every rule. Reports the test metric of the pick, mean ± std over seeds, per rule.
@@ -24,8 +24,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.benchmark import BENCHMARK_DATASETS as DATASETS, BenchmarkConfig, Lookup, run_method, train_in_memory  # noqa: E402
-from core.pick import PICK_RULES, pick  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS, BenchmarkConfig  # noqa: E402
+from core.search.benchmark import Lookup, run_method, train_in_memory  # noqa: E402
+from core.search.pick import PICK_RULES, pick  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from sklearn.feature_extraction import DictVectorizer  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
 
 from core import metrics  # noqa: E402
-from core.benchmark import BENCHMARK_DATASETS as DATASETS  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS  # noqa: E402
 from core.predictor import EncodedGraphs, PredictorConfig, TrainConfig, predict_encoded, train_predictor  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 

@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from core.errors import SpecError
-from core.features import (  # noqa: F401  (re-exported: callers import them from here)
-    CATEGORICAL,
-    MISSING,
-    NUMERIC,
+from core.features import (
     FeatureSchema,
-    FeatureSpec,
     category_value,
 )
 

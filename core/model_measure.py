@@ -1,6 +1,6 @@
 """Measuring a PyTorch model: parameters, FLOPs of a batch-1 forward, and latency under pinned threads.
 
-Used for the Once-for-All subnets (:func:`core.ofa_subnets.profile_subnet`); nothing here knows OFA.
+Used for the Once-for-All subnets (:func:`core.spaces.ofa_subnets.profile_subnet`); nothing here knows OFA.
 """
 from __future__ import annotations
 

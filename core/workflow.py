@@ -18,13 +18,14 @@ import pandas as pd
 from core import metrics as M
 from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
-from core.predictor.model import PredictorConfig
-from core.predictor.train import EpochReport, TrainConfig, predict_encoded, train_predictor
-from core.run_config import RunConfig
-from core.runs import Run, check_run_out, save_run
+from core.predictor.config import PredictorConfig
+from core.predictor.train import EpochReport, predict_encoded, train_predictor
+from core.predictor.config import TrainConfig
+from core.runs.config import RunConfig
+from core.runs.run import Run, check_run_out, save_run
 from core.spaces import get_space
-from core.tables import ValidatedTable, table_hash
-from core.targets import evaluate_target, parse_target
+from core.tables.validated import ValidatedTable, table_hash
+from core.targets.target import evaluate_target, parse_target
 
 #: The fewest architectures a predictor is trained on; below this a ranking is noise.
 MIN_ROWS = 10

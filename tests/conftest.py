@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.predictor.model import PredictorConfig
-from core.predictor.train import TrainConfig
-from core.tables import load_table
+from core.predictor.config import PredictorConfig
+from core.predictor.config import TrainConfig
+from core.tables.validated import load_table
 from core.workflow import train_from_table
 
 # Tiny graphs gain nothing from intra-op threads, and 2 threads on a busy 2-core machine (a browser

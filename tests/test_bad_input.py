@@ -129,7 +129,7 @@ def test_overwrite_onto_a_file_and_out_below_a_file_are_refused(tmp_path, capsys
 
 
 def test_overwrite_replaces_a_run_and_stale_partials_are_cleaned(small_run, tmp_path, capsys):
-    from core.runs import is_run_dir, remove_stale_partials
+    from core.runs.run import is_run_dir, remove_stale_partials
 
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -149,7 +149,7 @@ def test_overwrite_replaces_a_run_and_stale_partials_are_cleaned(small_run, tmp_
 # ------------------------------------------------------------------------ 2 decompression bombs
 
 def test_gzip_of_zeros_is_refused_without_decompressing_it(tmp_path):
-    from core.tables import read_table
+    from core.files.table_io import read_table
 
     bomb = tmp_path / "bomb.csv.gz"
     bomb.write_bytes(gzip.compress(b"\0" * (64 * 1024**2), 9))
@@ -160,7 +160,7 @@ def test_gzip_of_zeros_is_refused_without_decompressing_it(tmp_path):
 
 
 def test_gzip_output_is_capped(tmp_path, monkeypatch):
-    from core import table_files as tables
+    from core.files import table_io as tables
 
     monkeypatch.setattr(tables, "MAX_DECOMPRESSED_BYTES", 1024**2)
     data = gzip.compress(b"arch,acc\n" + b"1" * (3 * 1024**2), 9)
@@ -192,7 +192,7 @@ def test_fid_and_inpaint_inputs_use_the_pixel_limit(tmp_path, monkeypatch):
 
     from core.diffusion import images
     from core.diffusion.fid import image_set_features
-    from core.diffusion.pipeline import load_inputs
+    from core.diffusion.inpaint_inputs import load_inputs
 
     for folder in ("imgs", "masks"):
         (tmp_path / folder).mkdir()
@@ -228,7 +228,8 @@ def _onnx_zip(tmp_path: Path, rows: list[str], crc_error: bool = False) -> bytes
 
 def _upload(tmp_path: Path, data: bytes):
     from core.spaces.onnx_upload import extract_onnx_zip
-    from core.tables import read_table, validate_table
+    from core.files.table_io import read_table
+    from core.tables.validated import validate_table
 
     upload = extract_onnx_zip(data, "upload.zip", root=tmp_path / "uploads")
     return validate_table(read_table(upload.table_bytes, name=upload.table_name), "onnx", source="upload.zip",
@@ -281,7 +282,7 @@ def test_graph_space_many_isolated_nodes_canonicalise_quickly():
 # ---------------------------------------------------------------------------- 5 unbounded reads
 
 def test_devices_and_fifos_are_not_read(tmp_path):
-    from core.tables import read_table
+    from core.files.table_io import read_table
 
     zero = tmp_path / "zero.csv"
     zero.symlink_to("/dev/zero")
@@ -294,7 +295,7 @@ def test_devices_and_fifos_are_not_read(tmp_path):
 
 
 def test_table_size_is_checked_before_reading(tmp_path, monkeypatch):
-    from core import table_files as tables
+    from core.files import table_io as tables
 
     monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 1000)
     with pytest.raises(TableError, match="limit"):
@@ -312,7 +313,7 @@ def test_deeply_nested_json_specs_are_one_line(space):
 
 
 def test_deeply_nested_json_tables_are_one_line(tmp_path):
-    from core.tables import read_table
+    from core.files.table_io import read_table
 
     (tmp_path / "deep.jsonl").write_text('{"arch": ' + DEEP + ', "acc": 1}\n')
     (tmp_path / "deep.json").write_text("[" + DEEP + "]")
@@ -375,7 +376,8 @@ def test_tampered_runs_are_one_line(small_run, tmp_path, capsys, case, expected)
 def test_corrupt_or_poisoned_fid_cache_is_a_miss(tmp_path):
     from PIL import Image
 
-    from core.diffusion.fid import _cache_file, cached_features, list_images
+    from core.diffusion.fid import _cache_file, cached_features
+    from core.diffusion.inception import list_images
 
     (tmp_path / "imgs").mkdir()
     for name in ("a", "b"):
@@ -451,7 +453,7 @@ def test_negative_seed_is_refused(command, tmp_path, capsys):
 # --------------------------------------------------------------------------- 7 silent acceptance
 
 def test_repeated_column_names_are_refused(tmp_path):
-    from core.tables import read_table
+    from core.files.table_io import read_table
 
     frame = pd.read_csv(CORA).head(10)
     text = frame[["arch", "valid_perf", "perf"]].to_csv(index=False).replace("perf\n", "valid_perf\n", 1)
@@ -465,12 +467,12 @@ def test_repeated_column_names_are_refused(tmp_path):
 
 
 def test_build_output_is_checked_before_the_build(small_run, tmp_path, capsys, monkeypatch):
-    import core.build  # the command imports build_architectures from here when it runs
+    import core.building.builder  # the command imports build_architectures from here when it runs
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the build ran before its output path was checked")
 
-    monkeypatch.setattr(core.build, "build_architectures", must_not_run)
+    monkeypatch.setattr(core.building.builder, "build_architectures", must_not_run)
     for out in (tmp_path / "built.txt", tmp_path, tmp_path / "afile" / "built.csv"):
         (tmp_path / "afile").write_text("x")
         one_line_error(*run_cli(["build", "--run", small_run, "--top", "3", "--out", out], capsys))
@@ -478,7 +480,8 @@ def test_build_output_is_checked_before_the_build(small_run, tmp_path, capsys, m
 
 def test_target_depth_counts_nesting_not_terms():
     from core.errors import TargetError
-    from core.targets import MAX_DEPTH, evaluate_target, parse_target
+    from core.targets.expression import MAX_DEPTH
+    from core.targets.target import evaluate_target, parse_target
 
     frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
     flat = parse_target(" + ".join(["a"] * 40) + " - b", ["a", "b"])

@@ -174,7 +174,7 @@ def test_score_and_build_write_their_tables(tmp_path):
 
 
 def test_search_writes_its_history_and_picks_the_best_evaluated(tmp_path):
-    from core.search import Evaluator, regularized_evolution
+    from core.search.baselines import LookupOracle, regularized_evolution
     from core.spaces import get_space
 
     out = tmp_path / "history.csv"
@@ -186,9 +186,9 @@ def test_search_writes_its_history_and_picks_the_best_evaluated(tmp_path):
     assert history.best_baseline_accuracy.equals(history.baseline_accuracy.cummax())
     best = history.loc[history.baseline_accuracy.idxmax(), "arch"]
     assert f"picked (best baseline_accuracy): {best}" in result.stdout
-    # The same search as core.search's, seed for seed.
+    # The same search as core.search.baselines's, seed for seed.
     space = get_space("nasbench201")
-    evaluator = Evaluator(space.metrics_table().set_index("arch"), "baseline_accuracy", "baseline_accuracy", 24)
+    evaluator = LookupOracle(space.metrics_table().set_index("arch"), "baseline_accuracy", "baseline_accuracy", 24)
     regularized_evolution(space, evaluator, seed=3)
     assert [spec for spec, _, _ in evaluator.history] == history.arch.tolist()
 
@@ -210,7 +210,8 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     assert "Best baseline_accuracy in space: **94.07**" in report
     assert "of the 10 best by baseline_accuracy: 93.93" in report
     # Each row ranks its pick's selection value in the space: 94.07 is the best cell, in the top 0.01 %.
-    from core.benchmark import BenchmarkConfig, BenchmarkResult, Lookup
+    from core.search.benchmark_config import BenchmarkConfig
+    from core.search.benchmark import BenchmarkResult, Lookup
     lookup = Lookup.of(BenchmarkConfig(space="nasbench201"))
     ranked = BenchmarkResult(BenchmarkConfig(space="nasbench201"), "cifar10", lookup.select, lookup.report, 94.07, 94.07,
                              select_sorted=np.sort(lookup.table[lookup.select].to_numpy()))

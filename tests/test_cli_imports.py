@@ -51,9 +51,9 @@ def test_top_level_help_leaves_torch_unimported():
 
 def test_names_spelled_out_for_the_help_match_their_sources():
     # The help texts name these without importing the modules that define them.
-    from core.benchmark_config import METHODS
+    from core.search.benchmark_config import METHODS
     from core.diffusion.fid import CACHE_ENV
-    from core.searchers import SEARCHERS
+    from core.search.searchers import SEARCHERS
 
     assert METHODS == tuple(SEARCHERS)
     fid_help = subprocess.run([sys.executable, "-m", "core", "fid", "--help"], cwd=ROOT, capture_output=True,

@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import InputError
-from core.json_input import load_json
+from core.files.bounded_json import load_json
 from core.spaces import get_space, space_names
-from core.tables import read_table, validate_table
-from core.targets import evaluate_target, parse_target
+from core.files.table_io import read_table
+from core.tables.validated import validate_table
+from core.targets.target import evaluate_target, parse_target
 
 FUZZ = settings(max_examples=60, deadline=timedelta(seconds=5), derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -182,7 +183,7 @@ MODEL_KEYS = ["gnn", "width", "layers", "fe_hidden", "head_hidden", "monotone_in
        model=st.dictionaries(st.sampled_from(MODEL_KEYS), json_values | st.integers(-5, 10**6), max_size=2),
        drop=st.lists(st.sampled_from(KEYS), max_size=2))
 def test_run_config_loader_accepts_or_refuses_in_one_line(run_dir, tmp_path_factory, top, model, drop):
-    from core.runs import Run
+    from core.runs.run import Run
 
     run = tmp_path_factory.mktemp("cfg") / "run"
     shutil.copytree(run_dir, run)

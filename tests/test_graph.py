@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from core.errors import SpecError
-from core.graph import (CATEGORICAL, MISSING, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec,
-                        check_dag)
+from core.features import CATEGORICAL, MISSING, NUMERIC, FeatureSchema, FeatureSpec
+from core.graph import ArchGraph, check_dag
 
 
 def chain(*nodes: dict) -> ArchGraph:

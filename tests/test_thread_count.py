@@ -21,7 +21,7 @@ import sys
 import torch
 torch.set_num_threads(int(sys.argv[1]))
 from core.predictor import PredictorConfig, TrainConfig
-from core.tables import load_table
+from core.tables.validated import load_table
 from core.workflow import train_from_table
 train_from_table(load_table(sys.argv[2], "nasbench-graph"), "valid_perf", sys.argv[3], dataset="cora",
                  model_config=PredictorConfig(width=16, layers=2),

@@ -8,16 +8,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import jobs, run_cache, state, widgets
-from app.campaign_data import WEAK_SPEARMAN  # one line for "too weak to build from" on both pages
+from app import run_cache, state, widgets
+
+from app import jobs
+from app.views.loop_data import WEAK_SPEARMAN  # one line for "too weak to build from" on both pages
 from core import viz
-from core.constraints import Constraint, parse_constraints
+from core.building.constraints import Constraint, parse_constraints
 from core.errors import InputError
-from core.runs import Run
+from core.runs.run import Run
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
-#: How candidates are read out, per kind of build (core.build.UNIT_HOPS / CELL_SCORES), for the select box.
+#: How candidates are read out, per kind of build (core.building.builder.UNIT_HOPS / CELL_SCORES), for the select box.
 UNIT_READOUTS = {"unit": "each unit's deepest hop", "depth": "each candidate's depth - 1 (paper)"}
 CELL_READOUTS = {"sink": "sink node at its depth (paper)", "graph": "graph embedding at hop L"}
 #: This session's baselines: (run path, stamp, N) -> the regression head's top N (a DataFrame).
@@ -237,7 +239,7 @@ def render() -> None:
 
 
 def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
-    """Limits on metrics (core.constraints) for spaces that ship a look-up table or measure their
+    """Limits on metrics (core.building.constraints) for spaces that ship a look-up table or measure their
     networks; None while the text does not parse (the error is shown and Build is disabled)."""
     if run.space.has_lookup:
         label, example, where = ("Limits on look-up metrics (optional)", "latency <= 0.004, para < 1.2",
@@ -260,7 +262,7 @@ def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
 
 
 def readout_choice(run: Run) -> str:
-    """Which hop (unit build) or which embedding (module build) scores a candidate: core.build's
+    """Which hop (unit build) or which embedding (module build) scores a candidate: core.building.builder's
     ``unit_hop`` or ``cell_score``; the default is the library's."""
     if run.space.has_units:
         return state.select("Readout", list(UNIT_READOUTS), "ab_build_unit_hop", "unit",

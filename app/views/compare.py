@@ -1,6 +1,6 @@
 """Compare runs: the saved runs' held-out quality side by side, and the modules two runs rank most differently.
 
-Everything is computed by :mod:`core.run_comparison`; this page draws. The runs table reads only each
+Everything is computed by :mod:`core.runs.comparison`; this page draws. The runs table reads only each
 run's ``config.json`` and ``metrics.json``; the module comparison scores the union of both runs' training
 architectures with each run (about 0.1 s for two 300-row runs on this machine), so it is cached per pair
 of runs, keyed on their paths and stamps, rather than run as a background job.
@@ -13,7 +13,8 @@ import streamlit as st
 
 from app import run_cache, state, widgets
 from core.errors import InputError
-from core.run_comparison import module_disagreement, runs_table
+from core.runs.comparison import runs_table
+from core.scoring.disagreement import module_disagreement
 
 #: Rows of the disagreement table shown (the whole table is downloadable).
 SHOWN = 20
@@ -21,13 +22,13 @@ SHOWN = 20
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_runs_table(runs: tuple[tuple[str, float], ...]) -> pd.DataFrame:
-    """:func:`core.run_comparison.runs_table` of ``(path, stamp)`` pairs (the stamps only key the cache)."""
+    """:func:`core.runs.comparison.runs_table` of ``(path, stamp)`` pairs (the stamps only key the cache)."""
     return runs_table([path for path, _ in runs])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cached_disagreement(path_a: str, stamp_a: float, path_b: str, stamp_b: float, hop: int):
-    """:func:`core.run_comparison.module_disagreement` of two saved runs at one hop."""
+    """:func:`core.runs.comparison.module_disagreement` of two saved runs at one hop."""
     return module_disagreement(run_cache.load_run(path_a, stamp_a), run_cache.load_run(path_b, stamp_b), hop)
 
 

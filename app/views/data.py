@@ -10,8 +10,8 @@ from app import state
 from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
-from core.tables import ValidatedTable
-from core.targets import LATENCY_UNITS, PRESETS, latency_unit, parse_target, preset_expression, target_warnings
+from core.tables.validated import ValidatedTable
+from core.targets.target import LATENCY_UNITS, PRESETS, latency_unit, parse_target, preset_expression, target_warnings
 
 SOURCES = ("Bundled sample", "Benchmark sample", "Upload")
 AUTO = "auto-detect"

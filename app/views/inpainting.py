@@ -10,8 +10,8 @@ Two sources, side by side in tabs:
 - **Your outputs / SD v1.4**: folders written by ``python -m core inpaint`` or generated here from a local
   diffusers inpainting model directory, with FIDs from a table or computed from the folders.
 
-The study tab is app/inpainting_study.py, the outputs tab app/inpainting_outputs.py, the
-job's progress app/inpainting_job.py. Everything is computed by :mod:`core.diffusion`; this page only draws.
+The study tab is app/views/inpainting_study.py, the outputs tab app/views/inpainting_outputs.py, the
+job's progress app/views/inpainting_job.py. Everything is computed by :mod:`core.diffusion`; this page only draws.
 """
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ import streamlit as st
 
 from core.diffusion.pipeline import read_outputs
 # Re-exported: the page's sections, importable from here as before.
-from app.inpainting_job import draw_inpaint, inpaint_progress, inpaint_running  # noqa: F401
-from app.inpainting_outputs import (  # noqa: F401
-    HONESTY, HOW_TO_CONFIGURE, MAX_COLUMNS, MODEL_ENV, OUTPUT_ENV, cached_fid, compute_fids, computed_fid_lookup,
-    default_output_root, fid_section, generate, grid_section, inputs_section, model_section, zoom)
-from app.inpainting_study import (  # noqa: F401
-    SMALL_MODEL_ENV, STUDY_ENV, cached_study, inpaint_shown, small_model_dir, study_dir, study_grid, study_section)
+from app.views.inpainting_job import inpaint_progress
+from app.views.inpainting_outputs import (
+    HONESTY, fid_section, grid_section, inputs_section, model_section)
+from app.views.inpainting_study import (
+    study_section)
 
 
 # ------------------------------------------------------------------------------------------ page

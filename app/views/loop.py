@@ -5,11 +5,11 @@ labels that ranking is often weak (a held-out Spearman under 0.4 picks about as 
 sampling). A campaign measures what the predictor proposes and retrains on it each round, so its pick
 is the best *measured* architecture, and the new labels lie exactly where the search is looking.
 
-A campaign is a directory (core.campaign) under ``state.campaigns_dir()``: the page can be closed and
+A campaign is a directory (core.campaign.campaign) under ``state.campaigns_dir()``: the page can be closed and
 the server restarted mid-round, and the campaign continues where it was. Proposing (which trains the
-predictor: minutes) and evaluating run as background jobs (app.jobs.Job) with live progress;
+predictor: minutes) and evaluating run as background jobs (app.jobs.launch.Job) with live progress;
 evaluating can be cancelled. Everything computational is ``core``; this page only calls it and renders.
-The action controls (propose, evaluate, download and upload) are app/campaign_actions.py.
+The action controls (propose, evaluate, download and upload) are app/views/loop_actions.py.
 """
 from __future__ import annotations
 
@@ -17,14 +17,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import jobs, state, widgets
-from app.campaign_data import (best_so_far_chart, campaign_label, campaigns, current_round, round_frame,
+from app import state, widgets
+
+from app import jobs
+from app.views.loop_data import (best_so_far_chart, campaign_label, campaigns, current_round, round_frame,
                                round_run_spearman, rounds_frame, target_of, weak_ranking_note)
-from app.campaign_actions import (evaluate_controls, external_controls, propose_controls,
+from app.views.loop_actions import (evaluate_controls, external_controls, propose_controls,
                                   upload_controls)
-from app.campaign_setup import (auto_campaign_name, evaluator_options, keep_columns,
+from app.views.loop_setup import (auto_campaign_name, evaluator_options, keep_columns,
                                 make_evaluator, method_label, method_options)
-from core.campaign import ROUND, SOURCE, Campaign, CampaignStatus
+from core.campaign.files import ROUND, SOURCE
+from core.campaign.campaign import Campaign
+from core.campaign.status import CampaignStatus
 from core.errors import InputError
 from core.evaluators import EvaluationError
 

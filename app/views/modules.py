@@ -8,7 +8,7 @@ import streamlit as st
 from app import run_cache, state, widgets
 from core import viz
 from core.errors import InputError
-from core.runs import Run
+from core.runs.run import Run
 
 ALL = "(all)"
 

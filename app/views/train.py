@@ -1,9 +1,9 @@
 """Train: fit AutoBuild's predictor on the current table and target; list, reopen and compare runs.
 
-Training runs in a background job (:mod:`app.jobs`; it waits in the server's training queue when every
+Training runs in a background job (:mod:`app.jobs.launch`; it waits in the server's training queue when every
 slot is taken): the page polls its progress every second, the Stop button ends it after the current
 epoch (the run is still saved), and the other pages stay usable meanwhile. The run's directory is
-claimed before the job starts (``core.runs.claim_run_dir``), so two sessions never train into one name.
+claimed before the job starts (``core.runs.run.claim_run_dir``), so two sessions never train into one name.
 """
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import jobs, run_cache, state, widgets
+from app import run_cache, state, widgets
+
+from app import jobs
 from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
-from core.runs import Run, RunNameTaken, claim_run_dir
-from core.tables import ValidatedTable
+from core.runs.run import Run
+from core.runs.names import RunNameTaken, claim_run_dir
+from core.tables.validated import ValidatedTable
 from core.workflow import restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.benchmark_config import METHODS, BenchmarkConfig
+from core.search.benchmark_config import METHODS, BenchmarkConfig
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                                  methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()))
     except ValueError as err:
         raise InputError(str(err)) from None
-    from core.benchmark import markdown_report, run_benchmark  # torch and PyG: only once the arguments hold
+    from core.search.benchmark import markdown_report, run_benchmark  # torch and PyG: only once the arguments hold
 
     torch_threads.apply(args)
     result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.build_config import CELL_SCORES, UNIT_HOPS, BuildConfig
-from core.constraints import parse_constraints
+from core.building.config import CELL_SCORES, UNIT_HOPS, BuildConfig
+from core.building.constraints import parse_constraints
 from core.errors import InputError
 
 HELP = "build the top-N architectures from the best modules (prints the reduced search space size)"
@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
                              constraints=parse_constraints(args.where))
     except ValueError as err:
         raise InputError(str(err)) from None
-    from core.build import build_architectures
-    from core.runs import Run
-    from core.tables import check_output_table, write_table
+    from core.building.builder import build_architectures
+    from core.runs.run import Run
+    from core.files.table_io import check_output_table, write_table
 
     trained = Run.load(args.run)
     out = check_output_table(Path(args.out) if args.out else trained.path / "built.csv")  # before the build

@@ -18,7 +18,8 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from core.errors import InputError
-    from core.run_comparison import module_disagreement, runs_table
+    from core.runs.comparison import runs_table
+    from core.scoring.disagreement import module_disagreement
 
     table = runs_table(args.runs)
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.3f}".format):
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--hop compares exactly two runs; {len(args.runs)} were given")
     if args.show < 1:
         raise InputError(f"--show must be at least 1, got {args.show}")
-    from core.runs import Run
+    from core.runs.run import Run
 
     result = module_disagreement(Run.load(args.runs[0]), Run.load(args.runs[1]), args.hop)
     print(f"\nhop {args.hop}: {len(result.table)} shared modules, Spearman of the two rankings "

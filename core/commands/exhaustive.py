@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.head_top import head_top
-    from core.runs import Run
-    from core.tables import check_output_table, write_table
+    from core.building.head_top import head_top
+    from core.runs.run import Run
+    from core.files.table_io import check_output_table, write_table
 
     trained = Run.load(args.run)
     out = check_output_table(Path(args.out) if args.out else trained.path / "exhaustive.csv")  # before scoring

@@ -1,4 +1,4 @@
-"""``python -m core loop``: campaigns, the propose -> evaluate -> learn loop (core/campaign.py).
+"""``python -m core loop``: campaigns, the propose -> evaluate -> learn loop (core/campaign/campaign.py).
 
     loop init    --space S [--dataset D] --table T --target EXPR --out DIR [--method M] [--evaluator E]
     loop propose --campaign DIR --n N [--method M] [--out FILE]   the next round's proposals
@@ -112,10 +112,10 @@ def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, .
 
 
 def _init(args: argparse.Namespace) -> int:
-    from core.campaign import Campaign
-    from core.searchers import DEFAULT_METHOD
+    from core.campaign.campaign import Campaign
+    from core.search.searchers import DEFAULT_METHOD
     from core.spaces import get_space
-    from core.tables import load_table
+    from core.tables.validated import load_table
 
     space = get_space(args.space)
     if args.dataset is not None:
@@ -132,8 +132,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _propose(args: argparse.Namespace) -> int:
-    from core.campaign import Campaign
-    from core.tables import check_output_table, write_table
+    from core.campaign.campaign import Campaign
+    from core.files.table_io import check_output_table, write_table
 
     if args.out:  # refuse before training, not after
         check_output_table(args.out)
@@ -153,7 +153,7 @@ def _propose(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from core.campaign import Campaign
+    from core.campaign.campaign import Campaign
 
     campaign = Campaign.open(args.campaign)
     appended = campaign.ingest(args.table, allow_unproposed=args.allow_unproposed)
@@ -164,7 +164,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from core.campaign import Campaign
+    from core.campaign.campaign import Campaign
     from core.evaluators.executors import make_executor
 
     torch_threads.apply(args)
@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from core.campaign import Campaign
+    from core.campaign.campaign import Campaign
 
     _print_status(Campaign.open(args.campaign))
     return 0

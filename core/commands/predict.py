@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.runs import Run
-    from core.tables import check_output_table, load_table, write_table
+    from core.runs.run import Run
+    from core.files.table_io import check_output_table, write_table
+    from core.tables.validated import load_table
     from core.workflow import predict_table
 
     check_output_table(args.out)

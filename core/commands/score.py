@@ -16,10 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.runs import Run
-    from core.scoring import score_modules
-    from core.tables import check_output_table, load_table, write_table
-    from core.targets import evaluate_target
+    from core.runs.run import Run
+    from core.scoring.modules import score_modules
+    from core.files.table_io import check_output_table, write_table
+    from core.tables.validated import load_table
+    from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
     out = check_output_table(Path(args.out) if args.out else trained.path / "modules.parquet")  # before scoring

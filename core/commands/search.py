@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.benchmark_config import METHODS, BenchmarkConfig
+from core.search.benchmark_config import METHODS, BenchmarkConfig
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
 
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.spaces import get_space
-    from core.tables import check_output_table, write_table
+    from core.files.table_io import check_output_table, write_table
 
     space = get_space(args.space)
     if not space.has_lookup:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                                  methods=(args.method,))
     except ValueError as err:
         raise InputError(str(err)) from None
-    from core.benchmark import Lookup, run_method  # torch and PyG: only once the arguments hold
+    from core.search.benchmark import Lookup, run_method  # torch and PyG: only once the arguments hold
 
     torch_threads.apply(args)
     lookup = Lookup.of(config)

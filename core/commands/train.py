@@ -47,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.spaces import get_space
-    from core.tables import load_table
-    from core.targets import parse_target, target_warnings
+    from core.tables.validated import load_table
+    from core.targets.target import parse_target, target_warnings
 
     out = Path(args.out)
     if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(err)) from None
     # torch and PyG: only once the arguments hold
     from core.predictor.train import EpochReport
-    from core.runs import check_run_out
+    from core.runs.run import check_run_out
     from core.workflow import format_summary, train_from_table
 
     check_run_out(out, args.overwrite)  # a file, a path below a file, or --overwrite onto a non-run

@@ -38,21 +38,16 @@ import numpy as np
 import pandas as pd
 
 from core.diffusion.images import open_image
-from core.diffusion.inception import (  # noqa: F401  (re-exported: callers import them from here)
+from core.diffusion.inception import (
     FEATURE_DIM,
-    IMAGE_SUFFIXES,
     INPUT_RANGE,
     INPUT_SIZE,
     MODEL_FILE,
-    MODEL_SHA1,
     PACKAGE,
     PROTOCOL_VERSION,
     Progress,
     extract_features,
     list_images,
-    load_inception,
-    model_path,
-    preprocess,
 )
 from core.errors import InputError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from core.diffusion.fid import IMAGE_SUFFIXES
+from core.diffusion.inception import IMAGE_SUFFIXES
 from core.diffusion.images import open_image
 from core.errors import InputError
 

@@ -26,13 +26,12 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from core.diffusion.fid import IMAGE_SUFFIXES
-from core.diffusion.inpaint_inputs import InpaintInput, fit_square, image_seed, load_inputs, read_prompts  # noqa: F401
-from core.diffusion.run_architectures import (NAME_PATTERN, Architecture, architectures_from_table,  # noqa: F401
-                                              check_names, default_name)
+from core.diffusion.inception import IMAGE_SUFFIXES
+from core.diffusion.inpaint_inputs import InpaintInput, image_seed
+from core.diffusion.run_architectures import (Architecture, check_names)
 from core.diffusion.unet_arch import apply_architecture
 from core.errors import Cancelled, InputError
-from core.json_input import load_json_object
+from core.files.bounded_json import load_json_object
 
 INPAINT_IN_CHANNELS = 9  # 4 noisy latents + 1 mask + 4 masked-image latents
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")

@@ -7,7 +7,7 @@ Steps (each one resumable: an architecture whose ``fid.json`` exists is not gene
    :func:`core.diffusion.sample_images.make_mask`) from the same per-image noise; FID against the originals
    (Inception features of the reference cached in ``_inputs/reference_features.npz``);
 3. AutoBuild's predictor is trained on the 68 with target ``-fid`` (lower FID = better), then
-   - "AutoBuild 4": :func:`core.build.build_architectures` (top ``n_pick``),
+   - "AutoBuild 4": :func:`core.building.builder.build_architectures` (top ``n_pick``),
    - "ES 4" (exhaustive search): the regression head's top ``n_pick`` over the whole space (or over
      ``exhaustive_pool`` random specs in the toy mode), the 68 excluded,
    - "Random 4": ``n_pick`` more random architectures;
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -34,18 +33,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.diffusion.fid import FIDResult, extract_features, frechet_distance, write_fid_record
+from core.diffusion.fid import FIDResult, frechet_distance, write_fid_record
+from core.diffusion.inception import extract_features
 from core.diffusion.photo_tiles import evaluation_set, to_image, to_tensor
 from core.diffusion.small_inpaint import inpaint
 from core.diffusion.small_model import SmallInpaintModel
 from core.diffusion.unet_arch import apply_architecture
-from core.diffusion.study_report import (  # noqa: F401  (re-exported: callers import them from here)
+from core.diffusion.study_config import StudyConfig
+from core.diffusion.study_report import (
     FULL_SET,
     INPUTS,
     NOISE_SET,
-    PAPER,
-    export_study,
-    load_study,
     report_markdown,
     summarize,
 )
@@ -54,36 +52,6 @@ from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    n_random: int = 68
-    n_pick: int = 4
-    tiles_per_photo: int = 32
-    steps: int = 25
-    seed: int = 0
-    predictor_epochs: int = 200
-    exhaustive_pool: int | None = None  # None: score the whole space (884,736)
-    max_images: int | None = None  # None: every evaluation tile
-    predictor_min_steps: int = 1000
-    device: str = "cpu"
-
-    def set_labels(self) -> dict[str, str]:
-        """Kind -> set label, as in the paper's table ("Random 68", "ES 4", "AutoBuild 4") plus the random picks."""
-        return {"random": f"Random {self.n_random}", "es": f"ES {self.n_pick}",
-                "autobuild": f"AutoBuild {self.n_pick}", "picked_random": f"{self.n_pick} more random"}
-
-    def __post_init__(self) -> None:
-        if self.n_random < 10:
-            raise ValueError(f"n_random must be at least 10 (the predictor's minimum table), not {self.n_random}")
-        if self.n_pick < 1 or self.tiles_per_photo < 1 or self.steps < 1 or self.predictor_epochs < 1:
-            raise ValueError("n_pick, tiles_per_photo, steps and predictor_epochs must be positive")
-
-
-#: The toy size used on a CPU and by the tests: a plumbing check, not a result.
-TOY_STUDY = StudyConfig(n_random=10, n_pick=1, tiles_per_photo=1, steps=1, predictor_epochs=2, exhaustive_pool=16,
-                        max_images=3, predictor_min_steps=0)
 
 
 class Study:
@@ -157,8 +125,8 @@ class Study:
 
 def _train_predictor(rows: pd.DataFrame, out: Path, config: StudyConfig):
     from core.predictor import TrainConfig
-    from core.runs import Run
-    from core.tables import validate_table
+    from core.runs.run import Run
+    from core.tables.validated import validate_table
     from core.workflow import train_from_table
 
     run_dir = out / "predictor"
@@ -173,7 +141,7 @@ def _train_predictor(rows: pd.DataFrame, out: Path, config: StudyConfig):
 
 def _exhaustive(run, config: StudyConfig, exclude: set[str]) -> list[str]:
     from core.diffusion.exhaustive import exhaustive_top
-    from core.head_top import head_top
+    from core.building.head_top import head_top
 
     if config.exhaustive_pool is None:
         return list(head_top(run, config.n_pick)["arch"])
@@ -189,7 +157,8 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
               log: Log = print, label: str = "") -> pd.DataFrame:
     """Run (or resume) the whole study into ``out``; returns the summary table. ``label`` (e.g. "toy model
     trained 5 minutes on a CPU") is stored in ``study.json`` and shown above the study wherever it appears."""
-    from core.build import BuildConfig, build_architectures
+    from core.building.config import BuildConfig
+    from core.building.builder import build_architectures
 
     out = Path(out)
     study = Study(model, out, config, log)
@@ -200,7 +169,7 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
     rows = [study.evaluate(f"r{config.n_random}-{i:02d}", labels["random"], s) for i, s in enumerate(randoms, 1)]
     run = _train_predictor(pd.DataFrame(rows), out, config)
     if config.device != "cpu":  # the exhaustive baseline scores up to 884,736 graphs: use the accelerator
-        from core.runs import Run
+        from core.runs.run import Run
 
         run = Run.load(out / "predictor", device=config.device)
     built = list(build_architectures(run, BuildConfig(top=config.n_pick)).built["arch"])

@@ -55,7 +55,7 @@ def _pipeline(model_dir: str, device: str, dtype: str | None):
 @functools.lru_cache(maxsize=2)
 def _inputs(images: str, masks: str, size: int, prompts: str | None, signature: tuple) -> tuple:
     """The inputs at the run size, once per process while the files (``signature``) are unchanged."""
-    from core.diffusion.pipeline import load_inputs, read_prompts
+    from core.diffusion.inpaint_inputs import load_inputs, read_prompts
 
     return tuple(load_inputs(images, masks, size, read_prompts(prompts)))
 
@@ -75,7 +75,7 @@ def _signature(*paths: str | None) -> tuple:
     return tuple(out)
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
@@ -151,8 +151,8 @@ class FIDEvaluator(ArchEvaluator):
 
     def _check_inputs(self) -> None:
         """The input folders, checked cheaply (names only): the images are read once per process when evaluating."""
-        from core.diffusion.fid import IMAGE_SUFFIXES, list_images
-        from core.diffusion.pipeline import read_prompts
+        from core.diffusion.inception import IMAGE_SUFFIXES, list_images
+        from core.diffusion.inpaint_inputs import read_prompts
 
         for label, folder in (("images", self.images), ("masks", self.masks), ("reference", self.reference)):
             if folder is not None and not Path(folder).is_dir():
@@ -182,8 +182,8 @@ class FIDEvaluator(ArchEvaluator):
         try:
             canonical = get_space(SPACE).canonical(spec)
         except InputError as err:
-            raise EvaluationError(_first_line(err)) from None
-        from core.diffusion.pipeline import default_name
+            raise EvaluationError(first_line(err)) from None
+        from core.diffusion.run_architectures import default_name
 
         name = default_name(canonical)
         try:
@@ -191,12 +191,13 @@ class FIDEvaluator(ArchEvaluator):
         except EvaluationError:
             raise
         except Exception as err:  # noqa: BLE001 - any failure is this architecture's one-line error
-            raise EvaluationError(f"{name}: {_first_line(err)}") from err
+            raise EvaluationError(f"{name}: {first_line(err)}") from err
 
     def _inpaint_and_measure(self, spec: str, name: str) -> float:
         """Inpaint into a private folder, measure FID there, then move the results into ``out``."""
         from core.diffusion.fid import FIDResult, frechet_distance, image_set_features, write_fid_record
-        from core.diffusion.pipeline import INPUTS_DIR, Architecture, run_inpainting
+        from core.diffusion.pipeline import INPUTS_DIR, run_inpainting
+        from core.diffusion.run_architectures import Architecture
 
         device = self.device or _default_device()
         pipe = _pipeline(self.model_dir, device, self.dtype)

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from core.graph import FeatureSchema
+from core.features import FeatureSchema
 
 
 class FeatureEmbedding(nn.Module):

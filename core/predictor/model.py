@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv, GINConv, GraphConv, global_mean_pool
 
-from core.graph import FeatureSchema
-from core.predictor.config import GNN_NAMES, PredictorConfig  # noqa: F401 - re-exported
+from core.features import FeatureSchema
+from core.predictor.config import PredictorConfig
 from core.predictor.batching import DenseBatch, GraphBatch
 from core.predictor.dense import DenseGraphs, dense_layer
 from core.predictor.fe_mlp import FeatureEmbedding

@@ -22,8 +22,9 @@ from core import metrics
 from core.predictor.adamw import FusedAdamW
 from core.predictor.batching import EncodedGraphs
 from core.predictor.loss import magnitude_ranked_loss
-from core.predictor.config import TrainConfig  # noqa: F401 - re-exported
-from core.predictor.model import AutoBuildPredictor, PredictorConfig
+from core.predictor.config import TrainConfig
+from core.predictor.model import AutoBuildPredictor
+from core.predictor.config import PredictorConfig
 
 
 @dataclass

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError, SpecError
-from core.graph import ArchGraph, FeatureSchema
+from core.graph import ArchGraph
+from core.features import FeatureSchema
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class SearchSpace(ABC):
     validation_metric: str | None = None
     test_metric: str | None = None
     #: Units of the look-up table's metric columns whose names do not say them (e.g. NAS-Bench-Graph's
-    #: ``latency`` is in seconds); read by :func:`core.targets.latency_unit` for the latency preset.
+    #: ``latency`` is in seconds); read by :func:`core.targets.target.latency_unit` for the latency preset.
     metric_units: dict[str, str] = {}
 
     # Capabilities: each is set True by the class in core.spaces.capabilities that declares it, never
@@ -209,7 +210,7 @@ def parse_error(space: str, spec: str, why: str) -> SpecError:
 def spec_json(space: str, spec: Any, text: str) -> Any:
     """The parsed JSON of a spec string; one :func:`parse_error` line when ``spec`` is not text (``text`` says
     what it should be, e.g. "as text") or not JSON."""
-    from core.json_input import JsonInputError, load_json
+    from core.files.bounded_json import JsonInputError, load_json
 
     if not isinstance(spec, str):
         raise parse_error(space, str(spec), f"need a JSON object {text}, got {type(spec).__name__}")

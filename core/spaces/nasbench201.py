@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.graph import CATEGORICAL, MISSING, ArchGraph, FeatureSchema, FeatureSpec
+from core.features import CATEGORICAL, MISSING, FeatureSchema, FeatureSpec
+from core.graph import ArchGraph
 from core.spaces import register_space
 from core.spaces.base import parse_error
 from core.spaces.capabilities import SamplingSpace, EnumerableSpace, LookupSpace

@@ -3,7 +3,7 @@
 A spec is OFA's own subnet config as JSON, ``{"ks":[...],"e":[...],"d":[...],"r":[224]}``: kernel
 size and expansion ratio for every layer slot of the supernet (active or not), depth per stage, and
 the input resolution (parsed by :mod:`core.spaces.ofa_spec`). ``ofa-mbv3`` (:mod:`core.spaces.ofa_mbv3`) and ``ofa-pn``
-(:mod:`core.spaces.ofa_pn`) differ only in their :class:`~core.ofa_subnets.Layout` and units.
+(:mod:`core.spaces.ofa_pn`) differ only in their :class:`~core.spaces.ofa_subnets.Layout` and units.
 
 Facts checked against ``mit-han-lab/once-for-all`` (``ofa_mbv3.py``, ``ofa_proxyless.py``,
 ``train_ofa_net.py``, ``my_random_resize_crop.py``):
@@ -43,11 +43,12 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from core.errors import InputError, SpecError
-from core.graph import CATEGORICAL, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
-from core.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
+from core.features import CATEGORICAL, NUMERIC, FeatureSchema, FeatureSpec
+from core.graph import ArchGraph
+from core.spaces.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.base import UnitCandidate
 from core.spaces.capabilities import SamplingSpace, UnitSpace, MeasuringSpace
-from core.spaces.ofa_spec import (  # noqa: F401  (the resolutions are re-exported for callers)
+from core.spaces.ofa_spec import (
     DEFAULT_RESOLUTION,
     FILLER_EXPAND,
     FILLER_KERNEL,
@@ -268,7 +269,7 @@ class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
     # ------------------------------------------------------------- real nets
     def measure(self, spec: str, metric: str = "latency", *, device: str = "cpu", threads: int | None = 1,
                 warmup: int = 5, repeats: int = 20) -> dict[str, float | int | str]:
-        """Build the subnet and measure it on this machine (see :func:`core.ofa_subnets.profile_subnet`).
+        """Build the subnet and measure it on this machine (see :func:`core.spaces.ofa_subnets.profile_subnet`).
 
         Returns the table columns ``latency_ms`` (median wall time of a batch-1 forward), ``cpu_ms``
         (its median CPU time), ``params_m``, ``flops_m``, ``threads`` and ``device``.
@@ -280,7 +281,7 @@ class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
             raise InputError(f"threads must be at least 1, not {threads}")
         if warmup < 0 or repeats < 1:
             raise InputError(f"need warmup >= 0 and repeats >= 1, not {warmup} and {repeats}")
-        from core.ofa_subnets import profile_subnet  # torch only when a network is really built
+        from core.spaces.ofa_subnets import profile_subnet  # torch only when a network is really built
 
         return profile_subnet(self.layout, self.parse(spec), device=device, threads=threads,
                               warmup=warmup, repeats=repeats)

@@ -3,14 +3,14 @@
 Spec: OFA's subnet config ``{"ks":[20 kernels],"e":[20 expansions],"d":[5 depths],"r":[224]}``
 (see :mod:`core.spaces.ofa_common` for the rules). 5 stages of 2-4 MBConv layers with kernel 3/5/7 and
 expansion 3/4/6; squeeze-excite in stages 2, 4, 5 and h-swish from stage 3 on
-(:data:`core.ofa_subnets.MBV3`).
+(:data:`core.spaces.ofa_subnets.MBV3`).
 
 Units: the 5 stages, each 9^2 + 9^3 + 9^4 = 7,371 candidates, 36,855 in all. The space holds
 7,371^5 * 25 resolutions, about 5.4e20 subnets (2.2e19 at one resolution).
 """
 from __future__ import annotations
 
-from core.ofa_layouts import MBV3
+from core.spaces.ofa_layouts import MBV3
 from core.spaces import register_space
 from core.spaces.ofa_common import OFASpace, UnitDef
 

@@ -4,7 +4,7 @@ Spec: OFA's subnet config ``{"ks":[21 kernels],"e":[21 expansions],"d":[6 depths
 ProxylessNAS has 5 stages of 2-4 MBConv layers plus a 6th stage of exactly one elastic layer (the
 416-channel one, kernel and expansion still chosen), so ``ks``/``e`` have 5 * 4 + 1 = 21 slots and
 ``d`` has 6 entries whose last is always 1, as ``OFAProxylessNASNets.sample_active_subnet`` writes it.
-ReLU6 everywhere, no squeeze-excite (:data:`core.ofa_subnets.PROXYLESS`).
+ReLU6 everywhere, no squeeze-excite (:data:`core.spaces.ofa_subnets.PROXYLESS`).
 
 Units: as in the paper, the one-layer last stage is merged into the stage before it, so there are 5
 units: stages 1-4 with 9^2 + 9^3 + 9^4 = 7,371 candidates each (29,484), and the merged unit of
@@ -14,7 +14,7 @@ that layer never looks like a 248-channel stage-5 layer.
 """
 from __future__ import annotations
 
-from core.ofa_layouts import PROXYLESS
+from core.spaces.ofa_layouts import PROXYLESS
 from core.spaces import register_space
 from core.spaces.ofa_common import OFASpace, UnitDef
 

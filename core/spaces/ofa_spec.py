@@ -1,4 +1,4 @@
-"""The OFA spec format: a subnet config as JSON text, parsed to a :class:`~core.ofa_subnets.SubnetConfig`.
+"""The OFA spec format: a subnet config as JSON text, parsed to a :class:`~core.spaces.ofa_subnets.SubnetConfig`.
 
 A spec is OFA's own subnet config, ``{"ks":[...],"e":[...],"d":[...],"r":[224]}``: kernel size and
 expansion ratio for every layer slot of the supernet (active or not), depth per stage, and the input
@@ -11,7 +11,7 @@ import json
 from typing import Any, Callable
 
 from core.errors import SpecError
-from core.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
+from core.spaces.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.base import parse_error, spec_json
 
 #: Every input size OFA was trained at (parsing accepts these).

@@ -108,14 +108,14 @@ def _parse_file(path: str, mtime_ns: int, size: int) -> _Parsed:
         onnx.checker.check_model(path)
         model = onnx.load(path, format="protobuf", load_external_data=False)
     except Exception as err:  # onnx raises protobuf, checker and OS errors alike; all mean "not a model"
-        raise SpecError(f"ONNX file {path!r} is not a readable ONNX model: {_first_line(err)}") from None
+        raise SpecError(f"ONNX file {path!r} is not a readable ONNX model: {first_line(err)}") from None
     nodes, edges = _operator_graph(model.graph)
     if not nodes:
         raise SpecError(f"ONNX file {path!r} has no operator nodes")
     return tuple(tuple(sorted(n.items())) for n in nodes), tuple(sorted(edges))
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return lines[0] if lines else type(err).__name__
 

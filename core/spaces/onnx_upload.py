@@ -50,10 +50,7 @@ def upload_root() -> Path:
 def extract_onnx_zip(data: bytes, name: str, root: str | os.PathLike | None = None) -> OnnxUpload:
     """Unpack ``data`` (a zip named ``name``) under ``root`` (default :func:`upload_root`); see the module
     docstring for what is checked. Raises :class:`TableError` with one line naming the zip."""
-    from core.tables import (  # here: core.tables imports the spaces package
-        FORMATS,
-        MAX_TABLE_BYTES,
-    )
+    from core.files.table_io import FORMATS, MAX_TABLE_BYTES
 
     base = Path(root) if root is not None else upload_root()
     target = base / hashlib.sha256(data).hexdigest()[:16]

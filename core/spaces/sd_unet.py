@@ -57,7 +57,8 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from core.errors import InputError
-from core.graph import CATEGORICAL, MISSING, NUMERIC, ArchGraph, FeatureSchema, FeatureSpec
+from core.features import CATEGORICAL, MISSING, NUMERIC, FeatureSchema, FeatureSpec
+from core.graph import ArchGraph
 from core.spaces import register_space
 from core.spaces.base import UnitCandidate, parse_error, spec_json
 from core.spaces.capabilities import SamplingSpace, EnumerableSpace, UnitSpace

@@ -1,7 +1,7 @@
 """Cancel in the dashboard's jobs stops the work in core between chunks and keeps nothing.
 
 A build and the regression head's top N over the whole space report progress between their chunks;
-``app.jobs.stopping`` turns the job's stop event into core's Cancelled there. (Inpainting takes a
+``app.jobs.launch.stopping`` turns the job's stop event into core's Cancelled there. (Inpainting takes a
 ``should_stop`` of its own: tests/diffusion/test_cancel.py and tests/diffusion/test_inpainting_page.py.)
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from app import jobs
+from app.jobs import runner
 from core.errors import Cancelled
 
 from tests.app.apptest import CORA
@@ -18,8 +19,8 @@ from tests.app.apptest import CORA
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     from core.predictor import PredictorConfig, TrainConfig
-    from core.runs import Run
-    from core.tables import load_table
+    from core.runs.run import Run
+    from core.tables.validated import load_table
     from core.workflow import train_from_table
 
     path = tmp_path_factory.mktemp("cancel") / "tiny"
@@ -39,7 +40,8 @@ def stop_on_report(job: jobs.Job, after: int, seen: list):
 
 
 def test_cancelled_build_stops_at_the_next_report(tiny_run):
-    from core.build import BuildConfig, build_architectures
+    from core.building.config import BuildConfig
+    from core.building.builder import build_architectures
 
     job = jobs.Job(id="b", kind="build", label="tiny")
     seen: list = []
@@ -54,7 +56,7 @@ def test_cancelled_build_stops_at_the_next_report(tiny_run):
 
 
 def test_cancelled_baseline_stops_at_the_next_report(tiny_run):
-    from core.head_top import head_top
+    from core.building.head_top import head_top
 
     job = jobs.Job(id="e", kind="baseline", label="tiny")
     seen: list = []
@@ -72,5 +74,5 @@ def test_a_job_whose_core_raises_cancelled_ends_cancelled_and_gives_its_claim_ba
         jobs.stopping(job, lambda *a: None)("stage", 0.5)
         return "never"
 
-    jobs._run(job, work, None, lambda: released.append(True))
+    runner._run(job, work, None, lambda: released.append(True))
     assert job.status == "cancelled" and job.result is None and job.error is None and released == [True]

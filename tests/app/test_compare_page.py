@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from core.run_comparison import module_disagreement, runs_table
-from core.runs import Run
+from core.runs.comparison import runs_table
+from core.scoring.disagreement import module_disagreement
+from core.runs.run import Run
 
 from streamlit.testing.v1 import AppTest
 
@@ -20,7 +21,7 @@ NB201 = ROOT / "sample_data" / "nasbench201_cifar10_300.csv"
 def three_runs(tmp_path_factory) -> Path:
     """Two tiny runs of nasbench-graph/cora (different targets) and one of nasbench201."""
     from core.predictor import PredictorConfig, TrainConfig
-    from core.tables import load_table
+    from core.tables.validated import load_table
     from core.workflow import train_from_table
 
     path = tmp_path_factory.mktemp("compare") / "runs"

@@ -2,7 +2,7 @@
 
 Campaigns go to ``campaigns/`` beside a temporary runs folder (``AUTOBUILD_RUNS_DIR``). One round uses
 the default method, which trains the predictor (at least 1,000 optimiser steps whatever the epochs:
-core.campaign keeps TrainConfig's ``min_steps``; seconds with one torch thread, see tests/conftest.py);
+core.campaign.campaign keeps TrainConfig's ``min_steps``; seconds with one torch thread, see tests/conftest.py);
 the others propose with ``random``, which trains nothing, since the page runs every method through the
 same calls.
 """
@@ -63,7 +63,7 @@ def propose(at: AppTest, n: int) -> AppTest:
 # ---------------------------------------------------------------------------------- tests
 
 def test_loop_page_renders_on_a_fresh_session(runs_dir):
-    from core.searchers import DEFAULT_METHOD
+    from core.search.searchers import DEFAULT_METHOD
 
     at = open_loop()
     assert at.title[0].value == "Loop" and not errors(at)
@@ -77,7 +77,7 @@ def test_loop_page_renders_on_a_fresh_session(runs_dir):
 
 
 def test_lookup_campaign_proposes_evaluates_and_shows_the_round(runs_dir):
-    from core.searchers import DEFAULT_METHOD
+    from core.search.searchers import DEFAULT_METHOD
 
     at = start_campaign(open_loop(), "cora-lookup", "lookup", method=DEFAULT_METHOD)
     path = runs_dir.parent / "campaigns" / "cora-lookup"
@@ -100,7 +100,7 @@ def test_lookup_campaign_proposes_evaluates_and_shows_the_round(runs_dir):
     assert len(history) == 303 and list(history["round"].value_counts().sort_index()) == [300, 3]
     assert any(b.key == "loop_download_history" for b in at.get("download_button"))
     # The status on disk agrees (the page only called core).
-    from core.campaign import Campaign
+    from core.campaign.campaign import Campaign
 
     assert Campaign.open(path).status().completed_rounds == 1
 
@@ -151,7 +151,7 @@ def test_external_campaign_ingest_bad_file_is_one_line_then_good_file_closes_the
 
 
 def test_weak_ranking_note_says_why_the_loop_helps():
-    from app.campaign_data import weak_ranking_note
+    from app.views.loop_data import weak_ranking_note
 
     assert weak_ranking_note(None, None) is None and weak_ranking_note(0.7, 0.9, 2) is None
     note = weak_ranking_note(0.12, None)
@@ -161,7 +161,7 @@ def test_weak_ranking_note_says_why_the_loop_helps():
 
 def test_build_page_warns_when_the_runs_heldout_spearman_is_low(runs_dir):
     from core.predictor import PredictorConfig, TrainConfig
-    from core.tables import load_table
+    from core.tables.validated import load_table
     from core.workflow import train_from_table
 
     out = runs_dir / "weak"

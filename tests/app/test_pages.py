@@ -31,7 +31,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 def trained_runs_dir(tmp_path_factory) -> Path:
     """A runs folder holding one tiny run on the default table (trained once for the module)."""
     from core.predictor import PredictorConfig, TrainConfig
-    from core.tables import load_table
+    from core.tables.validated import load_table
     from core.workflow import train_from_table
 
     path = tmp_path_factory.mktemp("trained") / "runs"

@@ -1,10 +1,10 @@
-"""app.training_queue: a bounded number of holders, waiting ones served in arrival order, leaving on cancel."""
+"""app.jobs.training_queue: a bounded number of holders, waiting ones served in arrival order, leaving on cancel."""
 from __future__ import annotations
 
 import threading
 import time
 
-from app.training_queue import TrainingSlots
+from app.jobs.training_queue import TrainingSlots
 
 
 def _until(condition, timeout: float = 10.0) -> None:

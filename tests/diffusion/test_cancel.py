@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from core.diffusion.gallery import parse_architectures
-from core.diffusion.pipeline import load_inputs, read_outputs, run_inpainting
+from core.diffusion.inpaint_inputs import load_inputs
+from core.diffusion.pipeline import read_outputs, run_inpainting
 from core.diffusion.sample_images import write_sample_set
 from core.diffusion.small_inpaint import inpaint
 from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.diffusion.pipeline import image_seed, read_outputs
+from core.diffusion.inpaint_inputs import image_seed
+from core.diffusion.pipeline import read_outputs
 from core.diffusion.sample_images import write_sample_set
 
 SMALL = '{"down0":"R-R-","mid":"R--","up1":"R-R-R-"}'

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from core.diffusion.small_model import TOY_CONFIG
-from core.diffusion.study import TOY_STUDY, export_study, inpaint_files, load_study, run_study
+from core.diffusion.study import TOY_STUDY, inpaint_files, run_study
+from core.diffusion.study_report import export_study, load_study
 
 
 def test_toy_study_writes_the_table(toy_study):

@@ -74,8 +74,8 @@ def test_ray_tasks_give_the_local_rows(ray_executor):
 
 
 def test_a_campaign_through_ray_has_the_local_history(ray_executor, tmp_path):
-    from core.campaign import Campaign
-    from core.tables import validate_table
+    from core.campaign.campaign import Campaign
+    from core.tables.validated import validate_table
 
     space = get_space("nasbench201")
     specs = some_specs("nasbench201", 16, seed=2)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.diffusion.pipeline import default_name, read_outputs
+from core.diffusion.run_architectures import default_name
+from core.diffusion.pipeline import read_outputs
 from core.diffusion.sample_images import write_sample_set
 from core.errors import InputError
 from core.evaluators import EVALUATORS, FIDEvaluator, evaluator_from_dict
@@ -140,7 +141,7 @@ def test_a_campaign_evaluated_by_fid_from_the_command_line(model_dir, photos, tm
     """`loop init --evaluator fid` then `loop run`: real inpainting + FID of each proposal."""
     import pandas as pd
 
-    from core.campaign import Campaign
+    from core.campaign.campaign import Campaign
     from tests.test_cli import assert_one_line_error, cli_in_process
 
     table = tmp_path / "sd.csv"

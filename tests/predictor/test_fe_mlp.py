@@ -1,6 +1,6 @@
 import torch
 
-from core.graph import FeatureSchema, FeatureSpec
+from core.features import FeatureSchema, FeatureSpec
 from core.predictor.fe_mlp import FeatureEmbedding
 
 SCHEMA = FeatureSchema((

@@ -4,8 +4,9 @@ import pytest
 
 from core import metrics
 from core.predictor.batching import EncodedGraphs
-from core.predictor.model import PredictorConfig
-from core.predictor.train import TrainConfig, predict_encoded, train_predictor
+from core.predictor.config import PredictorConfig
+from core.predictor.config import TrainConfig
+from core.predictor.train import predict_encoded, train_predictor
 from core.spaces import get_space
 
 

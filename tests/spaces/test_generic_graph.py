@@ -4,7 +4,7 @@ import json
 import pytest
 
 from core.errors import SpecError
-from core.graph import CATEGORICAL, NUMERIC
+from core.features import CATEGORICAL, NUMERIC
 from core.spaces import get_space
 from core.spaces.base import SearchSpace
 

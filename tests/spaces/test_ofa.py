@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from core.errors import InputError, SpecError
-from core.ofa_subnets import build_subnet, pinned_threads
+from core.spaces.ofa_subnets import build_subnet
+from core.model_measure import pinned_threads
 from core.spaces import get_space
-from core.spaces.ofa_common import RESOLUTIONS, SAMPLE_RESOLUTIONS, TOKENS
+from core.spaces.ofa_spec import RESOLUTIONS, SAMPLE_RESOLUTIONS
+from core.spaces.ofa_common import TOKENS
 from core.spaces.ofa_mbv3 import OFAMobileNetV3Space
 from core.spaces.ofa_pn import OFAProxylessSpace
 

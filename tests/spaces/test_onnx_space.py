@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper, save
 import numpy as np
 
 from core.errors import SpecError
-from core.graph import CATEGORICAL, NUMERIC
+from core.features import CATEGORICAL, NUMERIC
 from core.spaces import get_space
 from core.spaces.onnx_space import OnnxSpace, onnx_to_graph_spec
 

@@ -1,0 +1,138 @@
+"""The Inpainting page's study tab (app/views/inpainting.py): AutoBuild's SD experiment on the small
+SD-v1.4-layout inpainting model (:mod:`core.diffusion.study`): the summary next to the noise floor, the
+parameters / time / FID chart, the grid, and inpainting of the shown images with any architecture."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app import jobs
+from app.views.inpainting_job import inpaint_running
+from app.views.inpainting_outputs import MAX_COLUMNS
+from app.state import ROOT
+from core.diffusion.gallery import column_header, image_files, masked_view, parse_architectures
+from core.diffusion.pipeline import INPUTS_DIR
+from core.diffusion.study_report import load_study
+from core.errors import InputError
+
+STUDY_ENV = "AUTOBUILD_SD_STUDY_DIR"
+SMALL_MODEL_ENV = "AUTOBUILD_SD_SMALL_MODEL"
+
+
+def study_dir() -> Path:
+    value = os.environ.get(STUDY_ENV)
+    return Path(value).expanduser() if value else ROOT / "assets" / "sd_study"
+
+
+def small_model_dir() -> Path:
+    value = os.environ.get(SMALL_MODEL_ENV)
+    return Path(value).expanduser() if value else ROOT / "assets" / "sd_small_model"
+
+
+@st.cache_data(show_spinner=False)
+def cached_study(folder: str, stamp: float) -> dict | None:
+    return load_study(folder)
+
+
+def study_section() -> None:
+    folder = study_dir()
+    summary_file = folder / "summary.csv"
+    try:
+        study = cached_study(str(folder), summary_file.stat().st_mtime if summary_file.is_file() else 0.0)
+    except InputError as err:
+        st.error(str(err))
+        return
+    if study is None:
+        st.info(f"No finished study in `{folder}`. The study (68 random architectures of the small "
+                "SD-v1.4-layout model -> FID -> AutoBuild and exhaustive-search picks) is run on a GPU with "
+                "`benchmarks/train_sd_small.py` then `benchmarks/sd_experiment.py`; point "
+                f"`{STUDY_ENV}` at its output folder or copy it to `assets/sd_study`.")
+        return
+    protocol = study["study"].get("protocol", {})
+    if study["study"].get("label"):
+        st.warning(f"**{study['study']['label']}**", icon=":material/warning:")
+    st.warning("This study runs on a **small inpainting model with SD v1.4's U-Net block layout, trained here on "
+               f"{protocol.get('size', '?')} x {protocol.get('size', '?')} tiles of bundled photographs**. It is "
+               "not Stable Diffusion v1.4: compare rankings and the gap between the sets with the paper, never "
+               "the FID values.", icon=":material/science:")
+    results, summary = study["results"], study["summary"]
+    st.markdown("**Summary per set** (average and best FID; the paper's SD v1.4 values for the ranking only)")
+    st.dataframe(summary, hide_index=True, key="study_summary",
+                 column_config={"average_fid": st.column_config.NumberColumn("average FID", format="%.2f"),
+                                "best_fid": st.column_config.NumberColumn("best FID", format="%.2f"),
+                                "params": st.column_config.NumberColumn("mean params", format="%d"),
+                                "seconds_per_image": st.column_config.NumberColumn("s / image", format="%.4f")})
+    floor = study["noise_floor"]
+    seed_noise = floor.get("seed noise (largest FID change from the seed alone)")
+    if seed_noise is not None:
+        st.caption(f"Noise floor: the seed alone moves an FID by up to {seed_noise:.2f}; smaller gaps are noise. "
+                   f"Protocol: {', '.join(f'{k} {v}' for k, v in protocol.items())}.")
+    chart = results.assign(ms_per_image=results["seconds_per_image"] * 1000)
+    st.plotly_chart(px.scatter(chart, x="params", y="fid", color="set", size="ms_per_image", hover_name="name",
+                               labels={"params": "parameters", "fid": "FID", "ms_per_image": "ms / image"},
+                               title="Parameters, time per image and FID"), key="study_chart")
+    study_grid(Path(study["folder"]), results)
+
+
+def study_grid(folder: Path, results: pd.DataFrame) -> None:
+    present = list(dict.fromkeys(results["set"]))
+    default = [s for s in present if s.startswith(("AutoBuild", "ES"))] or present[:1]
+    chosen_sets = st.multiselect("Sets (columns)", present, default=default, key="study_sets")
+    names = list(results[results["set"].isin(chosen_sets)]["name"])[:MAX_COLUMNS]
+    originals = image_files(folder / INPUTS_DIR / "originals")
+    masks = image_files(folder / INPUTS_DIR / "masks")
+    stems = list(originals)
+    cols = st.columns(2)
+    per_page = int(cols[0].number_input("Images per page", 1, 50, 6, key="study_rows"))
+    pages = max(1, -(-len(stems) // per_page))
+    page = int(cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="study_page"))
+    shown = stems[(page - 1) * per_page: page * per_page]
+    extra = st.session_state.get("study_extra")
+    columns = [(column_header(n, results), image_files(folder / n)) for n in names]
+    if extra and extra["stems"] == shown:
+        columns.append((f"**{extra['label']}**  \nnew run", extra["images"]))
+    titles = ["**Original**", "**Masked**"] + [t for t, _ in columns]
+    for col, title in zip(st.columns(len(titles)), titles):
+        col.markdown(title)
+    for stem in shown:
+        row = [originals[stem], masked_view(originals[stem], masks.get(stem))] + [files.get(stem) for _, files in columns]
+        for col, img in zip(st.columns(len(row)), row):
+            if img is None:
+                col.caption("missing")
+            else:
+                col.image(img, width="stretch")
+    inpaint_shown(folder, results, shown, originals, masks)
+
+
+def inpaint_shown(folder: Path, results: pd.DataFrame, stems: list[str], originals: dict, masks: dict) -> None:
+    """Inpaint the images on this page with any architecture of the small model (a background job with
+    progress and Cancel)."""
+    model_dir = small_model_dir()
+    st.markdown("**Inpaint the shown images with another architecture**")
+    if not (model_dir / "model.safetensors").is_file():
+        st.info(f"The small model's weights are not in `{model_dir}` (set `{SMALL_MODEL_ENV}`), so new "
+                "architectures cannot be run here; the grid above shows the study's own outputs.")
+        return
+    running = inpaint_running()
+    with st.form("study_inpaint"):
+        options = ["full"] + list(results["name"])
+        choice = st.selectbox("Architecture", options, key="study_arch")
+        custom = st.text_input("... or an sd-unet spec (JSON)", "", key="study_spec")
+        submitted = st.form_submit_button("Inpaint the shown images", disabled=running)
+    if not submitted or running:
+        return
+    text = custom.strip() or ("full" if choice == "full" else results.set_index("name").loc[choice, "arch"])
+    try:
+        [arch] = parse_architectures([text], source="the spec field")
+        steps = json.loads((folder / "study.json").read_text())["config"]["steps"]
+    except (InputError, ValueError) as err:
+        st.error(str(err).splitlines()[0])
+        return
+    jobs.start_study_inpaint(str(model_dir), arch.spec, custom.strip() and arch.name or choice,
+                             [originals[s] for s in stems], [masks.get(s) for s in stems], int(steps), list(stems))
+    st.rerun()

@@ -1,0 +1,289 @@
+"""A campaign directory on disk: its settings, table, rounds, evaluations, log and lock
+(docs/design.md, "The loop"); the loop's steps are core/campaign/campaign.py.
+
+    DIR/campaign.json                   CampaignConfig: space, dataset, target, method, evaluator, seed
+    DIR/table.csv                       every evaluated architecture: arch, metric columns, round, source
+    DIR/rounds/NNN/run/                 the predictor trained at the start of round NNN (a run directory)
+    DIR/rounds/NNN/proposals.csv        the round's proposals: arch, predicted (target units)
+    DIR/rounds/NNN/evaluations.jsonl    one line per finished evaluation, appended as each finishes
+    DIR/rounds/NNN/closed.json          written when the round has a result for every proposal
+    DIR/log.jsonl                       what happened, one JSON event per line
+
+Every file is written whole and renamed into place, the evaluations file is appended and flushed
+one finished architecture at a time, and mutating operations hold an exclusive lock on
+``DIR/.lock``. Files a user may have edited are read size-bounded, with one line naming the file.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Self, Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from core.evaluators import ArchEvaluator, evaluator_from_dict
+from core.files.bounded_json import JsonInputError, load_json, load_json_object
+from core.search.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods
+from core.spaces import get_space
+from core.targets.target import evaluate_target, parse_target
+
+CAMPAIGN_FILE = "campaign.json"
+TABLE_FILE = "table.csv"
+LOG_FILE = "log.jsonl"
+ROUNDS_DIR = "rounds"
+FORMAT_VERSION = 1
+
+#: Bookkeeping columns of the campaign table (after ``arch`` and the metric columns).
+ROUND, SOURCE = "round", "source"
+INITIAL = "initial"
+UPLOADED = "uploaded"
+
+#: progress(message, done, total): training, proposing and each finished evaluation.
+CampaignProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """Everything a campaign needs to continue, stored in ``campaign.json``.
+
+    space, dataset: the search space (and benchmark dataset, for look-up evaluation); target: the
+    expression maximised; metric_columns: the metric columns every row carries; method: the
+    searcher that proposes (a key of core.search.searchers.SEARCHERS that can propose); evaluator: an
+    evaluator description (core.evaluators; ``external`` when the user evaluates); seed: training
+    and proposal randomness; epochs: predictor training epochs per round; settings: the searchers'.
+    """
+
+    space: str
+    target: str
+    metric_columns: tuple[str, ...]
+    evaluator: dict
+    dataset: str | None = None
+    method: str = DEFAULT_METHOD
+    seed: int = 0
+    epochs: int = 200
+    settings: SearchSettings = SearchSettings()
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        get_space(self.space)  # a one-line error for an unknown space
+        if self.method not in campaign_methods():
+            raise InputError(f"method {self.method!r} cannot propose for a campaign; choose from {campaign_methods()}")
+        parse_target(self.target, list(self.metric_columns))
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, not {self.seed!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise InputError(f"epochs must be a positive integer, not {self.epochs!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["metric_columns"] = list(self.metric_columns)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CampaignConfig":
+        data = dict(data)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise InputError(f"campaign format {data.get('format_version')!r} is not supported "
+                             f"(this version reads {FORMAT_VERSION})")
+        data["metric_columns"] = tuple(data["metric_columns"])
+        data["settings"] = SearchSettings(**data.get("settings", {}))
+        return cls(**data)
+
+
+class CampaignDir:
+    """A campaign directory's files: reading them, and the writes that close a round. The loop's
+    steps are core.campaign.campaign.Campaign, which derives from this."""
+
+    def __init__(self, path: Path, config: CampaignConfig) -> None:
+        self.path = path
+        self.config = config
+        self.space = get_space(config.space)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Self:
+        path = Path(path)
+        if not (path / CAMPAIGN_FILE).is_file() or not (path / TABLE_FILE).is_file():
+            raise InputError(f"{path} is not a campaign directory (no {CAMPAIGN_FILE} / {TABLE_FILE})")
+        where = path / CAMPAIGN_FILE
+        data = _read_json_object(where)
+        try:
+            config = CampaignConfig.from_dict(data)
+        except InputError as err:
+            raise InputError(f"{where}: {err}") from None
+        except (KeyError, TypeError, ValueError) as err:  # a hand-edited file: missing, unknown or mistyped keys
+            first = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
+            raise InputError(f"{where}: invalid campaign settings ({type(err).__name__}: {first})") from None
+        return cls(path, config)
+
+    # ------------------------------------------------------------------------- reading
+    def table(self) -> pd.DataFrame:
+        """Every evaluated architecture: ``arch``, the metric columns, ``round``, ``source``."""
+        return pd.read_csv(self.path / TABLE_FILE)
+
+    def evaluator(self) -> ArchEvaluator:
+        return evaluator_from_dict(self.config.evaluator)
+
+    def target_values(self, frame: pd.DataFrame | None = None) -> np.ndarray:
+        frame = self.table() if frame is None else frame
+        return evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns))).values
+
+    def round_dir(self, r: int) -> Path:
+        return self.path / ROUNDS_DIR / f"{r:03d}"
+
+    def rounds_started(self) -> list[int]:
+        root = self.path / ROUNDS_DIR
+        return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "proposals.csv").is_file())
+
+    def proposals(self, r: int) -> pd.DataFrame:
+        return pd.read_csv(self.round_dir(r) / "proposals.csv")
+
+    def outcomes(self, r: int) -> dict[str, dict[str, Any]]:
+        """The finished evaluations of round ``r``: spec -> {"metrics": {...}} or {"error": "..."}."""
+        path = self.round_dir(r) / "evaluations.jsonl"
+        found: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            for number, line in enumerate(_read_text(path).splitlines(), start=1):
+                try:
+                    record = load_json(line)
+                except JsonInputError:
+                    continue  # a line cut short by a crash: that evaluation is simply redone
+                if not (isinstance(record, dict) and isinstance(record.get("arch"), str) and
+                        (isinstance(record.get("metrics"), dict) or isinstance(record.get("error"), str))):
+                    raise InputError(f"{path} line {number}: not an evaluation record (a JSON object with "
+                                     f"'arch' and 'metrics' or 'error')")
+                found[record["arch"]] = record
+        return found
+
+    def open_round(self) -> int | None:
+        """The round whose proposals still await results, or None."""
+        started = self.rounds_started()
+        if not started:
+            return None
+        last = started[-1]
+        if (self.round_dir(last) / "closed.json").is_file():
+            return None
+        return last
+
+    def pending(self) -> list[str]:
+        """The open round's proposals that have no result yet (in proposal order)."""
+        return self._pending_in(self.open_round())
+
+    def _pending_in(self, r: int | None) -> list[str]:
+        if r is None:
+            return []
+        evaluated = set(self.table()["arch"].astype(str))
+        done = self.outcomes(r)
+        return [s for s in self.proposals(r)["arch"].astype(str) if s not in evaluated and s not in done]
+
+    def _round_method(self, r: int) -> str:
+        for line in _read_lines(self.path / LOG_FILE):
+            if line.get("event") == "proposed" and line.get("round") == r:
+                return str(line.get("method"))
+        return self.config.method
+
+    def _close_round(self, r: int, dropped: Sequence[str] = ()) -> None:
+        """Append the round's evaluated proposals to the table (skipping rows already there) and mark
+        the round closed."""
+        outcomes = self.outcomes(r)
+        evaluated = set(self.table()["arch"].astype(str))
+        method = self._round_method(r)
+        # In proposal order, whatever order the evaluations finished in (a Ray cluster's is random):
+        # the table's order decides the next predictor's training, so it must not depend on timing.
+        order = list(self.proposals(r)["arch"].astype(str))
+        rows = [{"arch": spec, **outcomes[spec]["metrics"], ROUND: r, SOURCE: f"proposed-by-{method}"}
+                for spec in order if "metrics" in outcomes.get(spec, {}) and spec not in evaluated]
+        if rows:
+            self._append_rows(pd.DataFrame(rows))
+        failed = sum(1 for o in outcomes.values() if "error" in o)
+        _write_json(self.round_dir(r) / "closed.json", {"round": r, "appended": len(rows), "failed": failed,
+                                                        "dropped": list(dropped), "time": _now()})
+        self._log("closed", round=r, appended=len(rows), failed=failed, dropped=len(dropped))
+
+    def _append_rows(self, rows: pd.DataFrame) -> None:
+        frame = pd.concat([self.table(), rows[["arch", *self.config.metric_columns, ROUND, SOURCE]]],
+                          ignore_index=True)
+        _write_frame(self.path / TABLE_FILE, frame)
+
+    def _log(self, event: str, **data: Any) -> None:
+        _append_line(self.path / LOG_FILE, _event(event, **data))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.path / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _event(event: str, **data: Any) -> dict[str, Any]:
+    return {"time": _now(), "event": event, **data}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=2))
+    os.replace(partial, path)
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_csv(partial, index=False)
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        return
+    for line in _read_text(path).splitlines():
+        try:
+            record = load_json(line)
+        except JsonInputError:
+            continue  # a line cut short by a crash
+        if isinstance(record, dict):
+            yield record
+
+
+#: Largest campaign.json read (a real one is under a kilobyte).
+MAX_CONFIG_BYTES = 1024**2
+#: Largest evaluations.jsonl / log.jsonl read (a line per evaluation or event).
+MAX_LINES_BYTES = 256 * 1024**2
+
+
+def _read_text(path: Path, limit: int = MAX_LINES_BYTES) -> str:
+    """A campaign file a user may have edited, size-bounded; one line naming it when unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"{path}: {size:,} bytes is over the {limit:,} byte limit")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object file (``campaign.json``), size- and depth-bounded."""
+    return load_json_object(path, max_bytes=MAX_CONFIG_BYTES, what="settings")

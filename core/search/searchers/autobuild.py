@@ -1,0 +1,107 @@
+"""AutoBuild as searchers: the paper's one-shot build, its build-in-rounds variants, and the reduced
+space handed to evolution ("augmenting NAS"). See core/search/rounds.py for why the round variants exist.
+
+    autobuild         one predictor on the N labelled -> build from the best modules -> evaluate
+                      the top ``extra`` built (the paper's method; cells scored by their sink)
+    autobuild-graph   the same with cells scored by the graph embedding's hop-L norm
+    autobuild-rounds  rounds of retrain -> build -> evaluate the best-ranked unevaluated built ones
+    autobuild-local   rounds that evaluate the best-ranked reduced-space members one mutation from the
+                      10 best evaluated
+    autobuild+evo     N/2 labelled -> reduced space -> evolution inside it (benchmark only)
+
+As proposers, ``autobuild`` and ``autobuild-rounds`` propose the same thing (one round of the build),
+``autobuild-local`` its local acquisition: a campaign is the rounds. The round helpers live in
+core/search/rounds.py, with the sequential form they came from.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core.building.config import BuildConfig
+from core.building.builder import build_architectures
+from core.errors import InputError
+from core.search.history import History, Trainer
+from core.runs.run import Run
+from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
+from core.search.rounds import RoundsConfig, autobuild_rounds, near_the_best, unevaluated_built
+from core.search.searchers.base import SearchResult, Searcher, evaluate_all, require_support
+from core.search.searchers.predictor import shared_run
+from core.spaces.base import SearchSpace
+
+def _require(run: Run | None, name: str) -> Run:
+    if run is None:
+        raise InputError(f"method {name!r} needs a trained run")
+    return run
+
+
+class AutoBuildSearcher(Searcher):
+    name = "autobuild"
+    description = "AutoBuild (paper, one shot): build from the best modules of one predictor"
+    needs_run = True
+    cell_score = "sink"
+
+    def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        build = BuildConfig(k=self.settings.k, cell_score=self.cell_score)
+        return unevaluated_built(_require(run, self.name), history, n, build)[:n]
+
+    def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        evaluate_all(oracle, labelled, progress)
+        run = shared_run({} if shared is None else shared, train, list(labelled), [oracle(s) for s in labelled])
+        # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
+        built = build_architectures(run, BuildConfig(top=self.settings.extra * 4, k=self.settings.k,
+                                                     cell_score=self.cell_score)).built["arch"]
+        evaluate_all(oracle, built, progress)
+        return SearchResult(list(oracle.history), oracle.best(), [run])
+
+
+class AutoBuildGraphSearcher(AutoBuildSearcher):
+    name = "autobuild-graph"
+    description = "AutoBuild one shot, cells scored by the graph embedding's hop-L norm"
+    cell_score = "graph"
+
+
+class AutoBuildRoundsSearcher(AutoBuildSearcher):
+    name = "autobuild-rounds"
+    description = "AutoBuild in rounds: retrain, build, evaluate the best-ranked unevaluated built ones"
+    acquire = "top"
+
+    def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        require_support(self, space)
+        half = list(labelled)[: len(labelled) // 2]
+        config = RoundsConfig(self.settings.rounds, BuildConfig(k=self.settings.k), acquire=self.acquire, seed=seed)
+        runs = autobuild_rounds(oracle, half, train, config, progress=progress)
+        return SearchResult(list(oracle.history), oracle.best(), runs)
+
+
+class AutoBuildLocalSearcher(AutoBuildRoundsSearcher):
+    name = "autobuild-local"
+    description = "AutoBuild in rounds, evaluating reduced-space members one mutation from the best"
+    acquire = "local"
+    needs_sampling = True
+
+    def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        require_support(self, space)
+        ranked = unevaluated_built(_require(run, self.name), history, n, BuildConfig(k=self.settings.k))
+        return near_the_best(space, history, ranked, n, np.random.default_rng(seed))[:n]
+
+
+class AutoBuildEvoSearcher(Searcher):
+    name = "autobuild+evo"
+    description = "AutoBuild's reduced space searched by regularized evolution (benchmark only)"
+    needs_run = True
+    proposes = False
+    needs_sampling = True
+
+    def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
+               shared: dict | None = None) -> SearchResult:
+        require_support(self, space)
+        half = list(labelled)[: len(labelled) // 2]
+        evaluate_all(oracle, half, progress)
+        run = train(half, [oracle(s) for s in half], 0)
+        reduced = build_architectures(run, BuildConfig(top=1, k=self.settings.k)).reduced_specs
+        reduced = [s for s in reduced if s in oracle.table.index] or list(oracle.table.index)
+        regularized_evolution(space, oracle, seed, pool=reduced, initial=reduced[: min(20, len(reduced))],
+                              progress=progress)
+        return SearchResult(list(oracle.history), oracle.best(), [run])

@@ -1,0 +1,222 @@
+"""Campaigns (core/campaign/campaign.py): the loop on the planted space, ingesting the user's results, and
+resuming after kill -9 without losing or repeating an evaluation."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.campaign.campaign import Campaign
+from core.errors import InputError
+from core.evaluators import EVALUATORS, ArchEvaluator
+from core.search.searchers import SearchSettings
+from core.spaces import get_space
+from core.tables.validated import validate_table
+from tests.planted import planted_target
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = SearchSettings(population=10, sample_size=3, candidates=6)
+
+
+class PlantedEvaluator(ArchEvaluator):
+    """Evaluates the planted space's noise-free target (test only)."""
+
+    name = "test-planted"
+
+    @property
+    def space_name(self):
+        return "test-planted"
+
+    def metrics(self):
+        return ("y",)
+
+    def evaluate_one(self, spec):
+        return {"y": planted_target(spec)}
+
+    def to_dict(self):
+        return {"name": self.name}
+
+
+@pytest.fixture(autouse=True)
+def planted_evaluator(monkeypatch):
+    monkeypatch.setitem(EVALUATORS, PlantedEvaluator.name, PlantedEvaluator)
+
+
+def planted_table(n=12, seed=0):
+    space = get_space("test-planted")
+    # Start from the worse half of the space, so there is something to find.
+    specs = [s for s in space.sample_distinct(60, np.random.default_rng(seed)) if planted_target(s) <= 0][:n]
+    return validate_table(pd.DataFrame({"arch": specs, "y": [planted_target(s) for s in specs]}), space,
+                          source="planted.csv")
+
+
+def planted_campaign(path, method="autobuild-guided", evaluator=PlantedEvaluator()):
+    return Campaign.create(path, planted_table(), "y", method=method, evaluator=evaluator, epochs=30,
+                           settings=SETTINGS)
+
+
+def test_the_loop_finds_the_planted_optimum_with_new_valid_proposals(tmp_path):
+    campaign = planted_campaign(tmp_path / "c")
+    assert campaign.run(3, 6) == 3
+    status = campaign.status()
+    table = campaign.table()
+    space = get_space("test-planted")
+    assert [r.round for r in status.rounds] == [0, 1, 2, 3] and status.completed_rounds == 3
+    assert table["arch"].is_unique and all(space.canonical(s) == s for s in table["arch"])
+    assert list(table["source"].unique()) == ["initial", "proposed-by-autobuild-guided"]
+    best = [r.best_so_far for r in status.rounds]
+    assert best == sorted(best)  # best so far never decreases
+    assert status.pick["target"] == 4.0  # four "good" layers: the planted optimum
+    assert status.rounds[-1].spearman is not None
+    # Each round's proposals are written down, with what the round's predictor said of them.
+    proposals = campaign.proposals(1)
+    assert len(proposals) == 6 and proposals["predicted"].notna().all()
+
+
+def test_a_pending_round_blocks_the_next_and_can_be_dropped(tmp_path):
+    campaign = planted_campaign(tmp_path / "c", method="random")
+    campaign.propose(4)
+    with pytest.raises(InputError, match="round 1 has 4 proposal"):
+        campaign.propose(4)
+    campaign.propose(4, drop_pending=True)
+    assert campaign.open_round() == 2 and len(campaign.pending()) == 4
+    assert json.loads((campaign.round_dir(1) / "closed.json").read_text())["dropped"]
+
+
+def test_ingest_takes_the_users_results_and_refuses_bad_rows_all_at_once(tmp_path):
+    campaign = planted_campaign(tmp_path / "c", method="random", evaluator=None)  # evaluated by the user
+    with pytest.raises(InputError, match="evaluated outside the tool"):
+        campaign.run(1, 4)
+    proposals = list(campaign.propose(4)["arch"])
+    evaluated = campaign.table()["arch"].iloc[0]
+    never = next(s for s in get_space("test-planted").enumerate() if s not in proposals
+                 and s not in set(campaign.table()["arch"]))
+    bad = pd.DataFrame({"arch": [proposals[0], evaluated, never, proposals[1]], "y": [1.0, 0.0, 2.0, np.nan]})
+    path = tmp_path / "results.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        campaign.ingest(path)
+    message = str(err.value)
+    assert "\n" not in message and "results.csv" in message
+    assert "already evaluated" in message and "never proposed" in message and "row 4" in message
+    assert len(campaign.table()) == 12  # nothing appended
+
+    good = pd.DataFrame({"arch": proposals[:2], "y": [planted_target(s) for s in proposals[:2]]})
+    good.to_csv(path, index=False)
+    assert campaign.ingest(path) == 2 and len(campaign.pending()) == 2
+    pd.DataFrame({"arch": proposals[2:] + [never], "y": [0.0, 0.0, 1.0]}).to_csv(path, index=False)
+    assert campaign.ingest(path, allow_unproposed=True) == 3
+    assert campaign.open_round() is None  # every proposal answered: the round closed
+    sources = campaign.table().set_index("arch")["source"]
+    assert sources[never] == "uploaded" and sources[proposals[0]] == "proposed-by-random"
+    with pytest.raises(InputError, match="no column"):
+        pd.DataFrame({"arch": [never]}).to_csv(path, index=False)
+        campaign.ingest(path)
+
+
+def test_a_campaign_is_written_whole_and_refuses_what_it_cannot_do(tmp_path):
+    with pytest.raises(InputError, match="cannot propose"):
+        planted_campaign(tmp_path / "a", method="autobuild+evo")
+    assert not (tmp_path / "a").exists()
+    planted_campaign(tmp_path / "b")
+    with pytest.raises(InputError, match="already exists"):
+        planted_campaign(tmp_path / "b")
+    with pytest.raises(InputError, match="not a campaign directory"):
+        Campaign.open(tmp_path)
+
+
+def cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "core", "loop", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, env=env)
+
+
+def test_kill_9_mid_campaign_then_status_and_run_resume_without_losing_or_repeating(tmp_path):
+    table = tmp_path / "init.csv"
+    space = get_space("nasbench201")
+    specs = space.sample_distinct(20, np.random.default_rng(0))
+    space.metrics_table().set_index("arch").loc[specs, ["baseline_accuracy"]].reset_index().to_csv(table, index=False)
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    for out in (killed, whole):
+        result = cli("init", "--space", "nasbench201", "--dataset", "cifar10", "--table", table,
+                     "--target", "baseline_accuracy", "--out", out, "--epochs", 10)
+        assert result.returncode == 0, result.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "core", "loop", "run", "--campaign", str(killed), "--rounds", "3",
+                                "--n", "4"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    # Kill once round 1 is closed and round 2 trained (on a starved machine the campaign may get further).
+    while not (killed / "rounds" / "002" / "run" / "config.json").is_file() and process.poll() is None:
+        assert time.time() < deadline, "round 2 never started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    status = cli("status", "--campaign", killed)
+    assert status.returncode == 0, status.stderr
+    completed = Campaign.open(killed).status().completed_rounds  # 1, or more if the campaign outran the kill
+    assert f"{20 + 4 * completed} architectures" in status.stdout
+    if completed < 3:
+        resumed = cli("run", "--campaign", killed, "--rounds", 3 - completed, "--n", 4)
+        assert resumed.returncode == 0, resumed.stderr
+    assert cli("run", "--campaign", whole, "--rounds", 3, "--n", 4).returncode == 0
+    done, reference = Campaign.open(killed), Campaign.open(whole)
+    assert len(done.table()) == 32 and done.table()["arch"].is_unique
+    assert done.table().equals(reference.table())  # nothing lost, nothing repeated, same proposals
+    for r in (1, 2, 3):
+        lines = (done.round_dir(r) / "evaluations.jsonl").read_text().splitlines()
+        assert len(lines) == 4  # each architecture evaluated exactly once
+
+
+def test_loop_command_errors_are_one_line(tmp_path):
+    result = cli("status", "--campaign", tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a campaign directory" in result.stderr
+    result = cli("init", "--space", "nasbench201", "--table", ROOT / "sample_data" / "nasbench201_cifar10_300.csv",
+                 "--target", "bogus", "--out", tmp_path / "c")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "bogus" in result.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_campaign_makes_the_benchmarks_autobuild_loop_trial(tmp_path):
+    # What the benchmark reports for autobuild-loop is what a user's campaign does, evaluation for evaluation.
+    from core.predictor.config import TrainConfig
+    from core.search.baselines import LookupOracle
+    from core.search.searchers import get_searcher
+    from core.workflow import train_from_table
+    from tests.planted import planted_lookup
+
+    space = get_space("test-planted")
+    labelled = [s for s in space.sample_distinct(40, np.random.default_rng(7)) if planted_target(s) <= 0][:10]
+    settings = SearchSettings(population=10, sample_size=3, candidates=6, rounds=2)
+
+    def train(specs, values, r):
+        table = validate_table(pd.DataFrame({"arch": specs, "y": values}), space, source="t")
+        return train_from_table(table, "y", tmp_path / f"bench{r}",
+                                train_config=TrainConfig(epochs=30, val_fraction=0.0, seed=0, eval_every=30)).run
+
+    oracle = LookupOracle(planted_lookup(), "y", "y", budget=24)
+    get_searcher("autobuild-loop", settings).search(space, oracle, 0, train, labelled)
+    initial = validate_table(pd.DataFrame({"arch": labelled, "y": [planted_target(s) for s in labelled]}), space,
+                             source="planted.csv")
+    campaign = Campaign.create(tmp_path / "c", initial, "y", evaluator=PlantedEvaluator(), epochs=30,
+                               settings=settings)
+    campaign.run(2, 7)
+    assert list(campaign.table()["arch"]) == [s for s, _, _ in oracle.history]
+
+
+def test_a_round_run_left_by_an_interrupted_attempt_is_retrained_when_rows_came_since(tmp_path):
+    campaign = planted_campaign(tmp_path / "c")
+    stale = campaign._round_run(1, campaign.table())  # trained, then the attempt died before proposing
+    assert stale.config.rows == 12
+    extra = next(s for s in get_space("test-planted").enumerate() if s not in set(campaign.table()["arch"]))
+    path = tmp_path / "more.csv"
+    pd.DataFrame({"arch": [extra], "y": [planted_target(extra)]}).to_csv(path, index=False)
+    assert campaign.ingest(path, allow_unproposed=True) == 1
+    campaign.propose(3)
+    assert Campaign.open(campaign.path)._round_run(1, campaign.table()).config.rows == 13
