@@ -28,17 +28,17 @@ def restore() -> None:
         return
     from core.errors import InputError
 
-    from app import state
+    from app import state, table_cache
 
     from app import jobs
 
     table_name = params.get(TABLE_PARAM)
-    bundled = {p.name: p for p in state.bundled_tables()}
+    bundled = {p.name: p for p in table_cache.bundled_tables()}
     if table_name in bundled and state.TABLE not in st.session_state:
         space, dataset = state.infer_space_dataset(table_name)
         if space:
             try:
-                state.set_table(state.bundled_table(str(bundled[table_name]), space), table_name, dataset)
+                state.set_table(table_cache.bundled_table(str(bundled[table_name]), space), table_name, dataset)
                 st.session_state["ab_source_kind"] = "Bundled sample"  # the Data page's choices show it
                 st.session_state["ab_bundled"] = table_name
             except InputError:  # the shipped table no longer validates: keep the default
@@ -82,13 +82,13 @@ def mirror() -> None:
     """Write the session's current choices into the URL (removing those it no longer has)."""
     if "app.state" not in sys.modules:  # no page has loaded the state yet: nothing chosen
         return
-    from app import state
+    from app import state, table_cache
     from app import jobs
     label = st.session_state.get(state.TABLE_LABEL)
     run = st.session_state.get(state.RUN)
     job = jobs.session_job(jobs.JOB)
     wanted = {
-        TABLE_PARAM: label if label in {p.name for p in state.bundled_tables()} else None,
+        TABLE_PARAM: label if label in {p.name for p in table_cache.bundled_tables()} else None,
         TARGET_PARAM: st.session_state.get(state.TARGET),
         RUN_PARAM: run.rsplit("/", 1)[-1] if run else None,
         JOB_PARAM: job.id if job is not None and not job.finished else None,

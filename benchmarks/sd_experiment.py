@@ -26,7 +26,8 @@ from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, load_model
 import pandas as pd
 
 from core.diffusion.small_train import CARD
-from core.diffusion.study import TOY_STUDY, run_study
+from core.diffusion.study import run_study
+from core.diffusion.study_config import TOY_STUDY
 from core.diffusion.study_config import StudyConfig
 from core.diffusion.study_report import export_study, report_markdown
 

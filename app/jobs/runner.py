@@ -20,7 +20,7 @@ import streamlit as st
 
 from core.errors import Cancelled, InputError
 
-from app import state
+from app import messages, state
 from app.jobs.training_queue import TrainingSlots
 
 #: Environment variable bounding concurrent training jobs per server (default: half the CPU cores, at least 1).
@@ -170,10 +170,10 @@ def _run(job: Job, work: Callable[[Job], Any], slots: TrainingSlots | None,
             on_failure()
     except Exception as err:  # noqa: BLE001 - the page must stay alive whatever happens in the thread
         if isinstance(err, InputError):  # the only user error: its message is the whole story
-            job.error = state.one_line(err)
+            job.error = messages.one_line(err)
         else:  # a bug: log the traceback for the developer, one line for the user
-            state.LOG.exception("%s job %s failed with an internal error", job.kind, job.id)
-            job.error = state.internal_error_line(job.kind, err)
+            messages.LOG.exception("%s job %s failed with an internal error", job.kind, job.id)
+            job.error = messages.internal_error_line(job.kind, err)
         job.status = "failed"
         if on_failure:
             on_failure()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import run_cache, state, widgets
+from app import run_cache, state, table_cache, widgets
 
 from app import jobs
 from app.views.loop_data import WEAK_SPEARMAN  # one line for "too weak to build from" on both pages
@@ -53,7 +53,7 @@ def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
     true_columns = [c for c in built.columns if c.startswith("true_")]
     dataset = run.dataset or (run.space.datasets[0] if run.space.datasets else None)
     if true_columns and dataset:
-        background = state.lookup_table(run.space.name, dataset)
+        background = table_cache.lookup_table(run.space.name, dataset)
         points = built.rename(columns={c: c[len("true_"):] for c in true_columns})
         metrics = [c[len("true_"):] for c in true_columns]
         name = f"{run.space.name}/{dataset} (all {len(background):,})"

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app import run_cache, state, widgets
+from app import messages, run_cache, state, widgets
 from core.errors import InputError
 from core.runs.comparison import runs_table
 from core.scoring.disagreement import module_disagreement
@@ -94,7 +94,7 @@ def disagreement_section(table: pd.DataFrame, paths: dict[str, str]) -> None:
             result = cached_disagreement(path_a, run_cache.run_stamp(path_a), path_b, run_cache.run_stamp(path_b),
                                          int(hop))
     except InputError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     cols = st.columns(3)
     cols[0].metric("Agreement (Spearman of scores)", "n/a" if result.agreement != result.agreement
@@ -131,7 +131,7 @@ def render() -> None:
     try:
         table = cached_runs_table(keyed)
     except InputError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     runs_section(table)
     disagreement_section(table, {r.path.name: str(r.path) for r in available})

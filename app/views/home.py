@@ -27,10 +27,10 @@ def spaces_overview() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def samples_overview() -> pd.DataFrame:
-    from app import state
+    from app import state, table_cache
 
     rows = []
-    for path in state.bundled_tables():
+    for path in table_cache.bundled_tables():
         space, dataset = state.infer_space_dataset(path.name)
         frame = pd.read_csv(path, nrows=0)
         with path.open() as handle:

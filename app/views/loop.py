@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state, widgets
+from app import messages, state, widgets
 
 from app import jobs
 from app.views.loop_data import (best_so_far_chart, campaign_label, campaigns, current_round, round_frame,
@@ -74,7 +74,7 @@ def new_campaign_form() -> None:
         submitted = st.form_submit_button("Start campaign", type="primary", icon=":material/rocket_launch:")
     if not submitted:
         return
-    out_name = state.safe_run_name(name) if name.strip() else auto_campaign_name(table.space_name, dataset, target)
+    out_name = messages.safe_run_name(name) if name.strip() else auto_campaign_name(table.space_name, dataset, target)
     if not out_name:
         st.error("the campaign name needs at least one letter or digit")
         return
@@ -84,7 +84,7 @@ def new_campaign_form() -> None:
         out = Campaign.create(out, keep_columns(table, kept), target, dataset=dataset, method=method,
                               evaluator=evaluator, seed=int(seed), epochs=int(epochs), unique=not name.strip()).path
     except (InputError, EvaluationError) as err:  # bad names, targets, options
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     left_out = [c for c in table.metric_columns if c not in kept]
     st.session_state[state.CAMPAIGN] = str(out)
@@ -221,7 +221,7 @@ def show_campaign(campaign: Campaign, job) -> None:
         values = target_of(campaign, table)
         automatic = campaign.evaluator().automatic
     except (InputError, EvaluationError, OSError) as err:
-        st.error(f"{campaign.path}: {state.one_line(err)}")
+        st.error(f"{campaign.path}: {messages.one_line(err)}")
         return
     config = campaign.config
     st.caption(f"`{config.space}`" + (f"/{config.dataset}" if config.dataset else "") + f" · target `{config.target}`"

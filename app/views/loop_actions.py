@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state
+from app import messages, state
 
 from app import jobs
 from core.campaign.campaign import Campaign
@@ -82,10 +82,10 @@ def upload_controls(campaign: Campaign, busy: bool) -> None:
     try:
         appended = campaign.ingest(data, name=upload.name, allow_unproposed=allow)
     except (InputError, EvaluationError) as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     except Exception as err:  # noqa: BLE001 - a file the readers choke on is the file's problem: one line
-        st.error(f"{upload.name}: could not be read ({type(err).__name__}: {state.one_line(err)})")
+        st.error(f"{upload.name}: could not be read ({type(err).__name__}: {messages.one_line(err)})")
         return
     st.session_state["ab_loop_upload_counter"] = counter + 1
     left = len(campaign.pending())

@@ -11,7 +11,7 @@ from core.search.searchers import DEFAULT_METHOD, SEARCHERS, campaign_methods
 from core.spaces import get_space
 from core.tables.validated import ValidatedTable, validate_table
 
-from app import state
+from app import messages, table_cache
 
 #: What the method select box shows; the default (best on benchmarks/results/build_quality_*.md) first,
 #: the paper's straight build second.
@@ -56,7 +56,7 @@ def make_evaluator(choice: str, table: ValidatedTable, dataset: str | None, devi
     latency table, a column a benchmark lacks) are left out of the campaign rather than refused."""
     columns = list(table.metric_columns)
     if choice == "lookup":
-        available = set(state.lookup_table(table.space_name, dataset).columns)
+        available = set(table_cache.lookup_table(table.space_name, dataset).columns)
         kept = [c for c in columns if c in available]
         if not kept:
             raise InputError(f"the {table.space_name}/{dataset} benchmark has none of the table's metric columns "
@@ -81,5 +81,5 @@ def auto_campaign_name(space: str, dataset: str | None, target: str) -> str:
     """A readable name: space, dataset, target and the second it was asked for. Two campaigns started in
     the same second share it, so it is created with ``Campaign.create(..., unique=True)``, which claims
     ``name-2``, ``name-3``, ... (core.campaign.campaign.claim_campaign_dir)."""
-    slug = state.safe_run_name(target)[:24] or "target"
+    slug = messages.safe_run_name(target)[:24] or "target"
     return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"

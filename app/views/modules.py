@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import run_cache, state, widgets
+from app import messages, run_cache, state, widgets
 from core import viz
 from core.errors import InputError
 from core.runs.run import Run
@@ -140,7 +140,7 @@ def render() -> None:
         with st.spinner("Scoring modules..."):
             scores = run_cache.module_scores(path, stamp)
     except InputError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     hop, shown = ranking_section(scores, run.hops)
     charts(scores, hop, shown)

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import run_cache, state, widgets
+from app import messages, run_cache, state, widgets
 
 from app import jobs
 from core import viz
@@ -125,10 +125,10 @@ def _start_training(table: ValidatedTable, target: str, dataset: str | None, v: 
                                    batch_size=int(v["batch_size"]), eval_every=1 if epochs <= 50 else 5,
                                    min_steps=int(v["min_steps"]))
     except ValueError as err:
-        st.error(state.one_line(err))
+        st.error(messages.one_line(err))
         return
     explicit = bool(name.strip())
-    run_name = state.safe_run_name(name) if explicit else auto_run_name(table.space_name, dataset, target)
+    run_name = messages.safe_run_name(name) if explicit else auto_run_name(table.space_name, dataset, target)
     if not run_name:
         st.error("the run name needs at least one letter or digit")
         return
@@ -165,7 +165,7 @@ def raised_epochs_note(rows: int, epochs, val_fraction, seed, batch_size, min_st
 def auto_run_name(space: str, dataset: str | None, target: str) -> str:
     """A readable name: space, dataset, target and the second it was asked for; ``claim_run_dir`` adds
     ``-2``, ``-3`` ... when another session (or process) took the same one in that second."""
-    slug = state.safe_run_name(target)[:24] or "target"
+    slug = messages.safe_run_name(target)[:24] or "target"
     return f"{space}-{dataset or 'table'}-{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 

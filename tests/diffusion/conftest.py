@@ -94,7 +94,8 @@ def text2img_model_dir(tmp_path_factory) -> Path:
 def toy_study(tmp_path_factory):
     """A finished toy study and the toy model it ran (shared with the page test)."""
     from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, save_model
-    from core.diffusion.study import TOY_STUDY, run_study
+    from core.diffusion.study import run_study
+    from core.diffusion.study_config import TOY_STUDY
 
     root = tmp_path_factory.mktemp("sd-study")
     torch.manual_seed(0)

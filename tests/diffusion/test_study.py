@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from core.diffusion.small_model import TOY_CONFIG
-from core.diffusion.study import TOY_STUDY, inpaint_files, run_study
+from core.diffusion.study import inpaint_files, run_study
+from core.diffusion.study_config import TOY_STUDY
 from core.diffusion.study_report import export_study, load_study
 
 
