@@ -14,13 +14,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app import state
+from core.runs.listing import RunSummary, list_runs
 from core.runs.loading import CONFIG_FILE
 from core.runs.run import Run
-from core.runs.listing import RunSummary, list_runs
 from core.tables.validated import ValidatedTable, validate_table
 from core.targets.target import evaluate_target
-
-from app import state
 
 #: Largest space the Build page scores exhaustively in the page itself (bigger: the CLI command).
 EXHAUSTIVE_IN_PAGE = 100_000

@@ -26,16 +26,14 @@ def restore() -> None:
     params = st.query_params
     if not any(key in params for key in PARAMS):
         return
+    from app import jobs, state, table_cache
     from core.errors import InputError
-
-    from app import state, table_cache
-
-    from app import jobs
+    from core.tables.file_names import infer_space_dataset
 
     table_name = params.get(TABLE_PARAM)
     bundled = {p.name: p for p in table_cache.bundled_tables()}
     if table_name in bundled and state.TABLE not in st.session_state:
-        space, dataset = state.infer_space_dataset(table_name)
+        space, dataset = infer_space_dataset(table_name)
         if space:
             try:
                 state.set_table(table_cache.bundled_table(str(bundled[table_name]), space), table_name, dataset)
@@ -57,10 +55,9 @@ def restore() -> None:
 def _restore_target(expression: str) -> None:
     """Make ``expression`` the target if it fits the table, and set the Data page's target widgets to
     show it (a metric column, a negated one, else an expression)."""
+    from app import state
     from core.errors import InputError
     from core.targets.target import parse_target
-
-    from app import state
 
     table = state.current_table()
     try:
@@ -82,8 +79,7 @@ def mirror() -> None:
     """Write the session's current choices into the URL (removing those it no longer has)."""
     if "app.state" not in sys.modules:  # no page has loaded the state yet: nothing chosen
         return
-    from app import state, table_cache
-    from app import jobs
+    from app import jobs, state, table_cache
     label = st.session_state.get(state.TABLE_LABEL)
     run = st.session_state.get(state.RUN)
     job = jobs.session_job(jobs.JOB)

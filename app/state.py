@@ -22,7 +22,6 @@ from core.spaces import get_space
 from core.tables.validated import ValidatedTable
 from core.targets.target import parse_target
 
-
 ROOT, DEFAULT_TABLE = table_cache.ROOT, table_cache.DEFAULT_TABLE
 DEFAULT_SPACE = "nasbench-graph"
 DEFAULT_DATASET = "cora"

@@ -6,12 +6,9 @@ from typing import Callable
 
 import streamlit as st
 
+from app import jobs, run_cache, state
 from core.runs.run import Run
 from core.tables.validated import ValidatedTable
-
-from app import run_cache, state
-
-from app import jobs
 
 #: Where the pages are, relative to app/main.py (for st.page_link).
 TRAIN_PAGE = "views/train.py"

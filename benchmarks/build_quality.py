@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS, METHODS, BenchmarkConfig
-from core.search.benchmark import BenchmarkResult, Trial, markdown_report, run_benchmark
 from core.predictor.config import PredictorConfig  # noqa: E402
-
+from core.search.benchmark import BenchmarkResult, Trial, markdown_report, run_benchmark
+from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS
+from core.search.benchmark_config import METHODS, BenchmarkConfig
 
 VARIANTS = """Variants: `autobuild` is the straight method (N labelled, one predictor, build, the built
 ones evaluated; cells scored by the sink readout); `autobuild-graph` scores cells by the graph

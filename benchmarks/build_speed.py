@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from core.building import pool as cell_pool  # noqa: E402
-from core.building.config import BuildConfig  # noqa: E402
 from core.building.builder import build_architectures  # noqa: E402
+from core.building.config import BuildConfig  # noqa: E402
+from core.building.units import root_scores  # noqa: E402
 from core.gc_pause import cycle_collector_paused  # noqa: E402
 from core.predictor import PredictorConfig, TrainConfig  # noqa: E402
 from core.predictor.batching import EncodedGraphs  # noqa: E402
@@ -39,7 +40,6 @@ from core.runs.run import Run  # noqa: E402
 from core.scoring.modules import node_scores  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 from core.tables.validated import load_table  # noqa: E402
-from core.building.units import root_scores  # noqa: E402
 from core.workflow import train_from_table  # noqa: E402
 
 IMPORTS = time.perf_counter() - START

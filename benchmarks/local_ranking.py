@@ -23,9 +23,9 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from core.search.benchmark_config import BENCHMARK_DATASETS, BenchmarkConfig  # noqa: E402
-from core.search.benchmark import train_in_memory  # noqa: E402
 from core.building.pool import CellPool  # noqa: E402
+from core.search.benchmark import train_in_memory  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS, BenchmarkConfig  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 
 READOUTS = ("sink", "graph", "head")

@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.building.config import BuildConfig  # noqa: E402
 from core.building.builder import build_architectures  # noqa: E402
+from core.building.config import BuildConfig  # noqa: E402
 from core.predictor import TrainConfig  # noqa: E402
 from core.scoring.modules import score_modules  # noqa: E402
 from core.spaces import get_space  # noqa: E402

@@ -24,8 +24,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS, BenchmarkConfig  # noqa: E402
 from core.search.benchmark import Lookup, run_method, train_in_memory  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS  # noqa: E402
+from core.search.benchmark_config import BenchmarkConfig
 from core.search.pick import PICK_RULES, pick  # noqa: E402
 
 

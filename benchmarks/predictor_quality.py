@@ -28,8 +28,14 @@ from sklearn.feature_extraction import DictVectorizer  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
 
 from core import metrics  # noqa: E402
+from core.predictor import (  # noqa: E402
+    EncodedGraphs,
+    PredictorConfig,
+    TrainConfig,
+    predict_encoded,
+    train_predictor,
+)
 from core.search.benchmark_config import BENCHMARK_DATASETS as DATASETS  # noqa: E402
-from core.predictor import EncodedGraphs, PredictorConfig, TrainConfig, predict_encoded, train_predictor  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 
 TEST_SIZE = 2000

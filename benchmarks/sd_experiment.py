@@ -20,15 +20,13 @@ import re
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, load_model
-import pandas as pd
-
 from core.diffusion.small_train import CARD
 from core.diffusion.study import run_study
-from core.diffusion.study_config import TOY_STUDY
-from core.diffusion.study_config import StudyConfig
+from core.diffusion.study_config import TOY_STUDY, StudyConfig
 from core.diffusion.study_report import export_study, report_markdown
 
 

@@ -12,7 +12,11 @@ import argparse
 import time
 
 from core.diffusion.small_model import TOY_CONFIG, SmallModelConfig
-from core.diffusion.small_train import SmallTrainConfig, default_device, train_small_model
+from core.diffusion.small_train import (
+    SmallTrainConfig,
+    default_device,
+    train_small_model,
+)
 
 
 def main() -> None:

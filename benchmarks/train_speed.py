@@ -25,7 +25,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core import metrics  # noqa: E402
-from core.predictor import EncodedGraphs, PredictorConfig, TrainConfig, predict_encoded, train_predictor  # noqa: E402
+from core.predictor import (  # noqa: E402
+    EncodedGraphs,
+    PredictorConfig,
+    TrainConfig,
+    predict_encoded,
+    train_predictor,
+)
 from core.spaces import get_space  # noqa: E402
 
 

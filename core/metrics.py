@@ -22,7 +22,9 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     x, y = _pair(a, b)
     if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
-    from scipy import stats  # here: scipy.stats takes ~0.5 s to import, and a build never ranks
+    from scipy import (
+        stats,  # here: scipy.stats takes ~0.5 s to import, and a build never ranks
+    )
 
     return float(stats.spearmanr(x, y).statistic)
 

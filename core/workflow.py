@@ -18,9 +18,9 @@ import pandas as pd
 from core import metrics as M
 from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
-from core.predictor.config import PredictorConfig
+from core.predictor.config import PredictorConfig, TrainConfig
+from core.predictor.ensemble import COLLAPSE_SPEARMAN
 from core.predictor.train import EpochReport, predict_encoded, train_predictor
-from core.predictor.config import TrainConfig
 from core.runs.config import RunConfig
 from core.runs.run import Run, check_run_out, save_run
 from core.spaces import get_space
@@ -91,6 +91,7 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
         "best_epoch": result.best_epoch,
         "restored_best": result.restored_best,
         "train_seconds": result.seconds,
+        "members": result.members,
         "history": result.history,
     }
     frame = table.frame.iloc[kept].reset_index(drop=True)
@@ -133,6 +134,30 @@ def restored_weights_note(metrics: dict[str, Any]) -> str:
     return f"The best validation epoch's weights were restored (epoch {best} of {metrics['epochs_run']}{at})."
 
 
+def members_note(metrics: dict[str, Any]) -> str:
+    """A sentence on the ensemble's members and the collapse guard: how many, which hops no member could
+    rank (collapsed: train-split norm Spearman below 0.5 for every member), and which members were left
+    out of which hops or predictions; empty for a run recorded before ensembles."""
+    members = metrics.get("members")
+    if not isinstance(members, dict) or not isinstance(members.get("count"), int):
+        return ""
+    parts = [f"{members['count']} member(s)"]
+    collapsed = members.get("collapsed_hops") or []
+    if collapsed:
+        parts.append(f"COLLAPSED at hop(s) {collapsed}: no member's embedding norms rank the training targets "
+                     f"there (Spearman < {COLLAPSE_SPEARMAN}), so those hops' module scores are not to be trusted")
+    left_out = []
+    for k, (hops, head) in enumerate(zip(members.get("hop_used") or [], members.get("head_used") or [])):
+        dropped = [h for h, used in enumerate(hops) if not used and h not in collapsed]
+        if dropped:
+            left_out.append(f"member {k} at hop(s) {dropped}")
+        if not head:
+            left_out.append(f"member {k}'s predictions (tied on most rows)")
+    if left_out:
+        parts.append("left out after collapsing: " + ", ".join(left_out))
+    return "; ".join(parts) + "."
+
+
 def format_summary(run: Run, metrics: dict[str, Any]) -> str:
     """A one-screen text summary of a trained run for the terminal."""
     held = metrics["heldout"]
@@ -153,6 +178,7 @@ def format_summary(run: Run, metrics: dict[str, Any]) -> str:
         f"  Spearman {f(held['spearman'])}   Kendall tau {f(held['kendall_tau'])}   MAE {f(held['mae'])}"
         f"   precision@{held['k']} {f(held['precision_at_k'])}",
         f"  hop-norm Spearman  {hops}",
+        *([f"ensemble   {members_note(metrics)}"] if members_note(metrics) else []),
     ]
     return "\n".join(lines)
 

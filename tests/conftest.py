@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.predictor.config import PredictorConfig
-from core.predictor.config import TrainConfig
+from core.predictor.config import PredictorConfig, TrainConfig
 from core.tables.validated import load_table
 from core.workflow import train_from_table
 

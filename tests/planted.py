@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.graph import ArchGraph
 from core.features import FeatureSchema, FeatureSpec
 from core.files.bounded_json import load_json
+from core.graph import ArchGraph
 from core.spaces import register_space
 from core.spaces.base import UnitCandidate, parse_error
 from core.spaces.capabilities import EnumerableSpace, SamplingSpace, UnitSpace
@@ -102,8 +102,7 @@ def planted_lookup() -> pd.DataFrame:
 def small_trainer(workdir, trained_on: list[int]):
     """A Trainer (core.search.rounds) for the planted space: a small, short, seeded training per call,
     each saved under ``workdir``; records how many labelled architectures each call saw."""
-    from core.predictor.config import PredictorConfig
-    from core.predictor.config import TrainConfig
+    from core.predictor.config import PredictorConfig, TrainConfig
     from core.tables.validated import validate_table
     from core.workflow import train_from_table
 

@@ -227,8 +227,8 @@ def _onnx_zip(tmp_path: Path, rows: list[str], crc_error: bool = False) -> bytes
 
 
 def _upload(tmp_path: Path, data: bytes):
-    from core.spaces.onnx_upload import extract_onnx_zip
     from core.files.table_io import read_table
+    from core.spaces.onnx_upload import extract_onnx_zip
     from core.tables.validated import validate_table
 
     upload = extract_onnx_zip(data, "upload.zip", root=tmp_path / "uploads")

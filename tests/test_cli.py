@@ -210,8 +210,8 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     assert "Best baseline_accuracy in space: **94.07**" in report
     assert "of the 10 best by baseline_accuracy: 93.93" in report
     # Each row ranks its pick's selection value in the space: 94.07 is the best cell, in the top 0.01 %.
-    from core.search.benchmark_config import BenchmarkConfig
     from core.search.benchmark import BenchmarkResult, Lookup
+    from core.search.benchmark_config import BenchmarkConfig
     lookup = Lookup.of(BenchmarkConfig(space="nasbench201"))
     ranked = BenchmarkResult(BenchmarkConfig(space="nasbench201"), "cifar10", lookup.select, lookup.report, 94.07, 94.07,
                              select_sorted=np.sort(lookup.table[lookup.select].to_numpy()))

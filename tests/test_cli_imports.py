@@ -51,8 +51,8 @@ def test_top_level_help_leaves_torch_unimported():
 
 def test_names_spelled_out_for_the_help_match_their_sources():
     # The help texts name these without importing the modules that define them.
-    from core.search.benchmark_config import METHODS
     from core.diffusion.fid import CACHE_ENV
+    from core.search.benchmark_config import METHODS
     from core.search.searchers import SEARCHERS
 
     assert METHODS == tuple(SEARCHERS)

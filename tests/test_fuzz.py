@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from core.errors import InputError
 from core.files.bounded_json import load_json
-from core.spaces import get_space, space_names
 from core.files.table_io import read_table
+from core.spaces import get_space, space_names
 from core.tables.validated import validate_table
 from core.targets.target import evaluate_target, parse_target
 

@@ -4,7 +4,13 @@ import pytest
 
 from core.errors import InputError
 from core.tables.validated import load_table, validate_table
-from core.workflow import (format_summary, predict_table, quality, restored_weights_note, train_from_table)
+from core.workflow import (
+    format_summary,
+    predict_table,
+    quality,
+    restored_weights_note,
+    train_from_table,
+)
 from tests.conftest import SAMPLE
 
 

@@ -9,12 +9,19 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from app.jobs.runner import (
+    BASELINE_JOB,
+    BUILD_JOB,
+    INPAINT_JOB,
+    JOB,
+    LOOP_JOB,
+    Job,
+    start_job,
+    stopping,
+)
 from core.errors import InputError
 from core.runs.names import release_run_dir
 from core.tables.validated import ValidatedTable
-
-from app.jobs.runner import (
-    BASELINE_JOB, BUILD_JOB, INPAINT_JOB, JOB, LOOP_JOB, Job, start_job, stopping)
 
 
 def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
@@ -43,10 +50,9 @@ def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", li
 
     ``readout``: a ``core.building.builder.UNIT_HOPS`` key for spaces with units, a ``CELL_SCORES`` key otherwise
     ("" for the defaults); ``limits``: core.building.constraints.Constraint objects."""
-    from core.building.config import CELL_SCORES, UNIT_HOPS, BuildConfig
-    from core.building.builder import build_architectures
-
     from app.run_cache import load_run
+    from core.building.builder import build_architectures
+    from core.building.config import CELL_SCORES, UNIT_HOPS, BuildConfig
 
     job = Job(id=uuid.uuid4().hex, kind="build", label=Path(path).name, key=(path, stamp, top, k, readout, limits))
     settings = ({"unit_hop": readout} if readout in UNIT_HOPS
@@ -69,10 +75,9 @@ def start_baseline(path: str, stamp: float, top: int) -> Job:
     """The run's regression head's top ``top`` over its whole space, in a thread
     (``core.building.head_top.head_top``, with the looked-up true metrics of
     ``core.building.builder.with_lookup``); Cancel stops it after the batch in flight. Job id goes to ``BASELINE_JOB``."""
-    from core.building.lookup import with_lookup
-    from core.building.head_top import head_top
-
     from app.run_cache import load_run
+    from core.building.head_top import head_top
+    from core.building.lookup import with_lookup
 
     job = Job(id=uuid.uuid4().hex, kind="baseline", label=Path(path).name, key=(path, stamp, top))
 

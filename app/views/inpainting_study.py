@@ -12,10 +12,15 @@ import plotly.express as px
 import streamlit as st
 
 from app import jobs
+from app.state import ROOT
 from app.views.inpainting_job import inpaint_running
 from app.views.inpainting_outputs import MAX_COLUMNS
-from app.state import ROOT
-from core.diffusion.gallery import column_header, image_files, masked_view, parse_architectures
+from core.diffusion.gallery import (
+    column_header,
+    image_files,
+    masked_view,
+    parse_architectures,
+)
 from core.diffusion.pipeline import INPUTS_DIR
 from core.diffusion.study_report import load_study
 from core.errors import InputError

@@ -17,17 +17,34 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import messages, state, widgets
-
-from app import jobs
-from app.views.loop_data import (best_so_far_chart, campaign_label, campaigns, current_round, round_frame,
-                               round_run_spearman, rounds_frame, target_of, weak_ranking_note)
-from app.views.loop_actions import (evaluate_controls, external_controls, propose_controls,
-                                  upload_controls)
-from app.views.loop_setup import (auto_campaign_name, evaluator_options, keep_columns,
-                                make_evaluator, method_label, method_options)
-from core.campaign.files import ROUND, SOURCE
+from app import jobs, messages, state, widgets
+from app.views.loop_actions import (
+    evaluate_controls,
+    external_controls,
+    propose_controls,
+    upload_controls,
+)
+from app.views.loop_data import (
+    best_so_far_chart,
+    campaign_label,
+    campaigns,
+    current_round,
+    round_frame,
+    round_run_spearman,
+    rounds_frame,
+    target_of,
+    weak_ranking_note,
+)
+from app.views.loop_setup import (
+    auto_campaign_name,
+    evaluator_options,
+    keep_columns,
+    make_evaluator,
+    method_label,
+    method_options,
+)
 from core.campaign.campaign import Campaign
+from core.campaign.files import ROUND, SOURCE
 from core.campaign.status import CampaignStatus
 from core.errors import InputError
 from core.evaluators import EvaluationError

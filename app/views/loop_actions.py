@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import messages, state
-
-from app import jobs
+from app import jobs, messages, state
 from core.campaign.campaign import Campaign
 from core.campaign.status import CampaignStatus
 from core.errors import InputError

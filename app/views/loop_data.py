@@ -8,14 +8,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.campaign.files import CAMPAIGN_FILE, ROUND
+from app import state
 from core.campaign.campaign import Campaign
+from core.campaign.files import CAMPAIGN_FILE, ROUND
 from core.campaign.status import CampaignStatus
 from core.errors import InputError
 from core.runs.listing import list_runs
 from core.targets.target import evaluate_target, parse_target
-
-from app import state
 
 #: Below this Spearman a predictor's ranking is too weak to choose architectures by (the issue's line:
 #: at ~0.3 a one-shot build is no better than random picks on the benchmarks).

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 
+from app import messages, table_cache
 from core.errors import InputError
 from core.evaluators import ExternalEvaluator, LookupEvaluator, MeasureEvaluator
 from core.evaluators.measure import MEASURED_COLUMNS
 from core.search.searchers import DEFAULT_METHOD, SEARCHERS, campaign_methods
 from core.spaces import get_space
 from core.tables.validated import ValidatedTable, validate_table
-
-from app import messages, table_cache
 
 #: What the method select box shows; the default (best on benchmarks/results/build_quality_*.md) first,
 #: the paper's straight build second.

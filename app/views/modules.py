@@ -9,6 +9,7 @@ from app import messages, run_cache, state, widgets
 from core import viz
 from core.errors import InputError
 from core.runs.run import Run
+from core.scoring.modules import ORDER_RULE, RELIABLE
 
 ALL = "(all)"
 
@@ -21,7 +22,6 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
         hop = state.select("Hop", list(range(hops + 1)), "ab_mod_hop", 1 if hops >= 1 else 0,
                            help="A hop-h module is a node plus its ancestors up to h edges away.")
     ranking = scores.ranking(hop).copy()
-    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
     ranking["unit"] = ranking["description"].str.split(" <- ").str[0]
     with cols[1]:
         units = sorted(ranking["unit"].unique())
@@ -29,26 +29,59 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
                                 placeholder="all units")
     with cols[2]:
         text = st.text_input("Filter descriptions", key="ab_mod_text", placeholder="e.g. gcn <- gat")
+    trust_notes(scores.reliability, hop)
     shown = ranking
     if chosen:
         shown = shown[shown["unit"].isin(chosen)]
     if text.strip():
         shown = shown[shown["description"].str.contains(text.strip(), case=False, regex=False)]
+    members = int(ranking["members"].iloc[0]) if len(ranking) else 1
     st.dataframe(
         # No std column: a module's score is the same in every architecture (its L-hop neighbourhood is the
-        # module), so core's std_score is 0 in every row.
-        shown[["rank", "description", "unit", "mean_score", "count", "architectures", "mean_target",
-               "signature"]],
+        # module), so core's std_score is 0 in every row; the spread shown is the members'.
+        shown[["rank", "description", "unit", "mean_score", "member_low", "member_high", "architectures",
+               "mean_target", "members_top10", "count", "signature"]],
         hide_index=True, height=300, key="ranking_table",
         column_config={
-            "mean_score": st.column_config.NumberColumn("mean score", format="%.3f"),
-            "mean_target": st.column_config.NumberColumn("mean target", format="%.4g"),
+            "mean_score": st.column_config.NumberColumn("score", format="%.3f",
+                                                        help="the run's standardised module score"),
+            "member_low": st.column_config.NumberColumn("members' low", format="%.3f",
+                                                        help="the lowest of the ensemble members' own scores"),
+            "member_high": st.column_config.NumberColumn("members' high", format="%.3f",
+                                                         help="the highest of the ensemble members' own scores"),
+            "architectures": st.column_config.NumberColumn("n", help="architectures holding the module"),
+            "mean_target": st.column_config.NumberColumn("mean target", format="%.4g",
+                                                         help="the table's own mean target of those architectures"),
+            "members_top10": st.column_config.NumberColumn(
+                f"top 10 in (of {members})", help="in how many members' own top 10 the module is"),
             "description": st.column_config.TextColumn("module", width="large"),
         })
-    st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}; click a column header to sort. Scores are "
-               "standardised with the run's hop moments, so hops are comparable; a module scores the same in every "
-               "architecture that has it.")
+    st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}, in ranking order: {ORDER_RULE} (so a module "
+               "seen once cannot outrank one seen fifty times). Scores are standardised, so hops are comparable; a "
+               "module scores the same in every architecture that has it.")
     return hop, shown
+
+
+def trust_notes(reliability: pd.DataFrame, hop: int) -> None:
+    """Every hop's badge, and for the chosen hop what it rests on and what to do when it is weak."""
+    colours = {"reliable": "green", "weak": "orange", "collapsed": "red"}
+    st.markdown(" ".join(f":{colours[row.badge]}-badge[hop {row.hop}: {row.badge}]"
+                         for row in reliability.itertuples()))
+    row = reliability.iloc[hop]
+    figures = []
+    if np.isfinite(row["heldout_norm_spearman"]):
+        figures.append(f"held-out norm Spearman {row['heldout_norm_spearman']:.2f}")
+    if np.isfinite(row["member_agreement"]):
+        figures.append(f"the members share {row['member_agreement']:.0%} of their top 10")
+    basis = ", ".join(figures) or "no held-out figures"
+    if row["badge"] == "collapsed":
+        st.error(f"Hop {hop} collapsed: no member's embedding norms ranked the training targets here ({basis}). "
+                 "Read the mean target column, not the score.")
+    elif row["badge"] == "weak":
+        st.warning(f"Hop {hop} is weak ({basis}; both should reach {RELIABLE}): the table's own mean target "
+                   "column is the safer guide here.")
+    else:
+        st.caption(f"Hop {hop} is reliable: {basis}.")
 
 
 def charts(scores, hop: int, shown: pd.DataFrame) -> None:

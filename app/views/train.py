@@ -15,15 +15,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import messages, run_cache, state, widgets
-
-from app import jobs
+from app import jobs, messages, run_cache, state, widgets
 from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
-from core.runs.run import Run
 from core.runs.names import RunNameTaken, claim_run_dir
+from core.runs.run import Run
 from core.tables.validated import ValidatedTable
-from core.workflow import restored_weights_note
+from core.workflow import members_note, restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
 TRAIN_FIELDS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
@@ -215,6 +213,11 @@ def result_card(run: Run) -> None:
         restored = restored_weights_note(metrics)
         st.caption(f"Held out: {metrics.get('heldout_split', 'validation')} split, {held.get('rows', '?')} "
                    f"architectures, in the target's own units. {restored}")
+        note = members_note(metrics)
+        if "COLLAPSED" in note or "left out" in note:
+            st.warning(f"Ensemble: {note}")
+        elif note:
+            st.caption(f"Ensemble: {note}")
         cols = st.columns(2)
         with cols[0]:
             st.plotly_chart(viz.hop_spearman_bars(held.get("hop_norm_spearman", [])), key="hop_bars")

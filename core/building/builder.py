@@ -12,8 +12,8 @@ from typing import Callable
 from core.building.config import BuildConfig, BuildResult
 from core.building.lookup import add_lookup
 from core.building.modules import build_from_modules
-from core.runs.run import Run
 from core.building.units import build_from_units
+from core.runs.run import Run
 
 Progress = Callable[[str, float], None]
 

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from core.building.constraints import Constraint, satisfied
-from core.errors import InputError
 from core.building.lookup import lookup_table
+from core.errors import InputError
 from core.runs.run import Run
 
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from core.building.config import BuildConfig, BuildResult
-from core.building.pool import pool_for
 from core.building.constraints import satisfied
 from core.building.lookup import lookup_table
+from core.building.pool import pool_for
 from core.runs.run import Run
 from core.spaces.base import SearchSpace
 

@@ -14,9 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from core.building.config import MAX_POOL, BuildConfig
+from core.features import FeatureSchema
 from core.gc_pause import cycle_collector_paused
 from core.graph import ArchGraph
-from core.features import FeatureSchema
 from core.predictor.batching import EncodedGraphs
 from core.runs.run import Run
 from core.scoring.modules import node_scores

@@ -30,25 +30,44 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+# Re-exported: callers import the directory format, the status and the name claim from here.
+from core.campaign.files import (
+    CAMPAIGN_FILE,
+    INITIAL,
+    LOG_FILE,
+    ROUND,
+    ROUNDS_DIR,
+    SOURCE,
+    TABLE_FILE,
+    UPLOADED,
+    CampaignConfig,
+    CampaignDir,
+    CampaignProgress,
+    _append_line,
+    _event,
+    _write_frame,
+    _write_json,
+)
+from core.campaign.names import claim_campaign_dir
+from core.campaign.status import CampaignStatus, campaign_status
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
+from core.files.table_io import read_table
 from core.runs.loading import CONFIG_FILE
-from core.runs.run import Run
 from core.runs.names import release_run_dir
-from core.search.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods, get_searcher, require_support
+from core.runs.run import Run
 from core.search.history import History
+from core.search.searchers import (
+    DEFAULT_METHOD,
+    SearchSettings,
+    campaign_methods,
+    get_searcher,
+    require_support,
+)
 from core.spaces import get_space
 from core.tables.validated import ValidatedTable, validate_table
-from core.files.table_io import read_table
 from core.targets.target import evaluate_target, parse_target
-# Re-exported: callers import the directory format, the status and the name claim from here.
-from core.campaign.files import (
-    CAMPAIGN_FILE, INITIAL, LOG_FILE, ROUND, ROUNDS_DIR,
-    SOURCE, TABLE_FILE, UPLOADED, CampaignConfig, CampaignDir, CampaignProgress, _append_line, _event,
-    _write_frame, _write_json)
-from core.campaign.names import claim_campaign_dir
-from core.campaign.status import CampaignStatus, campaign_status
 
 
 class Campaign(CampaignDir):

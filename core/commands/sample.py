@@ -19,9 +19,9 @@ import pandas as pd
 
 from core.commands import arg_types
 from core.errors import InputError
-from core.tables.sampling import sample_benchmark
-from core.spaces import get_space, space_names
 from core.files.table_io import check_output_table, write_table
+from core.spaces import get_space, space_names
+from core.tables.sampling import sample_benchmark
 
 HELP = "write a table of N distinct random architectures with shipped metrics or measured latency"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
 HELP = "rank modules per hop by their standardised embedding-norm score"
 
 
@@ -16,10 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.runs.run import Run
-    from core.scoring.modules import score_modules
+    from core.errors import InputError
     from core.files.table_io import check_output_table, write_table
-    from core.tables.validated import load_table
+    from core.runs.run import Run
+    from core.scoring.modules import ORDER_RULE, score_modules
     from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
@@ -27,16 +26,64 @@ def run(args: argparse.Namespace) -> int:
     if args.table is None:
         frame = trained.table()
         graphs = [trained.space.to_graph(a) for a in frame["arch"]]
-        targets = evaluate_target(frame, trained.target).values
     else:
-        table = load_table(args.table, trained.space, metric_columns=[])
-        graphs, targets = table.graphs, None
+        frame, graphs = _scored_table(args.table, trained)
+    targets = None
+    if set(trained.config.target_columns) <= set(frame.columns):
+        try:
+            values = evaluate_target(frame, trained.target)
+            targets = values.values  # NaN where a row's target is not finite: those rows add no mean target
+        except InputError as err:
+            print(f"note: no mean_target column ({err})")
+    elif args.table is not None:
+        missing = sorted(set(trained.config.target_columns) - set(frame.columns))
+        print(f"note: no mean_target column: {args.table} has no usable target column(s) {missing}")
     scores = score_modules(trained, graphs, targets)
     write_table(scores.rankings, out)
+    print(f"order: {ORDER_RULE if targets is not None else ORDER_RULE.split(';')[0] + ' (no targets: model only)'}")
     for hop in range(trained.hops + 1):
         top = scores.ranking(hop).head(args.show)
-        print(f"hop {hop}: {len(scores.ranking(hop))} modules")
+        trust = scores.reliability.iloc[hop]
+        print(f"hop {hop}: {len(scores.ranking(hop))} modules, {trust.badge} ({_trust(trust)})")
         for row in top.itertuples():
-            print(f"  {row.mean_score:+.2f} ± {row.std_score:.2f}  n={row.count:<6d} {row.description}")
+            target = "" if row.mean_target != row.mean_target else f" target {row.mean_target:.4g}"
+            print(f"  #{row.rank:<3d} {row.mean_score:+.2f} [{row.member_low:+.2f}, {row.member_high:+.2f}]  "
+                  f"n={row.architectures:<5d}{target}  top10 in {row.members_top10}/{row.members}  {row.description}")
+    unreliable = scores.reliability.loc[~scores.reliability["reliable"], "hop"].tolist()
+    if unreliable:
+        print(f"hops {unreliable}: weak or collapsed rankings; the table's own mean_target column is the safer "
+              "guide there")
     print(f"wrote {len(scores.rankings)} module rows to {out}")
     return 0
+
+
+def _scored_table(path: str, trained):
+    """(frame, graphs) of ``path`` in the run's space, with the target's columns when ``path`` has them all
+    as valid numbers (for ``mean_target``), else with its architectures only (and a note why)."""
+    from core.errors import TableError
+    from core.files.table_io import read_table
+    from core.tables.validated import validate_table
+
+    raw = read_table(path)
+    columns = list(trained.config.target_columns)
+    wanted = columns if set(columns) <= set(raw.columns) else []
+    try:
+        table = validate_table(raw, trained.space, source=path, metric_columns=wanted, base_dir=Path(path).parent)
+    except TableError as err:
+        if not wanted:
+            raise
+        print(f"note: no mean_target column: the target's columns of {path} are not all valid numbers "
+              f"({str(err)[:200]})")
+        table = validate_table(raw, trained.space, source=path, metric_columns=[], base_dir=Path(path).parent)
+    return table.frame, table.graphs
+
+
+def _trust(row) -> str:
+    parts = []
+    if row.heldout_norm_spearman == row.heldout_norm_spearman:
+        parts.append(f"held-out norm Spearman {row.heldout_norm_spearman:.2f}")
+    if row.member_agreement == row.member_agreement:
+        parts.append(f"members' top-10 agreement {row.member_agreement:.0%}")
+    if row.collapsed:
+        parts.append("every member collapsed here")
+    return ", ".join(parts) or "no held-out figures"

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.search.benchmark_config import METHODS, BenchmarkConfig
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
+from core.search.benchmark_config import METHODS, BenchmarkConfig
 
 HELP = "run one search method on a shipped benchmark and write its evaluation history and pick"
 
@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.spaces import get_space
     from core.files.table_io import check_output_table, write_table
+    from core.spaces import get_space
 
     space = get_space(args.space)
     if not space.has_lookup:
@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
                                  methods=(args.method,))
     except ValueError as err:
         raise InputError(str(err)) from None
-    from core.search.benchmark import Lookup, run_method  # torch and PyG: only once the arguments hold
+    from core.search.benchmark import (  # torch and PyG: only once the arguments hold
+        Lookup,
+        run_method,
+    )
 
     torch_threads.apply(args)
     lookup = Lookup.of(config)

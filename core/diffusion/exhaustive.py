@@ -11,9 +11,10 @@ from typing import Callable, Collection, Iterable
 
 import pandas as pd
 
-from core.errors import InputError
 from core.building.head_top import Predict, top_by_prediction
+from core.errors import InputError
 from core.spaces import get_space
+
 
 def exhaustive_top(predict: Predict, n: int = 4, *, space: str = "sd-unet", specs: Iterable[str] | None = None,
                    maximize: bool = True, exclude: Collection[str] = (), batch_size: int = 8192,

@@ -15,11 +15,16 @@ import pandas as pd
 from PIL import Image
 
 from core.diffusion.inception import IMAGE_SUFFIXES
-from core.diffusion.run_architectures import Architecture, architectures_from_table, check_names, default_name
+from core.diffusion.run_architectures import (
+    Architecture,
+    architectures_from_table,
+    check_names,
+    default_name,
+)
 from core.errors import InputError
+from core.files.table_io import read_table
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE
-from core.files.table_io import read_table
 
 
 def image_files(folder: Path) -> dict[str, Path]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from core.diffusion.inception import IMAGE_SUFFIXES
 from core.diffusion.images import open_image
+from core.diffusion.inception import IMAGE_SUFFIXES
 from core.errors import InputError
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from core.diffusion.inception import IMAGE_SUFFIXES
 from core.diffusion.inpaint_inputs import InpaintInput, image_seed
-from core.diffusion.run_architectures import (Architecture, check_names)
+from core.diffusion.run_architectures import Architecture, check_names
 from core.diffusion.unet_arch import apply_architecture
 from core.errors import Cancelled, InputError
 from core.files.bounded_json import load_json_object

@@ -38,7 +38,6 @@ from core.diffusion.inception import extract_features
 from core.diffusion.photo_tiles import evaluation_set, to_image, to_tensor
 from core.diffusion.small_inpaint import inpaint
 from core.diffusion.small_model import SmallInpaintModel
-from core.diffusion.unet_arch import apply_architecture
 from core.diffusion.study_config import StudyConfig
 from core.diffusion.study_report import (
     FULL_SET,
@@ -47,6 +46,7 @@ from core.diffusion.study_report import (
     report_markdown,
     summarize,
 )
+from core.diffusion.unet_arch import apply_architecture
 from core.errors import InputError
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, SPACE
@@ -140,8 +140,8 @@ def _train_predictor(rows: pd.DataFrame, out: Path, config: StudyConfig):
 
 
 def _exhaustive(run, config: StudyConfig, exclude: set[str]) -> list[str]:
-    from core.diffusion.exhaustive import exhaustive_top
     from core.building.head_top import head_top
+    from core.diffusion.exhaustive import exhaustive_top
 
     if config.exhaustive_pool is None:
         return list(head_top(run, config.n_pick)["arch"])
@@ -157,8 +157,8 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
               log: Log = print, label: str = "") -> pd.DataFrame:
     """Run (or resume) the whole study into ``out``; returns the summary table. ``label`` (e.g. "toy model
     trained 5 minutes on a CPU") is stored in ``study.json`` and shown above the study wherever it appears."""
-    from core.building.config import BuildConfig
     from core.building.builder import build_architectures
+    from core.building.config import BuildConfig
 
     out = Path(out)
     study = Study(model, out, config, log)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 import pandas as pd
 
-from core.errors import InputError
-
 from core.diffusion.study_config import StudyConfig
+from core.errors import InputError
 
 #: What the paper reports on SD v1.4 (average / best FID) per kind of set, shown for the ranking only.
 PAPER = {"random": (22.13, 10.54), "es": (10.82, 10.29), "autobuild": (10.13, 9.96)}

@@ -5,8 +5,13 @@ One interface (:class:`core.evaluators.base.ArchEvaluator`), one file per evalua
 """
 from __future__ import annotations
 
-from core.evaluators.base import (ArchEvaluator, EvaluationBatch, EvaluationError, evaluate_safely,
-                                  evaluator_from_dict)
+from core.evaluators.base import (
+                                  ArchEvaluator,
+                                  EvaluationBatch,
+                                  EvaluationError,
+                                  evaluate_safely,
+                                  evaluator_from_dict,
+)
 from core.evaluators.external import ExternalEvaluator
 from core.evaluators.fid import FIDEvaluator
 from core.evaluators.lookup import LookupEvaluator

@@ -23,8 +23,13 @@ from typing import Any, Callable, Iterator, Sequence
 import pandas as pd
 
 from core.errors import InputError
-from core.evaluators.base import (ArchEvaluator, EvaluationBatch, EvaluationProgress, evaluate_safely,
-                                  evaluator_from_dict)
+from core.evaluators.base import (
+    ArchEvaluator,
+    EvaluationBatch,
+    EvaluationProgress,
+    evaluate_safely,
+    evaluator_from_dict,
+)
 
 #: One finished evaluation: (spec, metric row or None, one-line error or None).
 Outcome = tuple[str, "dict[str, float] | None", "str | None"]

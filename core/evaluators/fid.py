@@ -195,7 +195,12 @@ class FIDEvaluator(ArchEvaluator):
 
     def _inpaint_and_measure(self, spec: str, name: str) -> float:
         """Inpaint into a private folder, measure FID there, then move the results into ``out``."""
-        from core.diffusion.fid import FIDResult, frechet_distance, image_set_features, write_fid_record
+        from core.diffusion.fid import (
+            FIDResult,
+            frechet_distance,
+            image_set_features,
+            write_fid_record,
+        )
         from core.diffusion.pipeline import INPUTS_DIR, run_inpainting
         from core.diffusion.run_architectures import Architecture
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.evaluators.base import ArchEvaluator, EvaluationError
 from core.errors import InputError
+from core.evaluators.base import ArchEvaluator, EvaluationError
 from core.spaces import get_space
 
 #: Columns a space's ``measure`` returns that are numbers (it also returns ``device``).

@@ -22,7 +22,6 @@ import pyarrow as pa
 from core.errors import TableError
 from core.files.bounded_json import JsonInputError, load_json, reject_duplicate_keys
 
-
 ARCH = "arch"
 
 #: Extensions and the reader each one uses (longest suffix first, so ``.csv.gz`` wins over ``.gz``).

@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from core.graph import ArchGraph
 from core.features import FeatureSchema
+from core.graph import ArchGraph
 
 #: Graphs with at most this many nodes are batched densely (padded [B, n, n] adjacency); larger ones
 #: use the sparse PyG path, whose cost grows with the edges rather than with n squared.

@@ -17,6 +17,10 @@ GNN_NAMES = ("gatv2", "graphconv", "gin")
 #: allocate tens of GB (the GNN's weights grow with width squared).
 MAX_WIDTH = 1024
 
+#: Ensemble members a run trains by default (docs/decisions.md gives the measured trade-off) and at most.
+DEFAULT_MEMBERS = 5
+MAX_MEMBERS = 32
+
 
 @dataclass(frozen=True)
 class PredictorConfig:
@@ -28,7 +32,9 @@ class PredictorConfig:
     (benchmarks/results/predictor_quality.md has both). width: node embedding size of every layer; layers: L, the number
     of message-passing layers (so hops 0..L); fe_hidden: width of numeric FE-MLPs; head_hidden: width of
     the regression head's hidden layer; monotone_init: start the first
-    layer's input weights non-negative (see ``AutoBuildPredictor._align_first_layer``).
+    layer's input weights non-negative (see ``AutoBuildPredictor._align_first_layer``); members: K, the
+    number of independently started predictors trained together and read as one
+    (:mod:`core.predictor.ensemble`); 1 is a single predictor, as every run before ensembles had.
     """
 
     gnn: str = "graphconv"
@@ -37,11 +43,12 @@ class PredictorConfig:
     fe_hidden: int = 16
     head_hidden: int = 32
     monotone_init: bool = True
+    members: int = DEFAULT_MEMBERS
 
     def __post_init__(self) -> None:
         if self.gnn not in GNN_NAMES:
             raise ValueError(f"unknown gnn {self.gnn!r}; choose one of {sorted(GNN_NAMES)}")
-        for name in ("width", "layers", "fe_hidden", "head_hidden"):
+        for name in ("width", "layers", "fe_hidden", "head_hidden", "members"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -52,6 +59,8 @@ class PredictorConfig:
             raise ValueError(f"monotone_init must be true or false, not {self.monotone_init!r}")
         if self.layers > 16:
             raise ValueError(f"layers must be at most 16, not {self.layers}")
+        if self.members > MAX_MEMBERS:
+            raise ValueError(f"members must be at most {MAX_MEMBERS}, not {self.members}")
 
     def to_dict(self) -> dict:
         return asdict(self)

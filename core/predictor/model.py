@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import pandas as pd
 import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv, GINConv, GraphConv, global_mean_pool
 
 from core.features import FeatureSchema
-from core.predictor.config import PredictorConfig
 from core.predictor.batching import DenseBatch, GraphBatch
+from core.predictor.config import PredictorConfig
 from core.predictor.dense import DenseGraphs, dense_layer
 from core.predictor.fe_mlp import FeatureEmbedding
 from core.predictor.gatv2_block import gatv2_block
@@ -53,6 +54,11 @@ _OUTPUT_BIAS: dict[type, Callable[[nn.Module], torch.Tensor]] = {
     GraphConv: lambda conv: conv.lin_rel.bias,
     GINConv: lambda conv: conv.nn[-1].bias,
 }
+
+
+def output_bias(conv: nn.Module) -> torch.Tensor:
+    """The bias ``conv`` adds last, right before its layer's BatchNorm (which cancels it in training)."""
+    return _OUTPUT_BIAS[type(conv)](conv)
 
 
 def _exact_zero_gradient(grad: torch.Tensor) -> torch.Tensor:
@@ -98,7 +104,7 @@ class AutoBuildPredictor(nn.Module):
         if config.monotone_init:
             self._align_first_layer()
         for conv in self.convs:
-            _OUTPUT_BIAS[type(conv)](conv).register_hook(_exact_zero_gradient)
+            output_bias(conv).register_hook(_exact_zero_gradient)
 
     @torch.no_grad()
     def _align_first_layer(self) -> None:
@@ -119,6 +125,10 @@ class AutoBuildPredictor(nn.Module):
     @property
     def hops(self) -> int:
         return self.config.layers
+
+    def importance_table(self, numeric_points: int = 5) -> pd.DataFrame:
+        """The 0-hop contribution of every feature value (the FE-MLP's; see ``FeatureEmbedding``)."""
+        return self.fe_mlp.importance_table(numeric_points)
 
     def forward(self, batch: GraphBatch | DenseBatch) -> PredictorOutput:
         if isinstance(batch, DenseBatch):

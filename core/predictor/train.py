@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import random
 import time
@@ -21,10 +22,16 @@ import torch
 from core import metrics
 from core.predictor.adamw import FusedAdamW
 from core.predictor.batching import EncodedGraphs
-from core.predictor.loss import magnitude_ranked_loss
-from core.predictor.config import TrainConfig
+from core.predictor.config import PredictorConfig, TrainConfig
+from core.predictor.ensemble import (
+    COLLAPSE_SPEARMAN,
+    EnsemblePredictor,
+    collapsed_hops,
+    hop_spearman,
+    tied_head,
+)
+from core.predictor.members import MemberTraining
 from core.predictor.model import AutoBuildPredictor
-from core.predictor.config import PredictorConfig
 
 
 @dataclass
@@ -38,11 +45,13 @@ class EpochReport:
     rank: float
     val_spearman: float | None
     seconds: float
+    #: Each member's own validation Spearman (None between validation passes, and for a single predictor).
+    member_val_spearman: list[float] | None = None
 
 
 @dataclass
 class TrainResult:
-    model: AutoBuildPredictor
+    model: AutoBuildPredictor | EnsemblePredictor
     target_mean: float
     target_std: float
     hop_moments: list[tuple[float, float]]
@@ -54,6 +63,9 @@ class TrainResult:
     seconds: float = 0.0
     #: True when the best validation epoch's weights were restored in place of the last epoch's.
     restored_best: bool = False
+    #: The members' report (count, train-split hop-norm Spearman per member, hops and heads used,
+    #: collapsed hops, best epochs): what metrics.json records under "members".
+    members: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -95,7 +107,7 @@ def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 
 @torch.no_grad()
-def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray | None = None,
+def predict_encoded(model: AutoBuildPredictor | EnsemblePredictor, store: EncodedGraphs, ids: np.ndarray | None = None,
                     batch_size: int = 4096, device: torch.device | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Standardised predictions [G] and hop graph-embedding L1 norms [G, L+1] for graphs ``ids``.
@@ -117,7 +129,7 @@ def predict_encoded(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.nda
 
 
 @torch.no_grad()
-def compute_hop_moments(model: AutoBuildPredictor, store: EncodedGraphs, ids: np.ndarray,
+def compute_hop_moments(model: AutoBuildPredictor | EnsemblePredictor, store: EncodedGraphs, ids: np.ndarray,
                         batch_size: int = 4096) -> list[tuple[float, float]]:
     """Mean and std of node-embedding L1 norms per hop over all nodes of graphs ``ids``."""
     device = next(model.parameters()).device
@@ -186,52 +198,93 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
 
     batch_size = resolve_batch_size(cfg.batch_size, train_ids.size)
     epochs = epochs_for(cfg, train_ids.size, batch_size)
-    model = AutoBuildPredictor(store.schema, model_config).to(device)
-    optimiser = _optimiser(model, cfg)
+    # Members start from successive draws of the seeded generator: member 0 is the single predictor a
+    # one-member config trains, so members=1 reproduces every run made before ensembles.
+    one = dataclasses.replace(model_config, members=1)
+    members = [AutoBuildPredictor(store.schema, one).to(device) for _ in range(model_config.members)]
+    training = MemberTraining(members)
+    optimiser = FusedAdamW(training.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_ids, dtype=torch.long)
 
     history: list[dict] = []
-    best = _BestEpoch()
+    best = [_BestEpoch() for _ in members]
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
         optimiser.lr = cosine_lr(cfg.lr, epoch - 1, epochs)
         perm = train_t[torch.randperm(train_t.numel(), generator=generator)]
-        totals = _train_epoch(model, store, perm, batch_size, y_std, device, optimiser, cfg)
+        totals = _train_epoch(training, store, perm, batch_size, y_std, device, optimiser, cfg)
 
-        val_rho = None
+        val_rho, member_rho = None, None
         last = epoch == epochs
         if val_ids.size >= 2 and (epoch % cfg.eval_every == 0 or last):
-            pred, _ = predict_encoded(model, store, val_ids)
-            val_rho = metrics.spearman(pred, y[val_ids])
-            best.update(model, epoch, val_rho, cfg.eval_every)
+            training.sync()
+            preds = [predict_encoded(member, store, val_ids)[0] for member in members]
+            member_rho = [metrics.spearman(pred, y[val_ids]) for pred in preds]
+            for member, rho, kept in zip(members, member_rho, best):
+                kept.update(member, epoch, rho, cfg.eval_every)
+            val_rho = metrics.spearman(np.mean(preds, axis=0), y[val_ids])
         report = EpochReport(epoch, epochs, float(totals[0]), float(totals[1]), float(totals[2]),
-                             val_rho, time.perf_counter() - epoch_start)
+                             val_rho, time.perf_counter() - epoch_start,
+                             member_rho if len(members) > 1 else None)
         history.append(asdict(report))
         if progress is not None:
             progress(report)
-        if cfg.patience is not None and best.stale >= cfg.patience:
+        if cfg.patience is not None and min(kept.stale for kept in best) >= cfg.patience:
             break
         if should_stop is not None and should_stop():
             break
+    training.sync()
 
-    # With a validation split, end on the best validation epoch (always under early stopping, whose
-    # last epochs are by definition no better); without one, keep the final weights.
-    restored = best.state is not None and (cfg.keep_best or cfg.patience is not None)
-    best_epoch = best.epoch
-    if restored:
-        model.load_state_dict(best.state)
-    else:
-        best_epoch = len(history)
-    model.eval()
+    # With a validation split, end on each member's best validation epoch (always under early stopping,
+    # whose last epochs are by definition no better); without one, keep the final weights.
+    restored = best[0].state is not None and (cfg.keep_best or cfg.patience is not None)
+    best_epochs = [kept.epoch if restored else len(history) for kept in best]
+    for member, kept in zip(members, best):
+        if restored:
+            member.load_state_dict(kept.state)
+        member.eval()
+    model, report = _read_members(members, model_config, store, y, train_ids)
     moments = compute_hop_moments(model, store, train_ids)
-    return TrainResult(model, mean, std, moments, train_ids, val_ids, history, best_epoch,
-                       time.perf_counter() - started, restored_best=restored)
+    report["best_epochs"] = best_epochs
+    return TrainResult(model, mean, std, moments, train_ids, val_ids, history, best_epochs[0],
+                       time.perf_counter() - started, restored_best=restored, members=report)
 
 
-def _optimiser(model: AutoBuildPredictor, cfg: TrainConfig) -> FusedAdamW:
-    """AdamW over the model's parameters, in one fused kernel call a step (:mod:`core.predictor.adamw`)."""
-    return FusedAdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, store: EncodedGraphs,
+                  y: np.ndarray, train_ids: np.ndarray) -> tuple[AutoBuildPredictor | EnsemblePredictor, dict]:
+    """The trained predictor (the single member, or the ensemble of all) and the members' report: each
+    member's train-split hop-norm Spearman, which hops and heads are used (the collapse guard,
+    :func:`core.predictor.ensemble.collapsed_hops`), and the hops no member could rank."""
+    spearman, heads = [], []
+    for member in members:
+        pred, norms = predict_encoded(member, store, train_ids)
+        spearman.append(hop_spearman(norms, y[train_ids]))
+        heads.append(not tied_head(pred))
+    used = collapsed_hops(np.array(spearman))
+    head_used = np.array(heads, dtype=np.float64)
+    if head_used.sum() == 0:
+        head_used[:] = 1.0
+    rho = np.nan_to_num(np.array(spearman), nan=-1.0)
+    report = {
+        "count": len(members),
+        "train_hop_spearman": [[round(float(r), 4) for r in row] for row in spearman],
+        "hop_used": used.astype(int).tolist(),
+        "head_used": head_used.astype(int).tolist(),
+        "collapsed_hops": [h for h in range(used.shape[1]) if (rho[:, h] < COLLAPSE_SPEARMAN).all()],
+    }
+    if len(members) == 1:
+        return members[0], report
+    ensemble = EnsemblePredictor(store.schema, config).to(next(members[0].parameters()).device)
+    for k, member in enumerate(members):
+        ensemble.members[k].load_state_dict(member.state_dict())
+    ensemble.hop_used.copy_(torch.as_tensor(used))
+    ensemble.head_used.copy_(torch.as_tensor(head_used))
+    moments = torch.tensor([compute_hop_moments(m, store, train_ids) for m in members])  # [K, L+1, 2]
+    ensemble.norm_mean.copy_(moments[..., 0])
+    ensemble.norm_std.copy_(moments[..., 1])
+    ensemble.eval()
+    return ensemble, report
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
@@ -239,25 +292,26 @@ def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
     return lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def _train_epoch(model: AutoBuildPredictor, store: EncodedGraphs, perm: torch.Tensor, batch_size: int,
+def _train_epoch(training: MemberTraining, store: EncodedGraphs, perm: torch.Tensor, batch_size: int,
                  y_std: torch.Tensor, device: torch.device, optimiser: FusedAdamW,
                  cfg: TrainConfig) -> np.ndarray:
-    """One pass over the shuffled training ids ``perm``; the mean (loss, mse, rank) over its batches."""
-    model.train()
+    """One pass over the shuffled training ids ``perm``; the mean (loss, mse, rank) over its batches
+    (per member: the members' sum of losses divided by their count)."""
+    training.train()
     totals = np.zeros(3)
     n_batches = 0
+    k = len(training.members)
     # Drop a last batch smaller than 4: BatchNorm and ranks need several graphs.
     for start in range(0, perm.numel(), batch_size):
         ids = perm[start:start + batch_size]
         if ids.numel() < 4:
             continue
-        out = model(store.model_batch(ids).to(device))
-        loss, mse, rank = magnitude_ranked_loss(out.prediction, y_std[ids].to(device),
-                                                out.graph_embeddings, cfg.lam, cfg.temperature)
+        loss, mse, rank = training.loss(store.model_batch(ids).to(device), y_std[ids].to(device), cfg.lam,
+                                        cfg.temperature)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        totals += (loss.item(), mse.item(), rank.item())
+        totals += (loss.item() / k, mse, rank)
         n_batches += 1
     return totals / max(n_batches, 1)
 

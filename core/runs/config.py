@@ -71,7 +71,8 @@ class RunConfig:
             if isinstance(values.get("train"), dict):
                 values["train"] = _tolerant(TrainConfig, values["train"])
             if isinstance(values.get("model"), dict):
-                values["model"] = _tolerant(PredictorConfig, values["model"])
+                # A run written before ensembles has no "members": it holds one predictor.
+                values["model"] = _tolerant(PredictorConfig, {"members": 1, **values["model"]})
             return cls(**values, extra=extra)
         except (TypeError, ValueError, KeyError) as err:
             raise InputError(f"run config: {str(err).splitlines()[0]}") from None

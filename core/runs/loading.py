@@ -16,7 +16,7 @@ import torch
 from core.errors import ConfigError, InputError
 from core.features import FeatureSchema
 from core.files.bounded_json import load_json_file
-from core.predictor.model import AutoBuildPredictor
+from core.predictor.ensemble import Predictor
 from core.predictor.config import PredictorConfig
 from core.runs.config import FORMAT_VERSION, RunConfig
 
@@ -95,7 +95,7 @@ def load_run_config(path: str | Path) -> tuple[RunConfig, FeatureSchema]:
     return config, schema
 
 
-def _load_weights(model: AutoBuildPredictor, path: Path, device: str) -> None:
+def _load_weights(model: Predictor, path: Path, device: str) -> None:
     """Load model.pt into ``model``: never unpickled (``weights_only``); tampered, truncated or
     mismatched weights are one line naming the file."""
     try:

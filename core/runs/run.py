@@ -46,7 +46,7 @@ from core.errors import InputError
 from core.graph import ArchGraph
 from core.features import FeatureSchema
 from core.predictor.batching import EncodedGraphs
-from core.predictor.model import AutoBuildPredictor
+from core.predictor.ensemble import Predictor, build_predictor
 from core.predictor.config import PredictorConfig
 from core.predictor.config import TrainConfig
 from core.predictor.train import predict_encoded
@@ -87,7 +87,7 @@ class Run:
     """A loaded run: the predictor in eval mode plus its config (a :class:`RunConfig`), metrics and
     training table."""
 
-    def __init__(self, path: Path, config: RunConfig, model: AutoBuildPredictor,
+    def __init__(self, path: Path, config: RunConfig, model: Predictor,
                  metrics: dict[str, Any]) -> None:
         self.path = path
         self.config = config
@@ -124,7 +124,7 @@ class Run:
         metrics = read_json_file(path / METRICS_FILE) if (path / METRICS_FILE).is_file() else {}
         if not isinstance(metrics, dict):
             raise InputError(f"{path / METRICS_FILE}: expected a JSON object, got {type(metrics).__name__}")
-        model = AutoBuildPredictor(schema, config.model)
+        model = build_predictor(schema, config.model)
         _load_weights(model, path / MODEL_FILE, device)
         model.to(device).eval()
         return cls(path, config, model, metrics)
@@ -143,7 +143,7 @@ class Run:
         return Prediction(standardised * self.target_std + self.target_mean, norms)
 
 
-def save_run(out: str | Path, *, config: RunConfig, model: AutoBuildPredictor,
+def save_run(out: str | Path, *, config: RunConfig, model: Predictor,
              metrics: dict[str, Any], table: pd.DataFrame, overwrite: bool = False) -> Path:
     """Write a run directory atomically; ``config`` gets the schema, model config and versions added.
 

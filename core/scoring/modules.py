@@ -1,12 +1,14 @@
 """Module scores per hop and the ranking tables built from them (docs/design.md 2.7).
 
 For a trained run, a node ``v``'s hop-``h`` embedding summarises the rooted module of ``h + 1``
-levels ending at ``v``. Its score is the L1 norm standardised with the run's hop moments
+levels ending at ``v``. Its score is the L1 norm standardised with the predictor's hop moments
 (mean ``mu_h`` and std ``sigma_h`` of node norms at hop ``h`` over the training nodes):
 
     s_v^h = (||h_v^h||_1 - mu_h) / sigma_h
 
-so scores of different hops are comparable (about N(0, 1) over the training nodes). Because the
+so scores of different hops are comparable (about N(0, 1) over the training nodes). An ensemble's score is
+the mean of its members' own ``s_v^h`` (each with its own moments); the members' lowest and highest are
+the interval a ranking shows. Because the
 magnitude-ranked loss made norms grow with the target at every hop, a high score means "this module
 sits in good architectures". Aggregating ``s_v^h`` by module signature over many architectures gives
 one ranking table per hop: mean, std and count of the score, and the mean target of the
@@ -26,6 +28,7 @@ import torch
 
 from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
+from core.predictor.ensemble import EnsemblePredictor, Predictor
 from core.predictor.train import one_thread
 from core.runs.run import Run
 
@@ -36,36 +39,59 @@ class ModuleScores:
 
     nodes: one row per (architecture, node, hop): ``arch_index``, ``node``, ``hop``, ``signature``,
         ``label`` (the node's own label), ``score`` (standardised), ``norm`` (raw L1 norm).
-    rankings: one row per (hop, signature), best first within each hop: ``hop``, ``signature``,
-        ``description``, ``mean_score``, ``std_score``, ``count`` (occurrences), ``architectures``
-        (distinct architectures containing it), ``mean_target`` (NaN when no targets were given).
+    rankings: one row per (hop, signature), in each hop's ranking order (:func:`rank_modules` lists the
+        columns and the rule).
     feature_importance: the FE-MLP's 0-hop contribution of every feature value.
+    reliability: one row per hop, how far its ranking can be trusted (:func:`hop_reliability`).
     """
 
     nodes: pd.DataFrame
     rankings: pd.DataFrame
     feature_importance: pd.DataFrame
+    reliability: pd.DataFrame
 
     def ranking(self, hop: int) -> pd.DataFrame:
         return self.rankings[self.rankings["hop"] == hop].reset_index(drop=True)
 
 
 @torch.no_grad()
-def node_scores(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> np.ndarray:
-    """Standardised scores ``s_v^h`` of every node of ``store``, shape [total nodes, L+1], store order."""
-    model = run.model
+def member_norms(model: Predictor, store: EncodedGraphs, batch_size: int = 4096) -> np.ndarray:
+    """Raw node-embedding L1 norms [K, total nodes, L+1] of every member (K = 1 for a single predictor)."""
     device = next(model.parameters()).device
     model.eval()
-    mean = torch.tensor([m for m, _ in run.hop_moments], dtype=torch.float32)
-    std = torch.tensor([s for _, s in run.hop_moments], dtype=torch.float32)
+    members = list(model.members) if isinstance(model, EnsemblePredictor) else [model]
     out = []
     for start in range(0, len(store), batch_size):
-        ids = torch.arange(start, min(start + batch_size, len(store)))
+        batch = store.model_batch(torch.arange(start, min(start + batch_size, len(store)))).to(device)
         with one_thread():  # scores do not depend on torch's thread setting
-            emb = model(store.model_batch(ids).to(device)).node_embeddings
-        norms = torch.stack([x.abs().sum(dim=1) for x in emb], dim=1).cpu()
-        out.append((norms - mean) / std)
-    return torch.cat(out).numpy()
+            outs = [member(batch) for member in members]
+        out.append(torch.stack([torch.stack([x.abs().sum(dim=1) for x in o.node_embeddings], dim=1) for o in outs]))
+    return torch.cat(out, dim=1).cpu().double().numpy()
+
+
+def _standardised(run: Run, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(run scores [N, L+1], member scores [K, N, L+1]) from member norms [K, N, L+1].
+
+    A member's score is its own norm standardised with its own hop moments. A single predictor's score is
+    its norm standardised with the run's hop moments (the same thing); an ensemble's is the mean of its
+    members' scores over the members used at the hop (:mod:`core.predictor.ensemble`), so it always lies
+    within the members' range."""
+    model = run.model
+    if not isinstance(model, EnsemblePredictor):
+        mean = np.array([m for m, _ in run.hop_moments])
+        std = np.array([s for _, s in run.hop_moments])
+        scores = (norms[0] - mean) / std
+        return scores, scores[None]
+    member_mean = model.norm_mean.cpu().double().numpy()[:, None, :]
+    member_std = model.norm_std.cpu().double().numpy()[:, None, :]
+    members = (norms - member_mean) / member_std
+    used = model.hop_used.cpu().double().numpy()[:, None, :]
+    return (members * used).sum(0) / used.sum(0), members
+
+
+def node_scores(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> np.ndarray:
+    """Standardised scores ``s_v^h`` of every node of ``store``, shape [total nodes, L+1], store order."""
+    return _standardised(run, member_norms(run.model, store, batch_size))[0]
 
 
 def architecture_scores(run: Run, graph: ArchGraph) -> np.ndarray:
@@ -78,15 +104,16 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
                   ) -> ModuleScores:
     """Score every node of ``graphs`` at every hop and rank the modules (see the module docstring).
 
-    ``targets`` [G] (optional) gives each architecture's target, for the ``mean_target`` column.
-    ``progress(stage, fraction)`` is called as the work advances.
+    ``targets`` [G] (optional) gives each architecture's target, for the ``mean_target`` column and the
+    ranking order (:func:`rank_modules`). ``progress(stage, fraction)`` is called as the work advances.
     """
     hops = run.hops
     report = progress or (lambda stage, fraction: None)
     report("encoding", 0.0)
     store = EncodedGraphs(graphs, run.schema)
     report("scoring", 0.3)
-    scores = node_scores(run, store, batch_size)  # [N, L+1]
+    norms = member_norms(run.model, store, batch_size)  # [K, N, L+1]
+    scores, member_scores = _standardised(run, norms)
     report("signatures", 0.6)
     counts = store.node_counts.numpy()
     arch_index = np.repeat(np.arange(len(graphs)), counts)
@@ -104,9 +131,9 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
         labels.extend(g.labels)
     report("ranking", 0.9)
     n = len(arch_index)
-    norms = np.empty_like(scores)
+    raw = np.empty_like(scores)
     for h, (mu, sd) in enumerate(run.hop_moments):
-        norms[:, h] = scores[:, h] * sd + mu
+        raw[:, h] = scores[:, h] * sd + mu
     nodes = pd.DataFrame({
         "arch_index": np.tile(arch_index, hops + 1),
         "node": np.tile(node, hops + 1),
@@ -114,22 +141,57 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
         "signature": np.concatenate([np.asarray(s, dtype=object) for s in signatures]),
         "label": np.tile(np.asarray(labels, dtype=object), hops + 1),
         "score": scores.T.reshape(-1),
-        "norm": norms.T.reshape(-1),
+        "norm": raw.T.reshape(-1),
     })
-    rankings = rank_modules(nodes, descriptions, targets)
+    # Member scores in the rows' order (hop-major, then node): [K, (L+1) N].
+    by_member = member_scores.transpose(0, 2, 1).reshape(member_scores.shape[0], -1)
+    rankings = rank_modules(nodes, descriptions, targets, by_member)
+    reliability = hop_reliability(run, rankings, hops)
     report("done", 1.0)
-    return ModuleScores(nodes, rankings, run.model.fe_mlp.importance_table())
+    return ModuleScores(nodes, rankings, run.model.importance_table(), reliability)
 
 
-def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str],
-                 targets: Sequence[float] | None = None) -> pd.DataFrame:
-    """Aggregate node scores by (hop, signature) into ranking tables, best mean score first per hop."""
+#: How many architectures' worth of evidence the model's own say counts for when the table has no targets to
+#: estimate it from (the ordering rule's shrinkage; see :func:`rank_modules`).
+PRIOR_ARCHITECTURES = 3.0
+
+#: The ordering rule in one line, as the page and the CLI state it.
+ORDER_RULE = ("model score and the table's mean target, each standardised within the hop, averaged; shrunk "
+              "toward the hop's mean by n / (n + k) for a module in n architectures")
+
+#: A hop's ranking is reliable when its held-out norm Spearman and its members' top-10 agreement both reach this.
+RELIABLE = 0.5
+
+#: The size of the top list whose agreement across members is reported.
+TOP = 10
+
+
+def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Sequence[float] | None = None,
+                 member_scores: np.ndarray | None = None) -> pd.DataFrame:
+    """Aggregate node scores by (hop, signature) into ranking tables, ordered per hop by ``rank_score``.
+
+    ``member_scores`` [K, rows of ``nodes``]: each member's own standardised score of each row. Columns:
+    ``mean_score`` (the run's score, averaged over the module's occurrences), ``std_score`` (its spread over
+    occurrences), ``count``, ``architectures``, ``mean_target`` (the mean target of the architectures holding
+    the module; NaN without targets), ``member_low`` / ``member_high`` (the lowest and highest of the members'
+    own mean scores), ``members`` (K), ``members_top10`` (in how many members' own top 10 of the hop the
+    module is), ``rank_score`` and ``rank`` (1 = first within its hop).
+
+    The order, per hop: ``rank_score = n / (n + k) * (z(mean_score) + z(mean_target)) / 2`` with z the
+    standardisation over the hop's modules and n the module's architectures: the model's score and the
+    table's own mean target weigh equally (without targets, the model's alone), and both are shrunk toward
+    the hop's mean by their evidence, so a module seen once cannot outrank one seen fifty times on a lucky
+    architecture. ``k`` is the empirical-Bayes ratio of the targets' variance to the variance of the true
+    module means (James-Stein): how many architectures it takes before a module's own mean target says more
+    than the hop's mean (:data:`PRIOR_ARCHITECTURES` without targets).
+    """
     grouped = nodes.groupby(["hop", "signature"], sort=False)
+    key = grouped.ngroup().to_numpy()
     table = grouped["score"].agg(mean_score="mean", std_score="std", count="size").reset_index()
     table["std_score"] = table["std_score"].fillna(0.0)
     table["architectures"] = grouped["arch_index"].nunique().to_numpy()
-    if targets is not None:
-        y = np.asarray(targets, dtype=np.float64)
+    y = None if targets is None else np.asarray(targets, dtype=np.float64)
+    if y is not None:
         # Each architecture counts once per module, however often the module occurs in it.
         unique = nodes[["hop", "signature", "arch_index"]].drop_duplicates()
         unique = unique.assign(target=y[unique["arch_index"].to_numpy()])
@@ -137,6 +199,96 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str],
         table = table.join(mean_target.rename("mean_target"), on=["hop", "signature"])
     else:
         table["mean_target"] = np.nan
+    if member_scores is None:
+        member_scores = nodes["score"].to_numpy()[None]
+    counts = table["count"].to_numpy()
+    member_means = np.stack([np.bincount(key, weights=m, minlength=len(table)) for m in member_scores]) / counts
+    table["member_low"] = member_means.min(0)
+    table["member_high"] = member_means.max(0)
+    table["members"] = len(member_means)
+    hop = table["hop"].to_numpy()
+    # Each member's own ranking by the same rule: how often a module makes the top 10 says how stable the
+    # shown order is under another start of the predictor.
+    table["members_top10"] = _top_counts(np.stack([_rank_score(table, means, y) for means in member_means]), hop)
+    table["rank_score"] = _rank_score(table, table["mean_score"].to_numpy(), y)
     table.insert(2, "description", table["signature"].map(descriptions))
-    table = table.sort_values(["hop", "mean_score"], ascending=[True, False], kind="stable")
+    table = table.sort_values(["hop", "rank_score"], ascending=[True, False], kind="stable")
+    table["rank"] = table.groupby("hop").cumcount() + 1
     return table.reset_index(drop=True)
+
+
+def _top_counts(member_means: np.ndarray, hop: np.ndarray) -> np.ndarray:
+    """For every module, in how many members' own top :data:`TOP` of its hop it is."""
+    counts = np.zeros(member_means.shape[1], dtype=np.int64)
+    for h in np.unique(hop):
+        rows = np.flatnonzero(hop == h)
+        for means in member_means:
+            top = rows[np.argsort(-means[rows], kind="stable")[:TOP]]
+            counts[top] += 1
+    return counts
+
+
+def _standard(values: np.ndarray) -> np.ndarray:
+    std = np.nanstd(values)
+    return np.zeros_like(values) if not std > 0 else (values - np.nanmean(values)) / std
+
+
+def _rank_score(table: pd.DataFrame, score: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    """The ordering value of :func:`rank_modules` for module scores ``score``, computed hop by hop."""
+    out = np.zeros(len(table))
+    for h in table["hop"].unique():
+        rows = np.flatnonzero(table["hop"].to_numpy() == h)
+        n = table["architectures"].to_numpy()[rows].astype(np.float64)
+        z = _standard(score[rows])
+        k = PRIOR_ARCHITECTURES
+        mean_target = table["mean_target"].to_numpy()[rows]
+        if y is not None and np.isfinite(mean_target).all() and len(rows) > 1:
+            z = (z + _standard(mean_target)) / 2
+            k = _shrinkage(mean_target, n, float(np.var(y)))
+        out[rows] = n / (n + k) * z
+    return out
+
+
+def _shrinkage(mean_target: np.ndarray, n: np.ndarray, target_variance: float) -> float:
+    """k = sigma^2 / tau^2: the targets' variance over the variance of the true module means, estimated as
+    the observed variance of the modules' mean targets less its expected sampling part (James-Stein);
+    clipped to [0.5, 100] architectures (a hop whose modules do not differ beyond noise shrinks hardest)."""
+    tau2 = float(np.var(mean_target) - np.mean(target_variance / n))
+    if not target_variance > 0:
+        return 0.5
+    return float(np.clip(target_variance / tau2, 0.5, 100.0)) if tau2 > 0 else 100.0
+
+
+def hop_reliability(run: Run, rankings: pd.DataFrame, hops: int) -> pd.DataFrame:
+    """How far to trust each hop's ranking: one row per hop with ``heldout_norm_spearman`` (the run's
+    held-out Spearman of the hop's graph-embedding norm with the target; NaN when the run has none),
+    ``member_agreement`` (the members' mean pairwise top-10 overlap, 0..1; NaN for one predictor),
+    ``collapsed`` (no member's hop ranked its training targets: Spearman below 0.5 for all), ``reliable``
+    (not collapsed, and both figures at least :data:`RELIABLE` where they exist) and ``badge``."""
+    held = run.metrics.get("heldout") if isinstance(run.metrics.get("heldout"), dict) else {}
+    spearman = held.get("hop_norm_spearman") if isinstance(held.get("hop_norm_spearman"), list) else []
+    members = run.metrics.get("members") if isinstance(run.metrics.get("members"), dict) else {}
+    collapsed = members.get("collapsed_hops") if isinstance(members.get("collapsed_hops"), list) else []
+    rows = []
+    for h in range(hops + 1):
+        value = spearman[h] if h < len(spearman) else None
+        rho = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
+        part = rankings[rankings["hop"] == h]
+        k = int(part["members"].iloc[0]) if len(part) else 1
+        agreement = _agreement(part["members_top10"].to_numpy(), k, min(TOP, len(part))) if k > 1 else np.nan
+        is_collapsed = h in collapsed
+        weak = [figure for figure in (rho, agreement) if np.isfinite(figure) and figure < RELIABLE]
+        reliable = not is_collapsed and not weak
+        badge = "collapsed" if is_collapsed else "reliable" if reliable else "weak"
+        rows.append({"hop": h, "heldout_norm_spearman": rho, "member_agreement": agreement,
+                     "collapsed": is_collapsed, "reliable": reliable, "badge": badge})
+    return pd.DataFrame(rows)
+
+
+def _agreement(top_counts: np.ndarray, members: int, size: int) -> float:
+    """Mean pairwise overlap of K members' top-``size`` sets from how many members hold each module:
+    the pairs sharing a module number c (c - 1) / 2, over K (K - 1) / 2 pairs of ``size`` places."""
+    if size == 0:
+        return np.nan
+    c = top_counts.astype(np.float64)
+    return float((c * (c - 1) / 2).sum() / (members * (members - 1) / 2 * size))

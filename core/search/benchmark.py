@@ -29,25 +29,25 @@ seed for its own randomness.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from core.search.benchmark_config import METHODS, BenchmarkConfig
 from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
-from core.predictor.config import PredictorConfig
-from core.predictor.config import TrainConfig
+from core.predictor.config import PredictorConfig, TrainConfig
 from core.predictor.train import train_predictor
 from core.runs.config import RunConfig
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress
+from core.search.benchmark_config import METHODS, BenchmarkConfig
 from core.search.searchers import get_searcher
 from core.spaces import get_space
 from core.spaces.base import SearchSpace
+
 
 @dataclass
 class Trial:

@@ -32,9 +32,9 @@ import numpy as np
 
 from core.building.config import CELL_SCORES
 from core.building.pool import CellPool
-from core.search.history import Trainer
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
+from core.search.history import Trainer
 from core.spaces.base import SearchSpace
 
 

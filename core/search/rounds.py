@@ -31,13 +31,12 @@ from typing import Sequence
 
 import numpy as np
 
-from core.building.config import BuildConfig
 from core.building.builder import build_architectures
-from core.search.history import History, Trainer
+from core.building.config import BuildConfig
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, report_progress
+from core.search.history import History, Trainer
 from core.spaces.base import SearchSpace
-
 
 #: What a round evaluates (``RoundsConfig.acquire``): ``"top"``, the best-ranked unevaluated members
 #: of the reduced space; ``"local"``, the best-ranked of those that are one mutation away from one of
@@ -119,7 +118,9 @@ def near_the_best(space: SearchSpace, history: History, ranked: list[str], n: in
                   parents: int = RoundsConfig.parents, mutations: int = RoundsConfig.mutations) -> list[str]:
     """Of the reduced space's ranking, the members one mutation from a top-``parents`` evaluated
     architecture, best-ranked first; topped up from the plain ranking when there are fewer than ``n``."""
-    from core.search.searchers.base import require_sampling  # the searchers import this module
+    from core.search.searchers.base import (
+        require_sampling,  # the searchers import this module
+    )
 
     require_sampling(space, "the local acquisition (mutations of the best)")
     best = history.best(parents)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError, SpecError
-from core.graph import ArchGraph
 from core.features import FeatureSchema
+from core.graph import ArchGraph
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ import math
 from typing import Any
 
 from core.errors import SpecError
-from core.graph import ArchGraph, check_dag
 from core.files.bounded_json import JsonInputError, load_json, reject_duplicate_keys
+from core.graph import ArchGraph, check_dag
 from core.spaces import register_space
 from core.spaces.base import SearchSpace, parse_error
 

@@ -26,7 +26,7 @@ from core.features import CATEGORICAL, MISSING, FeatureSchema, FeatureSpec
 from core.graph import ArchGraph
 from core.spaces import register_space
 from core.spaces.base import parse_error
-from core.spaces.capabilities import SamplingSpace, EnumerableSpace, LookupSpace
+from core.spaces.capabilities import EnumerableSpace, LookupSpace, SamplingSpace
 
 SPACE = "nasbench201"
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
-from core.gc_pause import cycle_collector_paused
 from core.features import CATEGORICAL, MISSING, FeatureSchema, FeatureSpec
-from core.graph import ArchGraph
 from core.files.bounded_json import JsonInputError, load_json
+from core.gc_pause import cycle_collector_paused
+from core.graph import ArchGraph
 from core.spaces import register_space
 from core.spaces.base import parse_error
-from core.spaces.capabilities import SamplingSpace, EnumerableSpace, LookupSpace
+from core.spaces.capabilities import EnumerableSpace, LookupSpace, SamplingSpace
 
 SPACE = "nasbench-graph"
 NUM_NODES = 4

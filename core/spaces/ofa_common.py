@@ -45,9 +45,9 @@ import numpy as np
 from core.errors import InputError, SpecError
 from core.features import CATEGORICAL, NUMERIC, FeatureSchema, FeatureSpec
 from core.graph import ArchGraph
-from core.spaces.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.base import UnitCandidate
-from core.spaces.capabilities import SamplingSpace, UnitSpace, MeasuringSpace
+from core.spaces.capabilities import MeasuringSpace, SamplingSpace, UnitSpace
+from core.spaces.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.ofa_spec import (
     DEFAULT_RESOLUTION,
     FILLER_EXPAND,
@@ -281,7 +281,9 @@ class OFASpace(SamplingSpace, UnitSpace, MeasuringSpace):
             raise InputError(f"threads must be at least 1, not {threads}")
         if warmup < 0 or repeats < 1:
             raise InputError(f"need warmup >= 0 and repeats >= 1, not {warmup} and {repeats}")
-        from core.spaces.ofa_subnets import profile_subnet  # torch only when a network is really built
+        from core.spaces.ofa_subnets import (
+            profile_subnet,  # torch only when a network is really built
+        )
 
         return profile_subnet(self.layout, self.parse(spec), device=device, threads=threads,
                               warmup=warmup, repeats=repeats)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-
 #: Kernel sizes and expansion ratios of every elastic layer (both OFA supernets).
 KERNELS = (3, 5, 7)
 EXPANDS = (3, 4, 6)

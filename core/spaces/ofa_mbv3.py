@@ -10,9 +10,9 @@ Units: the 5 stages, each 9^2 + 9^3 + 9^4 = 7,371 candidates, 36,855 in all. The
 """
 from __future__ import annotations
 
-from core.spaces.ofa_layouts import MBV3
 from core.spaces import register_space
 from core.spaces.ofa_common import OFASpace, UnitDef
+from core.spaces.ofa_layouts import MBV3
 
 
 @register_space

@@ -14,9 +14,9 @@ that layer never looks like a 248-channel stage-5 layer.
 """
 from __future__ import annotations
 
-from core.spaces.ofa_layouts import PROXYLESS
 from core.spaces import register_space
 from core.spaces.ofa_common import OFASpace, UnitDef
+from core.spaces.ofa_layouts import PROXYLESS
 
 
 @register_space

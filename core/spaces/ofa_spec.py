@@ -11,8 +11,8 @@ import json
 from typing import Any, Callable
 
 from core.errors import SpecError
-from core.spaces.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 from core.spaces.base import parse_error, spec_json
+from core.spaces.ofa_layouts import EXPANDS, KERNELS, Layout, SubnetConfig
 
 #: Every input size OFA was trained at (parsing accepts these).
 RESOLUTIONS = tuple(range(128, 225, 4))

@@ -37,7 +37,6 @@ from core.spaces.ofa_layouts import (
     make_divisible,
 )
 
-
 # ------------------------------------------------------------------------------------------ modules
 
 def activation(name: str) -> nn.Module:

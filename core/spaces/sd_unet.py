@@ -61,7 +61,7 @@ from core.features import CATEGORICAL, MISSING, NUMERIC, FeatureSchema, FeatureS
 from core.graph import ArchGraph
 from core.spaces import register_space
 from core.spaces.base import UnitCandidate, parse_error, spec_json
-from core.spaces.capabilities import SamplingSpace, EnumerableSpace, UnitSpace
+from core.spaces.capabilities import EnumerableSpace, SamplingSpace, UnitSpace
 
 SPACE = "sd-unet"
 REMOVED = "-"

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from core.errors import InputError
+from core.files.table_io import ARCH, first_line
 from core.graph import ArchGraph
 from core.spaces.base import SearchSpace
-from core.files.table_io import ARCH, first_line
 
 
 def arch_column(

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from core.errors import TableError
-from core.graph import ArchGraph
-from core.spaces.base import SearchSpace
 from core.files.table_io import (
     ARCH,
     TableSource,
     read_table,
 )
+from core.graph import ArchGraph
+from core.spaces.base import SearchSpace
 from core.tables.specs import arch_column
 
 

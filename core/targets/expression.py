@@ -18,7 +18,6 @@ import pandas as pd
 
 from core.errors import TargetError
 
-
 #: Longest accepted expression; real targets are a few dozen characters.
 MAX_LENGTH = 500
 #: Deepest accepted syntax tree; bounds the recursive evaluator and rejects pathological nesting.

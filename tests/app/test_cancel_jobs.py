@@ -12,7 +12,6 @@ import pytest
 from app import jobs
 from app.jobs import runner
 from core.errors import Cancelled
-
 from tests.app.apptest import CORA
 
 
@@ -40,8 +39,8 @@ def stop_on_report(job: jobs.Job, after: int, seen: list):
 
 
 def test_cancelled_build_stops_at_the_next_report(tiny_run):
-    from core.building.config import BuildConfig
     from core.building.builder import build_architectures
+    from core.building.config import BuildConfig
 
     job = jobs.Job(id="b", kind="build", label="tiny")
     seen: list = []

@@ -4,13 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from core.runs.comparison import runs_table
-from core.scoring.disagreement import module_disagreement
-from core.runs.run import Run
-
 from streamlit.testing.v1 import AppTest
 
+from core.runs.comparison import runs_table
+from core.runs.run import Run
+from core.scoring.disagreement import module_disagreement
 from tests.app.apptest import CORA, MAIN, ROOT, TIMEOUT, assert_clean
 
 PAGE = "views/compare.py"

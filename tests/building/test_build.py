@@ -4,13 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.building.config import BuildConfig
 from core.building.builder import build_architectures
-from core.building.pool import cell_readout
+from core.building.config import BuildConfig
 from core.building.constraints import parse_constraints
+from core.building.pool import cell_readout
 from core.errors import InputError
-from core.predictor.config import PredictorConfig
-from core.predictor.config import TrainConfig
+from core.predictor.config import PredictorConfig, TrainConfig
 from core.spaces import get_space
 from core.tables.validated import validate_table
 from core.workflow import train_from_table
@@ -183,7 +182,8 @@ def test_streamed_unit_scoring_keeps_the_same_top_k_across_chunks(planted_run, u
 
 @pytest.mark.parametrize("unit_hop", ["unit", "depth"])
 def test_unit_candidates_are_read_at_the_configured_hop(planted_run, unit_hop):
-    from core.building.units import best_candidates as _best_candidates, root_scores as _root_scores
+    from core.building.units import best_candidates as _best_candidates
+    from core.building.units import root_scores as _root_scores
 
     space = get_space("test-planted")
     candidates = list(space.unit_candidates("stage1"))

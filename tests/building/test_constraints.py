@@ -2,7 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.building.constraints import Constraint, parse_constraint, parse_constraints, satisfied
+from core.building.constraints import (
+    Constraint,
+    parse_constraint,
+    parse_constraints,
+    satisfied,
+)
 from core.errors import InputError
 
 

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
+from core.building.head_top import head_order, head_top, top_by_prediction
 from core.building.pool import pool_for
 from core.errors import InputError
-from core.building.head_top import head_order, head_top, top_by_prediction
-from core.search.searchers.predictor import PredictorSearcher
 from core.search.history import History
+from core.search.searchers.predictor import PredictorSearcher
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from core.diffusion.sample_images import write_sample_set
 from core.diffusion.small_inpaint import inpaint
 from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel
 from core.errors import Cancelled
-
 from tests.diffusion.conftest import tiny_pipeline
 
 

@@ -5,8 +5,14 @@ import scipy.linalg
 from PIL import Image
 
 from core.cli import main
+from core.diffusion.fid import (
+    cached_features,
+    fid_between_dirs,
+    fid_if_cached,
+    frechet_distance,
+    summarize_by_set,
+)
 from core.diffusion.inception import FEATURE_DIM, load_inception
-from core.diffusion.fid import cached_features, fid_between_dirs, fid_if_cached, frechet_distance, summarize_by_set
 from core.diffusion.sample_images import sample_set
 from core.errors import InputError
 

@@ -1,7 +1,13 @@
 """Real photographs from PyPI packages and deterministic masks."""
 import numpy as np
 
-from core.diffusion.sample_images import PHOTOS, available_photos, make_mask, sample_set, write_sample_set
+from core.diffusion.sample_images import (
+    PHOTOS,
+    available_photos,
+    make_mask,
+    sample_set,
+    write_sample_set,
+)
 
 
 def test_photographs_ship_with_installed_packages():

@@ -4,8 +4,13 @@ import json
 import pytest
 import torch
 
-from core.diffusion.sd14_unet import (CONTEXT_DIM, CONTEXT_TOKENS, LATENT_SIZE, block_report,
-                                      build_sd14_unet)
+from core.diffusion.sd14_unet import (
+    CONTEXT_DIM,
+    CONTEXT_TOKENS,
+    LATENT_SIZE,
+    block_report,
+    build_sd14_unet,
+)
 from core.diffusion.unet_arch import apply_architecture, check_layout
 from core.spaces import get_space
 from core.spaces.sd_unet import FULL_SPEC, STAGES, stage_masks

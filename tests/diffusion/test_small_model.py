@@ -6,9 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from core.diffusion.photo_tiles import EVAL_FRACTION, TileSampler, evaluation_set, random_masks, to_tensor
+from core.diffusion.photo_tiles import (
+    EVAL_FRACTION,
+    TileSampler,
+    evaluation_set,
+    random_masks,
+    to_tensor,
+)
 from core.diffusion.small_inpaint import diffusion_loss, inpaint
-from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, load_model, save_model
+from core.diffusion.small_model import (
+    TOY_CONFIG,
+    SmallInpaintModel,
+    load_model,
+    save_model,
+)
 from core.diffusion.small_train import SmallTrainConfig, train_small_model
 from core.diffusion.unet_arch import apply_architecture
 from core.spaces.sd_unet import FULL_MASKS, STAGES, spec_string, stage_masks

@@ -4,8 +4,13 @@ import copy
 import pytest
 import torch
 
-from core.diffusion.unet_arch import (BypassedAttention, BypassedResnet, apply_architecture, check_layout,
-                                      count_parameters)
+from core.diffusion.unet_arch import (
+    BypassedAttention,
+    BypassedResnet,
+    apply_architecture,
+    check_layout,
+    count_parameters,
+)
 from core.errors import InputError
 
 SMALL = '{"down0": "R-R-", "down1": "RAR-", "down3": "R-", "mid": "R--", "up1": "R-R-RA"}'

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evaluators import EVALUATORS, LookupEvaluator, MeasureEvaluator, evaluator_from_dict
-from core.evaluators.executors import LocalExecutor, RayExecutor, evaluate_batch, make_executor
+from core.evaluators import (
+    EVALUATORS,
+    LookupEvaluator,
+    MeasureEvaluator,
+    evaluator_from_dict,
+)
+from core.evaluators.executors import (
+    LocalExecutor,
+    RayExecutor,
+    evaluate_batch,
+    make_executor,
+)
 from core.spaces import get_space
 
 

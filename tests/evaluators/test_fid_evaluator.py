@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.diffusion.run_architectures import default_name
 from core.diffusion.pipeline import read_outputs
+from core.diffusion.run_architectures import default_name
 from core.diffusion.sample_images import write_sample_set
 from core.errors import InputError
 from core.evaluators import EVALUATORS, FIDEvaluator, evaluator_from_dict

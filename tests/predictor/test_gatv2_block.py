@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATv2Conv
 
-from core.graph import ArchGraph
 from core.features import FeatureSchema, FeatureSpec
+from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
 from core.predictor.dense import DenseGraphs
 from core.predictor.gatv2_block import GATv2BlockFunction, gatv2_block

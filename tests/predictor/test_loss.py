@@ -1,6 +1,11 @@
 import torch
 
-from core.predictor.loss import hard_rank, magnitude_ranked_loss, soft_rank, soft_spearman
+from core.predictor.loss import (
+    hard_rank,
+    magnitude_ranked_loss,
+    soft_rank,
+    soft_spearman,
+)
 
 
 def test_soft_rank_orders_like_hard_rank():

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from core.graph import ArchGraph
 from core.features import FeatureSchema, FeatureSpec
+from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
+from core.predictor.config import PredictorConfig
 from core.predictor.loss import magnitude_ranked_loss
 from core.predictor.model import GNN_LAYERS, AutoBuildPredictor
-from core.predictor.config import PredictorConfig
 
 SCHEMA = FeatureSchema((FeatureSpec("op", "categorical", ("in", "a", "b", "out")),
                         FeatureSpec("width", "numeric", low=0, high=10)))

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from core import metrics
-from core.predictor import PredictorConfig, TrainConfig, predict_encoded, train_predictor
+from core.predictor import (
+    PredictorConfig,
+    TrainConfig,
+    predict_encoded,
+    train_predictor,
+)
 from core.predictor.batching import EncodedGraphs
 from core.spaces import get_space
 

@@ -4,8 +4,7 @@ import pytest
 
 from core import metrics
 from core.predictor.batching import EncodedGraphs
-from core.predictor.config import PredictorConfig
-from core.predictor.config import TrainConfig
+from core.predictor.config import PredictorConfig, TrainConfig
 from core.predictor.train import predict_encoded, train_predictor
 from core.spaces import get_space
 
@@ -63,6 +62,22 @@ def test_progress_and_stop():
     assert all(r.val_spearman is not None for r in seen)
 
 
+def test_every_member_keeps_its_own_best_validation_epoch():
+    store, y = _small_real()
+    result = train_predictor(store, y, PredictorConfig(width=8, layers=2, members=3),
+                             TrainConfig(epochs=12, eval_every=1, min_steps=0, val_fraction=0.25, lr=3e-2))
+    passes = [h for h in result.history if h["member_val_spearman"] is not None]
+    assert len(passes) == 12 and all(len(h["member_val_spearman"]) == 3 for h in passes)
+    for k, member in enumerate(result.model.members):
+        seen = [(h["member_val_spearman"][k], h["epoch"]) for h in passes]
+        best_rho, best_epoch = max(seen, key=lambda s: (s[0], -s[1]))
+        assert result.members["best_epochs"][k] == best_epoch
+        pred, _ = predict_encoded(member, store, result.val_ids)
+        assert metrics.spearman(pred, y[result.val_ids]) == pytest.approx(best_rho, abs=1e-9)
+    # The members started from different weights, so they did not all peak at once.
+    assert len({tuple(p.detach().flatten()[:5].tolist()) for p in (m.head[0].weight for m in result.model.members)}) == 3
+
+
 def _small_real(n=80):
     space = get_space("nasbench201")
     table = space.metrics_table().iloc[np.random.default_rng(3).permutation(15625)[:n]]
@@ -72,7 +87,7 @@ def _small_real(n=80):
 
 def test_the_best_validation_epoch_is_restored():
     store, y = _small_real()
-    result = train_predictor(store, y, PredictorConfig(width=8, layers=2),
+    result = train_predictor(store, y, PredictorConfig(width=8, layers=2, members=1),
                              TrainConfig(epochs=12, eval_every=1, min_steps=0, val_fraction=0.25, lr=3e-2))
     seen = [(h["val_spearman"], h["epoch"]) for h in result.history if h["val_spearman"] is not None]
     best_rho, best_epoch = max(seen, key=lambda s: (s[0], -s[1]))  # the first of equal bests, as training keeps

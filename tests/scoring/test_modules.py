@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.predictor.config import PredictorConfig
-from core.predictor.config import TrainConfig
-from core.scoring.modules import architecture_scores, score_modules
+from core.predictor.config import PredictorConfig, TrainConfig
+from core.scoring.modules import (_agreement, architecture_scores, hop_reliability, member_norms, rank_modules,
+                                  score_modules)
 from core.spaces import get_space
 from core.tables.validated import validate_table
 from core.workflow import train_from_table
@@ -44,20 +44,28 @@ def test_hop_moments_standardise_scores(planted_run):
     scores = score_modules(run, table.graphs)
     stats = scores.nodes.groupby("hop").score.agg(["mean", "std"])
     assert np.allclose(stats["mean"], 0.0, atol=1e-3)
-    assert np.allclose(stats["std"], 1.0, atol=0.01)
+    # The ensemble's score is the mean of its members' standardised scores: as spread as one member's at
+    # most, and each member's own scores are standardised.
+    assert (stats["std"] <= 1.0 + 0.01).all() and (stats["std"] > 0.3).all()
+    members = member_norms(run.model, run.encode(table.graphs))
+    z = (members - run.model.norm_mean.numpy()[:, None, :]) / run.model.norm_std.numpy()[:, None, :]
+    assert np.allclose(z.mean(axis=1), 0.0, atol=1e-3) and np.allclose(z.std(axis=1), 1.0, atol=0.01)
 
 
 def test_ranking_table_columns_and_counts(planted_run):
     run, table = planted_run
     scores = score_modules(run, table.graphs, table.frame["y"].to_numpy())
+    # Today's columns keep their place and meaning; the ranking's uncertainty and order follow them.
     assert list(scores.rankings.columns) == ["hop", "signature", "description", "mean_score", "std_score",
-                                             "count", "architectures", "mean_target"]
+                                             "count", "architectures", "mean_target", "member_low", "member_high",
+                                             "members", "members_top10", "rank_score", "rank"]
     # Every node is counted once per hop.
     total_nodes = sum(g.num_nodes for g in table.graphs)
     assert (scores.rankings.groupby("hop")["count"].sum() == total_nodes).all()
     hop1 = scores.ranking(1)
     assert "good <- input" in set(hop1.description)
-    assert hop1.mean_score.is_monotonic_decreasing
+    assert hop1["rank"].tolist() == list(range(1, len(hop1) + 1)) and hop1.rank_score.is_monotonic_decreasing
+    assert (hop1.member_low <= hop1.mean_score + 1e-9).all() and (hop1.mean_score <= hop1.member_high + 1e-9).all()
     assert set(scores.feature_importance.feature) == {"op", "stage", "layer"}
 
 
@@ -65,3 +73,53 @@ def test_architecture_scores_shape(planted_run):
     run, table = planted_run
     s = architecture_scores(run, table.graphs[5])
     assert s.shape == (table.graphs[5].num_nodes, run.hops + 1)
+
+
+def _nodes(rows):
+    """A nodes frame from (arch, hop, signature, score) rows, one node per row."""
+    frame = pd.DataFrame(rows, columns=["arch_index", "hop", "signature", "score"])
+    frame["node"] = frame.groupby("arch_index").cumcount()
+    frame["label"] = frame["signature"]
+    frame["norm"] = frame["score"]
+    return frame
+
+
+def test_a_module_seen_once_does_not_outrank_one_seen_fifty_times():
+    # "lucky" sits in one architecture with the best target and score; "steady" in fifty good ones.
+    rows, targets = [], []
+    for a in range(50):
+        rows.append((a, 0, "steady", 1.0))
+        targets.append(0.9)
+    rows.append((50, 0, "lucky", 1.3))
+    targets.append(0.95)
+    for a in range(51, 200):
+        rows.append((a, 0, f"other{a % 20}", float(np.random.default_rng(a).normal(-0.2, 0.3))))
+        targets.append(0.5 + 0.01 * (a % 20))
+    table = rank_modules(_nodes(rows), {}, np.array(targets))
+    order = table["signature"].tolist()
+    assert order.index("steady") < order.index("lucky")
+    # With a point estimate alone, the lucky one would be first.
+    assert table.sort_values("mean_score", ascending=False)["signature"].iloc[0] == "lucky"
+
+
+def test_members_top10_and_agreement_say_how_stable_the_order_is():
+    rows = [(a, 0, f"m{a % 30}", 0.0) for a in range(300)]
+    nodes = _nodes(rows)
+    same = np.tile(np.arange(300, dtype=float) % 30, (4, 1))  # four members, one order
+    agree = rank_modules(nodes, {}, None, same)
+    assert sorted(agree["members_top10"].tolist(), reverse=True)[:10] == [4] * 10
+    assert _agreement(agree["members_top10"].to_numpy(), 4, 10) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    shuffled = np.stack([rng.permutation(30)[np.arange(300) % 30] for _ in range(4)]).astype(float)
+    differ = rank_modules(nodes, {}, None, shuffled)
+    assert _agreement(differ["members_top10"].to_numpy(), 4, 10) < 0.8
+
+
+def test_a_collapsed_hop_is_badged_and_never_reliable(planted_run):
+    run, table = planted_run
+    scores = score_modules(run, table.graphs, table.frame["y"].to_numpy())
+    run.metrics = {**run.metrics, "members": {**run.metrics.get("members", {}), "collapsed_hops": [1]}}
+    reliability = hop_reliability(run, scores.rankings, run.hops)
+    assert reliability.loc[1, "badge"] == "collapsed" and not reliability.loc[1, "reliable"]
+    assert list(reliability.columns) == ["hop", "heldout_norm_spearman", "member_agreement", "collapsed", "reliable",
+                                         "badge"]

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.search.baselines import BudgetExhausted, LookupOracle, predictor_guided, random_search, regularized_evolution
+from core.search.baselines import (
+    BudgetExhausted,
+    LookupOracle,
+    predictor_guided,
+    random_search,
+    regularized_evolution,
+)
 from core.spaces import get_space
 
 

@@ -11,9 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.search.benchmark_config import BenchmarkConfig
-from core.search.benchmark import Lookup, markdown_report, run_benchmark, run_method, summary_table
 from core.errors import InputError
+from core.search.benchmark import (
+    Lookup,
+    markdown_report,
+    run_benchmark,
+    run_method,
+    summary_table,
+)
+from core.search.benchmark_config import BenchmarkConfig
 from core.spaces import register_space
 from core.spaces.capabilities import LookupSpace
 from tests.planted import PlantedSpace, planted_lookup

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core.search.guided_evolution import GuidedEvolutionConfig, guided_evolution
 from core.search.baselines import LookupOracle, regularized_evolution
+from core.search.guided_evolution import GuidedEvolutionConfig, guided_evolution
 from core.spaces import get_space
 from tests.planted import planted_lookup, planted_target, small_trainer
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core.search.rounds import RoundsConfig, autobuild_rounds
 from core.search.baselines import LookupOracle
+from core.search.rounds import RoundsConfig, autobuild_rounds
 from core.spaces import get_space
 from tests.planted import planted_lookup, planted_target, small_trainer
 
@@ -31,8 +31,8 @@ def test_rounds_config_is_validated():
 
 
 def test_local_acquisition_ranks_neighbours_of_the_best_first():
-    from core.search.rounds import near_the_best
     from core.search.history import History
+    from core.search.rounds import near_the_best
 
     space = get_space("nasbench201")
     table = space.metrics_table().set_index("arch")

@@ -4,8 +4,13 @@ import pytest
 
 from core.errors import InputError
 from core.search.baselines import LookupOracle
-from core.search.searchers import SEARCHERS, SearchSettings, campaign_methods, get_searcher
 from core.search.history import History
+from core.search.searchers import (
+    SEARCHERS,
+    SearchSettings,
+    campaign_methods,
+    get_searcher,
+)
 from core.search.searchers.evolution import tournament_parents
 from core.spaces import get_space
 from tests.planted import planted_lookup, planted_target, small_trainer

@@ -11,10 +11,15 @@ import pytest
 
 from core.campaign.campaign import Campaign
 from core.errors import InputError
+from core.search.baselines import LookupOracle
 from core.search.history import History
 from core.search.rounds import near_the_best
-from core.search.baselines import LookupOracle
-from core.search.searchers import DEFAULT_METHOD, SEARCHERS, campaign_methods, get_searcher
+from core.search.searchers import (
+    DEFAULT_METHOD,
+    SEARCHERS,
+    campaign_methods,
+    get_searcher,
+)
 from core.search.searchers.random import random_proposals
 from core.spaces import get_space
 from core.tables.validated import validate_table

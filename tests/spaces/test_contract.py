@@ -17,8 +17,14 @@ from onnx import save
 from core.errors import InputError
 from core.graph import ArchGraph, check_dag
 from core.spaces import get_space, space_names
-from core.spaces.capabilities import (EnumerableSpace, FileSpace, LookupSpace, MeasuringSpace, SamplingSpace,
-                                      UnitSpace)
+from core.spaces.capabilities import (
+    EnumerableSpace,
+    FileSpace,
+    LookupSpace,
+    MeasuringSpace,
+    SamplingSpace,
+    UnitSpace,
+)
 from tests.spaces.test_onnx_space import residual_model
 
 FLAGS = {"can_sample": SamplingSpace, "enumerable": EnumerableSpace, "has_units": UnitSpace,

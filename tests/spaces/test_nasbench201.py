@@ -10,7 +10,13 @@ import pytest
 
 from core.errors import InputError, SpecError
 from core.spaces import get_space
-from core.spaces.nasbench201 import OPS, NasBench201Space, _BenchUnpickler, naslib_key, spec_string
+from core.spaces.nasbench201 import (
+    OPS,
+    NasBench201Space,
+    _BenchUnpickler,
+    naslib_key,
+    spec_string,
+)
 
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 

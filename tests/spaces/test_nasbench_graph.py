@@ -11,7 +11,13 @@ from nas_bench_graph import Arch, light_read
 
 from core.errors import InputError, SpecError
 from core.spaces import get_space
-from core.spaces.nasbench_graph import OPS, PROTEINS_OPS, NasBenchGraphSpace, decode_key, spec_string
+from core.spaces.nasbench_graph import (
+    OPS,
+    PROTEINS_OPS,
+    NasBenchGraphSpace,
+    decode_key,
+    spec_string,
+)
 
 EXAMPLE = '{"links":[0,1,2,1],"ops":["gcn","gin","fc","cheb"]}'
 # [0,1,2,1]: gcn -> gin -> fc and gcn -> cheb; the package sorts it to gcn -> {gin -> fc, cheb}.

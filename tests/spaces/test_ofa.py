@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from core.errors import InputError, SpecError
-from core.spaces.ofa_subnets import build_subnet
 from core.model_measure import pinned_threads
 from core.spaces import get_space
-from core.spaces.ofa_spec import RESOLUTIONS, SAMPLE_RESOLUTIONS
 from core.spaces.ofa_common import TOKENS
 from core.spaces.ofa_mbv3 import OFAMobileNetV3Space
 from core.spaces.ofa_pn import OFAProxylessSpace
+from core.spaces.ofa_spec import RESOLUTIONS, SAMPLE_RESOLUTIONS
+from core.spaces.ofa_subnets import build_subnet
 
 MBV3_SPEC = json.dumps({
     "ks": [3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5],

@@ -10,9 +10,22 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from core.cli import main
-from core.spaces.ofa_layouts import MBV3, PROXYLESS, HeadConv, Layout, Stage, SubnetConfig, make_divisible
+from core.model_measure import (
+    count_flops,
+    count_params,
+    measure_latency,
+    pinned_threads,
+)
+from core.spaces.ofa_layouts import (
+    MBV3,
+    PROXYLESS,
+    HeadConv,
+    Layout,
+    Stage,
+    SubnetConfig,
+    make_divisible,
+)
 from core.spaces.ofa_subnets import MBConv, build_subnet, profile_subnet
-from core.model_measure import count_flops, count_params, measure_latency, pinned_threads
 from core.tables.validated import load_table
 
 

@@ -3,9 +3,9 @@ import json
 import os
 import warnings
 
+import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper, save
-import numpy as np
 
 from core.errors import SpecError
 from core.features import CATEGORICAL, NUMERIC

@@ -7,7 +7,13 @@ import pytest
 
 from core.errors import InputError, SpecError
 from core.spaces import get_space
-from core.spaces.sd_unet import FULL_SPEC, STAGES, SdUnetSpace, removed_blocks, stage_masks
+from core.spaces.sd_unet import (
+    FULL_SPEC,
+    STAGES,
+    SdUnetSpace,
+    removed_blocks,
+    stage_masks,
+)
 
 FULL = json.loads(FULL_SPEC)
 

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from core.errors import TableError
+from core.files.table_io import read_table
 from core.graph import ArchGraph
 from core.spaces.base import SearchSpace, parse_error
 from core.spaces.capabilities import FileSpace
 from core.tables.validated import ValidatedTable, load_table, table_hash, validate_table
-from core.files.table_io import read_table
 
 
 class LetterSpace(SearchSpace):

@@ -10,8 +10,15 @@ import pytest
 
 from core.errors import TargetError
 from core.targets.expression import MAX_LENGTH
-from core.targets.target import (PRESETS, Target, evaluate_target, latency_unit, parse_target, preset_expression,
-                                 target_warnings)
+from core.targets.target import (
+    PRESETS,
+    Target,
+    evaluate_target,
+    latency_unit,
+    parse_target,
+    preset_expression,
+    target_warnings,
+)
 
 
 @pytest.fixture
@@ -98,9 +105,9 @@ def test_latency_unit_comes_from_the_name_or_the_space_never_the_values():
 
 def test_on_nasbench_graph_the_latency_preset_ranks_accurate_architectures_higher():
     """The issue: log10 of seconds is negative, so the old preset ranked the worst first (Spearman -0.85)."""
-    from core.spaces import get_space
     from scipy.stats import spearmanr
 
+    from core.spaces import get_space
     from tests.conftest import SAMPLE
 
     table = pd.read_csv(SAMPLE / "nasbench-graph_cora_300.csv")

@@ -6,10 +6,21 @@ classes (never ``eval``). Adding a method is a :class:`Searcher` subclass in thi
 from __future__ import annotations
 
 from core.errors import InputError
-from core.search.searchers.autobuild import (AutoBuildEvoSearcher, AutoBuildGraphSearcher, AutoBuildLocalSearcher,
-                                      AutoBuildRoundsSearcher, AutoBuildSearcher)
 from core.search.history import History, Trainer
-from core.search.searchers.base import SearchResult, SearchSettings, Searcher, require_sampling, require_support
+from core.search.searchers.autobuild import (
+    AutoBuildEvoSearcher,
+    AutoBuildGraphSearcher,
+    AutoBuildLocalSearcher,
+    AutoBuildRoundsSearcher,
+    AutoBuildSearcher,
+)
+from core.search.searchers.base import (
+    Searcher,
+    SearchResult,
+    SearchSettings,
+    require_sampling,
+    require_support,
+)
 from core.search.searchers.evolution import EvolutionSearcher
 from core.search.searchers.guided import GuidedSearcher, LoopSearcher
 from core.search.searchers.predictor import PredictorSearcher

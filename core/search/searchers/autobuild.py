@@ -17,16 +17,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.building.config import BuildConfig
 from core.building.builder import build_architectures
+from core.building.config import BuildConfig
 from core.errors import InputError
-from core.search.history import History, Trainer
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
-from core.search.rounds import RoundsConfig, autobuild_rounds, near_the_best, unevaluated_built
-from core.search.searchers.base import SearchResult, Searcher, evaluate_all, require_support
+from core.search.history import History, Trainer
+from core.search.rounds import (
+    RoundsConfig,
+    autobuild_rounds,
+    near_the_best,
+    unevaluated_built,
+)
+from core.search.searchers.base import (
+    Searcher,
+    SearchResult,
+    evaluate_all,
+    require_support,
+)
 from core.search.searchers.predictor import shared_run
 from core.spaces.base import SearchSpace
+
 
 def _require(run: Run | None, name: str) -> Run:
     if run is None:

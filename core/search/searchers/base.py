@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Sequence
 
 from core.errors import InputError
-from core.search.history import History, Trainer
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, report_progress
+from core.search.history import History, Trainer
 from core.spaces.base import SearchSpace
 
 

@@ -14,7 +14,12 @@ import numpy as np
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
 from core.search.history import History, Trainer
-from core.search.searchers.base import SearchResult, Searcher, require_sampling, require_support
+from core.search.searchers.base import (
+    Searcher,
+    SearchResult,
+    require_sampling,
+    require_support,
+)
 from core.search.searchers.random import random_proposals
 from core.spaces.base import SearchSpace
 

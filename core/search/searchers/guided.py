@@ -19,7 +19,7 @@ from core.errors import InputError
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress
 from core.search.history import History, Trainer
-from core.search.searchers.base import SearchResult, Searcher, require_support
+from core.search.searchers.base import Searcher, SearchResult, require_support
 from core.search.searchers.evolution import evolve
 from core.spaces.base import SearchSpace
 
@@ -55,7 +55,10 @@ class GuidedSearcher(Searcher):
 
     def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
-        from core.search.guided_evolution import GuidedEvolutionConfig, guided_evolution  # it imports this package
+        from core.search.guided_evolution import (  # it imports this package
+            GuidedEvolutionConfig,
+            guided_evolution,
+        )
 
         require_support(self, space)
         # Evolution's usual population of 20, but leave tiny budgets room to be guided.

@@ -5,14 +5,15 @@ whole space when it is enumerable) instead of module scores, so it isolates what
 """
 from __future__ import annotations
 
+from core.building.head_top import head_order
 from core.building.pool import pool_for
 from core.errors import InputError
-from core.building.head_top import head_order
 from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, predictor_guided
 from core.search.history import History, Trainer
-from core.search.searchers.base import SearchResult, Searcher, evaluate_all
+from core.search.searchers.base import Searcher, SearchResult, evaluate_all
 from core.spaces.base import SearchSpace
+
 
 def shared_run(shared: dict, train: Trainer, specs: list[str], values: list[float]) -> Run:
     """The predictor trained on a benchmark trial's N labelled architectures, trained once per trial."""

@@ -1,0 +1,201 @@
+"""How far a run's per-hop module ranking can be trusted: against the whole space, across seeds, and collapse.
+
+    PYTHONPATH=. python benchmarks/ranking_stability.py [--datasets cora,citeseer,pubmed,cs,nb201]
+        [--seeds 6] [--rows 300] [--min-count 3] [--collapse-seeds 20] [--out benchmarks/results/ranking_stability.md]
+
+For each dataset and seed s: sample ``rows`` architectures of the benchmark with seed s (``python -m core sample``),
+train with the defaults of ``python -m core train`` (seed s) once as a single predictor (``members=1``, every run
+before ensembles) and once as the default ensemble, score the training table (``python -m core score``), and
+compare each hop's ranking of the modules held by at least ``min-count`` architectures with the truth: the mean
+target of every architecture in the whole space that holds the module. Four rankings per hop:
+
+- ``single score`` / ``ensemble score``: the model's module score alone (``mean_score``);
+- ``single shown`` / ``ensemble shown``: the order the product shows (``rank``: model score and the table's mean
+  target, shrunk by count; core/scoring/modules.py);
+- ``table mean``: the model-free mean target of the table's architectures holding the module.
+
+Reported per hop: Spearman with the truth (mean and min over seeds), the top-10 overlap between runs of different
+seeds (mean over pairs; the truth-ordered ranking of each table gives the ceiling), and training time. The collapse
+rate is measured over ``collapse-seeds`` trainings on one table per dataset: a run collapsed when any hop's
+train-split norm Spearman is below 0.5, or its predictions tie on more than half of the table.
+Target: the benchmark's validation metric (NAS-Bench-Graph ``valid_perf``, NAS-Bench-201 ``baseline_accuracy``).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from core import metrics as M  # noqa: E402
+from core.predictor.config import DEFAULT_MEMBERS, PredictorConfig, TrainConfig  # noqa: E402
+from core.predictor.ensemble import tied_head  # noqa: E402
+from core.runs.run import Run  # noqa: E402
+from core.scoring.modules import score_modules  # noqa: E402
+from core.search.benchmark_config import BENCHMARK_DATASETS  # noqa: E402
+from core.spaces import get_space  # noqa: E402
+from core.tables.sampling import sample_benchmark  # noqa: E402
+from core.tables.validated import validate_table  # noqa: E402
+from core.workflow import train_from_table  # noqa: E402
+
+RANKINGS = ("single score", "single shown", "ensemble score", "ensemble shown", "table mean")
+HOPS = PredictorConfig().layers
+
+
+def whole_space_truth(space_name: str, dataset: str, target: str) -> pd.Series:
+    """Mean target of every architecture in the space holding each (hop, signature)."""
+    space = get_space(space_name)
+    table = space.metrics_table(space.resolve_dataset(dataset))
+    y = table[target].to_numpy()
+    hops, signatures, holders = [], [], []
+    for i, arch in enumerate(table["arch"]):
+        for h, level in enumerate(space.to_graph(arch).signatures(HOPS)):
+            for signature in set(level):
+                hops.append(h)
+                signatures.append(signature)
+                holders.append(i)
+    frame = pd.DataFrame({"hop": hops, "signature": signatures, "y": y[holders]})
+    return frame.groupby(["hop", "signature"])["y"].mean()
+
+
+def train_and_rank(space_name: str, dataset: str, target: str, table, seed: int, members: int, folder: Path):
+    """(rankings, seconds, run) of one default training of ``members`` members on ``table``."""
+    started = time.perf_counter()
+    outcome = train_from_table(table, target, folder / f"m{members}_s{seed}", dataset=dataset,
+                               model_config=PredictorConfig(members=members), train_config=TrainConfig(seed=seed))
+    seconds = time.perf_counter() - started
+    run = outcome.run
+    frame = run.table()
+    graphs = [run.space.to_graph(a) for a in frame["arch"]]
+    return score_modules(run, graphs, frame[target].to_numpy()).rankings, seconds, run
+
+
+def orderings(rankings: pd.DataFrame, table_rankings: bool) -> dict[str, pd.Series]:
+    """Ranking name -> value per (hop, signature) (higher = better)."""
+    index = pd.MultiIndex.from_frame(rankings[["hop", "signature"]])
+    score = pd.Series(rankings["mean_score"].to_numpy(), index=index)
+    shown = pd.Series(-rankings["rank"].to_numpy(dtype=float), index=index)
+    out = {"score": score, "shown": shown}
+    if table_rankings:
+        out["table mean"] = pd.Series(rankings["mean_target"].to_numpy(), index=index)
+    return out
+
+
+def one_dataset(name: str, seeds: int, rows: int, min_count: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    space_name, dataset = BENCHMARK_DATASETS[name]
+    space = get_space(space_name)
+    target = space.validation_metric
+    truth = whole_space_truth(space_name, dataset, target)
+    results, tops, seconds = [], {}, {"single": [], "ensemble": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(seeds):
+            table = validate_table(sample_benchmark(space_name, dataset, rows, seed), space_name, source=name)
+            ranked = {}
+            for label, members in (("single", 1), ("ensemble", DEFAULT_MEMBERS)):
+                rankings, secs, _ = train_and_rank(space_name, dataset, target, table, seed, members, Path(tmp))
+                seconds[label].append(secs)
+                for kind, values in orderings(rankings, label == "single").items():
+                    ranked[kind if kind == "table mean" else f"{label} {kind}"] = values
+                held = rankings.set_index(["hop", "signature"])["architectures"] >= min_count
+            for kind, values in ranked.items():
+                for h in range(HOPS + 1):
+                    part = values[held & (values.index.get_level_values(0) == h)]
+                    true = truth.reindex(part.index).to_numpy()
+                    results.append({"dataset": name, "seed": seed, "ranking": kind, "hop": h,
+                                    "spearman": M.spearman(part.to_numpy(), true)})
+                    tops[(kind, h, seed)] = set(part.nlargest(10).index)
+                    tops[("truth", h, seed)] = set(pd.Series(true, index=part.index).nlargest(10).index)
+    overlap = []
+    for (kind, h) in {(k, h) for k, h, _ in tops}:
+        shared = [len(tops[(kind, h, a)] & tops[(kind, h, b)]) / 10
+                  for a, b in itertools.combinations(range(seeds), 2)]
+        overlap.append({"dataset": name, "ranking": kind, "hop": h, "top10_overlap": float(np.mean(shared))})
+    return pd.DataFrame(results), pd.DataFrame(overlap), {k: float(np.mean(v)) for k, v in seconds.items()}
+
+
+def collapse_rate(name: str, seeds: int, rows: int, members: int) -> float:
+    """Share of ``seeds`` trainings on one table (sample seed 0) with a collapsed hop or tied predictions."""
+    space_name, dataset = BENCHMARK_DATASETS[name]
+    target = get_space(space_name).validation_metric
+    table = validate_table(sample_benchmark(space_name, dataset, rows, 0), space_name, source=name)
+    collapsed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(seeds):
+            outcome = train_from_table(table, target, Path(tmp) / f"c{seed}", dataset=dataset,
+                                       model_config=PredictorConfig(members=members),
+                                       train_config=TrainConfig(seed=seed))
+            train = outcome.metrics["train"]
+            run = Run.load(Path(tmp) / f"c{seed}")
+            values = run.predict([run.space.to_graph(a) for a in run.table()["arch"]]).values
+            low = any(not (rho >= 0.5) for rho in train["hop_norm_spearman"])
+            collapsed += int(low or tied_head(values))
+    return collapsed / seeds
+
+
+def report(results: pd.DataFrame, overlap: pd.DataFrame, seconds: dict, collapse: pd.DataFrame, args) -> str:
+    stats = results.groupby(["dataset", "ranking", "hop"])["spearman"].agg(["mean", "min"]).reset_index()
+    lines = [f"# Ranking stability ({args.rows} architectures, {args.seeds} seeds, modules in >= {args.min_count} "
+             "architectures)", "",
+             f"`PYTHONPATH=. python benchmarks/ranking_stability.py --datasets {args.datasets} --seeds {args.seeds} "
+             f"--rows {args.rows} --collapse-seeds {args.collapse_seeds}`", "",
+             "Spearman of each hop's ranking with the whole-space truth, mean (min) over seeds; top-10 overlap "
+             "between runs of different seeds (truth: the same protocol ordered by the truth itself).", ""]
+    for name in results["dataset"].unique():
+        lines += [f"## {name}", "", "| ranking | " + " | ".join(f"hop {h}" for h in range(HOPS + 1)) + " |",
+                  "|---" * (HOPS + 2) + "|"]
+        for kind in RANKINGS:
+            cells = []
+            for h in range(HOPS + 1):
+                row = stats[(stats.dataset == name) & (stats.ranking == kind) & (stats.hop == h)]
+                cells.append(f"{row['mean'].iloc[0]:.2f} ({row['min'].iloc[0]:.2f})" if len(row) else "")
+            lines.append(f"| {kind} vs truth | " + " | ".join(cells) + " |")
+        for kind in RANKINGS + ("truth",):
+            cells = [f"{v:.0%}" for v in overlap[(overlap.dataset == name) & (overlap.ranking == kind)]
+                     .sort_values("hop")["top10_overlap"]]
+            lines.append(f"| {kind} top-10 overlap | " + " | ".join(cells) + " |")
+        lines += ["", f"Training (whole `train_from_table`, this machine): single {seconds[name]['single']:.1f} s, "
+                  f"ensemble of {DEFAULT_MEMBERS} {seconds[name]['ensemble']:.1f} s "
+                  f"({seconds[name]['ensemble'] / seconds[name]['single']:.2f}x).", ""]
+    if len(collapse):
+        lines += ["## Collapse rate", "", f"{args.collapse_seeds} training seeds on each dataset's seed-0 table; "
+                  "a run collapsed when a hop's train-split norm Spearman < 0.5 or its predictions tie on more "
+                  "than half of the table.", "", "| dataset | single | ensemble |", "|---|---|---|"]
+        for row in collapse.itertuples():
+            lines.append(f"| {row.dataset} | {row.single:.0%} | {row.ensemble:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="cora,citeseer,pubmed,cs,nb201")
+    parser.add_argument("--seeds", type=int, default=6)
+    parser.add_argument("--rows", type=int, default=300)
+    parser.add_argument("--min-count", type=int, default=3)
+    parser.add_argument("--collapse-seeds", type=int, default=20)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/ranking_stability.md"))
+    args = parser.parse_args()
+    parts, overlaps, seconds, collapse = [], [], {}, []
+    for name in args.datasets.split(","):
+        results, overlap, secs = one_dataset(name, args.seeds, args.rows, args.min_count)
+        parts.append(results)
+        overlaps.append(overlap)
+        seconds[name] = secs
+        if args.collapse_seeds:
+            collapse.append({"dataset": name,
+                             "single": collapse_rate(name, args.collapse_seeds, args.rows, 1),
+                             "ensemble": collapse_rate(name, args.collapse_seeds, args.rows, DEFAULT_MEMBERS)})
+        text = report(pd.concat(parts), pd.concat(overlaps), seconds, pd.DataFrame(collapse), args)
+        Path(args.out).write_text(text)
+        print(text, flush=True)
+
+
+if __name__ == "__main__":
+    main()

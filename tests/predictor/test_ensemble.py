@@ -1,0 +1,124 @@
+"""core.predictor.ensemble and core.predictor.members: K members trained at once and read as one predictor."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.predictor import members as members_module
+from core.predictor.batching import EncodedGraphs
+from core.predictor.config import PredictorConfig, TrainConfig
+from core.predictor.ensemble import EnsemblePredictor, collapsed_hops, tied_head
+from core.predictor.model import AutoBuildPredictor
+from core.predictor.train import predict_encoded, train_predictor
+from core.runs.run import Run
+from core.scoring.modules import member_norms, node_scores
+from core.spaces import get_space
+from core.tables.sampling import sample_benchmark
+from core.tables.validated import validate_table
+from core.workflow import members_note, train_from_table
+
+
+def _store(n=60, seed=0):
+    space = get_space("nasbench-graph")
+    frame = sample_benchmark("nasbench-graph", "citeseer", n, seed)
+    graphs = [space.to_graph(a) for a in frame["arch"]]
+    return EncodedGraphs(graphs, space.schema(graphs)), frame["valid_perf"].to_numpy()
+
+
+SMALL = dict(width=8, layers=2)
+QUICK = dict(epochs=3, min_steps=0, val_fraction=0.2, seed=1)
+
+
+def test_the_vectorised_step_trains_the_members_as_one_after_another_would(monkeypatch):
+    store, y = _store()
+    together = train_predictor(store, y, PredictorConfig(members=3, **SMALL), TrainConfig(**QUICK))
+    monkeypatch.setattr(members_module, "VECTORISED_GNNS", frozenset())
+    apart = train_predictor(store, y, PredictorConfig(members=3, **SMALL), TrainConfig(**QUICK))
+    assert [h["loss"] for h in together.history] == pytest.approx([h["loss"] for h in apart.history], rel=1e-4)
+    for a, b in zip(together.model.members, apart.model.members):
+        for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.allclose(p.float(), q.float(), atol=1e-4), name
+
+
+def test_one_member_is_the_single_predictor_bit_for_bit():
+    store, y = _store()
+    one = train_predictor(store, y, PredictorConfig(members=1, **SMALL), TrainConfig(**QUICK))
+    first = train_predictor(store, y, PredictorConfig(members=2, **SMALL), TrainConfig(**QUICK))
+    assert isinstance(one.model, AutoBuildPredictor) and isinstance(first.model, EnsemblePredictor)
+    # Member 0 starts from the single predictor's weights (the seed's first draw).
+    torch.manual_seed(QUICK["seed"])
+    start = AutoBuildPredictor(store.schema, PredictorConfig(members=1, **SMALL))
+    again = train_predictor(store, y, PredictorConfig(members=1, **SMALL), TrainConfig(**QUICK))
+    assert all(torch.equal(p, q) for p, q in zip(one.model.state_dict().values(), again.model.state_dict().values()))
+    assert start.head[0].weight.shape == first.model.members[0].head[0].weight.shape
+
+
+def test_the_ensemble_score_orders_nodes_as_the_mean_of_the_members_standardised_scores(tmp_path):
+    space = get_space("nasbench-graph")
+    table = validate_table(sample_benchmark("nasbench-graph", "citeseer", 60, 0), space, source="t")
+    run = train_from_table(table, "valid_perf", tmp_path / "r", dataset="citeseer",
+                           model_config=PredictorConfig(members=3, **SMALL), train_config=TrainConfig(**QUICK)).run
+    store = run.encode(table.graphs)
+    norms = member_norms(run.model, store)  # [K, N, L+1]
+    ens = run.model
+    used = ens.hop_used.numpy()[:, None, :]
+    z = (norms - ens.norm_mean.numpy()[:, None, :]) / ens.norm_std.numpy()[:, None, :]
+    mean_z = (z * used).sum(0) / used.sum(0)
+    scores = node_scores(run, store)
+    for h in range(run.hops + 1):
+        # The same order (an affine map with a positive slope).
+        slope = np.polyfit(mean_z[:, h], scores[:, h], 1)[0]
+        assert slope > 0 and np.corrcoef(mean_z[:, h], scores[:, h])[0, 1] == pytest.approx(1.0, abs=1e-6)
+    # Predictions are the members' mean.
+    pred, _ = predict_encoded(run.model, store)
+    member_pred = np.mean([predict_encoded(m, store)[0] for m in run.model.members], axis=0)
+    assert np.allclose(pred, member_pred, atol=1e-5)
+
+
+def test_a_member_that_collapsed_at_a_hop_is_left_out_there_unless_all_did():
+    rho = np.array([[0.8, 0.2, 0.9], [0.7, 0.3, 0.9], [0.6, np.nan, 0.1]])
+    used = collapsed_hops(rho)
+    assert used[:, 0].tolist() == [1, 1, 1]
+    assert used[:, 1].tolist() == [1, 1, 1]  # every member collapsed: kept, and the hop is said to be collapsed
+    assert used[:, 2].tolist() == [1, 1, 0]
+
+
+def test_a_head_that_predicts_one_value_for_most_rows_is_tied():
+    assert tied_head(np.r_[np.full(60, 0.78168774), np.linspace(0, 1, 40)])
+    assert not tied_head(np.linspace(0.7, 0.8, 100))
+
+
+def test_collapse_and_left_out_members_are_said():
+    metrics = {"members": {"count": 3, "collapsed_hops": [1], "hop_used": [[1, 1, 1], [1, 1, 0], [1, 1, 1]],
+                           "head_used": [1, 0, 1]}}
+    note = members_note(metrics)
+    assert "COLLAPSED at hop(s) [1]" in note and "member 1 at hop(s) [2]" in note and "member 1's predictions" in note
+    assert members_note({}) == ""
+
+
+def test_an_old_single_predictor_run_still_loads(tmp_path):
+    space = get_space("nasbench-graph")
+    table = validate_table(sample_benchmark("nasbench-graph", "citeseer", 40, 0), space, source="t")
+    out = train_from_table(table, "valid_perf", tmp_path / "old", dataset="citeseer",
+                           model_config=PredictorConfig(members=1, **SMALL), train_config=TrainConfig(**QUICK))
+    before = out.run.predict(table.graphs).values
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["model"]["members"]  # as every run written before ensembles
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    run = Run.load(tmp_path / "old")
+    assert isinstance(run.model, AutoBuildPredictor) and run.config.model.members == 1
+    assert np.array_equal(run.predict(table.graphs).values, before)
+
+
+def test_an_ensemble_run_round_trips_through_its_directory(tmp_path):
+    space = get_space("nasbench-graph")
+    table = validate_table(sample_benchmark("nasbench-graph", "citeseer", 40, 0), space, source="t")
+    out = train_from_table(table, "valid_perf", tmp_path / "ens", dataset="citeseer",
+                           model_config=PredictorConfig(members=3, **SMALL), train_config=TrainConfig(**QUICK))
+    run = Run.load(tmp_path / "ens")
+    assert isinstance(run.model, EnsemblePredictor) and len(run.model.members) == 3
+    assert np.allclose(run.predict(table.graphs).values, out.run.predict(table.graphs).values)
+    assert out.metrics["members"]["count"] == 3 and len(out.metrics["members"]["train_hop_spearman"]) == 3
