@@ -14,19 +14,24 @@ from core.building.lookup import add_lookup
 from core.building.modules import build_from_modules
 from core.building.units import build_from_units
 from core.runs.run import Run
+from core.scoring.modules import trust_note
 
 Progress = Callable[[str, float], None]
 
 
 def build_architectures(run: Run, config: BuildConfig = BuildConfig(),
                         progress: Progress | None = None) -> BuildResult:
-    """Build ``config.top`` architectures from the best modules of ``run``'s space."""
+    """Build ``config.top`` architectures from the best modules of ``run``'s space, reading only hops the run
+    trusts (:func:`core.scoring.modules.trusted_hops`; the result's notes name the hops it ignored)."""
     report = progress or (lambda stage, fraction: None)
     space = run.space
     if space.has_units:
         result = build_from_units(run, space, config, report)
     else:
         result = build_from_modules(run, space, config, report)
+    note = trust_note(run)
+    if note:
+        result.notes = f"{result.notes}; {note}" if result.notes else note
     report("predicting", 0.95)
     graphs = [space.to_graph(spec) for spec in result.built["arch"]]
     result.built["predicted"] = run.predict(graphs).values if graphs else []

@@ -25,6 +25,7 @@ from core.building.constraints import satisfied
 from core.building.lookup import lookup_table
 from core.building.pool import pool_for
 from core.runs.run import Run
+from core.scoring.modules import PRIOR_ARCHITECTURES
 from core.spaces.base import SearchSpace
 
 Progress = Callable[[str, float], None]
@@ -45,8 +46,13 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
     table = grouped["score"].mean().reset_index()
     table["architectures"] = grouped["arch"].size().to_numpy()
     # Modules in every architecture (input, output) are structure, not choices.
-    table = table[table["architectures"] < len(specs)]
-    table = table.sort_values(["position", "score"], ascending=[True, False], kind="stable")
+    table = table[table["architectures"] < len(specs)].copy()
+    # The rankings' rule (core.scoring.modules.rank_modules): standardised within the position and shrunk by
+    # evidence, so an op seen in one pooled architecture cannot be kept over one seen in fifty.
+    n = table["architectures"].to_numpy(dtype=np.float64)
+    z = table.groupby("position", sort=False)["score"].transform(lambda s: (s - s.mean()) / (s.std(ddof=0) or 1.0))
+    table["order"] = z.to_numpy() * n / (n + PRIOR_ARCHITECTURES)
+    table = table.sort_values(["position", "order"], ascending=[True, False], kind="stable")
     table["rank"] = table.groupby("position").cumcount() + 1
     kept_table = table[table["rank"] <= config.k]
     kept = set(zip(kept_table["position"], kept_table["op"]))
@@ -67,7 +73,8 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
         "score": kept_table["score"].to_numpy(),
     })
     pool_note = "the whole space" if len(specs) == (space.size() or -1) else f"{len(specs)} pooled architectures"
-    notes = (f"top {config.k} ops per position over {pool_note}; reduced space = pool members made only of kept "
+    notes = (f"top {config.k} ops per position over {pool_note} (mean cell score, shrunk by the architectures "
+             f"holding the op); reduced space = pool members made only of kept "
              f"(position, op) modules; ranked by cell-module score ({config.cell_score} readout)")
     if config.constraints:
         notes += (f"; subject to {', '.join(map(str, config.constraints))}: {members.size:,} of its "

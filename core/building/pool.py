@@ -19,7 +19,7 @@ from core.gc_pause import cycle_collector_paused
 from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
 from core.runs.run import Run
-from core.scoring.modules import node_scores
+from core.scoring.modules import trusted_node_scores
 from core.spaces import get_space
 from core.spaces.base import SearchSpace
 
@@ -101,7 +101,7 @@ class CellPool:
         if readout == "graph":
             norms = run.predict(self.store).hop_norms[:, -1]
             return (norms - norms.mean()) / (norms.std() or 1.0)
-        per_node = node_scores(run, self.store)  # [nodes, L+1]
+        per_node = trusted_node_scores(run, self.store)  # [nodes, L+1]
         hop = np.minimum(self.depth, run.hops)[self.sink_arch]
         sums = np.bincount(self.sink_arch, weights=per_node[self.sink_index, hop], minlength=len(self))
         return sums / np.bincount(self.sink_arch, minlength=len(self))

@@ -25,7 +25,7 @@ from core.building.config import BuildConfig, BuildResult
 from core.building.limits import constraint_check
 from core.predictor.batching import EncodedGraphs
 from core.runs.run import Run
-from core.scoring.modules import node_scores
+from core.scoring.modules import trusted_node_scores
 from core.spaces.base import SearchSpace, UnitCandidate
 
 Progress = Callable[[str, float], None]
@@ -38,7 +38,7 @@ def root_scores(run: Run, candidates: Sequence[UnitCandidate], batch_size: int =
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start:start + batch_size]
         store = EncodedGraphs([c.graph for c in chunk], run.schema)
-        per_node = node_scores(run, store)  # [nodes, L+1]
+        per_node = trusted_node_scores(run, store)  # [nodes, L+1]
         roots = store.node_ptr[:-1].numpy() + np.array([c.root for c in chunk])
         scores[start:start + len(chunk)] = per_node[roots]
     return scores

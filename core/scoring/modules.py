@@ -259,12 +259,13 @@ def _shrinkage(mean_target: np.ndarray, n: np.ndarray, target_variance: float) -
     return float(np.clip(target_variance / tau2, 0.5, 100.0)) if tau2 > 0 else 100.0
 
 
-def hop_reliability(run: Run, rankings: pd.DataFrame, hops: int) -> pd.DataFrame:
+def hop_reliability(run: Run, rankings: pd.DataFrame | None, hops: int) -> pd.DataFrame:
     """How far to trust each hop's ranking: one row per hop with ``heldout_norm_spearman`` (the run's
     held-out Spearman of the hop's graph-embedding norm with the target; NaN when the run has none),
     ``member_agreement`` (the members' mean pairwise top-10 overlap, 0..1; NaN for one predictor),
     ``collapsed`` (no member's hop ranked its training targets: Spearman below 0.5 for all), ``reliable``
-    (not collapsed, and both figures at least :data:`RELIABLE` where they exist) and ``badge``."""
+    (not collapsed, and both figures at least :data:`RELIABLE` where they exist) and ``badge``. Without
+    ``rankings`` (a build, which scores no modules) the agreement is NaN and the other two decide."""
     held = run.metrics.get("heldout") if isinstance(run.metrics.get("heldout"), dict) else {}
     spearman = held.get("hop_norm_spearman") if isinstance(held.get("hop_norm_spearman"), list) else []
     members = run.metrics.get("members") if isinstance(run.metrics.get("members"), dict) else {}
@@ -273,7 +274,7 @@ def hop_reliability(run: Run, rankings: pd.DataFrame, hops: int) -> pd.DataFrame
     for h in range(hops + 1):
         value = spearman[h] if h < len(spearman) else None
         rho = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
-        part = rankings[rankings["hop"] == h]
+        part = rankings[rankings["hop"] == h] if rankings is not None else pd.DataFrame()
         k = int(part["members"].iloc[0]) if len(part) else 1
         agreement = _agreement(part["members_top10"].to_numpy(), k, min(TOP, len(part))) if k > 1 else np.nan
         is_collapsed = h in collapsed
@@ -292,3 +293,29 @@ def _agreement(top_counts: np.ndarray, members: int, size: int) -> float:
         return np.nan
     c = top_counts.astype(np.float64)
     return float((c * (c - 1) / 2).sum() / (members * (members - 1) / 2 * size))
+
+
+def trusted_hops(run: Run) -> np.ndarray:
+    """[L+1] the hop whose scores stand in for each hop when building: itself when it is reliable
+    (:func:`hop_reliability` from the run's own figures), else the nearest reliable hop below it (deeper
+    modules contain shallower ones), else above it; every hop itself when none is reliable."""
+    reliable = hop_reliability(run, None, run.hops)["reliable"].to_numpy()
+    hops = np.arange(run.hops + 1)
+    if not reliable.any():
+        return hops
+    good = hops[reliable]
+    return np.array([good[good <= h].max() if (good <= h).any() else good.min() for h in hops])
+
+
+def trusted_node_scores(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> np.ndarray:
+    """:func:`node_scores` with every untrusted hop's column replaced by its stand-in's (:func:`trusted_hops`)."""
+    return node_scores(run, store, batch_size)[:, trusted_hops(run)]
+
+
+def trust_note(run: Run) -> str:
+    """What a build says about the hops it did not trust (empty when it trusted all)."""
+    stand_in = trusted_hops(run)
+    moved = [(h, int(s)) for h, s in enumerate(stand_in) if s != h]
+    if not moved:
+        return ""
+    return ("ignored weak or collapsed hop(s) " + ", ".join(f"{h} (read at hop {s})" for h, s in moved))

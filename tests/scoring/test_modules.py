@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.scoring.modules import (_agreement, architecture_scores, hop_reliability, member_norms, rank_modules,
+from core.scoring.modules import (_agreement, architecture_scores, hop_reliability, member_norms, node_scores,
+                                  rank_modules, trust_note, trusted_hops, trusted_node_scores,
                                   score_modules)
 from core.spaces import get_space
 from core.tables.validated import validate_table
@@ -118,8 +119,30 @@ def test_members_top10_and_agreement_say_how_stable_the_order_is():
 def test_a_collapsed_hop_is_badged_and_never_reliable(planted_run):
     run, table = planted_run
     scores = score_modules(run, table.graphs, table.frame["y"].to_numpy())
+    saved = run.metrics
     run.metrics = {**run.metrics, "members": {**run.metrics.get("members", {}), "collapsed_hops": [1]}}
     reliability = hop_reliability(run, scores.rankings, run.hops)
+    run.metrics = saved
     assert reliability.loc[1, "badge"] == "collapsed" and not reliability.loc[1, "reliable"]
     assert list(reliability.columns) == ["hop", "heldout_norm_spearman", "member_agreement", "collapsed", "reliable",
                                          "badge"]
+
+
+def test_builds_read_a_trusted_hop_in_place_of_a_collapsed_one_and_say_so(planted_run):
+    from core.building.builder import build_architectures
+    from core.building.config import BuildConfig
+
+    run, table = planted_run
+    assert trusted_hops(run).tolist() == list(range(run.hops + 1)) and trust_note(run) == ""
+    before = build_architectures(run, BuildConfig(top=3, k=2))
+    saved = run.metrics
+    run.metrics = {**run.metrics, "members": {**run.metrics.get("members", {}), "collapsed_hops": [1]}}
+    try:
+        assert trusted_hops(run).tolist() == [0, 0, 2]
+        after = build_architectures(run, BuildConfig(top=3, k=2))
+        assert "ignored weak or collapsed hop(s) 1 (read at hop 0)" in after.notes
+        assert "ignored" not in before.notes
+        store = run.encode(table.graphs)
+        assert np.array_equal(trusted_node_scores(run, store)[:, 1], node_scores(run, store)[:, 0])
+    finally:
+        run.metrics = saved
