@@ -56,6 +56,7 @@ from core.evaluators.executors import Executor, LocalExecutor
 from core.files.table_io import read_table
 from core.runs.loading import CONFIG_FILE
 from core.runs.names import release_run_dir
+from core.predictor.ensemble import tied_head
 from core.runs.run import Run
 from core.search.history import History
 from core.search.searchers import (
@@ -161,12 +162,16 @@ class Campaign(CampaignDir):
             history = History(list(frame["arch"].astype(str)), [float(v) for v in values],
                               allowed=evaluator.can_evaluate)
             say(f"round {r}: proposing {n} with {method}", 0, 1)
-            proposed = searcher.propose(self.space, history, n, seed=self._round_seed(r), run=run)
-            if not proposed:
-                raise InputError(f"method {method!r} found no new architecture to propose "
-                                 f"(the space may be exhausted)")
-            predicted = run.predict([self.space.to_graph(s) for s in proposed]).values if run is not None \
-                else np.full(len(proposed), np.nan)
+            proposed, predicted = self._propose_with(searcher, history, n, r, run)
+            for attempt in range(1, RETRAINS + 1):
+                # A predictor that predicts one value for most proposals proposes blind: retrain it from
+                # other starting weights (the ensemble's collapse guard, for the round as a whole).
+                if run is None or not tied_head(predicted):
+                    break
+                say(f"round {r}: predictions tied; retraining the predictor (attempt {attempt})", 0, 1)
+                self._log("retrained", round=r, reason="tied predictions", attempt=attempt)
+                run = self._round_run(r, frame, attempt)
+                proposed, predicted = self._propose_with(searcher, history, n, r, run)
             proposals = pd.DataFrame({"arch": proposed, "predicted": predicted})
             self.round_dir(r).mkdir(parents=True, exist_ok=True)
             _write_frame(self.round_dir(r) / "proposals.csv", proposals)
@@ -274,14 +279,26 @@ class Campaign(CampaignDir):
         return done
 
     # ----------------------------------------------------------------------- internals
+    def _propose_with(self, searcher, history: History, n: int, r: int, run: Run | None
+                      ) -> tuple[list[str], np.ndarray]:
+        """Round ``r``'s proposals and their predicted targets (NaN without a predictor)."""
+        proposed = searcher.propose(self.space, history, n, seed=self._round_seed(r), run=run)
+        if not proposed:
+            raise InputError(f"method {searcher.name!r} found no new architecture to propose "
+                             f"(the space may be exhausted)")
+        predicted = run.predict([self.space.to_graph(s) for s in proposed]).values if run is not None \
+            else np.full(len(proposed), np.nan)
+        return proposed, predicted
+
     def _round_seed(self, r: int) -> int:
         # The same stream core.search.searchers.base.Searcher.search uses for its round r - 1.
         return self.config.seed * 1000 + (r - 1)
 
-    def _round_run(self, r: int, frame: pd.DataFrame) -> Run:
-        """The round's predictor: loaded when a previous attempt already trained it."""
+    def _round_run(self, r: int, frame: pd.DataFrame, retrain: int = 0) -> Run:
+        """The round's predictor: loaded when a previous attempt already trained it; ``retrain`` > 0 trains it
+        again from other starting weights (after tied predictions)."""
         path = self.round_dir(r) / "run"
-        if (path / CONFIG_FILE).is_file():
+        if (path / CONFIG_FILE).is_file() and not retrain:
             run = Run.load(path)
             if run.config.rows == len(frame):
                 return run
@@ -294,10 +311,14 @@ class Campaign(CampaignDir):
                                metric_columns=columns)
         # Every evaluation is a label here (no held-out split): the next round measures the
         # predictor honestly on what it proposes (last_round_spearman).
-        train = TrainConfig(epochs=self.config.epochs, val_fraction=0.0, seed=self.config.seed,
+        train = TrainConfig(epochs=self.config.epochs, val_fraction=0.0, seed=self.config.seed + 7919 * retrain,
                             eval_every=self.config.epochs)
         return train_from_table(table, self.config.target, path, dataset=self.config.dataset,
                                 train_config=train, overwrite=True).run
+
+
+#: How often a round's predictor is trained again when it ties most of its proposals.
+RETRAINS = 2
 
 
 def _short(spec: str) -> str:

@@ -100,7 +100,7 @@ def train_in_memory(space_name: str, dataset: str, specs: Sequence[str], y: np.n
     graphs = [space.to_graph(s) for s in specs]
     schema = space.schema(graphs)
     store = EncodedGraphs(graphs, schema)
-    result = train_predictor(store, y, PredictorConfig(gnn=config.gnn),
+    result = train_predictor(store, y, PredictorConfig(gnn=config.gnn, members=config.members),
                              TrainConfig(epochs=config.epochs, lam=config.lam, val_fraction=0.0, seed=seed,
                                          eval_every=config.epochs))
     run_config = RunConfig(space=space_name, dataset=dataset, target=select, target_columns=(select,),

@@ -15,6 +15,7 @@ import pytest
 from core.campaign.campaign import Campaign
 from core.errors import InputError
 from core.evaluators import EVALUATORS, ArchEvaluator
+from core.runs.run import Run
 from core.search.searchers import SearchSettings
 from core.spaces import get_space
 from core.tables.validated import validate_table
@@ -220,3 +221,23 @@ def test_a_round_run_left_by_an_interrupted_attempt_is_retrained_when_rows_came_
     assert campaign.ingest(path, allow_unproposed=True) == 1
     campaign.propose(3)
     assert Campaign.open(campaign.path)._round_run(1, campaign.table()).config.rows == 13
+
+
+def test_a_round_whose_predictor_ties_its_proposals_is_retrained(tmp_path, monkeypatch):
+    from core.campaign import campaign as campaign_module
+
+    calls = []
+
+    def tied_once(predicted):
+        calls.append(np.asarray(predicted).copy())
+        return len(calls) == 1  # the first predictor "ties"; the retrained one does not
+
+    monkeypatch.setattr(campaign_module, "tied_head", tied_once)
+    campaign = planted_campaign(tmp_path / "c")
+    proposals = campaign.propose(4)
+    events = [json.loads(line) for line in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
+    retrained = [e for e in events if e.get("event") == "retrained"]
+    assert len(calls) == 2 and len(retrained) == 1 and retrained[0]["round"] == 1
+    run = Run.load(campaign.round_dir(1) / "run")
+    assert run.config.seed != campaign.config.seed  # trained again from other starting weights
+    assert len(proposals) == 4 and np.isfinite(proposals["predicted"]).all()
