@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py [--n 3000] [--epochs 200] [--device cpu|cuda] [--batch-size 128] [--sparse]
     python benchmarks/train_speed.py --profile [--gnn gatv2|graphconv]   # where one training step goes
+    python benchmarks/train_speed.py --members 1,5    # a single predictor, then the default ensemble, and their ratio
 
 Prints wall time of every stage (imports, table, graphs, encoding, training) and of the whole
 process, the time per epoch, and peak resident memory. ``--sparse`` trains on PyG's sparse batches
@@ -43,6 +44,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--gnn", default=PredictorConfig.gnn, help="GNN layer of the predictor (gatv2, graphconv, gin)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--members", default="1",
+                        help="ensemble sizes to train one after another, e.g. 1,5 (the training stage of each and "
+                             "their ratio to the first are printed)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (0: torch's default; training itself always runs on one)")
     parser.add_argument("--sparse", action="store_true", help="PyG's sparse batches instead of padded dense ones")
@@ -70,45 +74,51 @@ def main() -> None:
     if args.profile:
         profile_steps(store, train.baseline_accuracy.to_numpy(), args)
         return
-    t = time.perf_counter()
-    result = train_predictor(store, train.baseline_accuracy.to_numpy(), PredictorConfig(gnn=args.gnn),
-                             TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                                         val_fraction=0.0, eval_every=args.epochs, device=args.device))
-    stages["training"] = time.perf_counter() - t
-
+    sizes = [int(k) for k in args.members.split(",")]
     test_store = EncodedGraphs([space.to_graph(a) for a in test.arch], space.schema(), dense=not args.sparse)
-    pred, norms = predict_encoded(result.model, test_store)
-    rho = metrics.spearman(pred, test.baseline_accuracy)
-    hops = metrics.hop_norm_spearman(norms, test.baseline_accuracy)
+    checks, trained = [], {}
+    for k in sizes:
+        t = time.perf_counter()
+        result = train_predictor(store, train.baseline_accuracy.to_numpy(), PredictorConfig(gnn=args.gnn, members=k),
+                                 TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                                             val_fraction=0.0, eval_every=args.epochs, device=args.device))
+        trained[k] = stages[f"training ({k})"] = time.perf_counter() - t
+        pred, norms = predict_encoded(result.model, test_store)
+        checks.append((k, metrics.spearman(pred, test.baseline_accuracy),
+                       metrics.hop_norm_spearman(norms, test.baseline_accuracy)))
     total = time.perf_counter() - START
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
     print(f"train_speed: nasbench201, {args.n} architectures x {args.epochs} epochs, batch {args.batch_size}, "
-          f"device {device}, {args.gnn}, {'dense' if store.dense else 'PyG'} batches")
+          f"device {device}, {args.gnn}, {'dense' if store.dense else 'PyG'} batches, members {args.members}")
     for name, seconds in stages.items():
-        print(f"  {name:10s} {seconds:7.2f} s")
-    print(f"  per epoch  {stages['training'] / args.epochs * 1000:7.1f} ms")
+        print(f"  {name:14s} {seconds:7.2f} s")
+    for k in sizes:
+        print(f"  per epoch ({k}) {trained[k] / args.epochs * 1000:7.1f} ms; x{trained[k] / trained[sizes[0]]:.2f} "
+              f"the first")
     gpu_peak = (f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
                 if args.device.startswith("cuda") else "")
     print(f"  whole process {total:.1f} s, peak RSS {peak_mb:.0f} MB{gpu_peak}")
-    print(f"  check: held-out Spearman on 2,000 other cells {rho:.3f}; hop-norm Spearman "
-          + " ".join(f"{h:.2f}" for h in hops))
+    for k, rho, hops in checks:
+        print(f"  check ({k}): held-out Spearman on 2,000 other cells {rho:.3f}; hop-norm Spearman "
+              + " ".join(f"{h:.2f}" for h in hops))
 
 
 def profile_steps(store: EncodedGraphs, y: np.ndarray, args: argparse.Namespace, epochs: int = 5) -> None:
     """Milliseconds per training step, cumulatively: batch gather, + forward, + loss, + backward, + optimiser
-    (the whole step as :func:`core.predictor.train._train_epoch` takes it), then torch.profiler's busiest
+    (the whole step of a single predictor as :func:`core.predictor.train._train_epoch` takes it), then torch.profiler's busiest
     ops over 10 steps. One thread, as training runs."""
     from torch.profiler import ProfilerActivity, profile
 
     from core.predictor.loss import magnitude_ranked_loss
     from core.predictor.model import AutoBuildPredictor
-    from core.predictor.train import _optimiser, one_thread, resolve_batch_size
+    from core.predictor.adamw import FusedAdamW
+    from core.predictor.train import one_thread, resolve_batch_size
 
     cfg = TrainConfig(batch_size=args.batch_size, seed=args.seed)
     torch.manual_seed(args.seed)
-    model = AutoBuildPredictor(store.schema, PredictorConfig(gnn=args.gnn)).train()
-    optimiser = _optimiser(model, cfg)
+    model = AutoBuildPredictor(store.schema, PredictorConfig(gnn=args.gnn, members=1)).train()
+    optimiser = FusedAdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     target = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)
     perm = torch.randperm(len(store))
     size = resolve_batch_size(args.batch_size, len(store))

@@ -18,6 +18,7 @@ import streamlit as st
 from app import jobs, messages, run_cache, state, widgets
 from core import viz
 from core.predictor import GNN_LAYERS, PredictorConfig, TrainConfig
+from core.predictor.config import MAX_MEMBERS
 from core.runs.names import RunNameTaken, claim_run_dir
 from core.runs.run import Run
 from core.tables.validated import ValidatedTable
@@ -31,7 +32,7 @@ DEFAULTS = {
     "epochs": TRAIN_FIELDS["epochs"],
     "lam": float(TRAIN_FIELDS["lam"]), "seed": 0, "val_fraction": float(TRAIN_FIELDS["val_fraction"]),
     "lr": float(TRAIN_FIELDS["lr"]), "batch_size": TRAIN_FIELDS["batch_size"],
-    "min_steps": TRAIN_FIELDS["min_steps"],
+    "min_steps": TRAIN_FIELDS["min_steps"], "members": MODEL_FIELDS["members"],
 }
 #: Why the running job trains more epochs than asked ("" when it does not).
 EPOCHS_NOTE = "ab_train_epochs_note"
@@ -96,6 +97,10 @@ def _settings_inputs() -> dict[str, Any]:
                                 max_value=100_000, step=100,
                                 help="A small table is trained for more epochs until it has had this many "
                                      "optimiser steps; 0 trains exactly the epochs above.")
+    v["members"] = _param("members", st.number_input, "Ensemble members", min_value=1, max_value=MAX_MEMBERS, step=1,
+                          help="Predictors started from different weights, trained together and read as one; "
+                               "their spread is the interval every module score is shown with. 1 = a single "
+                               "predictor.")
     return v
 
 
@@ -117,7 +122,8 @@ def _start_training(table: ValidatedTable, target: str, dataset: str | None, v: 
         state.keep(f"ab_hp_{key}", st.session_state.get(f"_w_ab_hp_{key}"))
     epochs = int(v["epochs"])
     try:
-        model_config = PredictorConfig(gnn=v["gnn"], width=int(v["width"]), layers=int(v["layers"]))
+        model_config = PredictorConfig(gnn=v["gnn"], width=int(v["width"]), layers=int(v["layers"]),
+                                       members=int(v["members"]))
         train_config = TrainConfig(epochs=epochs, lam=float(v["lam"]), seed=int(v["seed"]),
                                    val_fraction=float(v["val_fraction"]), lr=float(v["lr"]),
                                    batch_size=int(v["batch_size"]), eval_every=1 if epochs <= 50 else 5,

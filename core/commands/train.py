@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gnn", choices=sorted(GNN_NAMES), default=PredictorConfig.gnn)
     parser.add_argument("--width", type=int, default=PredictorConfig.width)
     parser.add_argument("--layers", type=int, default=PredictorConfig.layers)
+    parser.add_argument("--members", type=int, default=PredictorConfig.members,
+                        help="ensemble members trained together and read as one; their spread is every score's "
+                             "interval (1 = a single predictor)")
     parser.add_argument("--lambda", dest="lam", type=float, default=TrainConfig.lam,
                         help="weight of the rank term (0 = plain MSE ablation)")
     parser.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction)
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset is not None:
         space.resolve_dataset(args.dataset)
     try:
-        model_config = PredictorConfig(gnn=args.gnn, width=args.width, layers=args.layers)
+        model_config = PredictorConfig(gnn=args.gnn, width=args.width, layers=args.layers, members=args.members)
         train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lam=args.lam,
                                    val_fraction=args.val_fraction, seed=args.seed, patience=args.patience,
                                    min_steps=args.min_steps,
