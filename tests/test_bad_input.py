@@ -257,6 +257,7 @@ def test_zip_with_a_bad_crc_leaves_nothing_behind(tmp_path):
 
 # ---------------------------------------------------------------------------- 4 graph space CPU
 
+@pytest.mark.slow
 def test_graph_space_bounds_nodes_and_edges():
     from core.spaces.generic_graph import MAX_EDGES, MAX_NODES
 

@@ -48,6 +48,7 @@ def assert_one_line_error(result, *needles):
     ("nasbench201", None, ["arch", "baseline_accuracy", "ptq_accuracy", "qat_accuracy", "noisy_accuracy",
                            "analog_accuracy"]),
 ])
+@pytest.mark.slow
 def test_sample_writes_real_tables(tmp_path, space, dataset, columns):
     out = tmp_path / "t.csv"
     args = ["sample", "--space", space, "--n", 25, "--seed", 3, "--out", out]
@@ -57,6 +58,7 @@ def test_sample_writes_real_tables(tmp_path, space, dataset, columns):
     assert list(table.columns) == columns and len(table) == 25 and table.arch.is_unique
 
 
+@pytest.mark.slow
 def test_train_then_predict(tmp_path):
     run = tmp_path / "run"
     result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy",
@@ -72,6 +74,7 @@ def test_train_then_predict(tmp_path):
     assert len(predictions) == 300
 
 
+@pytest.mark.slow
 def test_train_warns_on_stderr_about_a_divisor_negative_in_every_row(tmp_path):
     table = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
     result = cli_in_process("train", "--space", "nasbench-graph", "--table", table, "--target",
@@ -99,6 +102,7 @@ def test_train_min_steps_zero_trains_exactly_the_epochs_asked_for(tmp_path):
                           "already exists", "--overwrite")
 
 
+@pytest.mark.slow
 def test_bad_target_leaves_no_run(tmp_path):
     run = tmp_path / "run"
     result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "__import__('os')",
@@ -107,6 +111,7 @@ def test_bad_target_leaves_no_run(tmp_path):
     assert not run.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_bad_table_leaves_no_run(tmp_path):
     bad = tmp_path / "bad.csv"
     table = pd.read_csv(TABLE).head(20)
@@ -141,6 +146,7 @@ def test_input_errors_are_one_line(tmp_path, args, needle):
     assert_one_line_error(cli_in_process(*args, cwd=tmp_path), needle)
 
 
+@pytest.mark.slow
 def test_score_and_build_write_their_tables(tmp_path):
     run = tmp_path / "run"
     assert cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", run,
@@ -173,6 +179,7 @@ def test_score_and_build_write_their_tables(tmp_path):
     assert top.predicted.is_monotonic_decreasing and not set(top.arch) & set(pd.read_csv(TABLE).arch)
 
 
+@pytest.mark.slow
 def test_search_writes_its_history_and_picks_the_best_evaluated(tmp_path):
     from core.search.baselines import LookupOracle, regularized_evolution
     from core.spaces import get_space
@@ -193,6 +200,7 @@ def test_search_writes_its_history_and_picks_the_best_evaluated(tmp_path):
     assert [spec for spec, _, _ in evaluator.history] == history.arch.tolist()
 
 
+@pytest.mark.slow
 def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
     out = tmp_path / "report.md"
     trials = tmp_path / "trials.csv"

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.cli import COMMANDS
+
+pytestmark = pytest.mark.slow  # the whole module: subprocesses
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "torch_geometric")
@@ -80,6 +84,7 @@ VALIDATION_ERRORS = {
 VALIDATION_RUNNER = """
 import contextlib, io, json, sys
 from core.cli import main
+
 
 argv = sys.argv[1].split()
 err = io.StringIO()

@@ -67,6 +67,7 @@ spec_texts = st.one_of(
 @pytest.mark.parametrize("space_name", [name for name in space_names() if name != "onnx"])
 @FUZZ
 @given(text=spec_texts)
+@pytest.mark.slow
 def test_every_spec_parser_accepts_or_refuses_in_one_line(space_name, text):
     space = get_space(space_name)
     try:
@@ -182,6 +183,7 @@ MODEL_KEYS = ["gnn", "width", "layers", "fe_hidden", "head_hidden", "monotone_in
 @given(top=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3),
        model=st.dictionaries(st.sampled_from(MODEL_KEYS), json_values | st.integers(-5, 10**6), max_size=2),
        drop=st.lists(st.sampled_from(KEYS), max_size=2))
+@pytest.mark.slow
 def test_run_config_loader_accepts_or_refuses_in_one_line(run_dir, tmp_path_factory, top, model, drop):
     from core.runs.run import Run
 

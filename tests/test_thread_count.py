@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the whole module: subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
 

@@ -38,6 +38,7 @@ def stop_on_report(job: jobs.Job, after: int, seen: list):
     return jobs.stopping(job, progress)
 
 
+@pytest.mark.slow
 def test_cancelled_build_stops_at_the_next_report(tiny_run):
     from core.building.builder import build_architectures
     from core.building.config import BuildConfig

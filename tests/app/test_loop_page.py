@@ -76,6 +76,7 @@ def test_loop_page_renders_on_a_fresh_session(runs_dir):
     assert at.radio(key="loop_new_evaluator").options[-1] == "I evaluate them myself"
 
 
+@pytest.mark.slow
 def test_lookup_campaign_proposes_evaluates_and_shows_the_round(runs_dir):
     from core.search.searchers import DEFAULT_METHOD
 

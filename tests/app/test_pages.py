@@ -359,6 +359,7 @@ def test_clicking_a_module_inspects_it_and_lists_its_architectures_first(with_ru
 
 # ----------------------------------------------------------------------------------- build
 
+@pytest.mark.slow
 def test_build_page_returns_valid_architectures(with_run):
     from core.spaces import get_space
 

@@ -54,6 +54,7 @@ def _finished(at: AppTest) -> bool:
     return any("finished after" in s.value for s in at.success)
 
 
+@pytest.mark.slow
 def test_two_sessions_training_at_once_end_with_two_distinct_complete_runs(runs_dir, monkeypatch):
     monkeypatch.setenv("AUTOBUILD_TRAINING_JOBS", "1")  # the second waits in the queue, and says so
     first, second = _session(), _session()
@@ -167,6 +168,7 @@ def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir):
     assert len(_saved_runs(runs_dir)) == 1
 
 
+@pytest.mark.slow
 def test_a_queued_training_can_be_cancelled_and_leaves_nothing(runs_dir, monkeypatch):
     monkeypatch.setenv("AUTOBUILD_TRAINING_JOBS", "1")
     first, second = _session(), _session()

@@ -50,7 +50,7 @@ new MutationObserver(() => {
 }).observe(document, {childList: true, subtree: true, characterData: true});
 """
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _in_ci() -> bool:

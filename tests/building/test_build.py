@@ -30,6 +30,7 @@ def planted_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.slow
 def test_unit_build_reduced_space_is_the_product_of_k(planted_run, k):
     result = build_architectures(planted_run, BuildConfig(top=3, k=k))
     assert result.method == "units"
@@ -60,6 +61,7 @@ def nb_graph_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("readout", ["sink", "graph"])
+@pytest.mark.slow
 def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_run, readout):
     result = build_architectures(nb_graph_run, BuildConfig(top=5, k=2, cell_score=readout))
     assert f"({readout} readout)" in result.notes
@@ -128,6 +130,7 @@ def ofa_latency_run(tmp_path_factory):
                             train_config=TrainConfig(epochs=3, min_steps=0, seed=0)).run
 
 
+@pytest.mark.slow
 def test_unit_build_chooses_the_resolution_with_the_units(ofa_latency_run):
     from core.spaces.ofa_spec import SAMPLE_RESOLUTIONS
 
@@ -143,6 +146,7 @@ def test_unit_build_chooses_the_resolution_with_the_units(ofa_latency_run):
     assert {space.parse(a).r for a in result.built.arch} <= set(SAMPLE_RESOLUTIONS)
 
 
+@pytest.mark.slow
 def test_unit_build_limits_are_measured_when_no_table_ships(ofa_latency_run):
     space = get_space("ofa-mbv3")
     free = build_architectures(ofa_latency_run, BuildConfig(top=4, k=2))

@@ -14,6 +14,7 @@ def run(nb201_run):
     return nb201_run.run
 
 
+@pytest.mark.slow
 def test_pooled_top_equals_the_streamed_top_over_the_whole_space(run):
     pooled = head_top(run, 6)
     evaluated = set(run.table()["arch"])

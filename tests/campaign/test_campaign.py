@@ -62,6 +62,7 @@ def planted_campaign(path, method="autobuild-guided", evaluator=PlantedEvaluator
                            settings=SETTINGS)
 
 
+@pytest.mark.slow
 def test_the_loop_finds_the_planted_optimum_with_new_valid_proposals(tmp_path):
     campaign = planted_campaign(tmp_path / "c")
     assert campaign.run(3, 6) == 3
@@ -184,6 +185,7 @@ def test_loop_command_errors_are_one_line(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.slow
 def test_a_campaign_makes_the_benchmarks_autobuild_loop_trial(tmp_path):
     # What the benchmark reports for autobuild-loop is what a user's campaign does, evaluation for evaluation.
     from core.predictor.config import TrainConfig
@@ -211,6 +213,7 @@ def test_a_campaign_makes_the_benchmarks_autobuild_loop_trial(tmp_path):
     assert list(campaign.table()["arch"]) == [s for s, _, _ in oracle.history]
 
 
+@pytest.mark.slow
 def test_a_round_run_left_by_an_interrupted_attempt_is_retrained_when_rows_came_since(tmp_path):
     campaign = planted_campaign(tmp_path / "c")
     stale = campaign._round_run(1, campaign.table())  # trained, then the attempt died before proposing

@@ -40,6 +40,7 @@ def inputs(tmp_path_factory):
     return load_inputs(keep / "originals", keep / "masks", size=64)
 
 
+@pytest.mark.slow
 def test_small_model_inpainting_stops_between_steps_and_is_unchanged_when_not_stopped():
     torch.manual_seed(0)
     model = SmallInpaintModel(TOY_CONFIG).eval()
@@ -58,6 +59,7 @@ def test_small_model_inpainting_stops_between_steps_and_is_unchanged_when_not_st
     assert stop.asked["n"] == 3 and done == []  # stopped inside the first batch, before its 4 steps ended
 
 
+@pytest.mark.slow
 def test_sd_pipeline_cancel_keeps_finished_architectures_and_nothing_half_written(inputs, tmp_path):
     pipe = tiny_pipeline()
     archs = parse_architectures(["full", '{"up3":"R-R-R-"}'])

@@ -54,6 +54,7 @@ def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("fid-cache")
 
 
+@pytest.mark.slow
 def test_fid_is_zero_for_a_set_with_itself_and_grows_with_perturbation(image_sets, cache):
     clean = image_sets / "sigma0"
     same = fid_between_dirs(clean, clean, cache_dir=cache)
@@ -68,6 +69,7 @@ def test_fid_is_zero_for_a_set_with_itself_and_grows_with_perturbation(image_set
     assert cached_features(clean, cache).features.shape == (8, FEATURE_DIM)
 
 
+@pytest.mark.slow
 def test_cache_notices_changed_files(image_sets, tmp_path):
     folder = tmp_path / "set"
     folder.mkdir()

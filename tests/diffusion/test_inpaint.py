@@ -46,6 +46,7 @@ def run(tiny_model_dir, photos, tmp_path_factory):
     return tmp / "out"
 
 
+@pytest.mark.slow
 def test_one_output_per_image_per_architecture(run):
     outputs = read_outputs(run)
     assert sorted(outputs["name"]) == ["ab1", "es1", "full"]

@@ -80,6 +80,7 @@ def test_fid_table_sets_headers_and_paper_summary(outputs, tmp_path):
     assert summary.loc["AutoBuild", "best FID"] == pytest.approx(10.13)
 
 
+@pytest.mark.slow
 def test_computes_fid_from_folders(outputs):
     for folder in ("_inputs/originals", "_inputs/masks", "es1", "ab1"):  # 3 images per set keep Inception short
         for extra in sorted((outputs / folder).glob("*.png"))[3:]:
@@ -92,6 +93,7 @@ def test_computes_fid_from_folders(outputs):
     assert f"**ab1**  \nFID {fid['ab1']:.2f} · AutoBuild" in texts(at)
 
 
+@pytest.mark.slow
 def test_bad_model_directory_and_bad_table_are_one_line_errors(outputs, tmp_path):
     at = page()
     at.text_input(key="inpaint_model_dir").set_value(str(tmp_path / "nope")).run()
@@ -112,6 +114,7 @@ def shipped_study(toy_study, monkeypatch, tmp_path):
     return toy_study
 
 
+@pytest.mark.slow
 def test_opens_on_the_study_grid_summary_and_chart(shipped_study):
     at = page()
     assert not at.exception
@@ -140,6 +143,7 @@ def wait_for(at: AppTest, done, timeout: float = 120) -> AppTest:
     raise AssertionError(f"timed out; errors: {[e.value for e in at.error]}")
 
 
+@pytest.mark.slow
 def test_study_inpaints_the_shown_images_with_another_architecture(shipped_study):
     at = page()
     at.text_input(key="study_spec").set_value('{"mid": "R--"}')
@@ -150,6 +154,7 @@ def test_study_inpaints_the_shown_images_with_another_architecture(shipped_study
     assert any("Inpainted 3 image(s)" in s.value for s in at.success)
 
 
+@pytest.mark.slow
 def test_study_inpainting_shows_progress_and_cancel_stops_it(shipped_study, tmp_path, monkeypatch):
     # The same study asking for 100,000 denoising steps: minutes of real work unless Cancel stops it.
     study = tmp_path / "slow-study"
@@ -177,6 +182,7 @@ def test_study_spec_errors_name_the_field(shipped_study):
     assert at.error and at.error[0].value.startswith("the spec field") and "--arch" not in at.error[0].value
 
 
+@pytest.mark.slow
 def test_generate_runs_in_the_background_and_the_new_folder_appears(outputs, tiny_model_dir):
     at = page()
     at.text_input(key="inpaint_model_dir").set_value(str(tiny_model_dir)).run()

@@ -37,6 +37,7 @@ def every_stage_mask() -> list[str]:
     return specs + [spec_string({s.name: stage_masks(s.name)[-1] for s in STAGES})]
 
 
+@pytest.mark.slow
 def test_every_stage_configuration_runs(model):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 3, 16, 16, generator=g)
@@ -51,6 +52,7 @@ def test_every_stage_configuration_runs(model):
     assert len(outputs) > len(STAGES)  # removing blocks changes the output
 
 
+@pytest.mark.slow
 def test_training_step_with_block_removal_updates_only_kept_blocks():
     torch.manual_seed(0)
     model = SmallInpaintModel(TOY_CONFIG)
@@ -66,6 +68,7 @@ def test_training_step_with_block_removal_updates_only_kept_blocks():
     assert model.context.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_train_resume_and_float16_round_trip(tmp_path):
     config = SmallTrainConfig(steps=2, batch_size=2, model=TOY_CONFIG, full_probability=0.0, checkpoint_every=1,
                               tile_bank=8)

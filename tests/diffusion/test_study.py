@@ -40,6 +40,7 @@ def test_rerun_resumes_without_regenerating(toy_study):
     pd.testing.assert_frame_equal(pd.read_csv(toy_study / "study" / "results.csv"), before)
 
 
+@pytest.mark.slow
 def test_inpaint_files_with_any_architecture(toy_study):
     from core.diffusion.small_model import load_model
 

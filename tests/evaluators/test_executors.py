@@ -18,6 +18,8 @@ from core.evaluators.executors import (
 )
 from core.spaces import get_space
 
+pytestmark = pytest.mark.slow  # the whole module: a local Ray instance
+
 
 def some_specs(space: str, n: int, seed: int = 0) -> list[str]:
     return get_space(space).sample_distinct(n, np.random.default_rng(seed))

@@ -56,6 +56,7 @@ def evaluated(model_dir, photos, tmp_path_factory):
     return evaluator, evaluate_batch(evaluator, [SMALL, OTHER, BAD])
 
 
+@pytest.mark.slow
 def test_each_architecture_gets_a_finite_fid_and_its_outputs(evaluated):
     evaluator, batch = evaluated
     space = get_space("sd-unet")
@@ -132,6 +133,7 @@ def test_bad_options_are_one_line_input_errors(model_dir, photos, tmp_path):
         evaluator_from_dict({"name": "fid", "model_dir": str(model_dir), "colour": "blue"})
 
 
+@pytest.mark.slow
 def test_importing_the_evaluators_loads_no_diffusers():
     code = "import sys, core.evaluators; assert 'diffusers' not in sys.modules, 'diffusers imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -23,6 +23,7 @@ def nb201():
 
 
 @pytest.mark.parametrize("gnn", ["graphconv", "gatv2"])
+@pytest.mark.slow
 def test_thread_count_does_not_change_the_trained_model(nb201, gnn):
     store, y = nb201
     before = torch.get_num_threads()

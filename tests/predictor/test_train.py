@@ -29,6 +29,7 @@ def fit(data, lam, seed=0):
     return result, metrics.spearman(pred, y_test), metrics.hop_norm_spearman(norms, y_test)
 
 
+@pytest.mark.slow
 def test_heldout_spearman_and_hop_norms_with_rank_loss(data):
     result, rho, hops = fit(data, lam=1.0)
     assert rho > 0.6, rho
@@ -36,6 +37,7 @@ def test_heldout_spearman_and_hop_norms_with_rank_loss(data):
     assert len(result.hop_moments) == 4 and all(s > 0 for _, s in result.hop_moments)
 
 
+@pytest.mark.slow
 def test_without_rank_loss_norms_do_not_rank(data):
     _, rho, hops = fit(data, lam=0.0)
     _, _, hops_ranked = fit(data, lam=1.0)
@@ -43,6 +45,7 @@ def test_without_rank_loss_norms_do_not_rank(data):
     assert min(hops) < min(hops_ranked) - 0.2, (hops, hops_ranked)
 
 
+@pytest.mark.slow
 def test_training_is_reproducible(data):
     store, y, test_store, _ = data
     a = train_predictor(store, y, PredictorConfig(width=8, layers=2), TrainConfig(epochs=3, seed=7))

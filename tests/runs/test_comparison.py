@@ -35,6 +35,7 @@ def opposite_runs(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 def test_runs_table_reads_each_runs_held_out_figures(opposite_runs):
     up, down = opposite_runs
     table = runs_table([up.path, down.path])
@@ -75,6 +76,7 @@ def test_bad_runs_are_one_line_errors(opposite_runs, tmp_path):
         module_disagreement(*opposite_runs, hop=9)
 
 
+@pytest.mark.slow
 def test_cli_compare(nb201_run):
     path = str(nb201_run.run.path)
     done = subprocess.run([sys.executable, "-m", "core", "compare", path, path, "--hop", "1", "--show", "3"],

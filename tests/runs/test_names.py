@@ -24,6 +24,7 @@ def _claim_in_processes(root: Path, name: str, unique: bool, n: int = 8) -> list
         return pool.map(_claim, [(str(root), name, unique)] * n)
 
 
+@pytest.mark.slow
 def test_automatic_names_claimed_at_once_by_eight_processes_are_distinct_and_readable(tmp_path):
     names = _claim_in_processes(tmp_path, "nasbench-graph-cora-valid_perf-20261130-040347", unique=True)
     assert sorted(names) == sorted(["nasbench-graph-cora-valid_perf-20261130-040347"]

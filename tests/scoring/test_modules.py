@@ -3,9 +3,18 @@ import pandas as pd
 import pytest
 
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.scoring.modules import (_agreement, architecture_scores, hop_reliability, member_norms, node_scores,
-                                  rank_modules, trust_note, trusted_hops, trusted_node_scores,
-                                  score_modules)
+from core.scoring.modules import (
+    _agreement,
+    architecture_scores,
+    hop_reliability,
+    member_norms,
+    node_scores,
+    rank_modules,
+    score_modules,
+    trust_note,
+    trusted_hops,
+    trusted_node_scores,
+)
 from core.spaces import get_space
 from core.tables.validated import validate_table
 from core.workflow import train_from_table
@@ -25,6 +34,7 @@ def planted_run(tmp_path_factory):
     return outcome.run, table
 
 
+@pytest.mark.slow
 def test_module_in_best_architectures_ranks_above_module_in_worst(planted_run):
     run, table = planted_run
     scores = score_modules(run, table.graphs, table.frame["y"].to_numpy())

@@ -52,6 +52,7 @@ def result():
     return run_benchmark(tiny_config(methods=RUN))
 
 
+@pytest.mark.slow
 def test_every_method_runs_end_to_end(result):
     table = planted_lookup()
     frame = result.frame()

@@ -8,6 +8,7 @@ from core.spaces import get_space
 from tests.planted import planted_target, small_trainer
 
 
+@pytest.mark.slow
 def test_observed_takes_the_best_measured_and_shrunk_discounts_a_lucky_measurement(tmp_path):
     space = get_space("test-planted")
     specs = space.sample_distinct(60, np.random.default_rng(0))

@@ -7,6 +7,7 @@ from core.spaces import get_space
 from tests.planted import planted_lookup, planted_target, small_trainer
 
 
+@pytest.mark.slow
 def test_rounds_spend_the_budget_on_built_architectures(tmp_path):
     space = get_space("test-planted")
     rng = np.random.default_rng(0)

@@ -41,6 +41,7 @@ def test_registry_resolves_names_and_refuses_unknown_ones():
 
 
 @pytest.mark.parametrize("method", campaign_methods())
+@pytest.mark.slow
 def test_every_campaign_method_proposes_new_distinct_valid_architectures(method, planted_run):
     space = get_space(SPACE)
     history = planted_history(30)
@@ -84,6 +85,7 @@ def test_guided_proposals_beat_plain_evolution_on_the_planted_space(planted_run)
     assert np.mean([planted_target(s) for s in guided]) > np.mean([planted_target(s) for s in plain]) + 0.5
 
 
+@pytest.mark.slow
 def test_loop_search_labels_the_population_then_proposes_in_rounds(tmp_path):
     space = get_space(SPACE)
     labelled = space.sample_distinct(20, np.random.default_rng(3))
