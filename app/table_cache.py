@@ -2,8 +2,8 @@
 bundled samples, uploads, benchmark samples and look-up tables, column statistics and target values.
 
 Graphs are tiny, so torch uses one thread: its default of one per core makes every training step wait on
-synchronisation (a campaign round took 214-553 s with 2 threads under load, 6-10 s with 1); the server
-trains in background threads, so the setting is process-wide and made where the app first loads core.
+synchronisation (docs/decisions.md); the server trains in background threads, so the setting is
+process-wide and made where the app first loads core.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from core.tables.validated import ValidatedTable
 def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
                    model_config: Any, train_config: Any) -> Job:
     """Train in a thread (``core.workflow.train_from_table``) into ``out``, a directory claimed with
-    ``core.runs.run.claim_run_dir`` (given back if training fails or is cancelled); the job id goes to ``JOB``."""
+    ``core.runs.names.claim_run_dir`` (given back if training fails or is cancelled); the job id goes to ``JOB``."""
     from core.workflow import train_from_table
 
     job = Job(id=uuid.uuid4().hex, kind="train", label=out.name, key=str(out), total=train_config.epochs)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-# Re-exported: the page's sections, importable from here as before.
 from app.views.inpainting_job import inpaint_progress
 from app.views.inpainting_outputs import (
     HONESTY,

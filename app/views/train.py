@@ -3,7 +3,7 @@
 Training runs in a background job (:mod:`app.jobs.launch`; it waits in the server's training queue when every
 slot is taken): the page polls its progress every second, the Stop button ends it after the current
 epoch (the run is still saved), and the other pages stay usable meanwhile. The run's directory is
-claimed before the job starts (``core.runs.run.claim_run_dir``), so two sessions never train into one name.
+claimed before the job starts (``core.runs.names.claim_run_dir``), so two sessions never train into one name.
 """
 from __future__ import annotations
 

@@ -30,7 +30,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-# Re-exported: callers import the directory format, the status and the name claim from here.
 from core.campaign.files import (
     CAMPAIGN_FILE,
     INITIAL,

@@ -14,7 +14,7 @@ class CampaignNameTaken(InputError):
 
 def claim_campaign_dir(root: str | Path, name: str, *, unique: bool = False) -> Path:
     """Reserve ``root/name`` for a new campaign with one ``mkdir`` (the run names' claim,
-    :func:`core.runs.run.claim_run_dir`): granted to exactly one caller, even across processes.
+    :func:`core.runs.names.claim_run_dir`): granted to exactly one caller, even across processes.
 
     ``unique``: on a clash take ``name-2``, ``name-3``, ... (automatic, timestamped names, which two
     campaigns started in the same second share); else raise :class:`CampaignNameTaken`.

@@ -3,7 +3,7 @@
 These dataclasses are what a command line, a run's config.json and the dashboard need before any
 training happens (defaults, choices, validation). Keeping them free of torch and PyG lets
 ``python -m core train --help`` and argument errors answer at once instead of after seconds of
-imports; :mod:`core.predictor.model` and :mod:`core.predictor.train` re-export them.
+imports.
 """
 from __future__ import annotations
 

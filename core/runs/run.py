@@ -17,10 +17,9 @@ Loading trusts nothing in the directory: config.json is size- and depth-bounded 
 the typed configs (with bounds, so a width of 1e5 cannot allocate 40 GB), and model.pt is read with
 ``weights_only=True``; a tampered, truncated or mismatched file is a one-line :class:`InputError`.
 
-Reading is core/runs/loading.py, the run list core/runs/listing.py, the name claim core/runs/names.py (all
-re-exported here). This module is the loaded :class:`Run` and the atomic save that writes one; it is
-a little over 300 lines because saving, placing and cleaning up staging directories share one
-staging-name scheme and must be read together.
+Reading is :mod:`core.runs.loading`, the run list :mod:`core.runs.listing`, the name claim
+:mod:`core.runs.names`. This module is the loaded :class:`Run` and the atomic save that writes one: saving,
+placing and cleaning up staging directories share one staging-name scheme and are read together.
 """
 from __future__ import annotations
 
@@ -51,12 +50,10 @@ from core.predictor.config import PredictorConfig
 from core.predictor.config import TrainConfig
 from core.predictor.train import predict_encoded
 from core.runs.config import FORMAT_VERSION, RunConfig
-# Re-exported: callers import the run format, reading, listing and name claims from here.
-from core.runs.listing import RunSummary, list_runs
 from core.runs.loading import (
-    CONFIG_FILE, MAX_MODEL_BYTES, MAX_RUN_JSON_BYTES, METRICS_FILE, MODEL_FILE, TABLE_FILE, _load_weights,
+    CONFIG_FILE, METRICS_FILE, MODEL_FILE, TABLE_FILE, _load_weights,
     read_json_file, load_run_config)
-from core.runs.names import RunNameTaken, claim_run_dir, release_run_dir
+from core.runs.names import release_run_dir
 from core.spaces import SearchSpace, get_space
 
 

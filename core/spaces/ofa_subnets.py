@@ -6,7 +6,7 @@ A subnet extracted from it (``get_active_subnet``) is an ordinary MobileNet buil
 residual (MBConv) blocks; this module rebuilds exactly that network from a config, with random
 weights, so that its size, FLOPs and latency can be measured without the OFA package, torchvision or
 any download. Accuracy needs the trained weights and is therefore not available here. The supernet
-layouts are :mod:`core.spaces.ofa_layouts`; their names are re-exported here.
+layouts are :mod:`core.spaces.ofa_layouts`.
 
 An MBConv layer with input channels :math:`C_{in}`, expansion :math:`e`, kernel :math:`k` computes
 

@@ -8,8 +8,8 @@ not have to rerun once per bad row.
 Row numbers in messages are 1-based *data* rows, as the user counts them in the file (the header is not
 a row): "row 1" is the first architecture.
 
-Reading and writing the files (formats, size limits) is :mod:`core.files.table_io`; its public names are
-re-exported here. The ``arch`` column's checks are :mod:`core.tables.specs`.
+Reading and writing the files (formats, size limits) is :mod:`core.files.table_io`. The ``arch`` column's
+checks are :mod:`core.tables.specs`.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run names are claimed atomically (core.runs.run.claim_run_dir): across processes, automatic names never
+"""Run names are claimed atomically (core.runs.names.claim_run_dir): across processes, automatic names never
 collide and an explicit name is granted to exactly one caller."""
 from __future__ import annotations
 
