@@ -131,9 +131,9 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
         labels.extend(g.labels)
     report("ranking", 0.9)
     n = len(arch_index)
-    raw = np.empty_like(scores)
-    for h, (mu, sd) in enumerate(run.hop_moments):
-        raw[:, h] = scores[:, h] * sd + mu
+    # The predictor's own node norm: an ensemble's joint one (the members' scale-free norms averaged).
+    scale = run.model.scales().cpu().double().numpy()[:, None, :] if isinstance(run.model, EnsemblePredictor) else 1.0
+    raw = (norms * scale).sum(0)
     nodes = pd.DataFrame({
         "arch_index": np.tile(arch_index, hops + 1),
         "node": np.tile(node, hops + 1),
