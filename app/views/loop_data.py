@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.campaign.files import CAMPAIGN_FILE, ROUND
+from core.campaign.files import ROUND
+from core.campaign.names import CAMPAIGN_FILE
 from core.campaign.campaign import Campaign
 from core.campaign.status import CampaignStatus
 from core.errors import InputError

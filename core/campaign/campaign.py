@@ -44,10 +44,10 @@ from core.files.table_io import read_table
 from core.targets.target import evaluate_target, parse_target
 # Re-exported: callers import the directory format, the status and the name claim from here.
 from core.campaign.files import (
-    CAMPAIGN_FILE, INITIAL, LOG_FILE, ROUND, ROUNDS_DIR,
+    INITIAL, LOG_FILE, ROUND, ROUNDS_DIR,
     SOURCE, TABLE_FILE, UPLOADED, CampaignConfig, CampaignDir, CampaignProgress, _append_line, _event,
     _write_frame, _write_json)
-from core.campaign.names import claim_campaign_dir
+from core.campaign.names import CAMPAIGN_FILE, claim_campaign_dir
 from core.campaign.status import CampaignStatus, campaign_status
 
 
@@ -132,7 +132,7 @@ class Campaign(CampaignDir):
                                      f"ingest or evaluate them first (or drop them)")
                 self._close_round(open_round, dropped=pending)
             r = max([0] + self.rounds_started()) + 1
-            frame = self.table()
+            frame = self.usable_table()  # a bad row an older version wrote is left out, never misaligned
             values = self.target_values(frame)
             run = None
             if searcher.needs_run:
@@ -168,9 +168,16 @@ class Campaign(CampaignDir):
             if r is None:
                 return 0
             todo = self.pending()
+            waiting = set(todo)
             ran = 0
             path = self.round_dir(r) / "evaluations.jsonl"
             for spec, row, error in (executor or LocalExecutor()).map(evaluator, todo, should_stop):
+                if spec not in waiting:  # not a pending proposal, or a second result for one: never a row
+                    say(f"round {r}: ignored a result for {_short(spec)}, which was not awaiting one", ran, len(todo))
+                    continue
+                waiting.discard(spec)
+                if error is None:
+                    error = self._evaluation_problem(spec, row)
                 record = {"arch": spec, "error": error} if error is not None else {"arch": spec, "metrics": row}
                 _append_line(path, record)
                 ran += 1
@@ -220,9 +227,7 @@ class Campaign(CampaignDir):
             except InputError as err:  # every problem at once: the table's, then the campaign's
                 raise InputError("; ".join([str(err)] + problems)) from None
             frame = table.frame
-            values = evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns)))
-            problems += [f"row {i + 1}: the target {self.config.target!r} is NaN or infinite"
-                         for i in values.excluded_rows]
+            problems += [f"row {i + 1}: {p}" for i, p in enumerate(self.row_problems(frame)) if p is not None]
             if problems:
                 shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
                 raise InputError(f"{label}: {shown}")
@@ -245,16 +250,26 @@ class Campaign(CampaignDir):
             raise InputError("this campaign is evaluated outside the tool: use propose and ingest")
         stop = should_stop or (lambda: False)
         done = 0
-        while done < rounds and not stop():
-            if self.open_round() is None:
-                self.propose(n, method, progress=progress)
-            self.evaluate_pending(executor, progress, stop)
-            if self.open_round() is not None:  # stopped mid-round
-                break
-            done += 1
+        # Held across the rounds: between this run's propose and its evaluation no other process may
+        # propose, evaluate or drop (it would see "proposals awaiting results" or evaluate them twice).
+        with self._locked():
+            while done < rounds and not stop():
+                if self.open_round() is None:
+                    self.propose(n, method, progress=progress)
+                self.evaluate_pending(executor, progress, stop)
+                if self.open_round() is not None:  # stopped mid-round
+                    break
+                done += 1
         return done
 
     # ----------------------------------------------------------------------- internals
+    def _evaluation_problem(self, spec: str, row: Any) -> str | None:
+        """Why an evaluator's result for ``spec`` cannot become a row (recorded as its failure), or None."""
+        if not isinstance(row, dict):
+            return f"invalid result: a {type(row).__name__}, not a metric row"
+        problem = self.row_problems(pd.DataFrame([{"arch": spec, **row}]))[0]
+        return None if problem is None else f"invalid result: {problem}"
+
     def _round_seed(self, r: int) -> int:
         # The same stream core.search.searchers.base.Searcher.search uses for its round r - 1.
         return self.config.seed * 1000 + (r - 1)
