@@ -116,7 +116,8 @@ def evaluate_safely(evaluator: ArchEvaluator, spec: str) -> tuple[dict[str, floa
         # A NaN, an infinity or text is that architecture's failure: recorded as a value, it would
         # join the campaign's table and break every later round's training.
         value = row[m]
-        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) else math.nan
+        real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        number = float(value) if real else math.nan
         if not math.isfinite(number):
             return None, f"evaluator {evaluator.name!r} returned {_shown(value)} for {m!r}, not a finite number"
         values[m] = number

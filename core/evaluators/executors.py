@@ -118,12 +118,13 @@ class RayExecutor(Executor):
         except ImportError:  # pinned in requirements.txt; guard for trimmed installs
             raise InputError("the ray executor needs the 'ray' package (pip install -r requirements.txt)") from None
         self._ray = ray
+        if address is not None:
+            _probe(address, connect_timeout)  # even when Ray is up: a named address must answer
         if not ray.is_initialized():
             if address is None:
                 options = {"num_cpus": num_cpus, "include_dashboard": False, "log_to_driver": False,
                            "logging_level": "ERROR", "configure_logging": False}
             else:
-                _probe(address, connect_timeout)
                 options = {"address": address, "log_to_driver": False, "logging_level": "ERROR"}
             _init_within(ray, options, address, connect_timeout)
         self._remote = ray.remote(_evaluate_chunk)
@@ -194,7 +195,8 @@ def _init_within(ray: Any, options: dict[str, Any], address: str | None, timeout
         raise InputError(f"could not reach {where} within {timeout:g} s")
     error = outcome.get("error")
     if isinstance(error, (ConnectionError, RuntimeError, ValueError, TimeoutError)):
-        raise InputError(f"could not reach {where}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"could not reach {where}: {first}")
     if error is not None:
         raise error
 
