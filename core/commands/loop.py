@@ -103,9 +103,11 @@ def _say(message: str, done: int, total: int) -> None:
     sys.stderr.write(f"{message}" + (f" [{done}/{total}]" if total > 1 else "") + "\n")
 
 
-def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, ...]):
+def _evaluator_for(args: argparse.Namespace, space, table):
     from core.evaluators import ExternalEvaluator, FIDEvaluator, LookupEvaluator, MeasureEvaluator
+    from core.spaces.lookup_dataset import resolve_lookup_dataset
 
+    metric_columns = table.metric_columns
     choice = args.evaluator
     if choice == "auto":
         choice = ("lookup" if args.dataset and space.has_lookup else "fid" if args.model_dir
@@ -120,7 +122,14 @@ def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, .
     if choice == "lookup":
         if not space.has_lookup:
             raise InputError(f"space {space.name!r} ships no look-up table; use --evaluator external")
-        return LookupEvaluator(space.name, args.dataset, list(metric_columns))
+        dataset = args.dataset
+        if dataset is None:  # the table's own dataset, never the space's first one
+            found = resolve_lookup_dataset(space, table.frame, table.metric_columns)
+            if found.dataset is None:
+                raise InputError(f"--evaluator lookup needs --dataset: {found.note}")
+            sys.stderr.write(f"look-up dataset {found.note}\n")
+            dataset = found.dataset
+        return LookupEvaluator(space.name, dataset, list(metric_columns))
     if choice == "measure":
         return MeasureEvaluator(space.name)
     return ExternalEvaluator(space.name, list(metric_columns))
@@ -140,7 +149,7 @@ def _init(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
         raise InputError(f"campaign directory {args.out} already exists; choose another --out")
     table = load_table(args.table, space)
-    evaluator = _evaluator_for(args, space, table.metric_columns)
+    evaluator = _evaluator_for(args, space, table)
     campaign = Campaign.create(args.out, table, args.target, dataset=args.dataset, method=args.method or DEFAULT_METHOD,
                                evaluator=evaluator, seed=args.seed, epochs=args.epochs)
     print(f"campaign {campaign.path}: {len(table)} architectures, target {args.target}, method "

@@ -121,12 +121,15 @@ class RayExecutor(Executor):
         if address is not None:
             _probe(address, connect_timeout)  # even when Ray is up: a named address must answer
         if not ray.is_initialized():
-            if address is None:
-                options = {"num_cpus": num_cpus, "include_dashboard": False, "log_to_driver": False,
-                           "logging_level": "ERROR", "configure_logging": False}
+            if address is None:  # a local instance: started here, no network wait to guard
+                try:
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                             logging_level="ERROR", configure_logging=False)
+                except (ConnectionError, RuntimeError, ValueError) as err:
+                    raise InputError(f"could not start a local Ray instance: {str(err).splitlines()[0]}") from None
             else:
-                options = {"address": address, "log_to_driver": False, "logging_level": "ERROR"}
-            _init_within(ray, options, address, connect_timeout)
+                _init_within(ray, {"address": address, "log_to_driver": False, "logging_level": "ERROR"},
+                             address, connect_timeout)
         self._remote = ray.remote(_evaluate_chunk)
 
     def _options(self, evaluator: ArchEvaluator) -> dict[str, Any]:
@@ -177,21 +180,25 @@ def _probe(address: str, timeout: float) -> None:
 
 def _init_within(ray: Any, options: dict[str, Any], address: str | None, timeout: float) -> None:
     """``ray.init(**options)``, given up after ``timeout`` seconds with one line naming the address.
+
     It runs in a daemon thread, since ray.init has no timeout of its own: a call still stuck is left
-    behind and ends with the process."""
+    behind and ends with the process. The thread stays parked after a successful init, because Ray's
+    driver state dies with the thread that connected it (tasks then fail with "connection reset")."""
     outcome: dict[str, BaseException] = {}
+    finished = threading.Event()
 
     def connect() -> None:
         try:
             ray.init(**options)
         except BaseException as err:  # noqa: BLE001 - handed to the caller's thread below
             outcome["error"] = err
+        finished.set()
+        if "error" not in outcome:
+            threading.Event().wait()  # parked for the process's life (see above)
 
-    thread = threading.Thread(target=connect, name="ray-connect", daemon=True)
-    thread.start()
-    thread.join(timeout)
+    threading.Thread(target=connect, name="ray-connect", daemon=True).start()
     where = "a local Ray instance" if address is None else f"a Ray cluster at {address!r}"
-    if thread.is_alive():
+    if not finished.wait(timeout):
         raise InputError(f"could not reach {where} within {timeout:g} s")
     error = outcome.get("error")
     if isinstance(error, (ConnectionError, RuntimeError, ValueError, TimeoutError)):
