@@ -221,13 +221,16 @@ class Campaign(CampaignDir):
                     problems.append(f"row {i + 1}: {_short(spec)} was never proposed"
                                     + (f" in round {r}" if r is not None else " (no round is open)"))
                 sources.append(None)
+            # A target the table's checks cannot see (finite metrics, a target beyond ±TARGET_LIMIT); the
+            # metrics themselves are validate_table's to report.
+            problems += [f"row {i + 1}: {p}" for i, p in enumerate(self.row_problems(raw))
+                         if p is not None and p.startswith("the target")]
             try:
                 table = validate_table(raw[["arch", *self.config.metric_columns]], self.space, source=label,
                                        metric_columns=list(self.config.metric_columns))
             except InputError as err:  # every problem at once: the table's, then the campaign's
                 raise InputError("; ".join([str(err)] + problems)) from None
             frame = table.frame
-            problems += [f"row {i + 1}: {p}" for i, p in enumerate(self.row_problems(frame)) if p is not None]
             if problems:
                 shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
                 raise InputError(f"{label}: {shown}")

@@ -337,6 +337,7 @@ def _lock_holder(handle: Any) -> str:
 
 
 def _shown(value: Any, limit: int = 40) -> str:
+    value = value.item() if isinstance(value, np.generic) else value  # nan, not np.float64(nan)
     text = value if isinstance(value, str) and limit > 40 else repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
