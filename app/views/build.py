@@ -17,6 +17,7 @@ from core.building.constraints import Constraint, parse_constraints
 from core.building.lookup import no_true_metrics_reason
 from core.errors import InputError
 from core.runs.run import Run
+from core.workflow import is_held_out
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
@@ -187,7 +188,8 @@ def weak_run_warning(run: Run) -> None:
     rho = ((run.metrics or {}).get("heldout") or {}).get("spearman")
     if rho is None or not rho < WEAK_SPEARMAN:
         return
-    st.warning(f"**One-shot builds from this run are unreliable**: its held-out Spearman is {rho:.2f} (below "
+    what = "held-out Spearman" if is_held_out(run.metrics or {}) else "Spearman on its own training rows"
+    st.warning(f"**One-shot builds from this run are unreliable**: its {what} is {rho:.2f} (below "
                f"{WEAK_SPEARMAN}). At this correlation its module scores pick architectures no better than random "
                "picks. The Loop page measures what it proposes and retrains on those measurements each round, so "
                "the result is the best *measured* architecture.", icon=":material/warning:")
