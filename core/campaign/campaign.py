@@ -12,12 +12,20 @@ evaluations file is appended and flushed one finished architecture at a time, an
 idempotent: a run already trained for the round is loaded rather than retrained, proposals are
 re-derived from the same seed, finished evaluations are never repeated, and closing a round skips
 rows already in the table. So ``kill -9`` at any point, then the same command, loses and repeats
-nothing. Mutating operations hold an exclusive lock on ``DIR/.lock`` (two users, one campaign).
+nothing. Mutating operations hold an exclusive lock on ``DIR/.lock`` (two users, one campaign);
+:meth:`Campaign.run` holds it across its rounds, and a command can take it for its whole length
+(``CampaignDir.session``), so a second one learns at once which process holds it.
+
+No evaluation joins the table unchecked: an evaluator's result, a Ray task's or an ingested row is
+held to the table checks (finite metrics, a target finite and within ±TARGET_LIMIT, a pending
+proposal, once). A failed or invalid result is that proposal's failure, with its reason, and the
+round still closes; a bad row an older version wrote is left out of training and the pick.
 
 Selection: the campaign's *pick* is the evaluated architecture with the best target, the rule a
 user applies. ``last_round_spearman`` is the honest quality of the loop's predictor: the Spearman
 correlation between what it predicted for the last closed round's proposals *before* they were
-evaluated and what they measured (range-restricted, since proposals are all predicted good).
+evaluated and what they measured (range-restricted, since proposals are all predicted good). A
+round's own run trains on every row, so its metrics are a training fit, never held-out quality.
 """
 from __future__ import annotations
 
