@@ -34,8 +34,8 @@ from core.evaluators import EvaluationError
 
 SPEARMAN_HELP = ("the campaign's out-of-sample figure: how the round's predictor ranked its proposals, before they "
                  "were evaluated, against what they measured; n is how many proposals it pairs. It is "
-                 "range-restricted (all were predicted good), so it falls as later rounds' proposals crowd the top "
-                 "of the space. Each round's predictor is trained on every row, so no held-out figure exists "
+                 "range-restricted (all were predicted good), so it can fall in later rounds as proposals crowd the "
+                 "top of the space. Each round's predictor is trained on every row, so no held-out figure exists "
                  "besides this one.")
 
 

@@ -236,7 +236,8 @@ def _print_status(campaign) -> None:
         best = "" if math.isnan(r.best) else f"{r.best:.6g}"
         print(f"{r.round:5d}  {r.proposed:8d}  {r.evaluated:9d}  {r.failed:6d}  {best:>13}  {r.best_so_far:11.6g}  {rho}")
     print("           the Spearman is out of sample (each round's predictions, made before its proposals were "
-          "evaluated);\n           it is range-restricted, so it falls as proposals crowd the top of the space")
+          "evaluated);\n           it is range-restricted (all proposals were predicted good), so it can fall in later "
+          "rounds as they crowd the top of the space")
     if status.pending:
         print(f"pending    round {status.open_round}: {len(status.pending)} proposal(s) await results")
     for spec, reason in list(status.failed.items())[:10]:
