@@ -92,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
+        _refuse_outputs_inside_campaigns(args)
         return int(args._run(args) or 0)
     except InputError as err:
         sys.stderr.write(f"error: {err}\n")
@@ -109,6 +110,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:  # a bug: keep its traceback, do not blame the input
         return _internal_error(args.command, err)
+
+
+#: Options that name a file or folder a command writes (argparse dest -> the flag, for the message).
+OUTPUT_OPTIONS = {"out": "--out", "csv": "--csv", "make_sample": "--make-sample"}
+
+
+def _refuse_outputs_inside_campaigns(args: argparse.Namespace) -> None:
+    """Every command's output path, checked before the command starts: none may be a campaign
+    directory or lie inside one (only the campaign writes there; a table written over its table.csv
+    would lose every evaluation). Commands that write a default file next to a run check that too."""
+    from core.campaign.names import refuse_inside_campaign
+
+    for dest, flag in OUTPUT_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value:
+            refuse_inside_campaign(value, flag)
 
 
 def _internal_error(command: str, err: BaseException) -> int:

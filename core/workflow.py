@@ -22,8 +22,10 @@ from core.predictor.config import PredictorConfig, TrainConfig
 from core.predictor.ensemble import COLLAPSE_SPEARMAN
 from core.predictor.train import EpochReport, predict_encoded, train_predictor
 from core.runs.config import RunConfig
+from core.runs.loading import NO_SPLIT
 from core.runs.run import Run, check_run_out, save_run
 from core.spaces import get_space
+from core.spaces.lookup_dataset import resolve_lookup_dataset
 from core.tables.validated import ValidatedTable, table_hash
 from core.targets.target import evaluate_target, parse_target
 
@@ -62,17 +64,23 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     """Train AutoBuild's predictor on ``table`` for ``target_expression`` and save the run to ``out``.
 
     Rows whose target is NaN or infinite are excluded (and reported in ``excluded_summary``). The
-    held-out metrics are computed on the validation split in the target's own units.
+    held-out metrics are computed on the validation split in the target's own units; without one
+    (``val_fraction=0``) they are the training fit, and ``heldout_split`` says so.
+
+    ``dataset``: the look-up dataset the table comes from. Not given, it is inferred from the table's
+    values, or the run has none (core.spaces.lookup_dataset); the run's config records which and how
+    (``dataset_note``), so true metrics are never those of a dataset nobody chose.
     """
     out = Path(out)
     check_run_out(out, overwrite)  # before training, so a long run is not wasted on a name clash
     target = parse_target(target_expression, table.metric_columns)
+    space = get_space(table.space_name)
+    lookup = resolve_lookup_dataset(space, table.frame, table.metric_columns, dataset)
     values = evaluate_target(table.frame, target)
     kept = np.flatnonzero(values.kept)
     if kept.size < MIN_ROWS:
         raise InputError(f"{table.source}: only {kept.size} rows have a finite target {target_expression!r}; "
                          f"need at least {MIN_ROWS}")
-    space = get_space(table.space_name)
     graphs = [table.graphs[i] for i in kept]
     schema = space.schema(graphs)
     store = EncodedGraphs(graphs, schema)
@@ -84,7 +92,7 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     predicted = pred_std * result.target_std + result.target_mean
     train_pred, train_norms = predict_encoded(result.model, store, result.train_ids)
     metrics = {
-        "heldout_split": "validation" if result.val_ids.size >= 2 else "training (no validation split)",
+        "heldout_split": "validation" if result.val_ids.size >= 2 else NO_SPLIT,
         "heldout": quality(predicted, y[held], norms),
         "train": quality(train_pred * result.target_std + result.target_mean, y[result.train_ids], train_norms),
         "epochs_run": len(result.history),
@@ -96,7 +104,8 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     }
     frame = table.frame.iloc[kept].reset_index(drop=True)
     config = RunConfig(
-        space=table.space_name, dataset=dataset, target=target_expression, target_columns=tuple(target.columns),
+        space=table.space_name, dataset=lookup.dataset, dataset_note=lookup.note, target=target_expression,
+        target_columns=tuple(target.columns),
         metric_columns=tuple(table.metric_columns), train=train_config, model=model_config,
         seed=train_config.seed, table_source=table.source, table_hash=table_hash(table), rows=int(kept.size),
         excluded_rows=tuple(int(r) for r in values.excluded_rows), train_rows=tuple(result.train_ids.tolist()),
@@ -117,6 +126,12 @@ def predict_table(run: Run, table: ValidatedTable) -> pd.DataFrame:
     for h in range(prediction.hop_norms.shape[1]):
         out[f"norm_hop{h}"] = prediction.hop_norms[:, h]
     return out
+
+
+def is_held_out(metrics: dict[str, Any]) -> bool:
+    """Whether a run's ``heldout`` figures come from rows it was not trained on (a validation split);
+    a run trained on every row has only its training fit there."""
+    return metrics.get("heldout_split", "validation") != NO_SPLIT
 
 
 def restored_weights_note(metrics: dict[str, Any]) -> str:
@@ -169,12 +184,15 @@ def format_summary(run: Run, metrics: dict[str, Any]) -> str:
     lines = [
         f"run        {run.path}",
         f"space      {run.config.space}" + (f" / {run.dataset}" if run.dataset else ""),
+        *([f"look-up    {run.config.dataset_note}"] if run.config.dataset_note else []),
         f"target     {run.target}   ({run.config.rows} rows; {len(run.config.excluded_rows)} excluded)",
         f"trained    {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
         f"({run.config.model.gnn}, width {run.config.model.width}, "
         f"{run.config.model.layers} layers, lambda {run.config.train.lam})",
         *([f"weights    {restored_weights_note(metrics)}"] if metrics.get("restored_best") else []),
-        f"held-out   {metrics['heldout_split']}, {held['rows']} architectures",
+        (f"held-out   {metrics['heldout_split']}, {held['rows']} architectures" if is_held_out(metrics) else
+         f"train fit  no validation split: the fit to the {held['rows']} training architectures, not held-out "
+         "quality"),
         f"  Spearman {f(held['spearman'])}   Kendall tau {f(held['kendall_tau'])}   MAE {f(held['mae'])}"
         f"   precision@{held['k']} {f(held['precision_at_k'])}",
         f"  hop-norm Spearman  {hops}",

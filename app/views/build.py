@@ -14,8 +14,10 @@ from app.views.loop_data import (
 )
 from core import viz
 from core.building.constraints import Constraint, parse_constraints
+from core.building.lookup import no_true_metrics_reason
 from core.errors import InputError
 from core.runs.run import Run
+from core.workflow import is_held_out
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
@@ -51,7 +53,7 @@ def finish_job() -> None:
 def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
     st.subheader("Built architectures in the space")
     true_columns = [c for c in built.columns if c.startswith("true_")]
-    dataset = run.dataset or (run.space.datasets[0] if run.space.datasets else None)
+    dataset = run.dataset if run.space.has_lookup else None  # the run's own, never a default one
     if true_columns and dataset:
         background = table_cache.lookup_table(run.space.name, dataset)
         points = built.rename(columns={c: c[len("true_"):] for c in true_columns})
@@ -112,8 +114,11 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, rea
     built = built[[c for c in first if c in built] + [c for c in built if c not in first]]
     st.dataframe(built, hide_index=True, column_config=architecture_columns(built), key="built_table")
     if "percentile" in built:
-        st.caption("`true …` columns are looked up in the benchmark shipped with the package; the percentile is "
-                   "that of the run's target metric among all architectures of the space.")
+        st.caption(f"`true …` columns are looked up in the {run.space.name}/{run.dataset} benchmark shipped with the "
+                   f"package ({run.config.dataset_note or run.dataset}); the percentile is that of the run's target "
+                   "metric among all architectures of the space.")
+    elif run.space.has_lookup:
+        st.caption(f"No true metrics: {no_true_metrics_reason(run)}.")
     downloads(run, result, top, k, readout)
     exhaustive_baseline(run, path, stamp, top)
     with st.expander(f"Kept modules per unit (top {k})", expanded=False):
@@ -183,7 +188,8 @@ def weak_run_warning(run: Run) -> None:
     rho = ((run.metrics or {}).get("heldout") or {}).get("spearman")
     if rho is None or not rho < WEAK_SPEARMAN:
         return
-    st.warning(f"**One-shot builds from this run are unreliable**: its held-out Spearman is {rho:.2f} (below "
+    what = "held-out Spearman" if is_held_out(run.metrics or {}) else "Spearman on its own training rows"
+    st.warning(f"**One-shot builds from this run are unreliable**: its {what} is {rho:.2f} (below "
                f"{WEAK_SPEARMAN}). At this correlation its module scores pick architectures no better than random "
                "picks. The Loop page measures what it proposes and retrains on those measurements each round, so "
                "the result is the best *measured* architecture.", icon=":material/warning:")

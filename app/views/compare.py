@@ -40,17 +40,21 @@ def hop_columns(table: pd.DataFrame) -> list[str]:
 def runs_section(table: pd.DataFrame) -> None:
     st.subheader("Saved runs")
     hops = hop_columns(table)
-    columns = ["run", "space", "dataset", "target", "rows", "gnn", "epochs", "spearman", "kendall_tau",
-               "precision_at_k"] + hops
+    columns = ["run", "space", "dataset", "target", "rows", "gnn", "epochs", "measured_on", "spearman",
+               "kendall_tau", "precision_at_k"] + hops
     config = {c: st.column_config.NumberColumn(c.replace("_spearman", " ρ"), format="%.3f") for c in hops}
     config.update({
-        "spearman": st.column_config.NumberColumn("held-out Spearman", format="%.3f"),
+        "measured_on": st.column_config.TextColumn("measured on", help="held out: a validation split; training "
+                                                   "fit: the run had none (a campaign round's), so its figures "
+                                                   "are its fit to its own training rows"),
+        "spearman": st.column_config.NumberColumn("Spearman", format="%.3f"),
         "kendall_tau": st.column_config.NumberColumn("Kendall τ", format="%.3f"),
         "precision_at_k": st.column_config.NumberColumn("precision@k", format="%.3f"),
         "rows": st.column_config.NumberColumn("size (rows)"),
     })
     st.dataframe(table[columns], hide_index=True, key="compare_runs_table", column_config=config)
-    st.caption("Held-out figures of each run's test split. `hop h ρ` is the held-out Spearman of the hop-h "
+    st.caption("Figures on each run's validation split (\"measured on\": held out), or its training fit where it had "
+               "none. `hop h ρ` is the Spearman of the hop-h "
                "embedding norm with the target: how well the module scores at that hop rank architectures.")
     long = table.melt(id_vars=["run", "target"], value_vars=hops, var_name="hop", value_name="Spearman")
     long["hop"] = long["hop"].str[3:-len("_spearman")].astype(int)

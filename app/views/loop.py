@@ -49,8 +49,11 @@ from core.campaign.status import CampaignStatus
 from core.errors import InputError
 from core.evaluators import EvaluationError
 
-SPEARMAN_HELP = ("how the round's predictor ranked its proposals, before they were evaluated, against what they "
-                 "measured (range-restricted: all were predicted good).")
+SPEARMAN_HELP = ("the campaign's out-of-sample figure: how the round's predictor ranked its proposals, before they "
+                 "were evaluated, against what they measured; n is how many proposals it pairs. It is "
+                 "range-restricted (all were predicted good), so it can fall in later rounds as proposals crowd the "
+                 "top of the space. Each round's predictor is trained on every row, so no held-out figure exists "
+                 "besides this one.")
 
 
 # ----------------------------------------------------------------------------- new campaigns
@@ -141,7 +144,7 @@ def show_status(campaign: Campaign, status: CampaignStatus) -> None:
     cols[2].metric(f"Best {status.config.target}", f"{status.pick['target']:.4g}")
     cols[3].metric("Pending", len(status.pending), help="Proposals of the open round still awaiting a result.")
     r = current_round(campaign, status)
-    note = weak_ranking_note(status.last_round_spearman, round_run_spearman(campaign, r), r)
+    note = weak_ranking_note(status.last_spearman_round, round_run_spearman(campaign, r), r)
     if note:
         st.warning(note, icon=":material/warning:")
     cols = st.columns([3, 2])
@@ -151,8 +154,15 @@ def show_status(campaign: Campaign, status: CampaignStatus) -> None:
         st.dataframe(rounds_frame(status), hide_index=True, key="loop_rounds",
                      column_config={c: st.column_config.NumberColumn(format="%.4g")
                                     for c in ("best of round", "best so far")}
-                     | {"Spearman": st.column_config.NumberColumn(format="%.2f", help=SPEARMAN_HELP)})
-        st.caption(f"Spearman: {SPEARMAN_HELP}")
+                     | {"Spearman": st.column_config.NumberColumn("out-of-sample Spearman", format="%.2f",
+                                                                 help=SPEARMAN_HELP),
+                        "n": st.column_config.NumberColumn("n", format="%d", help="proposals paired")})
+        st.caption(f"Out-of-sample Spearman: {SPEARMAN_HELP}")
+    if status.bad_rows:
+        shown = "; ".join(f"row {row}: {why}" for row, why in list(status.bad_rows.items())[:5])
+        st.warning(f"{len(status.bad_rows)} row(s) of the campaign's table cannot be used (written by an older "
+                   f"version) and are left out of training, proposing and the pick: {shown}",
+                   icon=":material/warning:")
     show_pick(campaign, status)
 
 

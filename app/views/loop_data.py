@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from app import state
+from core.campaign.files import ROUND
+from core.campaign.names import CAMPAIGN_FILE
 from core.campaign.campaign import Campaign
-from core.campaign.files import CAMPAIGN_FILE, ROUND
-from core.campaign.status import CampaignStatus
+from core.campaign.status import CampaignStatus, RoundSummary
+from app import state
 from core.errors import InputError
 from core.runs.listing import list_runs
 from core.targets.target import evaluate_target, parse_target
@@ -60,8 +61,8 @@ def current_round(campaign: Campaign, status: CampaignStatus) -> int | None:
 
 def round_run_spearman(campaign: Campaign, r: int | None) -> float | None:
     """The Spearman in the metrics of the predictor trained for round ``r`` (None without one). A
-    campaign trains on every label (no validation split), so this is its fit to its own table: when
-    even that is weak, its ranking of new architectures is weaker still."""
+    campaign trains on every label (no validation split), so this is its training fit, never shown
+    as held-out quality: when even that is weak, its ranking of new architectures is weaker still."""
     if r is None:
         return None
     found = [s for s in list_runs(campaign.round_dir(r)) if s.name == "run"]
@@ -69,14 +70,16 @@ def round_run_spearman(campaign: Campaign, r: int | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def weak_ranking_note(prospective: float | None, fit: float | None, r: int | None = None) -> str | None:
+def weak_ranking_note(prospective: RoundSummary | None, fit: float | None, r: int | None = None) -> str | None:
     """A plain warning when the loop's predictor ranks weakly, else None. ``prospective``: the last closed
-    round's predicted-vs-measured Spearman (the honest one); ``fit``: the current round's run's own."""
-    if prospective is not None and prospective < WEAK_SPEARMAN:
-        how = (f"its predictions for the last round's proposals, made before they were evaluated, have "
-               f"Spearman {prospective:.2f} with what they measured")
+    round with a predicted-vs-measured Spearman (the honest, out-of-sample one; the note names that
+    round and its count); ``fit``: round ``r``'s run's Spearman on its own training table."""
+    if prospective is not None and prospective.spearman is not None and prospective.spearman < WEAK_SPEARMAN:
+        how = (f"round {prospective.round}'s predictions for its {prospective.spearman_n} proposals, made before "
+               f"they were evaluated, have Spearman {prospective.spearman:.2f} with what they measured")
     elif fit is not None and fit < WEAK_SPEARMAN:
-        how = f"the predictor trained for round {r} ranks even its own training table with Spearman {fit:.2f}"
+        how = (f"the predictor trained for round {r} ranks even its own training table (a training fit, not "
+               f"held out) with Spearman {fit:.2f}")
     else:
         return None
     return (f"**The predictor's ranking is weak**: {how} (below {WEAK_SPEARMAN}). At this correlation its "
@@ -104,7 +107,7 @@ def rounds_frame(status: CampaignStatus) -> pd.DataFrame:
     return pd.DataFrame([{
         "round": r.round, "proposed": r.proposed, "evaluated": r.evaluated, "failed": r.failed,
         "best of round": None if math.isnan(r.best) else r.best, "best so far": r.best_so_far,
-        "Spearman": r.spearman,
+        "Spearman": r.spearman, "n": r.spearman_n if r.spearman is not None else None,
     } for r in status.rounds])
 
 

@@ -22,7 +22,7 @@ from core.predictor.config import MAX_MEMBERS
 from core.runs.names import RunNameTaken, claim_run_dir
 from core.runs.run import Run
 from core.tables.validated import ValidatedTable
-from core.workflow import members_note, restored_weights_note
+from core.workflow import is_held_out, members_note, restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
 TRAIN_FIELDS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
@@ -211,14 +211,21 @@ def result_card(run: Run) -> None:
                    f"{cfg.model.gnn}, width {cfg.model.width}, {cfg.model.layers} layers, "
                    f"λ {cfg.train.lam}, seed {cfg.seed} · {metrics.get('epochs_run', '?')} epochs in "
                    f"{metrics.get('train_seconds', float('nan')):.1f} s")
+        held_out = is_held_out(metrics)
         cols = st.columns(4)
-        cols[0].metric("Held-out Spearman", _fmt(held.get("spearman")))
+        cols[0].metric("Held-out Spearman" if held_out else "Training-fit Spearman", _fmt(held.get("spearman")))
         cols[1].metric("Kendall tau", _fmt(held.get("kendall_tau")))
         cols[2].metric("MAE", _fmt(held.get("mae"), 4))
         cols[3].metric(f"Precision@{held.get('k', 'k')}", _fmt(held.get("precision_at_k")))
         restored = restored_weights_note(metrics)
-        st.caption(f"Held out: {metrics.get('heldout_split', 'validation')} split, {held.get('rows', '?')} "
-                   f"architectures, in the target's own units. {restored}")
+        if held_out:
+            st.caption(f"Held out: {metrics.get('heldout_split', 'validation')} split, {held.get('rows', '?')} "
+                       f"architectures, in the target's own units. {restored}")
+        else:
+            st.caption(f"No validation split: these are the fit to the {held.get('rows', '?')} training "
+                       f"architectures, not held-out quality. {restored}")
+        if cfg.dataset_note:
+            st.caption(f"Look-up dataset: {cfg.dataset_note}.")
         note = members_note(metrics)
         if "COLLAPSED" in note or "left out" in note:
             st.warning(f"Ensemble: {note}")
@@ -239,7 +246,7 @@ def run_list() -> None:
         return
     frame = pd.DataFrame([{
         "run": r.name, "space": r.space, "dataset": r.dataset or "", "target": r.target, "rows": r.rows,
-        "created": r.created, "held-out Spearman": r.spearman,
+        "created": r.created, "held-out Spearman": r.spearman if r.held_out else None,
     } for r in available])
     st.dataframe(frame, hide_index=True, key="run_table",
                  column_config={"held-out Spearman": st.column_config.NumberColumn(format="%.3f")})

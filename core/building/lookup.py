@@ -13,16 +13,28 @@ from core.runs.run import Run
 
 
 def lookup_table(run: Run) -> tuple[pd.DataFrame | None, str]:
-    """The look-up table of the run's space and dataset, indexed by spec (None when none ships), and
-    a name for it in messages."""
+    """The look-up table of the run's space and dataset, indexed by spec (None when none ships or the
+    run has no look-up dataset), and a name for it in messages.
+
+    Only the run's own dataset (given at training, or inferred from its table's values:
+    ``RunConfig.dataset_note``): never a default one, whose metrics would be another dataset's."""
     space = run.space
     if not space.has_lookup:
         return None, f"space {space.name!r}"
-    dataset = run.dataset or space.datasets[0]
+    dataset = run.dataset
+    if dataset is None:
+        return None, f"run {run.name!r} ({no_true_metrics_reason(run)})"
     try:
         return space.metrics_table(dataset).set_index("arch"), f"the {space.name}/{dataset} look-up table"
     except InputError:
         return None, f"space {space.name!r} for dataset {dataset!r}"
+
+
+def no_true_metrics_reason(run: Run) -> str:
+    """Why a run's architectures get no true metrics, in a phrase ('' when they do)."""
+    if run.dataset is not None and run.space.has_lookup:
+        return ""
+    return run.config.dataset_note or f"space {run.space.name!r} ships no look-up table"
 
 
 def with_lookup(run: Run, table: pd.DataFrame) -> pd.DataFrame:

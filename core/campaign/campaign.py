@@ -12,12 +12,20 @@ evaluations file is appended and flushed one finished architecture at a time, an
 idempotent: a run already trained for the round is loaded rather than retrained, proposals are
 re-derived from the same seed, finished evaluations are never repeated, and closing a round skips
 rows already in the table. So ``kill -9`` at any point, then the same command, loses and repeats
-nothing. Mutating operations hold an exclusive lock on ``DIR/.lock`` (two users, one campaign).
+nothing. Mutating operations hold an exclusive lock on ``DIR/.lock`` (two users, one campaign);
+:meth:`Campaign.run` holds it across its rounds, and a command can take it for its whole length
+(``CampaignDir.session``), so a second one learns at once which process holds it.
+
+No evaluation joins the table unchecked: an evaluator's result, a Ray task's or an ingested row is
+held to the table checks (finite metrics, a target finite and within ±TARGET_LIMIT, a pending
+proposal, once). A failed or invalid result is that proposal's failure, with its reason, and the
+round still closes; a bad row an older version wrote is left out of training and the pick.
 
 Selection: the campaign's *pick* is the evaluated architecture with the best target, the rule a
 user applies. ``last_round_spearman`` is the honest quality of the loop's predictor: the Spearman
 correlation between what it predicted for the last closed round's proposals *before* they were
-evaluated and what they measured (range-restricted, since proposals are all predicted good).
+evaluated and what they measured (range-restricted, since proposals are all predicted good). A
+round's own run trains on every row, so its metrics are a training fit, never held-out quality.
 """
 from __future__ import annotations
 
@@ -30,25 +38,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from core.campaign.files import (
-    CAMPAIGN_FILE,
-    INITIAL,
-    LOG_FILE,
-    ROUND,
-    ROUNDS_DIR,
-    SOURCE,
-    TABLE_FILE,
-    UPLOADED,
-    CampaignConfig,
-    CampaignDir,
-    CampaignProgress,
-    _append_line,
-    _event,
-    _write_frame,
-    _write_json,
-)
-from core.campaign.names import claim_campaign_dir
-from core.campaign.status import CampaignStatus, campaign_status
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
@@ -68,6 +57,12 @@ from core.search.searchers import (
 from core.spaces import get_space
 from core.tables.validated import ValidatedTable, validate_table
 from core.targets.target import evaluate_target, parse_target
+from core.campaign.files import (
+    INITIAL, LOG_FILE, ROUND, ROUNDS_DIR,
+    SOURCE, TABLE_FILE, UPLOADED, CampaignConfig, CampaignDir, CampaignProgress, _append_line, _event,
+    _write_frame, _write_json)
+from core.campaign.names import CAMPAIGN_FILE, claim_campaign_dir
+from core.campaign.status import CampaignStatus, campaign_status
 
 
 class Campaign(CampaignDir):
@@ -151,7 +146,7 @@ class Campaign(CampaignDir):
                                      f"ingest or evaluate them first (or drop them)")
                 self._close_round(open_round, dropped=pending)
             r = max([0] + self.rounds_started()) + 1
-            frame = self.table()
+            frame = self.usable_table()  # a bad row an older version wrote is left out, never misaligned
             values = self.target_values(frame)
             run = None
             if searcher.needs_run:
@@ -191,9 +186,16 @@ class Campaign(CampaignDir):
             if r is None:
                 return 0
             todo = self.pending()
+            waiting = set(todo)
             ran = 0
             path = self.round_dir(r) / "evaluations.jsonl"
             for spec, row, error in (executor or LocalExecutor()).map(evaluator, todo, should_stop):
+                if spec not in waiting:  # not a pending proposal, or a second result for one: never a row
+                    say(f"round {r}: ignored a result for {_short(spec)}, which was not awaiting one", ran, len(todo))
+                    continue
+                waiting.discard(spec)
+                if error is None:
+                    error = self._evaluation_problem(spec, row)
                 record = {"arch": spec, "error": error} if error is not None else {"arch": spec, "metrics": row}
                 _append_line(path, record)
                 ran += 1
@@ -237,15 +239,16 @@ class Campaign(CampaignDir):
                     problems.append(f"row {i + 1}: {_short(spec)} was never proposed"
                                     + (f" in round {r}" if r is not None else " (no round is open)"))
                 sources.append(None)
+            # A target the table's checks cannot see (finite metrics, a target beyond ±TARGET_LIMIT); the
+            # metrics themselves are validate_table's to report.
+            problems += [f"row {i + 1}: {p}" for i, p in enumerate(self.row_problems(raw))
+                         if p is not None and p.startswith("the target")]
             try:
                 table = validate_table(raw[["arch", *self.config.metric_columns]], self.space, source=label,
                                        metric_columns=list(self.config.metric_columns))
             except InputError as err:  # every problem at once: the table's, then the campaign's
                 raise InputError("; ".join([str(err)] + problems)) from None
             frame = table.frame
-            values = evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns)))
-            problems += [f"row {i + 1}: the target {self.config.target!r} is NaN or infinite"
-                         for i in values.excluded_rows]
             if problems:
                 shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
                 raise InputError(f"{label}: {shown}")
@@ -268,13 +271,16 @@ class Campaign(CampaignDir):
             raise InputError("this campaign is evaluated outside the tool: use propose and ingest")
         stop = should_stop or (lambda: False)
         done = 0
-        while done < rounds and not stop():
-            if self.open_round() is None:
-                self.propose(n, method, progress=progress)
-            self.evaluate_pending(executor, progress, stop)
-            if self.open_round() is not None:  # stopped mid-round
-                break
-            done += 1
+        # Held across the rounds: between this run's propose and its evaluation no other process may
+        # propose, evaluate or drop (it would see "proposals awaiting results" or evaluate them twice).
+        with self._locked():
+            while done < rounds and not stop():
+                if self.open_round() is None:
+                    self.propose(n, method, progress=progress)
+                self.evaluate_pending(executor, progress, stop)
+                if self.open_round() is not None:  # stopped mid-round
+                    break
+                done += 1
         return done
 
     # ----------------------------------------------------------------------- internals
@@ -288,6 +294,13 @@ class Campaign(CampaignDir):
         predicted = run.predict([self.space.to_graph(s) for s in proposed]).values if run is not None \
             else np.full(len(proposed), np.nan)
         return proposed, predicted
+
+    def _evaluation_problem(self, spec: str, row: Any) -> str | None:
+        """Why an evaluator's result for ``spec`` cannot become a row (recorded as its failure), or None."""
+        if not isinstance(row, dict):
+            return f"invalid result: a {type(row).__name__}, not a metric row"
+        problem = self.row_problems(pd.DataFrame([{"arch": spec, **row}]))[0]
+        return None if problem is None else f"invalid result: {problem}"
 
     def _round_seed(self, r: int) -> int:
         # The same stream core.search.searchers.base.Searcher.search uses for its round r - 1.

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,18 +28,21 @@ from typing import Any, Callable, Iterator, Self, Sequence
 import numpy as np
 import pandas as pd
 
+from core.campaign.names import CAMPAIGN_FILE
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.files.bounded_json import JsonInputError, load_json, load_json_object
 from core.search.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods
 from core.spaces import get_space
-from core.targets.target import evaluate_target, parse_target
+from core.targets.target import TARGET_LIMIT, evaluate_target, parse_target
 
-CAMPAIGN_FILE = "campaign.json"
 TABLE_FILE = "table.csv"
 LOG_FILE = "log.jsonl"
 ROUNDS_DIR = "rounds"
 FORMAT_VERSION = 1
+
+#: The lock every mutating step holds; it also names its holder ({"pid", "since"}).
+LOCK_FILE = ".lock"
 
 #: Bookkeeping columns of the campaign table (after ``arch`` and the metric columns).
 ROUND, SOURCE = "round", "source"
@@ -105,6 +109,8 @@ class CampaignDir:
         self.path = path
         self.config = config
         self.space = get_space(config.space)
+        # > 0 while this object holds the campaign's lock, in thread _lock_owner (re-entered by it only)
+        self._lock_depth, self._lock_owner = 0, None
 
     @classmethod
     def open(cls, path: str | Path) -> Self:
@@ -131,8 +137,57 @@ class CampaignDir:
         return evaluator_from_dict(self.config.evaluator)
 
     def target_values(self, frame: pd.DataFrame | None = None) -> np.ndarray:
+        """The target of every row of ``frame`` (default: the table), row-aligned: NaN where the row
+        cannot be used (:meth:`bad_rows`)."""
         frame = self.table() if frame is None else frame
-        return evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns))).values
+        problems = self.row_problems(frame)
+        values = np.full(len(frame), np.nan)
+        good = np.array([p is None for p in problems], dtype=bool)
+        if good.any():
+            values[good] = self._targets(frame.loc[good]).values
+        return values
+
+    def row_problems(self, frame: pd.DataFrame) -> list[str | None]:
+        """Per row of ``frame`` (``arch`` and the metric columns), why it cannot join the campaign's
+        table, or None: the checks a table row gets (every metric column a finite number) and the
+        target finite and within ±TARGET_LIMIT. One short phrase each, naming the column and value."""
+        columns = list(self.config.metric_columns)
+        problems: list[str | None] = [None] * len(frame)
+        for c in columns:
+            if c not in frame.columns:
+                return [f"no metric column {c!r}"] * len(frame)
+            numbers = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+            for i in np.flatnonzero(~np.isfinite(numbers)):
+                if problems[i] is None:
+                    problems[i] = f"metric {c!r} is {_shown(frame[c].iloc[i])}, not a finite number"
+        ok = [i for i, p in enumerate(problems) if p is None]
+        if ok:
+            target = parse_target(self.config.target, columns)
+            numeric = frame.iloc[ok][columns].apply(pd.to_numeric, errors="coerce")
+            raw = target.evaluate(numeric).to_numpy(dtype=np.float64)
+            for i, value in zip(ok, raw):
+                if not np.isfinite(value):
+                    problems[i] = f"the target {self.config.target!r} is {value}"
+                elif abs(value) > TARGET_LIMIT:
+                    problems[i] = f"the target {self.config.target!r} is {value:g}, beyond ±{TARGET_LIMIT:g}"
+        return problems
+
+    def bad_rows(self, frame: pd.DataFrame | None = None) -> dict[int, str]:
+        """Rows of the table (1-based, as a user counts them) that cannot be used, with why: only a
+        directory written by an older version holds any. They stay in the file, but are left out of
+        training, proposing and the pick."""
+        frame = self.table() if frame is None else frame
+        return {i + 1: f"{_shown(str(frame['arch'].iloc[i]), 60)}: {p}"
+                for i, p in enumerate(self.row_problems(frame)) if p is not None}
+
+    def usable_table(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The table without its :meth:`bad_rows` (the rows training and proposing use)."""
+        frame = self.table() if frame is None else frame
+        good = [p is None for p in self.row_problems(frame)]
+        return frame.loc[good].reset_index(drop=True)
+
+    def _targets(self, frame: pd.DataFrame):
+        return evaluate_target(frame, parse_target(self.config.target, list(self.config.metric_columns)))
 
     def round_dir(self, r: int) -> Path:
         return self.path / ROUNDS_DIR / f"{r:03d}"
@@ -159,6 +214,14 @@ class CampaignDir:
                     raise InputError(f"{path} line {number}: not an evaluation record (a JSON object with "
                                      f"'arch' and 'metrics' or 'error')")
                 found[record["arch"]] = record
+        # A result written by an older version (or an edited file) may hold a NaN or a target too large
+        # to train on: it counts as that architecture's failure, never as a row.
+        scored = [spec for spec, record in found.items() if "metrics" in record]
+        if scored:
+            frame = pd.DataFrame([{"arch": spec, **found[spec]["metrics"]} for spec in scored])
+            for spec, problem in zip(scored, self.row_problems(frame)):
+                if problem is not None:
+                    found[spec] = {"arch": spec, "error": f"invalid result: {problem}"}
         return found
 
     def open_round(self) -> int | None:
@@ -216,12 +279,67 @@ class CampaignDir:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.path / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """The exclusive lock of one mutating step: waits for another holder (a step is short, or the
+        caller took the campaign for the whole command with :meth:`session`). Reentrant within this
+        object, so a step inside a session does not wait for itself."""
+        with self.session(wait=True):
+            yield
+
+    @contextlib.contextmanager
+    def session(self, *, wait: bool = False,
+                waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the campaign for a whole command (``loop run`` holds it across its rounds, so no other
+        process proposes or evaluates in between). A campaign in use raises :class:`CampaignBusy` at
+        once, naming the process and since when; with ``wait`` it waits for it (``waiting`` is told
+        who it waits for). The holder's pid and start time are written into the lock file for that."""
+        if self._lock_depth and self._lock_owner == threading.get_ident():
+            self._lock_depth += 1
             try:
                 yield
             finally:
+                self._lock_depth -= 1
+            return
+        with open(self.path / LOCK_FILE, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _lock_holder(handle)
+                if not wait:
+                    raise CampaignBusy(f"campaign {self.path} is in use by {holder}; wait for it to finish "
+                                       f"(or pass --wait)") from None
+                if waiting is not None:
+                    waiting(f"campaign {self.path} is in use by {holder}; waiting for it")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps({"pid": os.getpid(), "since": _now()}))
+                handle.flush()
+                self._lock_depth, self._lock_owner = 1, threading.get_ident()
+                yield
+            finally:
+                self._lock_depth, self._lock_owner = 0, None
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class CampaignBusy(InputError):
+    """The campaign is held by another process (or another command of this one)."""
+
+
+def _lock_holder(handle: Any) -> str:
+    """Who holds the lock, from what the holder wrote into the lock file."""
+    try:
+        handle.seek(0)
+        record = json.loads(handle.read(4096) or "{}")
+        return f"process {int(record['pid'])} since {str(record['since'])[:40]}"
+    except (ValueError, KeyError, TypeError):
+        return "another process"  # one written by an older version, which names no holder
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    value = value.item() if isinstance(value, np.generic) else value  # nan, not np.float64(nan)
+    text = value if isinstance(value, str) and limit > 40 else repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _now() -> str:

@@ -35,14 +35,21 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     from core.building.builder import build_architectures
+    from core.building.lookup import no_true_metrics_reason
+    from core.campaign.names import refuse_inside_campaign  # a round's run: its default output too
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
 
     trained = Run.load(args.run)
-    out = check_output_table(Path(args.out) if args.out else trained.path / "built.csv")  # before the build
+    out = Path(args.out) if args.out else trained.path / "built.csv"
+    out = check_output_table(refuse_inside_campaign(out))  # before the build
     result = build_architectures(trained, config)
     write_table(result.built, out)
     print(f"method {result.method}: {result.notes}")
+    reason = no_true_metrics_reason(trained)
+    if trained.space.has_lookup:
+        print(f"true metrics: {trained.config.dataset_note or trained.dataset}" if not reason
+              else f"no true metrics: {reason}")
     print(f"reduced search space: {result.reduced_space_size:,} architectures")
     print(result.built.to_string(index=False, max_colwidth=200))
     print(f"wrote {len(result.built)} built architectures to {out}")

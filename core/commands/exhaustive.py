@@ -26,11 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.building.head_top import head_top
+    from core.campaign.names import refuse_inside_campaign  # a round's run: its default output too
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
 
     trained = Run.load(args.run)
-    out = check_output_table(Path(args.out) if args.out else trained.path / "exhaustive.csv")  # before scoring
+    out = Path(args.out) if args.out else trained.path / "exhaustive.csv"
+    out = check_output_table(refuse_inside_campaign(out))  # before scoring
     total = trained.space.size() if trained.space.enumerable else 0
     tenth = {"last": 0}
 

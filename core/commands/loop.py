@@ -7,6 +7,9 @@
     loop status  --campaign DIR                                    rounds, evaluated, best so far, the pick
 
 Every step can be interrupted (Ctrl-C, kill -9) and repeated: a campaign loses and repeats nothing.
+propose, ingest and run hold the campaign for the whole command: a second one on a campaign in use
+says which process holds it and exits 2 at once, or waits for it with ``--wait``. No ``--out`` may lie
+inside a campaign directory (only the campaign writes there).
 """
 from __future__ import annotations
 
@@ -53,12 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     propose.add_argument("--method", default=None, help="searcher for this round (default: the campaign's)")
     propose.add_argument("--out", default=None, help="also write the proposals here (.csv, .parquet, .jsonl)")
     propose.add_argument("--drop-pending", action="store_true", help="abandon the open round's unevaluated proposals")
+    _wait_argument(propose)
     torch_threads.add_argument(propose)
 
     ingest = sub.add_parser("ingest", help="append measured results of proposed architectures")
     _campaign_argument(ingest)
     ingest.add_argument("--table", required=True, help="results: arch plus every metric column of the campaign")
     ingest.add_argument("--allow-unproposed", action="store_true", help="accept architectures never proposed")
+    _wait_argument(ingest)
 
     run = sub.add_parser("run", help="rounds of propose -> evaluate -> append with the campaign's evaluator")
     _campaign_argument(run)
@@ -69,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--address", default=None, help="Ray cluster address ('auto', 'ray://host:10001'); "
                      "default: a local Ray instance")
     run.add_argument("--workers", type=int, default=1, help="local executor: evaluation processes")
+    _wait_argument(run)
     torch_threads.add_argument(run)
 
     status = sub.add_parser("status", help="rounds, evaluated architectures, best so far and the pick")
@@ -77,6 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _campaign_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--campaign", required=True, help="campaign directory")
+
+
+def _wait_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true",
+                        help="if another process is using the campaign, wait for it (default: exit 2 at once)")
+
+
+def _waiting(message: str) -> None:
+    sys.stderr.write(message + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,14 +103,11 @@ def _say(message: str, done: int, total: int) -> None:
     sys.stderr.write(f"{message}" + (f" [{done}/{total}]" if total > 1 else "") + "\n")
 
 
-def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, ...]):
-    from core.evaluators import (
-        ExternalEvaluator,
-        FIDEvaluator,
-        LookupEvaluator,
-        MeasureEvaluator,
-    )
+def _evaluator_for(args: argparse.Namespace, space, table):
+    from core.evaluators import ExternalEvaluator, FIDEvaluator, LookupEvaluator, MeasureEvaluator
+    from core.spaces.lookup_dataset import resolve_lookup_dataset
 
+    metric_columns = table.metric_columns
     choice = args.evaluator
     if choice == "auto":
         choice = ("lookup" if args.dataset and space.has_lookup else "fid" if args.model_dir
@@ -110,7 +122,14 @@ def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, .
     if choice == "lookup":
         if not space.has_lookup:
             raise InputError(f"space {space.name!r} ships no look-up table; use --evaluator external")
-        return LookupEvaluator(space.name, args.dataset, list(metric_columns))
+        dataset = args.dataset
+        if dataset is None:  # the table's own dataset, never the space's first one
+            found = resolve_lookup_dataset(space, table.frame, table.metric_columns)
+            if found.dataset is None:
+                raise InputError(f"--evaluator lookup needs --dataset: {found.note}")
+            sys.stderr.write(f"look-up dataset {found.note}\n")
+            dataset = found.dataset
+        return LookupEvaluator(space.name, dataset, list(metric_columns))
     if choice == "measure":
         return MeasureEvaluator(space.name)
     return ExternalEvaluator(space.name, list(metric_columns))
@@ -118,17 +137,19 @@ def _evaluator_for(args: argparse.Namespace, space, metric_columns: tuple[str, .
 
 def _init(args: argparse.Namespace) -> int:
     from core.campaign.campaign import Campaign
+    from core.campaign.names import refuse_inside_campaign
     from core.search.searchers import DEFAULT_METHOD
     from core.spaces import get_space
     from core.tables.validated import load_table
 
+    refuse_inside_campaign(args.out)  # a campaign inside another's directory would be written over by it
     space = get_space(args.space)
     if args.dataset is not None:
         space.resolve_dataset(args.dataset)
     if Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
         raise InputError(f"campaign directory {args.out} already exists; choose another --out")
     table = load_table(args.table, space)
-    evaluator = _evaluator_for(args, space, table.metric_columns)
+    evaluator = _evaluator_for(args, space, table)
     campaign = Campaign.create(args.out, table, args.target, dataset=args.dataset, method=args.method or DEFAULT_METHOD,
                                evaluator=evaluator, seed=args.seed, epochs=args.epochs)
     print(f"campaign {campaign.path}: {len(table)} architectures, target {args.target}, method "
@@ -138,14 +159,17 @@ def _init(args: argparse.Namespace) -> int:
 
 def _propose(args: argparse.Namespace) -> int:
     from core.campaign.campaign import Campaign
+    from core.campaign.names import refuse_inside_campaign
     from core.files.table_io import check_output_table, write_table
 
-    if args.out:  # refuse before training, not after
+    if args.out:  # refuse before training, not after; the campaign's own files are never an output
+        refuse_inside_campaign(args.out)
         check_output_table(args.out)
     torch_threads.apply(args)
     campaign = Campaign.open(args.campaign)
-    proposals = campaign.propose(args.n, args.method, drop_pending=args.drop_pending, progress=_say)
-    r = campaign.open_round()
+    with campaign.session(wait=args.wait, waiting=_waiting):
+        proposals = campaign.propose(args.n, args.method, drop_pending=args.drop_pending, progress=_say)
+        r = campaign.open_round()
     written = campaign.round_dir(r) / "proposals.csv"
     if args.out:
         write_table(proposals, args.out)
@@ -161,8 +185,9 @@ def _ingest(args: argparse.Namespace) -> int:
     from core.campaign.campaign import Campaign
 
     campaign = Campaign.open(args.campaign)
-    appended = campaign.ingest(args.table, allow_unproposed=args.allow_unproposed)
-    left = campaign.pending()
+    with campaign.session(wait=args.wait, waiting=_waiting):
+        appended = campaign.ingest(args.table, allow_unproposed=args.allow_unproposed)
+        left = campaign.pending()
     print(f"appended {appended} evaluated architectures" + (f"; {len(left)} proposals still await results"
                                                             if left else "; the round is complete"))
     return 0
@@ -174,11 +199,12 @@ def _run(args: argparse.Namespace) -> int:
 
     torch_threads.apply(args)
     campaign = Campaign.open(args.campaign)
-    executor = make_executor(args.executor, args.address, args.workers)
-    try:
-        done = campaign.run(args.rounds, args.n, executor, args.method, progress=_say)
-    finally:
-        executor.close()
+    with campaign.session(wait=args.wait, waiting=_waiting):  # before Ray starts: a busy campaign answers at once
+        executor = make_executor(args.executor, args.address, args.workers)
+        try:
+            done = campaign.run(args.rounds, args.n, executor, args.method, progress=_say)
+        finally:
+            executor.close()
     print(f"{done} round(s) completed")
     _print_status(campaign)
     return 0
@@ -191,20 +217,35 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _print_status(campaign) -> None:
+    from core.campaign.files import TABLE_FILE
+
     status = campaign.status()
     config = status.config
     print(f"campaign   {campaign.path}")
     print(f"space      {config.space}" + (f" / {config.dataset}" if config.dataset else "")
           + f"   target {config.target}   method {config.method}   evaluator {campaign.evaluator().describe()}")
     print(f"evaluated  {status.evaluated} architectures in {status.completed_rounds} round(s) after the initial table")
-    print("round  proposed  evaluated  failed  best of round  best so far  predicted-vs-measured Spearman")
+    print("round  proposed  evaluated  failed  best of round  best so far  predicted-vs-measured Spearman (n)")
     for r in status.rounds:
-        rho = "" if r.spearman is None else f"{r.spearman:.3f}"
+        rho = "" if r.spearman is None else f"{r.spearman:.3f} ({r.spearman_n})"
         best = "" if math.isnan(r.best) else f"{r.best:.6g}"
         print(f"{r.round:5d}  {r.proposed:8d}  {r.evaluated:9d}  {r.failed:6d}  {best:>13}  {r.best_so_far:11.6g}  {rho}")
+    print("           the Spearman is out of sample (each round's predictions, made before its proposals were "
+          "evaluated);\n           it is range-restricted (all proposals were predicted good), so it can fall in later "
+          "rounds as they crowd the top of the space")
     if status.pending:
         print(f"pending    round {status.open_round}: {len(status.pending)} proposal(s) await results")
+    for spec, reason in list(status.failed.items())[:10]:
+        print(f"failed     {_cut(spec, 60)}: {_cut(reason, 160)}")
+    if len(status.failed) > 10:
+        print(f"           and {len(status.failed) - 10} more failed")
+    for row, reason in status.bad_rows.items():
+        print(f"bad row    {TABLE_FILE} row {row}: {_cut(reason, 200)} (left out of training, proposing and the pick)")
     metrics = ", ".join(f"{c} {status.pick[c]:.6g}" for c in config.metric_columns)
     print(f"pick       {status.pick['arch']}")
     print(f"           target {status.pick['target']:.6g} ({metrics}; round {status.pick['round']}, "

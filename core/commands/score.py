@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.campaign.names import refuse_inside_campaign  # a round's run: its default output too
     from core.errors import InputError
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
@@ -22,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
-    out = check_output_table(Path(args.out) if args.out else trained.path / "modules.parquet")  # before scoring
+    out = Path(args.out) if args.out else trained.path / "modules.parquet"
+    out = check_output_table(refuse_inside_campaign(out))  # before scoring
     if args.table is None:
         frame = trained.table()
         graphs = [trained.space.to_graph(a) for a in frame["arch"]]

@@ -12,10 +12,13 @@ clear one-line error for that architecture, never the end of the batch.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from core.errors import InputError
@@ -103,7 +106,24 @@ def evaluate_safely(evaluator: ArchEvaluator, spec: str) -> tuple[dict[str, floa
         return None, str(err).splitlines()[0] if str(err) else type(err).__name__
     except Exception as err:  # noqa: BLE001 - a worker's crash is that architecture's error, not the batch's
         return None, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+    if not isinstance(row, dict):
+        return None, f"evaluator {evaluator.name!r} returned a {type(row).__name__}, not a metric row"
     missing = [m for m in evaluator.metrics() if m not in row]
     if missing:
         return None, f"evaluator {evaluator.name!r} returned no {missing}"
-    return {m: float(row[m]) for m in evaluator.metrics()}, None
+    values: dict[str, float] = {}
+    for m in evaluator.metrics():
+        # A NaN, an infinity or text is that architecture's failure: recorded as a value, it would
+        # join the campaign's table and break every later round's training.
+        value = row[m]
+        real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        number = float(value) if real else math.nan
+        if not math.isfinite(number):
+            return None, f"evaluator {evaluator.name!r} returned {_shown(value)} for {m!r}, not a finite number"
+        values[m] = number
+    return values, None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import socket
+import threading
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterator, Sequence
 
@@ -30,6 +32,9 @@ from core.evaluators.base import (
     evaluate_safely,
     evaluator_from_dict,
 )
+
+#: Seconds to wait for a Ray cluster to answer before giving up with one line.
+CONNECT_TIMEOUT = 30.0
 
 #: One finished evaluation: (spec, metric row or None, one-line error or None).
 Outcome = tuple[str, "dict[str, float] | None", "str | None"]
@@ -104,25 +109,32 @@ class LocalExecutor(Executor):
 
 class RayExecutor(Executor):
     """Each evaluation is a Ray task. ``address``: None starts (or reuses) a local instance with
-    ``num_cpus`` CPUs; ``"auto"`` or ``"ray://..."`` joins a running cluster."""
+    ``num_cpus`` CPUs; ``"auto"``, ``"host:port"`` or ``"ray://..."`` joins a running cluster.
+
+    Joining never hangs: an address whose port refuses is one line at once, and a cluster that does not
+    answer within ``connect_timeout`` seconds is one line then (Ray itself retries forever)."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+    def __init__(self, address: str | None = None, num_cpus: int | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         try:
             import ray
         except ImportError:  # pinned in requirements.txt; guard for trimmed installs
             raise InputError("the ray executor needs the 'ray' package (pip install -r requirements.txt)") from None
         self._ray = ray
+        if address is not None:
+            _probe(address, connect_timeout)  # even when Ray is up: a named address must answer
         if not ray.is_initialized():
-            try:
-                if address is None:
+            if address is None:  # a local instance: started here, no network wait to guard
+                try:
                     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                              logging_level="ERROR", configure_logging=False)
-                else:
-                    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                raise InputError(f"could not reach a Ray cluster at {address!r}: {str(err).splitlines()[0]}") from None
+                except (ConnectionError, RuntimeError, ValueError) as err:
+                    raise InputError(f"could not start a local Ray instance: {str(err).splitlines()[0]}") from None
+            else:
+                _init_within(ray, {"address": address, "log_to_driver": False, "logging_level": "ERROR"},
+                             address, connect_timeout)
         self._remote = ray.remote(_evaluate_chunk)
 
     def _options(self, evaluator: ArchEvaluator) -> dict[str, Any]:
@@ -155,6 +167,50 @@ class RayExecutor(Executor):
                 for ref in waiting:
                     self._ray.cancel(ref)
                 return
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail at once, naming the address, when a ``host:port`` (or ``ray://host:port``) refuses a TCP
+    connection: Ray would retry it forever. ``auto`` names no port, so only the timeout guards it."""
+    where = address.split("://", 1)[1] if "://" in address else address
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise InputError(f"could not reach a Ray cluster at {address!r}: {why}") from None
+
+
+def _init_within(ray: Any, options: dict[str, Any], address: str | None, timeout: float) -> None:
+    """``ray.init(**options)``, given up after ``timeout`` seconds with one line naming the address.
+
+    It runs in a daemon thread, since ray.init has no timeout of its own: a call still stuck is left
+    behind and ends with the process. The thread stays parked after a successful init, because Ray's
+    driver state dies with the thread that connected it (tasks then fail with "connection reset")."""
+    outcome: dict[str, BaseException] = {}
+    finished = threading.Event()
+
+    def connect() -> None:
+        try:
+            ray.init(**options)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread below
+            outcome["error"] = err
+        finished.set()
+        if "error" not in outcome:
+            threading.Event().wait()  # parked for the process's life (see above)
+
+    threading.Thread(target=connect, name="ray-connect", daemon=True).start()
+    where = "a local Ray instance" if address is None else f"a Ray cluster at {address!r}"
+    if not finished.wait(timeout):
+        raise InputError(f"could not reach {where} within {timeout:g} s")
+    error = outcome.get("error")
+    if isinstance(error, (ConnectionError, RuntimeError, ValueError, TimeoutError)):
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"could not reach {where}: {first}")
+    if error is not None:
+        raise error
 
 
 #: name -> executor class (``--executor``).

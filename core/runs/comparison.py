@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.errors import InputError
 from core.files.bounded_json import load_json_object
-from core.runs.loading import CONFIG_FILE, MAX_RUN_JSON_BYTES, METRICS_FILE
+from core.runs.loading import CONFIG_FILE, MAX_RUN_JSON_BYTES, METRICS_FILE, NO_SPLIT
 
 
 def _read_json(path: Path) -> dict:
@@ -35,7 +35,8 @@ def _count(value: object) -> int:
 
 def runs_table(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One row per run: ``run``, ``space``, ``dataset``, ``target``, ``rows``, ``gnn``, ``epochs``,
-    ``spearman``, ``kendall_tau``, ``precision_at_k`` (held-out) and ``hop<h>_spearman`` for every hop
+    ``measured_on`` ("held out", or "training fit" for a run trained without a validation split),
+    ``spearman``, ``kendall_tau``, ``precision_at_k`` (on those rows) and ``hop<h>_spearman`` for every hop
     (the held-out Spearman of the hop-``h`` embedding norm with the target; NaN where a run has fewer
     hops than another)."""
     rows = []
@@ -52,6 +53,8 @@ def runs_table(paths: Sequence[str | Path]) -> pd.DataFrame:
             "rows": _count(config.get("rows")),
             "gnn": str(model.get("gnn", "?")),
             "epochs": _count(metrics.get("epochs_run")),
+            # A run without a validation split (a campaign round's) has only its training fit there.
+            "measured_on": "training fit" if metrics.get("heldout_split") == NO_SPLIT else "held out",
             "spearman": _number(held.get("spearman")),
             "kendall_tau": _number(held.get("kendall_tau")),
             "precision_at_k": _number(held.get("precision_at_k")),

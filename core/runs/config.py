@@ -19,7 +19,9 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class RunConfig:
-    """space, dataset, target (expression) and target_columns (the columns it reads); target_mean,
+    """space, dataset, target (expression) and target_columns (the columns it reads); dataset_note: how
+    the look-up dataset was chosen (given or inferred from the table's values) or why there is none
+    (empty in runs written before it was recorded: those are inferred on load); target_mean,
     target_std: the standardisation of the training targets; hop_moments: [(mean, std)] of node
     norms per hop (module scores); metric_columns: every metric column of the training table; train,
     model: the training and predictor configs; seed; table_source, table_hash, rows, excluded_rows,
@@ -33,6 +35,7 @@ class RunConfig:
     hop_moments: tuple[tuple[float, float], ...]
     target_columns: tuple[str, ...] = ()
     dataset: str | None = None
+    dataset_note: str = ""
     metric_columns: tuple[str, ...] = ()
     train: TrainConfig | None = None
     model: PredictorConfig | None = None

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InputError
-from core.runs.loading import CONFIG_FILE, METRICS_FILE, MODEL_FILE, read_json_file
+from core.runs.loading import CONFIG_FILE, METRICS_FILE, MODEL_FILE, NO_SPLIT, read_json_file
 
 
 @dataclass
@@ -20,6 +20,8 @@ class RunSummary:
     rows: int
     created: str
     spearman: float | None
+    #: False when the run had no validation split: ``spearman`` is then its fit to its training rows.
+    held_out: bool = True
 
 
 def list_runs(root: str | Path = "runs") -> list[RunSummary]:
@@ -43,7 +45,8 @@ def list_runs(root: str | Path = "runs") -> list[RunSummary]:
             found.append(RunSummary(path, path.name, str(config.get("space", "?")), config.get("dataset"),
                                     str(config.get("target", "?")), int(config.get("rows", 0)),
                                     str(config.get("created", "")),
-                                    heldout.get("spearman") if isinstance(heldout, dict) else None))
+                                    heldout.get("spearman") if isinstance(heldout, dict) else None,
+                                    metrics.get("heldout_split", "validation") != NO_SPLIT))
         except (TypeError, ValueError, OverflowError):  # a hand-edited config: listed runs must stay readable
             continue
     return sorted(found, key=lambda r: r.created, reverse=True)

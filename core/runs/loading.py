@@ -25,6 +25,10 @@ MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
 TABLE_FILE = "table.csv"
 
+#: metrics.json's ``heldout_split`` for a run trained on every row (a campaign's rounds): its "heldout"
+#: figures are then the fit to its own training rows, not held-out quality, and every page says so.
+NO_SPLIT = "training (no validation split)"
+
 #: Largest config.json / metrics.json read (a real one is a few KB plus the row lists of the split).
 MAX_RUN_JSON_BYTES = 64 * 1024**2
 #: Largest model.pt loaded (a predictor at the width bound is a few MB).
@@ -38,7 +42,8 @@ def read_json_file(path: Path) -> Any:
 
 #: JSON types of config.json's fields (checked before the typed config is built from them).
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "space": (str,), "target": (str,), "dataset": (str, type(None)), "target_mean": (int, float),
+    "space": (str,), "target": (str,), "dataset": (str, type(None)), "dataset_note": (str,),
+    "target_mean": (int, float),
     "target_std": (int, float), "hop_moments": (list,), "target_columns": (list,), "metric_columns": (list,),
     "train": (dict, type(None)), "model": (dict,), "seed": (int, type(None)), "table_source": (str,),
     "table_hash": (str,), "rows": (int,), "excluded_rows": (list,), "train_rows": (list,), "val_rows": (list,),

@@ -55,6 +55,7 @@ from core.runs.loading import (
     read_json_file, load_run_config)
 from core.runs.names import release_run_dir
 from core.spaces import SearchSpace, get_space
+from core.spaces.lookup_dataset import LookupDataset, resolve_lookup_dataset
 
 
 _VERSIONED_PACKAGES = ("torch", "torch-geometric", "numpy", "pandas", "scipy", "nas-bench-graph",
@@ -70,6 +71,42 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def _with_lookup_dataset(path: Path, config: RunConfig) -> RunConfig:
+    """A run written before the look-up dataset was resolved at training (no ``dataset_note``) and
+    without a dataset gets the inference new runs get, from its stored table (in memory only: the
+    directory is not rewritten). Without it, its true metrics used to be the space's first dataset's."""
+    if config.dataset is not None or config.dataset_note:
+        return config
+    space = get_space(config.space)
+    if not space.has_lookup:
+        return dataclasses.replace(config, dataset_note=f"space {space.name!r} ships no look-up table")
+    try:
+        frame = pd.read_csv(path / TABLE_FILE)
+    except (OSError, ValueError) as err:
+        return dataclasses.replace(config, dataset_note=f"no look-up dataset: the run's {TABLE_FILE} is unreadable "
+                                                        f"({type(err).__name__}), so no true metrics")
+    columns = [c for c in config.metric_columns if c in frame.columns]
+    if "arch" not in frame.columns or not columns:
+        return dataclasses.replace(config, dataset_note=f"no look-up dataset: the run's {TABLE_FILE} has no metric "
+                                                        "columns to match, so no true metrics")
+    found = _lookup_dataset(config.space, config.table_hash, frame, tuple(columns))
+    return dataclasses.replace(config, dataset=found.dataset, dataset_note=found.note)
+
+
+def _lookup_dataset(space: str, table_hash: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> LookupDataset:
+    """The inference, once per (space, table) in a process: the dashboard loads a run on every rerun."""
+    key = (space, table_hash or str(pd.util.hash_pandas_object(frame, index=False).sum()), columns)
+    if key not in _INFERRED:
+        if len(_INFERRED) >= 256:  # bounded: a long-lived dashboard sees many tables
+            _INFERRED.clear()
+        _INFERRED[key] = resolve_lookup_dataset(get_space(space), frame, columns)
+    return _INFERRED[key]
+
+
+#: (space, table hash, columns) -> the look-up dataset inferred for old runs of that table.
+_INFERRED: dict[tuple[str, str, tuple[str, ...]], LookupDataset] = {}
 
 
 @dataclass
@@ -124,7 +161,7 @@ class Run:
         model = build_predictor(schema, config.model)
         _load_weights(model, path / MODEL_FILE, device)
         model.to(device).eval()
-        return cls(path, config, model, metrics)
+        return cls(path, _with_lookup_dataset(path, config), model, metrics)
 
     def table(self) -> pd.DataFrame:
         """The training table stored with the run."""

@@ -31,7 +31,7 @@ Example (accuracy in percent, latency in ms)::
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -54,6 +54,12 @@ PRESETS = {
     "100**acc": "100**{acc}",
     "100**acc / log10(latency)": "100**{acc} / log10({latency_ms})",
 }
+
+#: The largest target magnitude a row may have. Training standardises the target (mean, then the
+#: standard deviation of the squared deviations): beyond about 1e154 a square overflows float64, the
+#: std becomes infinite and every prediction NaN, so one such row would ruin a whole training table.
+#: 1e150 leaves room for sums over a million rows; a real target is nowhere near it.
+TARGET_LIMIT = 1e150
 
 #: Latency units a preset converts from, with the factor that turns them into milliseconds.
 LATENCY_UNITS = {"s": 1000.0, "ms": 1.0, "us": 0.001}
@@ -92,12 +98,15 @@ class TargetValues:
     Attributes:
         values: float64 target of the kept rows, in table order.
         kept: boolean mask over all rows; True where the target is finite.
-        excluded_rows: 0-based positions of the rows whose target is NaN or infinite.
+        excluded_rows: 0-based positions of the rows whose target is NaN, infinite or beyond
+            ±TARGET_LIMIT.
+        huge_rows: those of them whose target is finite but beyond ±TARGET_LIMIT.
     """
 
     values: np.ndarray
     kept: np.ndarray
     excluded_rows: list[int]
+    huge_rows: list[int] = field(default_factory=list)
 
     def summary(self, max_rows: int = 20) -> str:
         """One line for the user. Rows are numbered from 1, like the data rows in table errors."""
@@ -107,7 +116,8 @@ class TargetValues:
         shown = ", ".join(str(i + 1) for i in self.excluded_rows[:max_rows])
         more = f" and {n - max_rows} more" if n > max_rows else ""
         rows = "row" if n == 1 else "rows"
-        return f"{n} {rows} excluded because the target is NaN or infinite: {rows} {shown}{more}"
+        why = f"NaN, infinite or beyond ±{TARGET_LIMIT:g}" if self.huge_rows else "NaN or infinite"
+        return f"{n} {rows} excluded because the target is {why}: {rows} {shown}{more}"
 
 
 def parse_target(expression: str, columns: Sequence[str]) -> Target:
@@ -210,7 +220,8 @@ def target_warnings(df: pd.DataFrame, target: Target | str) -> list[str]:
 
 
 def evaluate_target(df: pd.DataFrame, target: Target | str) -> TargetValues:
-    """Evaluate ``target`` on ``df`` and split off the rows where it is NaN or infinite.
+    """Evaluate ``target`` on ``df`` and split off the rows where it is NaN, infinite or beyond
+    ±:data:`TARGET_LIMIT` (finite, but too large to train on; such rows count as infinite).
 
     Raises :class:`TargetError` when no row is left, since nothing could be learned from the table.
     """
@@ -218,10 +229,12 @@ def evaluate_target(df: pd.DataFrame, target: Target | str) -> TargetValues:
         target = parse_target(target, [str(c) for c in df.columns])
     series = target.evaluate(df)
     values = series.to_numpy(dtype=np.float64)
-    kept = np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        kept = np.isfinite(values) & (np.abs(values) <= TARGET_LIMIT)
     if len(values) and not kept.any():
         raise TargetError(
             f"target {shown(target.expression)}: NaN or infinite in every row "
             "(check the units: the presets expect accuracy as a fraction, e.g. 100**(acc/100) for percent)"
         )
-    return TargetValues(values=values[kept], kept=kept, excluded_rows=np.flatnonzero(~kept).tolist())
+    huge = np.flatnonzero(np.isfinite(values) & ~kept).tolist()
+    return TargetValues(values=values[kept], kept=kept, excluded_rows=np.flatnonzero(~kept).tolist(), huge_rows=huge)

@@ -151,13 +151,20 @@ def test_external_campaign_ingest_bad_file_is_one_line_then_good_file_closes_the
     assert list(frame(at, "loop_rounds")["evaluated"]) == [300, 2]
 
 
-def test_weak_ranking_note_says_why_the_loop_helps():
+def test_weak_ranking_note_says_why_the_loop_helps_and_quotes_the_round_it_is_about():
     from app.views.loop_data import weak_ranking_note
+    from core.campaign.status import RoundSummary
 
-    assert weak_ranking_note(None, None) is None and weak_ranking_note(0.7, 0.9, 2) is None
-    note = weak_ranking_note(0.12, None)
+    def closed(r, rho, n):
+        return RoundSummary(r, n, n, 0, 1.0, 1.0, rho, n)
+
+    assert weak_ranking_note(None, None) is None and weak_ranking_note(closed(2, 0.7, 10), 0.9, 3) is None
+    # The current round is 5 (its predictor just trained); the weak figure is round 4's, over 10 proposals.
+    note = weak_ranking_note(closed(4, 0.12, 10), 0.95, 5)
     assert "ranking is weak" in note and "0.12" in note and "evaluations are what make the result reliable" in note
-    assert "round 3" in weak_ranking_note(None, 0.2, 3)
+    assert "round 4's predictions for its 10 proposals" in note and "round 5" not in note
+    fit = weak_ranking_note(None, 0.2, 3)
+    assert "round 3" in fit and "training fit, not held out" in fit
 
 
 def test_build_page_warns_when_the_runs_heldout_spearman_is_low(runs_dir):

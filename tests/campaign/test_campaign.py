@@ -1,11 +1,13 @@
 """Campaigns (core/campaign/campaign.py): the loop on the planted space, ingesting the user's results, and
 resuming after kill -9 without losing or repeating an evaluation."""
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +246,138 @@ def test_a_round_whose_predictor_ties_its_proposals_is_retrained(tmp_path, monke
     run = Run.load(campaign.round_dir(1) / "run")
     assert run.config.seed != campaign.config.seed  # trained again from other starting weights
     assert len(proposals) == 4 and np.isfinite(proposals["predicted"]).all()
+
+
+# ------------------------------------------------------------ evaluations that must not brick a campaign
+
+class BrokenEvaluator(PlantedEvaluator):
+    """The planted target, except NaN for a quarter of the architectures and 1e308 (finite, but far too
+    large to train on) for another quarter, chosen by a stable hash of the spec (test only)."""
+
+    name = "test-broken"
+
+    def evaluate_one(self, spec):
+        kind = zlib.crc32(spec.encode()) % 4
+        return {"y": math.nan if kind == 0 else 1e308 if kind == 1 else planted_target(spec)}
+
+
+def run_cli_in_process(*args):
+    from tests.test_cli import cli_in_process
+
+    return cli_in_process(*args)
+
+
+def test_nan_and_1e308_evaluations_through_loop_run_are_failures_and_later_rounds_still_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(EVALUATORS, BrokenEvaluator.name, BrokenEvaluator)
+    campaign = planted_campaign(tmp_path / "c", evaluator=BrokenEvaluator())
+    result = run_cli_in_process("loop", "run", "--campaign", campaign.path, "--rounds", 3, "--n", 6)
+    assert result.returncode == 0, result.stderr
+    assert "3 round(s) completed" in result.stdout
+    table = campaign.table()
+    assert np.isfinite(table["y"]).all() and (table["y"].abs() <= 4).all()  # no NaN, no 1e308 became a row
+    status = Campaign.open(campaign.path).status()
+    reasons = list(status.failed.values())
+    assert any("returned nan for 'y'" in r for r in reasons)
+    assert any("1e+308, beyond ±1e+150" in r for r in reasons)
+    for r in (1, 2, 3):
+        closed = json.loads((campaign.round_dir(r) / "closed.json").read_text())
+        records = [json.loads(line) for line in (campaign.round_dir(r) / "evaluations.jsonl").read_text().splitlines()]
+        assert closed["failed"] == sum("error" in rec for rec in records)
+        assert closed["appended"] + closed["failed"] == len(records) == 6
+        assert all("metrics" not in rec or math.isfinite(rec["metrics"]["y"]) and abs(rec["metrics"]["y"]) < 1e150
+                   for rec in records)
+    assert len(table) == 12 + sum(json.loads((campaign.round_dir(r) / "closed.json").read_text())["appended"]
+                                  for r in (1, 2, 3))
+
+
+def test_ingest_refuses_a_1e308_target_and_a_nan_naming_the_rows(tmp_path):
+    campaign = planted_campaign(tmp_path / "c", method="random", evaluator=None)
+    proposals = list(campaign.propose(3)["arch"])
+    path = tmp_path / "results.csv"
+    pd.DataFrame({"arch": proposals, "y": [1e308, 1.0, np.nan]}).to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        campaign.ingest(path)
+    message = str(err.value)
+    assert "\n" not in message and "row 1: the target 'y' is 1e+308, beyond ±1e+150" in message and "row 3" in message
+    assert len(campaign.table()) == 12 and campaign.pending() == proposals
+    result = run_cli_in_process("loop", "ingest", "--campaign", campaign.path, "--table", path)
+    assert result.returncode == 2 and "1e+308" in result.stderr and result.stderr.count("\n") == 1
+    pd.DataFrame({"arch": proposals, "y": [planted_target(s) for s in proposals]}).to_csv(path, index=False)
+    assert campaign.ingest(path) == 3 and campaign.open_round() is None
+    campaign.propose(3)  # the next round trains and proposes as usual
+
+
+def test_a_directory_with_bad_rows_from_an_older_version_loads_names_them_and_goes_on(tmp_path):
+    campaign = planted_campaign(tmp_path / "c")
+    campaign.propose(4)
+    proposals = list(campaign.proposals(1)["arch"])
+    # What an older version wrote: a NaN and a 1e308 row appended to the table, and an evaluation record
+    # with a NaN for a pending proposal.
+    table = campaign.table()
+    extra = [s for s in get_space("test-planted").enumerate() if s not in set(table["arch"]) and s not in proposals][:2]
+    bad = pd.DataFrame({"arch": extra, "y": [np.nan, 1e308], "round": 0, "source": "uploaded"})
+    pd.concat([table, bad], ignore_index=True).to_csv(campaign.path / "table.csv", index=False)
+    with open(campaign.round_dir(1) / "evaluations.jsonl", "a") as handle:
+        handle.write(json.dumps({"arch": proposals[0], "metrics": {"y": float("nan")}}) + "\n")
+
+    reopened = Campaign.open(campaign.path)
+    status = reopened.status()
+    assert set(status.bad_rows) == {13, 14} and "not a finite number" in status.bad_rows[13]
+    assert "1e+308" in status.bad_rows[14] and status.pick["target"] == max(table["y"])
+    assert "invalid result: metric 'y' is nan" in status.failed[proposals[0]]
+    printed = run_cli_in_process("loop", "status", "--campaign", campaign.path)
+    assert printed.returncode == 0, printed.stderr
+    assert "bad row    table.csv row 14:" in printed.stdout and "left out of training" in printed.stdout
+    assert reopened.evaluate_pending() == 3  # the NaN record counts as that proposal's failure
+    assert reopened.open_round() is None
+    assert json.loads((reopened.round_dir(1) / "closed.json").read_text())["failed"] == 1
+    proposals2 = reopened.propose(3)  # trains on the good rows only: values and architectures aligned
+    assert len(proposals2) == 3 and reopened._round_run(2, reopened.usable_table()).config.rows == 15
+
+
+# ------------------------------------------------------------------------- outputs and concurrent use
+
+@pytest.mark.parametrize("out", ["table.csv", "rounds/../table.csv", "rounds/001/proposals.csv", "."])
+def test_propose_out_inside_the_campaign_is_refused_before_anything_is_written(tmp_path, out):
+    campaign = planted_campaign(tmp_path / "c", method="random")
+    before = (campaign.path / "table.csv").read_bytes()
+    result = run_cli_in_process("loop", "propose", "--campaign", campaign.path, "--n", 2,
+                                "--out", f"{campaign.path}/{out}")
+    assert result.returncode == 2 and "inside campaign" in result.stderr and result.stderr.count("\n") == 1
+    assert (campaign.path / "table.csv").read_bytes() == before and campaign.rounds_started() == []
+    # Every command's output is held to it (sample writes a table; train a run).
+    sample = run_cli_in_process("sample", "--space", "nasbench201", "--n", 3, "--seed", 0,
+                                "--out", campaign.path / "rounds" / "x.csv")
+    assert sample.returncode == 2 and "inside campaign" in sample.stderr
+    assert not (campaign.path / "rounds" / "x.csv").exists()
+
+
+def test_a_campaign_in_use_names_its_holder_at_once_or_waits_with_wait(tmp_path):
+    import threading
+
+    from core.campaign.files import CampaignBusy
+
+    holder = planted_campaign(tmp_path / "c", method="random")
+    with holder.session():
+        started = time.perf_counter()
+        result = run_cli_in_process("loop", "run", "--campaign", holder.path, "--rounds", 1, "--n", 2)
+        assert time.perf_counter() - started < 10
+        assert result.returncode == 2 and result.stderr.count("\n") == 1
+        assert f"in use by process {os.getpid()} since 20" in result.stderr and "--wait" in result.stderr
+        with pytest.raises(CampaignBusy):
+            Campaign.open(holder.path).session().__enter__()
+        assert holder.rounds_started() == []  # nothing proposed by the refused run
+
+        waited = {}
+
+        def second():
+            waited["result"] = run_cli_in_process("loop", "run", "--campaign", holder.path, "--rounds", 1,
+                                                  "--n", 2, "--wait")
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive()  # waiting for the holder
+    thread.join(120)
+    assert waited["result"].returncode == 0, waited["result"].stderr
+    assert "in use by process" in waited["result"].stderr and Campaign.open(holder.path).status().completed_rounds == 1

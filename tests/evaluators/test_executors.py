@@ -1,5 +1,7 @@
 """Evaluators and executors: look-up and measured rows, one-line errors per architecture, and the same
 rows whether evaluations run in this process, a process pool or Ray tasks."""
+import time
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,49 @@ def test_executor_names_are_looked_up():
         make_executor("slurm")
     with pytest.raises(InputError, match="--address is for the ray executor"):
         make_executor("local", address="auto")
+
+
+def test_a_ray_address_that_refuses_is_one_line_at_once_not_a_hang():
+    pytest.importorskip("ray")
+    started = time.perf_counter()
+    for address in ("127.0.0.1:1", "ray://127.0.0.1:1"):
+        with pytest.raises(InputError, match=f"could not reach a Ray cluster at '{address}': Connection refused"):
+            make_executor("ray", address)
+    assert time.perf_counter() - started < 10  # Ray itself would retry this address forever
+
+
+def test_loop_run_with_a_refusing_ray_address_exits_2_naming_it(tmp_path):
+    pytest.importorskip("ray")
+    from core.campaign.campaign import Campaign
+    from core.tables.validated import validate_table
+    from tests.test_cli import assert_one_line_error, cli_in_process
+
+    space = get_space("nasbench201")
+    frame = space.metrics_table().set_index("arch").loc[some_specs("nasbench201", 12), ["baseline_accuracy"]]
+    table = validate_table(frame.reset_index(), space, source="init.csv")
+    campaign = Campaign.create(tmp_path / "c", table, "baseline_accuracy", dataset="cifar10",
+                               evaluator=LookupEvaluator("nasbench201", "cifar10", ["baseline_accuracy"]), epochs=5)
+    started = time.perf_counter()
+    result = cli_in_process("loop", "run", "--campaign", campaign.path, "--rounds", 1, "--n", 2,
+                            "--executor", "ray", "--address", "127.0.0.1:1")
+    assert time.perf_counter() - started < 20
+    assert_one_line_error(result, "could not reach a Ray cluster at '127.0.0.1:1'")
+    assert campaign.rounds_started() == []  # refused before the round was proposed
+
+
+def test_a_ray_cluster_that_never_answers_is_given_up_after_the_timeout():
+    from core.evaluators.executors import _init_within
+
+    class Stuck:
+        """ray.init against a cluster that accepts the connection and never answers."""
+
+        def init(self, **options):
+            time.sleep(30)
+
+    started = time.perf_counter()
+    with pytest.raises(InputError, match=r"could not reach a Ray cluster at 'head:6379' within 0\.5 s"):
+        _init_within(Stuck(), {"address": "head:6379"}, "head:6379", 0.5)
+    assert time.perf_counter() - started < 5
 
 
 @pytest.fixture(scope="module")

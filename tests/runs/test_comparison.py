@@ -46,6 +46,21 @@ def test_runs_table_reads_each_runs_held_out_figures(opposite_runs):
     hops = [c for c in table.columns if c.startswith("hop")]
     assert hops == [f"hop{h}_spearman" for h in range(up.hops + 1)]
     assert table.loc[0, "hop0_spearman"] == pytest.approx(held["hop_norm_spearman"][0])
+    assert table["measured_on"].tolist() == ["held out", "held out"]
+
+
+def test_a_run_without_a_validation_split_is_listed_as_training_fit(opposite_runs, tmp_path):
+    import shutil
+
+    from core.runs.listing import list_runs
+
+    copy = tmp_path / "round"
+    shutil.copytree(opposite_runs[0].path, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["heldout_split"] = "training (no validation split)"  # what a campaign round's run records
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    assert runs_table([copy])["measured_on"].tolist() == ["training fit"]
+    assert [r.held_out for r in list_runs(tmp_path)] == [False]
 
 
 def test_opposite_targets_disagree_on_the_modules(opposite_runs):

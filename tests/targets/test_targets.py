@@ -264,3 +264,12 @@ def test_target_that_is_never_finite_is_an_error():
     frame = pd.DataFrame({"latency": [1.0, 1.0]})
     with pytest.raises(TargetError, match="NaN or infinite in every row"):
         evaluate_target(frame, "1 / log10(latency)")
+
+
+def test_a_finite_target_too_large_to_train_on_is_excluded_and_named():
+    # 1e308 is finite, but standardising it overflows: the whole training table would turn NaN.
+    frame = pd.DataFrame({"acc": [0.9, 1e308, 0.5, -1e151]})
+    result = evaluate_target(frame, "acc")
+    assert result.excluded_rows == [1, 3] and result.huge_rows == [1, 3]
+    assert result.values.tolist() == [0.9, 0.5]
+    assert result.summary() == "2 rows excluded because the target is NaN, infinite or beyond ±1e+150: rows 2, 4"
