@@ -19,7 +19,8 @@ from typing import IO, Any, Union
 import pandas as pd
 import pyarrow as pa
 
-from core.errors import TableError
+from core.errors import InputError, TableError
+from core.files.bounded_read import read_regular
 from core.files.bounded_json import JsonInputError, load_json, reject_duplicate_keys
 
 
@@ -48,7 +49,7 @@ _CHUNK = 4 * 1024**2
 
 # ---------------------------------------------------------------------------- reading
 
-def read_table(source: TableSource, name: str | None = None) -> pd.DataFrame:
+def read_table(source: TableSource, name: str | None = None, *, max_bytes: int | None = None) -> pd.DataFrame:
     """Read a table from a path, bytes or a binary file-like object (an upload).
 
     ``name`` is the file name that tells the format of bytes and uploads (an upload's own ``name``
@@ -59,7 +60,7 @@ def read_table(source: TableSource, name: str | None = None) -> pd.DataFrame:
         label = name or str(source)
         path = Path(source)
         fmt = _format_of(name or path.name, label)
-        data = _read_regular_file(path, label)
+        data = _read_regular_file(path, label, MAX_TABLE_BYTES if max_bytes is None else max_bytes)
     else:
         label = name or getattr(source, "name", None) or ""
         if not label:
@@ -83,36 +84,16 @@ def _format_of(file_name: str, label: str) -> str:
     raise TableError(f"{label}: unknown table format; use one of {', '.join(FORMATS)}")
 
 
-def _read_regular_file(path: Path, label: str) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_TABLE_BYTES`.
-
-    Opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO cannot hang
-    the reader and a device such as /dev/zero is refused before anything is read.
-    """
+def _read_regular_file(path: Path, label: str, max_bytes: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``
+    (:func:`core.files.bounded_read.read_regular`: a FIFO cannot hang the reader and a device such as
+    /dev/zero is refused before anything is read); the message names the file as ``label``."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise TableError(f"{label}: file not found") from None
-    except IsADirectoryError:
-        raise TableError(f"{label}: is a directory, not a table file") from None
-    except OSError as e:
-        raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if stat.S_ISDIR(info.st_mode):
-            raise TableError(f"{label}: is a directory, not a table file")
-        if not stat.S_ISREG(info.st_mode):
-            raise TableError(f"{label}: not a regular file (a device, pipe or socket); a table must be a file")
-        if info.st_size > MAX_TABLE_BYTES:
-            raise TableError(f"{label}: {info.st_size / 1024**2:,.0f} MiB is over the "
-                             f"{MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
-        try:
-            data = f.read(MAX_TABLE_BYTES + 1)
-        except OSError as e:
-            raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
-    if len(data) > MAX_TABLE_BYTES:  # it grew while being read
-        raise TableError(f"{label}: over the {MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
-    return data
+        return read_regular(path, max_bytes=max_bytes, what="table")
+    except InputError as err:
+        text = str(err)
+        prefix = f"{path}: "
+        raise TableError(f"{label}: {text[len(prefix):]}" if text.startswith(prefix) else text) from None
 
 
 def _bytes_of(source: Any, label: str) -> bytes:
