@@ -27,7 +27,13 @@ EXHAUSTIVE_IN_PAGE = 100_000
 
 
 def runs() -> list[RunSummary]:
+    """The usable runs of the server's runs folder (a damaged one never reaches a page that needs a run)."""
     return list_runs(state.runs_dir())
+
+
+def damaged_runs() -> list[RunSummary]:
+    """The runs whose files are damaged, each with its one-line reason (the Train page lists them)."""
+    return [r for r in list_runs(state.runs_dir(), damaged=True) if r.damaged]
 
 
 def run_stamp(path: str | Path) -> float:

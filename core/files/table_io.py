@@ -9,8 +9,6 @@ decompression bomb is refused in one line naming the file). Checking the rows ag
 from __future__ import annotations
 
 import io
-import os
-import stat
 import warnings
 import zlib
 from pathlib import Path

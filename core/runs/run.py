@@ -17,8 +17,8 @@ Loading trusts nothing in the directory: config.json is size- and depth-bounded 
 the typed configs (with bounds, so a width of 1e5 cannot allocate 40 GB), and model.pt is read with
 ``weights_only=True``; a tampered, truncated or mismatched file is a one-line :class:`InputError`.
 
-Reading is core/runs/loading.py, the run list core/runs/listing.py, the name claim core/runs/names.py (all
-re-exported here). This module is the loaded :class:`Run` and the atomic save that writes one; it is
+Reading is core/runs/loading.py, the run list core/runs/listing.py, the name claim core/runs/names.py.
+This module is the loaded :class:`Run` and the atomic save that writes one; it is
 a little over 300 lines because saving, placing and cleaning up staging directories share one
 staging-name scheme and must be read together.
 """
@@ -51,12 +51,10 @@ from core.predictor.config import PredictorConfig
 from core.predictor.config import TrainConfig
 from core.predictor.train import predict_encoded
 from core.runs.config import FORMAT_VERSION, RunConfig
-# Re-exported: callers import the run format, reading, listing and name claims from here.
-from core.runs.listing import RunSummary, list_runs
 from core.runs.loading import (
-    CONFIG_FILE, MAX_MODEL_BYTES, MAX_RUN_JSON_BYTES, METRICS_FILE, MODEL_FILE, TABLE_FILE, _load_weights,
-    read_json_file, load_run_config)
-from core.runs.names import RunNameTaken, claim_run_dir, release_run_dir
+    CONFIG_FILE, METRICS_FILE, MODEL_FILE, TABLE_FILE, _load_weights,
+    load_run_config, load_run_metrics, read_json_file, read_run_table)
+from core.runs.names import release_run_dir
 from core.spaces import SearchSpace, get_space
 
 
@@ -121,17 +119,15 @@ class Run:
         if not (path / CONFIG_FILE).is_file() or not (path / MODEL_FILE).is_file():
             raise InputError(f"{path} is not a run directory (no {CONFIG_FILE} / {MODEL_FILE})")
         config, schema = load_run_config(path)
-        metrics = read_json_file(path / METRICS_FILE) if (path / METRICS_FILE).is_file() else {}
-        if not isinstance(metrics, dict):
-            raise InputError(f"{path / METRICS_FILE}: expected a JSON object, got {type(metrics).__name__}")
+        metrics = load_run_metrics(path)
         model = AutoBuildPredictor(schema, config.model)
         _load_weights(model, path / MODEL_FILE, device)
         model.to(device).eval()
         return cls(path, config, model, metrics)
 
     def table(self) -> pd.DataFrame:
-        """The training table stored with the run."""
-        return pd.read_csv(self.path / TABLE_FILE)
+        """The training table stored with the run (bounded and checked: core/runs/loading.py)."""
+        return read_run_table(self.path, self.config.metric_columns)
 
     def encode(self, graphs: Sequence[ArchGraph]) -> EncodedGraphs:
         return EncodedGraphs(graphs, self.schema)
