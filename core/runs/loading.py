@@ -207,7 +207,7 @@ def read_run_table(path: str | Path, metric_columns: list[str] | tuple[str, ...]
     """A run directory's table.csv through the bounded table reader (a regular file of at most
     :data:`MAX_RUN_TABLE_BYTES`), with its ``arch`` column and the run's metric columns."""
     where = Path(path) / TABLE_FILE
-    frame = read_table(where, max_bytes=MAX_RUN_TABLE_BYTES)
+    frame = read_table(where, max_bytes=MAX_RUN_TABLE_BYTES, unquote=False)  # written raw by save_run
     missing = [c for c in (ARCH, *metric_columns) if c not in frame.columns]
     if missing:
         raise InputError(f"{where}: column {missing[0]!r} is missing; the run's table is damaged")
