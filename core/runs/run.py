@@ -292,6 +292,35 @@ def remove_stale_partials(out: str | Path) -> list[Path]:
     return removed
 
 
+def sweep_run_folder(root: str | Path, older_than: float) -> list[Path]:
+    """Remove what killed trainings left in a runs folder; return what was removed.
+
+    An empty run directory is a name claim (:func:`~core.runs.names.claim_run_dir`); one made before
+    ``older_than`` (the server's start) by a process that is gone blocks its name and never becomes a
+    run, so it is removed unless a live save is staging it. Staging directories (``.<name>.partial-*``)
+    go when their writer no longer runs (:func:`remove_stale_partials`). Called once when the dashboard
+    starts; a run, a non-empty folder or anything else is never touched.
+    """
+    root = Path(root)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    names = {p.name.split(_PARTIAL, 1)[0][1:] for p in root.glob(f".*{_PARTIAL}*")}
+    for name in names:
+        removed += remove_stale_partials(root / name)
+    live = {p.name.split(_PARTIAL, 1)[0][1:] for p in root.glob(f".*{_PARTIAL}*")}
+    for path in root.iterdir():
+        try:
+            if (path.name.startswith(".") or path.is_symlink() or not path.is_dir() or path.name in live
+                    or path.stat().st_mtime >= older_than or any(path.iterdir())):
+                continue
+            path.rmdir()  # only while still empty: a save filling it at this moment makes this fail
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def glob_escape(text: str) -> str:
     """``text`` with glob metacharacters bracketed, so it matches only itself."""
     return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
