@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from core.errors import message_line
+from core.errors import MAX_MESSAGE_CHARS, message_line
 
 #: Where the dashboard logs bugs with their tracebacks (the page shows one line).
 LOG = logging.getLogger("autobuild.app")
@@ -17,7 +17,7 @@ def internal_error_line(what: str, err: BaseException) -> str:
             f"{one_line(err, limit=200)}; the traceback is in the server log")
 
 
-def one_line(err: BaseException, limit: int = 300) -> str:
+def one_line(err: BaseException, limit: int = MAX_MESSAGE_CHARS) -> str:
     """An error message as one short line (:func:`core.errors.message_line`; InputError messages are one
     already), escaped for ``st.error``'s Markdown: user text such as ``__import__`` or ``a*b`` is shown
     as written."""

@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-#: Longest error message shown (CLI stderr line, dashboard ``st.error``).
-MAX_MESSAGE_CHARS = 300
+#: Longest error message shown (CLI stderr line, dashboard ``st.error``): room for a table's two or three
+#: problems by row, each value in it cut by :func:`shorten`.
+MAX_MESSAGE_CHARS = 400
 #: Longest value quoted whole inside a message.
 MAX_VALUE_CHARS = 60
 #: Most names listed inside a message ("columns are [...]").

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import InputError
+from core.errors import MAX_MESSAGE_CHARS, InputError
 from core.files.bounded_json import load_json
 from core.spaces import get_space, space_names
 from core.files.table_io import read_table
@@ -218,7 +218,7 @@ file_bytes = st.one_of(st.binary(max_size=400), st.text(max_size=400).map(lambda
 
 def _assert_one_line(err: InputError) -> None:
     text = str(err)
-    assert "\n" not in text and len(text) <= 300, text[:400]
+    assert "\n" not in text and len(text) <= MAX_MESSAGE_CHARS, text[:600]
 
 
 def _shown_like_the_pages(metrics: dict) -> None:

@@ -19,7 +19,13 @@ import pandas as pd
 import pytest
 
 from core.cli import EXIT_INPUT_ERROR, main
-from core.errors import MAX_MESSAGE_CHARS, InputError, message_line, shorten, shorten_list
+from core.errors import (
+    MAX_MESSAGE_CHARS,
+    InputError,
+    message_line,
+    shorten,
+    shorten_list,
+)
 from core.files.table_io import csv_text, read_table, write_table
 from core.runs.listing import list_runs
 from core.runs.loading import check_run, load_run_metrics
