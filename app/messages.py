@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from core.errors import MAX_MESSAGE_CHARS, message_line
+
 #: Where the dashboard logs bugs with their tracebacks (the page shows one line).
 LOG = logging.getLogger("autobuild.app")
 
@@ -12,14 +14,15 @@ LOG = logging.getLogger("autobuild.app")
 def internal_error_line(what: str, err: BaseException) -> str:
     """The one line shown for a bug (not the user's fault); the caller logs the traceback with ``LOG``."""
     return (f"internal error in {what} (a bug, not a problem with your input): {type(err).__name__}: "
-            f"{one_line(err)}; the traceback is in the server log")
+            f"{one_line(err, limit=200)}; the traceback is in the server log")
 
 
-def one_line(err: BaseException) -> str:
-    """The first line of an error message (InputError messages are one line already), escaped for
-    ``st.error``'s Markdown: user text such as ``__import__`` or ``a*b`` is shown as written."""
+def one_line(err: BaseException, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """An error message as one short line (:func:`core.errors.message_line`; InputError messages are one
+    already), escaped for ``st.error``'s Markdown: user text such as ``__import__`` or ``a*b`` is shown
+    as written."""
     text = str(err).strip()
-    return escape_markdown(text.splitlines()[0]) if text else type(err).__name__
+    return escape_markdown(message_line(text, limit=limit)) if text else type(err).__name__
 
 
 def escape_markdown(text: str) -> str:

@@ -8,6 +8,7 @@ so cached results of an old run are not reused.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +18,42 @@ import streamlit as st
 from app import state
 from core.runs.listing import RunSummary, list_runs
 from core.runs.loading import CONFIG_FILE
-from core.runs.run import Run
+from core.runs.run import Run, sweep_run_folder
 from core.tables.validated import ValidatedTable, validate_table
 from core.targets.target import evaluate_target
+
+from app import messages
 
 #: Largest space the Build page scores exhaustively in the page itself (bigger: the CLI command).
 EXHAUSTIVE_IN_PAGE = 100_000
 
 
+#: When this server process started serving (this module is imported by the first page run, before any
+#: training this server starts can claim a run name).
+SERVER_STARTED = time.time()
+
+
+@st.cache_resource(show_spinner=False)
+def startup_sweep(root: str) -> list[str]:
+    """Once per server and runs folder: remove empty run claims older than the server and staging
+    folders of saves whose process is gone (core.runs.run.sweep_run_folder), so a name a killed server
+    had claimed is free again."""
+    removed = [str(p) for p in sweep_run_folder(root, SERVER_STARTED)]
+    if removed:
+        messages.LOG.warning("removed %d leftover run claim(s) or staging folder(s): %s", len(removed),
+                             ", ".join(removed[:10]))
+    return removed
+
+
 def runs() -> list[RunSummary]:
+    """The usable runs of the server's runs folder (a damaged one never reaches a page that needs a run)."""
+    startup_sweep(str(state.runs_dir()))
     return list_runs(state.runs_dir())
+
+
+def damaged_runs() -> list[RunSummary]:
+    """The runs whose files are damaged, each with its one-line reason (the Train page lists them)."""
+    return [r for r in list_runs(state.runs_dir(), damaged=True) if r.damaged]
 
 
 def run_stamp(path: str | Path) -> float:

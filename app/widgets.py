@@ -10,6 +10,9 @@ from app import jobs, run_cache, state
 from core.runs.run import Run
 from core.tables.validated import ValidatedTable
 
+
+from app.page_guard import guard_fragment
+
 #: Where the pages are, relative to app/main.py (for st.page_link).
 TRAIN_PAGE = "views/train.py"
 
@@ -77,6 +80,7 @@ def queue_notice(job: jobs.Job, what: str) -> None:
 
 
 @st.fragment(run_every=1.0)
+@guard_fragment("a running job's progress")
 def live_job(job_id: str, what: str, draw: Callable[[jobs.Job], None]) -> None:
     """Poll a job every second: the queue notice while it waits, ``draw(job)`` while it runs, and a rerun
     of the whole page when it ends (the page then collects its result)."""

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from core.errors import InputError
+from core.errors import InputError, message_line
 
 #: command name -> module implementing it
 COMMANDS: dict[str, str] = {
@@ -50,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line and exit code 2 (its default code too)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        sys.stderr.write(f"error: {message_line(message)} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_INPUT_ERROR)
 
 
@@ -95,15 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_outputs_inside_campaigns(args)
         return int(args._run(args) or 0)
     except InputError as err:
-        sys.stderr.write(f"error: {err}\n")
+        sys.stderr.write(f"error: {message_line(err)}\n")
         return EXIT_INPUT_ERROR
     except FileNotFoundError as err:
-        sys.stderr.write(f"error: file not found: {err.filename or err}\n")
+        sys.stderr.write(f"error: {message_line(f'file not found: {err.filename or err}')}\n")
         return EXIT_INPUT_ERROR
     except OSError as err:
         if err.filename is None:  # not about a path the user named: treat it as a fault of the program
             return _internal_error(args.command, err)
-        sys.stderr.write(f"error: {err.filename}: {err.strerror or err}\n")
+        sys.stderr.write(f"error: {message_line(f'{err.filename}: {err.strerror or err}')}\n")
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -139,6 +139,6 @@ def _internal_error(command: str, err: BaseException) -> int:
         sys.stderr.write(text)
         where = "traceback above"
     first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-    sys.stderr.write(f"internal error (a bug, not a problem with your input): {type(err).__name__}"
-                     f"{': ' + first if first else ''}; {where}\n")
+    sys.stderr.write(message_line(f"internal error (a bug, not a problem with your input): {type(err).__name__}"
+                                  f"{': ' + first if first else ''}; {where}", limit=500) + "\n")
     return EXIT_INTERNAL_ERROR

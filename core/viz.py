@@ -8,10 +8,16 @@ the data colours used here are chosen to be visible on both.
 pyvis (no release since 2023) sits behind one small adapter, :func:`_pyvis_html`: it always renders
 with ``cdn_resources="in_line"`` (the JavaScript is embedded, so the graph works offline) and strips
 the template's CDN links to Bootstrap, which nothing here needs.
+
+User text in the graph (node labels, module descriptions, the title) is data, never markup
+(core/safe_html.py): pyvis never sees a tooltip, because its template turns any tooltip containing
+``href`` into HTML through ``innerHTML``; the tooltips are attached after drawing from
+:func:`~core.safe_html.script_json`, and vis-network shows a string tooltip as plain text. The page
+is returned inside :func:`~core.safe_html.sandboxed_page` (scripts only, no same origin, a CSP that
+runs only the page's own scripts).
 """
 from __future__ import annotations
 
-import html as _html
 import math
 import re
 from typing import Any, Iterable, Sequence
@@ -21,6 +27,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
+
+from core.safe_html import escape_html, sandboxed_page, script_json
 
 #: Sequential scale for scores: readable on white and on dark backgrounds, colour-blind safe.
 SCORE_SCALE = "Viridis"
@@ -89,7 +97,7 @@ def feature_importance_bars(importance: pd.DataFrame) -> go.Figure:
     for i, feature in enumerate(features, start=1):
         part = frame[frame["feature"] == feature].sort_values("importance", ascending=False)
         fig.add_trace(go.Bar(x=part["value"], y=part["importance"], name=feature, marker_color="#636EFA",
-                             hovertemplate=f"{feature}=%{{x}}<br>importance %{{y:.3f}}<extra></extra>"),
+                             hovertemplate=f"{escape_html(feature)}=%{{x}}<br>importance %{{y:.3f}}<extra></extra>"),
                       row=1, col=i)
     fig.update_layout(title="0-hop feature-value importance (FE-MLP output, |.|)", margin=dict(_MARGIN, t=70),
                       height=340, showlegend=False)
@@ -124,7 +132,8 @@ def module_scatter(ranking: pd.DataFrame, selected: str | None = None) -> go.Fig
     fig = go.Figure(go.Scatter(
         x=frame["mean_score"], y=frame["mean_target"], mode="markers",
         marker=dict(size=sizes, color=colours, opacity=0.8, line=dict(width=0)),
-        customdata=np.stack([frame["signature"], frame["description"], frame["architectures"]], axis=1)
+        # Plotly reads tags in hover text: user text is escaped (core/safe_html.py).
+        customdata=np.stack([frame["signature"], frame["description"].map(escape_html), frame["architectures"]], axis=1)
         if len(frame) else None,
         hovertemplate="%{customdata[1]}<br>score %{x:.2f}<br>mean target %{y:.4g}"
                       "<br>in %{customdata[2]} architectures<extra></extra>",
@@ -146,12 +155,23 @@ def architecture_network_html(labels: Sequence[str], edges: Iterable[tuple[int, 
                               descriptions: Sequence[str], hop: int, *, title: str = "",
                               dark: bool = False, height: int = 460,
                               vmin: float | None = None, vmax: float | None = None) -> str:
-    """An interactive graph of one architecture, nodes coloured by their module score at ``hop``.
+    """An interactive graph of one architecture, nodes coloured by their module score at ``hop``, as an
+    HTML document to embed (``st.iframe``): :func:`architecture_network_page` in a sandboxed frame."""
+    page = architecture_network_page(labels, edges, scores, descriptions, hop, title=title, dark=dark,
+                                     height=height, vmin=vmin, vmax=vmax)
+    return sandboxed_page(page, height=height + 10)
+
+
+def architecture_network_page(labels: Sequence[str], edges: Iterable[tuple[int, int]], scores: Sequence[float],
+                              descriptions: Sequence[str], hop: int, *, title: str = "",
+                              dark: bool = False, height: int = 460,
+                              vmin: float | None = None, vmax: float | None = None) -> str:
+    """The graph page itself (self-contained HTML, scripts inline).
 
     ``labels``/``descriptions``/``scores`` have one entry per node (the node's own label, the
     description of its rooted ``hop``-hop module and its standardised score). Hovering a node shows the
-    module and its score; a colour legend sits in the top-right corner. ``dark`` picks background and
-    text colours for a dark page.
+    module and its score as plain text; a colour legend sits in the top-right corner. ``dark`` picks
+    background and text colours for a dark page.
     """
     scores = [float(s) for s in scores]
     finite = [s for s in scores if math.isfinite(s)]
@@ -167,7 +187,7 @@ def architecture_network_html(labels: Sequence[str], edges: Iterable[tuple[int, 
     for i, (label, score, colour, description) in enumerate(zip(labels, scores, colours, descriptions)):
         tooltip = (f"node {i}: {label}\nmodule (hop {hop}): {description}\n"
                    f"score: {score:+.3f}" if math.isfinite(score) else f"node {i}: {label}")
-        nodes.append(dict(id=i, label=str(label), title=tooltip, color=colour))
+        nodes.append(dict(id=i, label=str(label), tooltip=tooltip, color=colour))
     legend = _legend_html(lo, hi, hop, title, text, background)
     return _pyvis_html(nodes, list(edges), height=height, background=background, font_colour=text,
                        edge_colour=edge_colour, extra_body=legend)
@@ -175,7 +195,7 @@ def architecture_network_html(labels: Sequence[str], edges: Iterable[tuple[int, 
 
 def _legend_html(lo: float, hi: float, hop: int, title: str, text: str, background: str) -> str:
     stops = ", ".join(sample_colorscale(SCORE_SCALE, [i / 8 for i in range(9)]))
-    caption = f"<div style='margin-bottom:4px'>{_html.escape(title)}</div>" if title else ""
+    caption = f"<div style='margin-bottom:4px'>{escape_html(title)}</div>" if title else ""
     return (
         f"<div id='ab-legend' style='position:absolute;top:8px;right:8px;z-index:10;padding:6px 8px;"
         f"font:12px sans-serif;color:{text};background:{background};opacity:0.92;border:1px solid #8c96a3;"
@@ -194,8 +214,8 @@ def _pyvis_html(nodes: Sequence[dict[str, Any]], edges: Sequence[tuple[int, int]
     net = Network(height=f"{height}px", width="100%", directed=True, bgcolor=background,
                   font_color=font_colour, cdn_resources="in_line")
     for node in nodes:
-        net.add_node(node["id"], label=node["label"], title=node["title"], color=node["color"],
-                     shape="dot", size=18, borderWidth=1)
+        # No title here: pyvis would render one containing "href" as HTML (see the module docstring).
+        net.add_node(node["id"], label=node["label"], color=node["color"], shape="dot", size=18, borderWidth=1)
     for src, dst in edges:
         net.add_edge(int(src), int(dst), color=edge_colour, arrows="to")
     net.set_options("""{
@@ -216,7 +236,9 @@ def _pyvis_html(nodes: Sequence[dict[str, Any]], edges: Sequence[tuple[int, int]
              f"div.vis-tooltip{{white-space:pre;font:12px monospace;}}</style>")
     page = page.replace("</head>", style + "</head>", 1)
     page = page.replace("<body>", "<body><div style='position:relative'>" + extra_body, 1)
-    page = page.replace("</body>", "</div></body>", 1)
+    # Tooltips as plain strings (vis-network sets a string title with innerText), after drawGraph().
+    tooltips = [{"id": node["id"], "title": str(node["tooltip"])} for node in nodes]
+    page = page.replace("</body>", f"</div><script>nodes.update({script_json(tooltips)});</script></body>", 1)
     return page
 
 
@@ -256,7 +278,7 @@ def built_scatter(background: pd.DataFrame, built: pd.DataFrame, x: str, y: str,
     if len(background):
         fig.add_trace(trace(x=background[x], y=background[y], mode="markers", name=background_name,
                             marker=dict(color=MUTED, size=5, opacity=0.45),
-                            text=background[hover] if hover in background else None,
+                            text=background[hover].map(escape_html) if hover in background else None,
                             hovertemplate=f"%{{text}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra></extra>"))
     both = pd.concat([background[[x, y]], built[[x, y]]], ignore_index=True) if len(background) else built[[x, y]]
     front = pareto_front(both, x, y, minimize_x, maximize_y)
@@ -267,7 +289,7 @@ def built_scatter(background: pd.DataFrame, built: pd.DataFrame, x: str, y: str,
         labels = [f"#{i + 1}" for i in range(len(built))]
         fig.add_trace(trace(x=built[x], y=built[y], mode="markers+text", name="built", text=labels,
                                  textposition="top center",
-                                 customdata=built[hover] if hover in built else None,
+                                 customdata=built[hover].map(escape_html) if hover in built else None,
                                  marker=dict(color=HIGHLIGHT, size=14, symbol="star", line=dict(width=1, color="#333")),
                                  hovertemplate=f"%{{customdata}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>built</extra>"))
     fig.update_layout(title=f"{y} vs {x}: built architectures and the Pareto front", xaxis_title=x, yaxis_title=y,
@@ -277,5 +299,6 @@ def built_scatter(background: pd.DataFrame, built: pd.DataFrame, x: str, y: str,
 
 __all__ = [
     "target_histogram", "training_curves", "hop_spearman_bars", "feature_importance_bars", "score_boxplot",
-    "module_scatter", "score_colours", "architecture_network_html", "pareto_front", "built_scatter",
+    "module_scatter", "score_colours", "architecture_network_html", "architecture_network_page", "pareto_front",
+    "built_scatter",
 ]

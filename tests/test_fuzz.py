@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import InputError
+from core.errors import MAX_MESSAGE_CHARS, InputError
 from core.files.bounded_json import load_json
 from core.files.table_io import read_table
 from core.spaces import get_space, space_names
@@ -204,3 +204,131 @@ def test_run_config_loader_accepts_or_refuses_in_one_line(run_dir, tmp_path_fact
     finally:
         shutil.rmtree(run.parent, ignore_errors=True)
     assert loaded.model.config.width <= 1024
+
+
+# ------------------------------------------------------------------ run and campaign files (shared folders)
+
+#: Numbers at the edges: huge integers and floats, NaN, infinities, and strings where numbers belong.
+edge_numbers = (st.integers(-10**30, 10**30) | st.just(10**400) | st.floats(allow_nan=True, allow_infinity=True)
+                | st.sampled_from(["0.9", "", "nan", "1e999"]) | st.none() | st.booleans())
+METRIC_KEYS = ["heldout", "train", "epochs_run", "best_epoch", "train_seconds", "restored_best", "history",
+               "heldout_split"]
+QUALITY_KEYS = ["spearman", "kendall_tau", "mae", "precision_at_k", "rows", "k", "hop_norm_spearman"]
+file_bytes = st.one_of(st.binary(max_size=400), st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                       json_values.map(lambda v: _json_text(v).encode()))
+
+
+def _assert_one_line(err: InputError) -> None:
+    text = str(err)
+    assert "\n" not in text and len(text) <= MAX_MESSAGE_CHARS, text[:600]
+
+
+def _shown_like_the_pages(metrics: dict) -> None:
+    """Format every number the run list, Train and Compare pages format (the probe's crash site)."""
+    from core import viz
+
+    held = metrics.get("heldout") or {}
+    for key in ("spearman", "kendall_tau", "mae", "precision_at_k"):
+        value = held.get(key)
+        if value is not None:
+            f"{value:.2f}"
+    f"{metrics.get('train_seconds', float('nan')):.1f}"
+    viz.hop_spearman_bars(held.get("hop_norm_spearman", []))
+    viz.training_curves(metrics.get("history", []))
+
+
+@FUZZ
+@given(top=st.dictionaries(st.sampled_from(METRIC_KEYS), json_values | edge_numbers, max_size=3),
+       quality=st.dictionaries(st.sampled_from(QUALITY_KEYS), edge_numbers | st.lists(edge_numbers, max_size=4),
+                               max_size=3),
+       raw=st.none() | file_bytes)
+def test_run_metrics_and_listing_accept_or_refuse_in_one_line(run_dir, tmp_path_factory, top, quality, raw):
+    """A shared run's metrics.json of any shape or bytes: the run list never raises (a bad one is listed
+    as damaged, one line), and what loads can be formatted as the pages format it."""
+    from core.runs.listing import list_runs
+    from core.runs.loading import load_run_metrics
+
+    root = tmp_path_factory.mktemp("metrics")
+    run = root / "run"
+    shutil.copytree(run_dir, run)
+    if raw is not None:
+        (run / "metrics.json").write_bytes(raw)
+    else:
+        metrics = json.loads((run / "metrics.json").read_text())
+        metrics.update(top)
+        if isinstance(metrics.get("heldout"), dict):
+            metrics["heldout"].update(quality)
+        (run / "metrics.json").write_text(json.dumps(metrics, allow_nan=True))
+    try:
+        listed = list_runs(root, damaged=True)
+        assert len(listed) == 1
+        try:
+            metrics = load_run_metrics(run)
+        except InputError as err:
+            _assert_one_line(err)
+            assert listed[0].damaged and not list_runs(root)
+            return
+        assert not listed[0].damaged
+        _shown_like_the_pages(metrics)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@FUZZ
+@given(data=file_bytes)
+def test_run_table_reader_accepts_or_refuses_in_one_line(run_dir, tmp_path_factory, data):
+    from core.runs.loading import read_run_table
+
+    root = tmp_path_factory.mktemp("runtable")
+    (root / "table.csv").write_bytes(data)
+    try:
+        frame = read_run_table(root, ("valid_perf",))
+        assert "arch" in frame and "valid_perf" in frame
+    except InputError as err:
+        _assert_one_line(err)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def campaign_dir(tmp_path_factory):
+    """A real campaign (external evaluator: starting it trains nothing) on the shipped cora sample."""
+    from core.cli import main
+
+    out = tmp_path_factory.mktemp("fuzzcamp") / "camp"
+    table = Path(__file__).resolve().parents[1] / "sample_data" / "nasbench-graph_cora_300.csv"
+    assert main(["loop", "init", "--space", "nasbench-graph", "--table", str(table), "--target", "valid_perf",
+                 "--out", str(out), "--evaluator", "external"]) == 0
+    return out
+
+
+CAMPAIGN_FILES = ["campaign.json", "table.csv", "rounds/001/proposals.csv", "rounds/001/evaluations.jsonl",
+                  "log.jsonl"]
+
+
+@FUZZ
+@given(name=st.sampled_from(CAMPAIGN_FILES), data=file_bytes,
+       settings_=st.dictionaries(st.sampled_from(["space", "target", "metric_columns", "seed", "epochs", "method",
+                                                  "evaluator", "settings", "format_version"]),
+                                 json_values | edge_numbers, max_size=2))
+def test_campaign_loader_accepts_or_refuses_in_one_line(campaign_dir, tmp_path_factory, name, data, settings_):
+    """Any bytes in any campaign file, or wrong shapes in campaign.json: opening the campaign and reading
+    its status ends in a status or one InputError line."""
+    from core.campaign.campaign import Campaign
+
+    root = tmp_path_factory.mktemp("camp")
+    camp = root / "camp"
+    shutil.copytree(campaign_dir, camp)
+    (camp / "rounds" / "001").mkdir(parents=True, exist_ok=True)
+    if name == "campaign.json" and settings_:
+        config = json.loads((camp / name).read_text())
+        config.update(settings_)
+        (camp / name).write_text(json.dumps(config, allow_nan=True))
+    else:
+        (camp / name).write_bytes(data)
+    try:
+        Campaign.open(camp).status()
+    except InputError as err:
+        _assert_one_line(err)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,4 +1,7 @@
 """Figures: what a user must be able to see is drawn where it can be seen."""
+import html as html_module
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -35,13 +38,31 @@ def test_score_colours_span_the_scale_and_clip_outside_it():
 
 
 def test_network_html_is_offline_and_shows_every_node_with_its_module():
-    html = viz.architecture_network_html(["input", "conv", "relu"], [(0, 1), (1, 2)], [0.1, -0.4, float("nan")],
+    html = viz.architecture_network_page(["input", "conv", "relu"], [(0, 1), (1, 2)], [0.1, -0.4, float("nan")],
                                          ["input", "conv <- input", "relu <- conv"], hop=1, title="best <b>")
     assert "cdn.jsdelivr.net" not in html and 'src="http' not in html  # nothing fetched at run time
     assert '"title": "node 1: conv\\nmodule (hop 1): conv \\u003c- input\\nscore: -0.400"' in html
     assert '"title": "node 2: relu"}' in html  # a NaN score: no module or number shown
     assert "best &lt;b&gt;" in html and "module score at hop 1" in html  # the legend, its title escaped
-    assert "#0e1117" in viz.architecture_network_html(["a"], [], [0.0], ["a"], hop=0, dark=True)
+    assert "#0e1117" in viz.architecture_network_page(["a"], [], [0.0], ["a"], hop=0, dark=True)
+
+
+def test_network_text_never_reaches_html_and_the_page_is_sandboxed():
+    """A label or description holding markup (pyvis turns a tooltip with "href" into HTML) stays text:
+    no tooltip reaches pyvis, the tooltips are script-safe JSON, and the page runs sandboxed under a
+    CSP that allows only its own scripts."""
+    evil = "<a href=x><img src=x onerror=alert(1)></script>"
+    page = viz.architecture_network_page([evil, "b"], [(0, 1)], [0.1, 0.2], [evil, "b <- " + evil], hop=1,
+                                         title=evil)
+    assert "<img src=x" not in page and "</script>\"" not in page
+    assert "\\u003ca href=x\\u003e\\u003cimg src=x onerror=alert(1)\\u003e\\u003c/script\\u003e" in page
+    assert "popup.innerHTML" not in page  # pyvis's HTML-tooltip template was not used
+    wrapped = viz.architecture_network_html([evil], [], [0.1], [evil], hop=0)
+    frame = re.search(r"<iframe ([^>]*)>", wrapped).group(1)
+    assert "sandbox='allow-scripts'" in frame and "allow-same-origin" not in frame
+    inner = html_module.unescape(re.search(r'srcdoc="([^"]*)"', wrapped).group(1))
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', inner).group(1)
+    assert "default-src 'none'" in html_module.unescape(csp) and "unsafe-inline" not in csp.split("style-src")[0]
 
 
 def test_summary_figures_hold_the_values_they_are_given():

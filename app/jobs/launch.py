@@ -9,19 +9,12 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from app.jobs.runner import (
-    BASELINE_JOB,
-    BUILD_JOB,
-    INPAINT_JOB,
-    JOB,
-    LOOP_JOB,
-    Job,
-    start_job,
-    stopping,
-)
-from core.errors import InputError
+from core.errors import Cancelled, InputError
 from core.runs.names import release_run_dir
 from core.tables.validated import ValidatedTable
+
+from app.jobs.runner import (
+    BASELINE_JOB, BUILD_JOB, FID_JOB, INPAINT_JOB, JOB, LOOP_JOB, Job, start_job, stopping)
 
 
 def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
@@ -142,6 +135,38 @@ def start_pipeline_inpaint(model_dir: str, archs: list, inputs: list, root: str,
                               should_stop=job.stop.is_set)
 
     return start_job(job, INPAINT_JOB, work)
+
+
+def start_fid(records: list[dict], reference: str, cache_dir: str | None) -> Job:
+    """FID of each architecture folder in ``records`` (``name``, ``folder``) against ``reference``, in a
+    thread (``core.diffusion.fid.fid_between_dirs``), each written to the folder's ``fid.json`` as it is
+    done. Cancel stops between images (through the progress callback); the FIDs already written stay.
+    The job id goes to ``FID_JOB``; the result is {"done": [names], "errors": [lines]}."""
+    from core.diffusion.fid import fid_between_dirs, write_fid_record
+
+    job = Job(id=uuid.uuid4().hex, kind="fid", label=f"{len(records)} architecture(s)", key=reference,
+              total=len(records))
+
+    def work(job: Job) -> Any:
+        done: list[str] = []
+        errors: list[str] = []
+        for i, record in enumerate(records):
+            def progress(role: str, n: int, total: int, i: int = i, name: str = record["name"]) -> None:
+                job.stage = f"{name}: {role} images {n}/{total}"
+                job.fraction = (i + (n / max(total, 1)) * (0.5 if role == "generated" else 1.0)) / len(records)
+            try:
+                result = fid_between_dirs(record["folder"], reference, cache_dir=cache_dir,
+                                          progress=stopping(job, progress))
+            except Cancelled:
+                break  # stopped: the FIDs written so far stay; the job ends as "stopped"
+            except InputError as err:
+                errors.append(f"{record['name']}: {err}")
+                continue
+            write_fid_record(result, Path(record["folder"]) / "fid.json")
+            done.append(record["name"])
+        return {"done": done, "errors": errors}
+
+    return start_job(job, FID_JOB, work)
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)

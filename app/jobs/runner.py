@@ -35,6 +35,7 @@ LOOP_JOB = "ab_loop_job"        # campaign job (propose or evaluate)
 BASELINE_JOB = "ab_baseline_job"  # the regression head's top N over the whole space
 COMPARE_JOB = "ab_compare_job"  # two runs' module rankings side by side
 INPAINT_JOB = "ab_inpaint_job"  # inpainting with the small model or an SD pipeline
+FID_JOB = "ab_fid_job"          # FID of inpainting outputs against the reference images
 
 
 def training_limit() -> int:

@@ -18,6 +18,7 @@ from core.building.lookup import no_true_metrics_reason
 from core.errors import InputError
 from core.runs.run import Run
 from core.workflow import is_held_out
+from core.files.table_io import csv_text
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
@@ -91,7 +92,7 @@ def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
         "built": json.loads(built.to_json(orient="records")),
     }
     cols = st.columns(2)
-    cols[0].download_button("Download CSV", built.to_csv(index=False), file_name=f"{run.name}-built.csv",
+    cols[0].download_button("Download CSV", csv_text(built), file_name=f"{run.name}-built.csv",
                             mime="text/csv", icon=":material/download:", key="dl_csv")
     cols[1].download_button("Download JSON", json.dumps(payload, indent=2), file_name=f"{run.name}-built.json",
                             mime="application/json", icon=":material/download:", key="dl_json")

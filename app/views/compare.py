@@ -15,6 +15,7 @@ from app import messages, run_cache, state, widgets
 from core.errors import InputError
 from core.runs.comparison import runs_table
 from core.scoring.disagreement import module_disagreement
+from core.files.table_io import csv_text
 
 #: Rows of the disagreement table shown (the whole table is downloadable).
 SHOWN = 20
@@ -118,7 +119,7 @@ def disagreement_section(table: pd.DataFrame, paths: dict[str, str]) -> None:
                "the module's rank percentile in that run's ranking: 0 is the best module, 1 the worst; "
                "disagreement = |place A - place B|. Both runs scored the same architectures (the union of their "
                "training tables).")
-    st.download_button("Download the whole table (CSV)", result.table.to_csv(index=False),
+    st.download_button("Download the whole table (CSV)", csv_text(result.table),
                        file_name=f"modules-{run_a}-vs-{run_b}-hop{hop}.csv", mime="text/csv",
                        icon=":material/download:", key="compare_download")
 

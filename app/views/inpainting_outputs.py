@@ -9,25 +9,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import jobs
-from app.state import ROOT
+from app import jobs, state, widgets
 from app.views.inpainting_job import inpaint_running
-from core.diffusion.fid import (
-    default_cache_dir,
-    fid_between_dirs,
-    fid_if_cached,
-    summarize_by_set,
-    write_fid_record,
-)
-from core.diffusion.gallery import (
-    column_header,
-    folder_stamp,
-    image_files,
-    masked_view,
-    parse_architectures,
-    read_fid_table,
-    results_table,
-)
+from app.state import ROOT
+from core.diffusion.fid import default_cache_dir, fid_if_cached, summarize_by_set
+from core.diffusion.gallery import (column_header, folder_stamp, image_files, masked_view, parse_architectures,
+                                    read_fid_table, results_table)
 from core.diffusion.pipeline import INPUTS_DIR, check_model_dir
 from core.errors import InputError
 
@@ -167,12 +154,15 @@ def fid_section(outputs: pd.DataFrame, reference: Path) -> pd.DataFrame:
         st.error(str(err))
         table = None
     results = results_table(outputs, table, computed_fid_lookup(reference, cache_dir))
+    fid_progress()  # before the button: a finished job's FIDs change what is missing
     missing = results[results["fid"].isna() & results["name"].isin(outputs["name"])]
     if len(missing) and image_files(reference):
         st.caption(f"{len(missing)} architecture folder(s) have no FID yet. Inception-v3 features take about "
                    "0.3-0.5 s per image on a 2-core CPU and are cached per image set.")
-        if st.button(f"Compute FID for {len(missing)} architecture(s)", key="inpaint_compute_fid"):
-            compute_fids(outputs[outputs["name"].isin(missing["name"])], reference, cache_dir)
+        running = jobs.session_job(jobs.FID_JOB) is not None
+        if st.button(f"Compute FID for {len(missing)} architecture(s)", key="inpaint_compute_fid", disabled=running):
+            records = outputs[outputs["name"].isin(missing["name"])][["name", "folder"]].to_dict("records")
+            jobs.start_fid(records, str(reference), cache_dir)
             st.rerun()
     if results["fid"].notna().any():
         st.markdown("**Summary per set** (average and best FID, as in the paper's SD v1.4 table)")
@@ -191,16 +181,23 @@ def fid_section(outputs: pd.DataFrame, reference: Path) -> pd.DataFrame:
     return results
 
 
-def compute_fids(outputs: pd.DataFrame, reference: Path, cache_dir: str | None) -> None:
-    bar = st.progress(0.0, text="Computing FID ...")
-    for i, record in enumerate(outputs.to_dict("records")):
-        try:
-            result = fid_between_dirs(record["folder"], reference, cache_dir=cache_dir)
-        except InputError as err:
-            st.error(f"{record['name']}: {err}")
-            continue
-        write_fid_record(result, Path(record["folder"]) / "fid.json")
-        bar.progress((i + 1) / len(outputs), text=f"{record['name']}: FID {result.value:.2f}")
+def draw_fid(job: jobs.Job) -> None:
+    st.progress(min(1.0, job.fraction), text=f"Computing FID for {job.label} · {job.stage} · {job.elapsed:.0f} s")
+    widgets.stop_button(job, "Cancel", "Cancelling...", key="cancel_fid",
+                        help="Stop after the image in flight; the FIDs already computed are kept.")
+
+
+def fid_progress() -> None:
+    """This session's FID job: its outcome once finished (FIDs written, errors), its progress and Cancel meanwhile."""
+    job = jobs.collect_finished_job(jobs.FID_JOB, "computing FID")
+    if job is not None:
+        done, errors = job.result["done"], job.result["errors"]
+        stopped = " (cancelled; the rest have none yet)" if job.status == "stopped" else ""
+        st.session_state[state.NOTICE] = ("error" if errors and not done else "success",
+                                          f"Computed FID for {len(done)} architecture(s){stopped}."
+                                          + (f" {len(errors)} failed: {errors[0]}" if errors else ""))
+    widgets.show_notice()
+    widgets.follow_job(jobs.FID_JOB, "Computing FID", draw_fid)
 
 
 @st.dialog("Zoom", width="large")

@@ -17,37 +17,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import jobs, messages, state, widgets
-from app.views.loop_actions import (
-    evaluate_controls,
-    external_controls,
-    propose_controls,
-    upload_controls,
-)
-from app.views.loop_data import (
-    best_so_far_chart,
-    campaign_label,
-    campaigns,
-    current_round,
-    round_frame,
-    round_run_spearman,
-    rounds_frame,
-    target_of,
-    weak_ranking_note,
-)
-from app.views.loop_setup import (
-    auto_campaign_name,
-    evaluator_options,
-    keep_columns,
-    make_evaluator,
-    method_label,
-    method_options,
-)
-from core.campaign.campaign import Campaign
+from app import messages, state, widgets
+
+from app import jobs
+from app.views.loop_data import (best_so_far_chart, campaign_label, campaigns, current_round, damaged_campaigns,
+                                 round_frame, round_run_spearman, rounds_frame, target_of, weak_ranking_note)
+from app.views.loop_actions import (evaluate_controls, external_controls, propose_controls,
+                                  upload_controls)
+from app.views.loop_setup import (auto_campaign_name, evaluator_options, keep_columns,
+                                make_evaluator, method_label, method_options)
 from core.campaign.files import ROUND, SOURCE
+from core.campaign.campaign import Campaign
 from core.campaign.status import CampaignStatus
 from core.errors import InputError
 from core.evaluators import EvaluationError
+from core.files.table_io import csv_text
 
 SPEARMAN_HELP = ("the campaign's out-of-sample figure: how the round's predictor ranked its proposals, before they "
                  "were evaluated, against what they measured; n is how many proposals it pairs. It is "
@@ -203,7 +187,7 @@ def history(campaign: Campaign, table: pd.DataFrame, values: np.ndarray) -> None
         "arch": st.column_config.TextColumn("architecture", width=330),
         "target": st.column_config.NumberColumn(f"target {campaign.config.target}", format="%.4g"),
     })
-    st.download_button("Download the history (CSV)", table.to_csv(index=False),
+    st.download_button("Download the history (CSV)", csv_text(table),
                        file_name=f"{campaign.path.name}-history.csv", mime="text/csv", icon=":material/download:",
                        key="loop_download_history")
     st.caption(f"Every evaluated architecture, round 0 being the initial table; stored in `{campaign.path}`.")
@@ -277,6 +261,12 @@ def render() -> None:
     widgets.show_notice()
     job = widgets.follow_job(jobs.LOOP_JOB, "The next round of", draw_step)
     available = campaigns()
+    damaged = damaged_campaigns()
+    if damaged:
+        st.warning(f"{len(damaged)} campaign folder{'s' if len(damaged) != 1 else ''} in `{state.campaigns_dir()}` "
+                   "cannot be used: " + "; ".join(f"{name}: {messages.one_line(InputError(why), limit=160)}"
+                                                  for name, why in list(damaged.items())[:3])
+                   + (" ..." if len(damaged) > 3 else ""))
     with st.expander("Start a new campaign", expanded=not available, icon=":material/add:"):
         new_campaign_form()
     campaign = campaign_picker(available)

@@ -12,6 +12,7 @@ from core.campaign.status import CampaignStatus
 from core.errors import InputError
 from core.evaluators import EvaluationError
 from core.files.table_io import FORMATS
+from core.files.table_io import csv_text
 
 
 def propose_controls(campaign: Campaign, status: CampaignStatus, busy: bool) -> None:
@@ -55,7 +56,7 @@ def external_controls(campaign: Campaign, status: CampaignStatus) -> None:
     sheet = pending.merge(proposals, on="arch", how="left")
     for column in columns:
         sheet[column] = np.nan
-    st.download_button(f"Download the {len(status.pending)} pending proposals (CSV)", sheet.to_csv(index=False),
+    st.download_button(f"Download the {len(status.pending)} pending proposals (CSV)", csv_text(sheet),
                        file_name=f"{campaign.path.name}-round{r:03d}-proposals.csv", mime="text/csv",
                        icon=":material/download:", key="loop_download_proposals")
     st.caption(f"Evaluate them, fill in {', '.join(columns)} and upload the file (only the rows you evaluated; "

@@ -23,18 +23,27 @@ WEAK_SPEARMAN = 0.4
 
 def campaigns() -> dict[str, Campaign]:
     """path -> open campaign for every readable campaign directory, newest first."""
+    return _scan()[0]
+
+
+def damaged_campaigns() -> dict[str, str]:
+    """name -> the one-line reason, for every campaign directory whose settings cannot be read."""
+    return _scan()[1]
+
+
+def _scan() -> tuple[dict[str, Campaign], dict[str, str]]:
     root = state.campaigns_dir()
     if not root.is_dir():
-        return {}
-    found = []
+        return {}, {}
+    found, damaged = [], {}
     for path in root.iterdir():
-        if path.name.startswith(".") or not (path / CAMPAIGN_FILE).is_file():
+        if path.name.startswith(".") or not (path / CAMPAIGN_FILE).exists():
             continue
         try:
             found.append((path.stat().st_mtime, Campaign.open(path)))
-        except (InputError, OSError, TypeError):  # another version's format, a half-copied directory
-            continue
-    return {str(c.path): c for _, c in sorted(found, key=lambda pair: pair[0], reverse=True)}
+        except (InputError, OSError, TypeError) as err:  # another version's format, a half-copied or tampered folder
+            damaged[path.name] = str(err)
+    return {str(c.path): c for _, c in sorted(found, key=lambda pair: pair[0], reverse=True)}, damaged
 
 
 def campaign_label(campaign: Campaign) -> str:

@@ -147,7 +147,7 @@ def graph_section(run: Run, path: str, stamp: float, scores) -> None:
     dark = _dark_theme()
     html = viz.architecture_network_html(graph.labels, graph.edges, column, descriptions, hop,
                                          title=f"target {targets[int(index)]:.4g}", dark=dark, height=440)
-    st.iframe(html, height=460)
+    st.iframe(html, height=450)
     frame = pd.DataFrame({"node": range(graph.num_nodes), "label": graph.labels,
                           f"module at hop {hop}": descriptions, "score": column})
     with st.expander("Node scores as a table"):

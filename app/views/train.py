@@ -241,6 +241,12 @@ def result_card(run: Run) -> None:
 def run_list() -> None:
     st.subheader("Saved runs")
     available = run_cache.runs()
+    damaged = run_cache.damaged_runs()
+    if damaged:
+        st.warning(f"{len(damaged)} run{'s' if len(damaged) != 1 else ''} in `{state.runs_dir()}` cannot be used: "
+                   "their files are damaged (listed below, not offered anywhere).")
+        st.dataframe(pd.DataFrame([{"run": r.name, "why": r.damaged} for r in damaged]), hide_index=True,
+                     key="damaged_run_table")
     if not available:
         st.info(f"No runs yet in `{state.runs_dir()}`. Start one above; it is saved there and survives a restart.")
         return

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.errors import InputError
+from core.errors import InputError, shorten
 
 #: Comparison text -> function on arrays.
 COMPARISONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
@@ -51,7 +51,7 @@ def parse_constraint(text: str) -> Constraint:
     """``"latency <= 0.004"`` -> Constraint; a one-line InputError for anything else."""
     match = _PATTERN.match(str(text))
     if match is None:
-        raise InputError(f"constraint {text!r} is not 'column <= number' (or <, >=, >), e.g. 'latency <= 0.004'")
+        raise InputError(f"constraint {shorten(text)} is not 'column <= number' (or <, >=, >), e.g. 'latency <= 0.004'")
     return Constraint(match[1], match[2], float(match[3]))
 
 
@@ -74,7 +74,7 @@ def satisfied(constraints: Sequence[Constraint], specs: Sequence[str], table: pd
     for constraint in constraints:
         if constraint.column not in table.columns:
             metrics = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-            raise InputError(f"constraint column {constraint.column!r} is not in {source}; its metrics are {metrics}")
+            raise InputError(f"constraint column {shorten(constraint.column)} is not in {source}; its metrics are {metrics}")
         values = table[constraint.column].reindex(specs).to_numpy(dtype=np.float64)
         mask &= constraint.holds(values)
     return mask

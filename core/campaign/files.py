@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import threading
@@ -32,6 +33,8 @@ from core.campaign.names import CAMPAIGN_FILE
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.files.bounded_json import JsonInputError, load_json, load_json_object
+from core.files.bounded_read import read_regular
+from core.files.table_io import first_line
 from core.search.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods
 from core.spaces import get_space
 from core.targets.target import TARGET_LIMIT, evaluate_target, parse_target
@@ -131,7 +134,7 @@ class CampaignDir:
     # ------------------------------------------------------------------------- reading
     def table(self) -> pd.DataFrame:
         """Every evaluated architecture: ``arch``, the metric columns, ``round``, ``source``."""
-        return pd.read_csv(self.path / TABLE_FILE)
+        return _read_frame(self.path / TABLE_FILE, ("arch", *self.config.metric_columns, ROUND, SOURCE))
 
     def evaluator(self) -> ArchEvaluator:
         return evaluator_from_dict(self.config.evaluator)
@@ -197,7 +200,7 @@ class CampaignDir:
         return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "proposals.csv").is_file())
 
     def proposals(self, r: int) -> pd.DataFrame:
-        return pd.read_csv(self.round_dir(r) / "proposals.csv")
+        return _read_frame(self.round_dir(r) / "proposals.csv", ("arch",))
 
     def outcomes(self, r: int) -> dict[str, dict[str, Any]]:
         """The finished evaluations of round ``r``: spec -> {"metrics": {...}} or {"error": "..."}."""
@@ -389,17 +392,32 @@ MAX_CONFIG_BYTES = 1024**2
 MAX_LINES_BYTES = 256 * 1024**2
 
 
+#: Largest table.csv / proposals.csv read (a campaign over a whole benchmark is a few MB).
+MAX_FRAME_BYTES = 256 * 1024**2
+
+
 def _read_text(path: Path, limit: int = MAX_LINES_BYTES) -> str:
-    """A campaign file a user may have edited, size-bounded; one line naming it when unreadable."""
+    """A campaign file a user may have edited: a regular file under ``limit`` bytes (never a device,
+    pipe or huge file; core/files/bounded_read.py); one line naming it when unreadable."""
+    data = read_regular(path, max_bytes=limit, what="campaign file")
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(f"{path}: {size:,} bytes is over the {limit:,} byte limit")
-        return path.read_bytes().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
+
+
+def _read_frame(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    """A campaign CSV (its table, a round's proposals) read within :data:`MAX_FRAME_BYTES`, with the
+    ``required`` columns; one line naming the file when it is unreadable or damaged."""
+    data = read_regular(path, max_bytes=MAX_FRAME_BYTES, what="campaign table")
+    try:
+        frame = pd.read_csv(io.BytesIO(data))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"{path}: cannot read it as csv ({first_line(err)})") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: column {missing[0]!r} is missing; the campaign file is damaged")
+    return frame
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:

@@ -206,7 +206,7 @@ def _inpaint_architecture(pipe, arch: Architecture, inputs: Sequence[InpaintInpu
                          "steps": settings.steps, "guidance_scale": settings.guidance_scale, "size": settings.size,
                          "nsfw_flagged": nsfw, "file": str((folder / f"{item.stem}.png").relative_to(out))})
             report(f"{arch.name}: {item.stem}")
-    except Cancelled:
+    except BaseException:  # Cancel, Ctrl-C or a failure: nothing of an unfinished architecture stays
         shutil.rmtree(staging, ignore_errors=True)
         raise
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.errors import InputError
+from core.files.bounded_read import read_regular
 
 #: Deepest nesting accepted: real specs and configs nest 2-4 levels; 64 leaves room and is far below
 #: the interpreter's recursion limit (about 1,000 frames).
@@ -79,17 +80,11 @@ def load_json_file(path: str | Path, *, max_bytes: int = MAX_CHARS, what: str = 
     size-checked before it is read and parsed by :func:`load_json`. Every failure is one
     :class:`~core.errors.InputError` line that names the file."""
     path = Path(path)
+    data = read_regular(path, max_bytes=max_bytes, what=what)
     try:
-        if not path.is_file():
-            raise InputError(f"{path}: not a regular file" if path.exists() else f"{path} does not exist")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"{path}: {size:,} bytes is over the {max_bytes:,} byte limit for {what}")
-        return load_json(path.read_bytes(), max_chars=max_bytes)
+        return load_json(data, max_chars=max_bytes)
     except JsonInputError as err:
         raise InputError(f"{path}: {err}") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
 def load_json_object(path: str | Path, *, max_bytes: int = MAX_CHARS, what: str = "settings") -> dict[str, Any]:

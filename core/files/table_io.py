@@ -3,14 +3,18 @@
 Files are read by extension: ``.csv`` (also ``.csv.gz``), ``.parquet``/``.pq``, ``.jsonl`` and ``.json``
 (JSON lines, or one JSON array of records). Nothing is ever unpickled: a table is data, and an uploaded
 pickle would run arbitrary code. Every size is bounded before or while reading (a FIFO, /dev/zero or a
-decompression bomb is refused in one line naming the file). Checking the rows against a space is
+decompression bomb is refused in one line naming the file).
+
+CSV written for people (``--out x.csv``, the dashboard's downloads: :func:`csv_text`) cannot run as a
+spreadsheet formula: a text cell (or column name) that starts with ``= + - @``, a tab or a carriage
+return gets a leading single quote (:func:`neutralise_formulas`), as OWASP advises, and reading a CSV
+back removes exactly that quote (:func:`restore_formulas`), so a round trip changes nothing.
+Parquet and JSON lines keep every value exact and are never quoted. Checking the rows against a space is
 :mod:`core.tables.validated`.
 """
 from __future__ import annotations
 
 import io
-import os
-import stat
 import warnings
 import zlib
 from pathlib import Path
@@ -19,7 +23,8 @@ from typing import IO, Any, Union
 import pandas as pd
 import pyarrow as pa
 
-from core.errors import TableError
+from core.errors import InputError, TableError
+from core.files.bounded_read import read_regular
 from core.files.bounded_json import JsonInputError, load_json, reject_duplicate_keys
 
 ARCH = "arch"
@@ -47,18 +52,21 @@ _CHUNK = 4 * 1024**2
 
 # ---------------------------------------------------------------------------- reading
 
-def read_table(source: TableSource, name: str | None = None) -> pd.DataFrame:
+def read_table(source: TableSource, name: str | None = None, *, max_bytes: int | None = None,
+               unquote: bool = True) -> pd.DataFrame:
     """Read a table from a path, bytes or a binary file-like object (an upload).
 
     ``name`` is the file name that tells the format of bytes and uploads (an upload's own ``name``
     attribute is used when it is not given); for a path it defaults to the path. Raises
     :class:`TableError` for an unknown extension, an unreadable or malformed file, or an empty table.
+    ``unquote``: a CSV's formula-guard quotes are removed (:func:`restore_formulas`); a file the
+    product wrote for itself, never quoted, is read with ``unquote=False``.
     """
     if isinstance(source, (str, Path)):
         label = name or str(source)
         path = Path(source)
         fmt = _format_of(name or path.name, label)
-        data = _read_regular_file(path, label)
+        data = _read_regular_file(path, label, MAX_TABLE_BYTES if max_bytes is None else max_bytes)
     else:
         label = name or getattr(source, "name", None) or ""
         if not label:
@@ -71,7 +79,7 @@ def read_table(source: TableSource, name: str | None = None) -> pd.DataFrame:
     if len(df) == 0:
         raise TableError(f"{label}: the table has no rows")
     df.columns = [str(c) for c in df.columns]
-    return df
+    return restore_formulas(df) if unquote and fmt == "csv" else df
 
 
 def _format_of(file_name: str, label: str) -> str:
@@ -82,36 +90,16 @@ def _format_of(file_name: str, label: str) -> str:
     raise TableError(f"{label}: unknown table format; use one of {', '.join(FORMATS)}")
 
 
-def _read_regular_file(path: Path, label: str) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_TABLE_BYTES`.
-
-    Opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO cannot hang
-    the reader and a device such as /dev/zero is refused before anything is read.
-    """
+def _read_regular_file(path: Path, label: str, max_bytes: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``
+    (:func:`core.files.bounded_read.read_regular`: a FIFO cannot hang the reader and a device such as
+    /dev/zero is refused before anything is read); the message names the file as ``label``."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise TableError(f"{label}: file not found") from None
-    except IsADirectoryError:
-        raise TableError(f"{label}: is a directory, not a table file") from None
-    except OSError as e:
-        raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if stat.S_ISDIR(info.st_mode):
-            raise TableError(f"{label}: is a directory, not a table file")
-        if not stat.S_ISREG(info.st_mode):
-            raise TableError(f"{label}: not a regular file (a device, pipe or socket); a table must be a file")
-        if info.st_size > MAX_TABLE_BYTES:
-            raise TableError(f"{label}: {info.st_size / 1024**2:,.0f} MiB is over the "
-                             f"{MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
-        try:
-            data = f.read(MAX_TABLE_BYTES + 1)
-        except OSError as e:
-            raise TableError(f"{label}: cannot read the file ({e.strerror or e})") from None
-    if len(data) > MAX_TABLE_BYTES:  # it grew while being read
-        raise TableError(f"{label}: over the {MAX_TABLE_BYTES // 1024**2} MiB limit for a table")
-    return data
+        return read_regular(path, max_bytes=max_bytes, what="table")
+    except InputError as err:
+        text = str(err)
+        prefix = f"{path}: "
+        raise TableError(f"{label}: {text[len(prefix):]}" if text.startswith(prefix) else text) from None
 
 
 def _bytes_of(source: Any, label: str) -> bytes:
@@ -266,11 +254,58 @@ def check_output_table(path: str | Path) -> Path:
     return target
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+FORMULA_LEADS = frozenset("=+-@\t\r")
+
+
+def _needs_quote(text: str) -> bool:
+    """Whether ``text`` gets a guard quote: after any leading quotes comes a formula character (the
+    leading quotes count, so a value that really starts with ``'=`` survives the round trip)."""
+    rest = text.lstrip("'")
+    return bool(rest) and rest[0] in FORMULA_LEADS
+
+
+def _quote(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and _needs_quote(value) else value
+
+
+def _unquote(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value[:1] == "'" and _needs_quote(value[1:]) else value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names cannot start a spreadsheet formula."""
+    out = df.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(_quote)
+    out.columns = [_quote(str(c)) for c in out.columns]
+    return out
+
+
+def restore_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the guard quotes of :func:`neutralise_formulas` removed (cells and column names)."""
+    text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    if not text and not any(str(c)[:1] == "'" for c in df.columns):
+        return df
+    out = df.copy()
+    for column in text:
+        out[column] = out[column].map(_unquote)
+    out.columns = [_unquote(str(c)) for c in out.columns]
+    return out
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """``df`` as CSV text for a person (a download), formula cells neutralised."""
+    return neutralise_formulas(df).to_csv(index=False)
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table by its extension (same formats as :func:`read_table`), atomically.
 
     The file is written next to its destination and renamed into place, so an interrupted write
-    never leaves a half-written table behind.
+    never leaves a half-written table behind. A CSV's formula cells are neutralised
+    (:func:`neutralise_formulas`); :func:`read_table` undoes it.
     """
     target = check_output_table(path)
     fmt = _format_of(target.name, str(target))
@@ -278,7 +313,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     partial = target.with_name(f".{target.name}.partial")
     try:
         if fmt == "csv":
-            df.to_csv(partial, index=False, compression="gzip" if target.name.endswith(".gz") else None)
+            neutralise_formulas(df).to_csv(partial, index=False,
+                                           compression="gzip" if target.name.endswith(".gz") else None)
         elif fmt == "parquet":
             df.to_parquet(partial, index=False)
         else:

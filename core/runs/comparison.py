@@ -1,8 +1,8 @@
 """Comparing saved runs: their held-out quality side by side.
 
-``runs_table`` reads only each run's ``config.json`` and ``metrics.json`` (no model is loaded), so a
-table of many runs is cheap. The modules two runs rank most differently are
-:mod:`core.scoring.disagreement`'s.
+``runs_table`` checks each run's files with :func:`core.runs.loading.check_run` (no model is loaded),
+so a table of many runs is cheap and a damaged run is one line naming its file. The modules two runs rank
+most differently are :mod:`core.scoring.disagreement`'s.
 """
 from __future__ import annotations
 
@@ -13,15 +13,7 @@ from typing import Sequence
 import pandas as pd
 
 from core.errors import InputError
-from core.files.bounded_json import load_json_object
-from core.runs.loading import CONFIG_FILE, MAX_RUN_JSON_BYTES, METRICS_FILE, NO_SPLIT
-
-
-def _read_json(path: Path) -> dict:
-    """A run's JSON file under the same bounds as loading the run (a run that loads can be compared)."""
-    if not path.exists():
-        raise InputError(f"{path.parent} is not a run directory (no {path.name})")
-    return load_json_object(path, max_bytes=MAX_RUN_JSON_BYTES, what="run settings")
+from core.runs.loading import CONFIG_FILE, MODEL_FILE, NO_SPLIT, check_run
 
 
 def _number(value: object) -> float:
@@ -41,17 +33,17 @@ def runs_table(paths: Sequence[str | Path]) -> pd.DataFrame:
     hops than another)."""
     rows = []
     for path in map(Path, paths):
-        config = _read_json(path / CONFIG_FILE)
-        metrics = _read_json(path / METRICS_FILE)
+        if not (path / CONFIG_FILE).is_file() and not (path / MODEL_FILE).is_file():
+            raise InputError(f"{path} is not a run directory (no {CONFIG_FILE} / {MODEL_FILE})")
+        config, metrics = check_run(path)
         held = metrics.get("heldout") if isinstance(metrics.get("heldout"), dict) else {}
-        model = config.get("model") if isinstance(config.get("model"), dict) else {}
         row = {
             "run": path.name,
-            "space": str(config.get("space", "?")),
-            "dataset": config.get("dataset") or "",
-            "target": str(config.get("target", "?")),
-            "rows": _count(config.get("rows")),
-            "gnn": str(model.get("gnn", "?")),
+            "space": config.space,
+            "dataset": config.dataset or "",
+            "target": config.target,
+            "rows": int(config.rows),
+            "gnn": config.model.gnn if config.model is not None else "?",
             "epochs": _count(metrics.get("epochs_run")),
             # A run without a validation split (a campaign round's) has only its training fit there.
             "measured_on": "training fit" if metrics.get("heldout_split") == NO_SPLIT else "held out",

@@ -52,7 +52,7 @@ from core.predictor.train import predict_encoded
 from core.runs.config import FORMAT_VERSION, RunConfig
 from core.runs.loading import (
     CONFIG_FILE, METRICS_FILE, MODEL_FILE, TABLE_FILE, _load_weights,
-    read_json_file, load_run_config)
+    load_run_config, load_run_metrics, read_json_file, read_run_table)
 from core.runs.names import release_run_dir
 from core.spaces import SearchSpace, get_space
 from core.spaces.lookup_dataset import LookupDataset, resolve_lookup_dataset
@@ -155,17 +155,15 @@ class Run:
         if not (path / CONFIG_FILE).is_file() or not (path / MODEL_FILE).is_file():
             raise InputError(f"{path} is not a run directory (no {CONFIG_FILE} / {MODEL_FILE})")
         config, schema = load_run_config(path)
-        metrics = read_json_file(path / METRICS_FILE) if (path / METRICS_FILE).is_file() else {}
-        if not isinstance(metrics, dict):
-            raise InputError(f"{path / METRICS_FILE}: expected a JSON object, got {type(metrics).__name__}")
+        metrics = load_run_metrics(path)
         model = build_predictor(schema, config.model)
         _load_weights(model, path / MODEL_FILE, device)
         model.to(device).eval()
         return cls(path, _with_lookup_dataset(path, config), model, metrics)
 
     def table(self) -> pd.DataFrame:
-        """The training table stored with the run."""
-        return pd.read_csv(self.path / TABLE_FILE)
+        """The training table stored with the run (bounded and checked: core/runs/loading.py)."""
+        return read_run_table(self.path, self.config.metric_columns)
 
     def encode(self, graphs: Sequence[ArchGraph]) -> EncodedGraphs:
         return EncodedGraphs(graphs, self.schema)
@@ -327,6 +325,35 @@ def remove_stale_partials(out: str | Path) -> list[Path]:
             continue
         shutil.rmtree(candidate, ignore_errors=True)
         removed.append(candidate)
+    return removed
+
+
+def sweep_run_folder(root: str | Path, older_than: float) -> list[Path]:
+    """Remove what killed trainings left in a runs folder; return what was removed.
+
+    An empty run directory is a name claim (:func:`~core.runs.names.claim_run_dir`); one made before
+    ``older_than`` (the server's start) by a process that is gone blocks its name and never becomes a
+    run, so it is removed unless a live save is staging it. Staging directories (``.<name>.partial-*``)
+    go when their writer no longer runs (:func:`remove_stale_partials`). Called once when the dashboard
+    starts; a run, a non-empty folder or anything else is never touched.
+    """
+    root = Path(root)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    names = {p.name.split(_PARTIAL, 1)[0][1:] for p in root.glob(f".*{_PARTIAL}*")}
+    for name in names:
+        removed += remove_stale_partials(root / name)
+    live = {p.name.split(_PARTIAL, 1)[0][1:] for p in root.glob(f".*{_PARTIAL}*")}
+    for path in root.iterdir():
+        try:
+            if (path.name.startswith(".") or path.is_symlink() or not path.is_dir() or path.name in live
+                    or path.stat().st_mtime >= older_than or any(path.iterdir())):
+                continue
+            path.rmdir()  # only while still empty: a save filling it at this moment makes this fail
+        except OSError:
+            continue
+        removed.append(path)
     return removed
 
 

@@ -15,9 +15,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from core.errors import InputError, SpecError
-from core.features import FeatureSchema
+from core.errors import InputError, SpecError, shorten
 from core.graph import ArchGraph
+from core.features import FeatureSchema
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class SearchSpace(ABC):
         if dataset is None:
             return self.datasets[0]
         if dataset not in self.datasets:
-            raise InputError(f"unknown dataset {dataset!r} for space {self.name!r}; choose one of {list(self.datasets)}")
+            raise InputError(f"unknown dataset {shorten(dataset)} for space {self.name!r}; choose one of {list(self.datasets)}")
         return dataset
 
     def sample_distinct(self, n: int, rng: np.random.Generator) -> list[str]:

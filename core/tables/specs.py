@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.errors import InputError
+from core.errors import InputError, shorten, shorten_list
 from core.files.table_io import ARCH, first_line
 from core.graph import ArchGraph
 from core.spaces.base import SearchSpace
@@ -35,8 +35,8 @@ def arch_column(
         _check_specs(frame[ARCH], space, base_dir, specs, graphs, by_row, duplicates, confine_to)
     else:
         close = difflib.get_close_matches(ARCH, columns, n=1, cutoff=0.5)
-        hint = f" (is {close[0]!r} it?)" if close else ""
-        general.insert(0, f"no {ARCH!r} column{hint}; columns are {columns}")
+        hint = f" (is {shorten(close[0])} it?)" if close else ""
+        general.insert(0, f"no {ARCH!r} column{hint}; columns are {shorten_list(columns)}")
     return specs, graphs, duplicates
 
 

@@ -22,14 +22,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from core.errors import TableError
+from core.errors import TableError, shorten, shorten_list
+from core.graph import ArchGraph
+from core.spaces.base import SearchSpace
 from core.files.table_io import (
     ARCH,
     TableSource,
     read_table,
 )
-from core.graph import ArchGraph
-from core.spaces.base import SearchSpace
 from core.tables.specs import arch_column
 
 
@@ -128,7 +128,7 @@ def _metric_columns(frame: pd.DataFrame, requested: Sequence[str] | None, proble
     if requested is None:
         found = [c for c in columns if c != ARCH and _looks_numeric(frame[c])]
         if not found:
-            problems.append(f"no numeric metric columns besides {ARCH!r}; columns are {columns}")
+            problems.append(f"no numeric metric columns besides {ARCH!r}; columns are {shorten_list(columns)}")
         return found
     if isinstance(requested, str):
         requested = [requested]
@@ -137,7 +137,7 @@ def _metric_columns(frame: pd.DataFrame, requested: Sequence[str] | None, proble
     if missing:
         others = [c for c in columns if c != ARCH]
         noun = "column" if len(missing) == 1 else "columns"
-        problems.append(f"metric {noun} {', '.join(map(repr, missing))} not found; columns are {others}")
+        problems.append(f"metric {noun} {', '.join(map(shorten, missing[:5]))} not found; columns are {shorten_list(others)}")
     if ARCH in wanted:
         problems.append(f"{ARCH!r} holds the architectures and cannot be a metric column")
     return [c for c in wanted if c in columns and c != ARCH]

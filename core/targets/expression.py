@@ -16,7 +16,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from core.errors import TargetError
+from core.errors import TargetError, shorten, shorten_list
 
 #: Longest accepted expression; real targets are a few dozen characters.
 MAX_LENGTH = 500
@@ -254,8 +254,8 @@ def column_values(df: pd.DataFrame, column: str) -> np.ndarray:
 
 def _unknown_name(expression: str, name: str, columns: list[str]) -> str:
     close = difflib.get_close_matches(name, columns, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"target {shown(expression)}: unknown name {name!r}{hint}; columns are {columns}"
+    hint = f" (did you mean {shorten(close[0])}?)" if close else ""
+    return f"target {shown(expression)}: unknown name {shorten(name)}{hint}; columns are {shorten_list(columns)}"
 
 
 def source_text(text: str, node: ast.AST, quoted: dict[str, str]) -> str:

@@ -8,14 +8,14 @@ import logging
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.errors import InputError
+from core.errors import MAX_MESSAGE_CHARS, InputError
 from tests.app.apptest import MAIN, TIMEOUT, assert_clean, errors
 
 #: A navigation of test pages, run through the guard exactly as app/main.py runs its pages.
 SCRIPT = '''
 import streamlit as st
 
-from app.page_guard import run_page
+from app.page_guard import guard_fragment, run_page
 from core.errors import InputError
 
 
@@ -50,8 +50,24 @@ def switches():
     st.switch_page(PAGES["landing"])
 
 
+@st.fragment
+@guard_fragment("the test fragment")
+def failing_fragment():
+    st.markdown("fragment ran")
+    if st.button("bug", key="fragment_bug"):
+        {}["fragment bug"]
+    if st.button("input", key="fragment_input"):
+        raise InputError("fragment input " + "x" * 5000)
+
+
+def fragment():
+    st.title("Fragment")
+    failing_fragment()
+    st.markdown("after the fragment")
+
+
 PAGES = {fn.__name__: st.Page(fn, url_path=fn.__name__, title=fn.__name__)
-         for fn in (bad_input, bug, reruns, stops, landing, switches)}
+         for fn in (bad_input, bug, reruns, stops, landing, switches, fragment)}
 first = PAGES[st.session_state["scenario"]]
 page = st.navigation([first] + [p for p in PAGES.values() if p is not first])
 run_page(page)
@@ -85,6 +101,25 @@ def test_a_bug_is_logged_with_its_traceback_and_shown_as_one_internal_error_line
     assert "\n" not in shown and "Traceback" not in shown
     logged = [r for r in caplog.records if r.name == "autobuild.app"]
     assert logged and logged[0].exc_info and logged[0].exc_info[0] is KeyError
+
+
+def test_a_fragment_error_goes_through_the_same_guard(caplog):
+    """A widget inside a fragment reruns only the fragment, outside run_page, where Streamlit would draw
+    the exception as a traceback; guard_fragment shows one line and logs a bug's traceback."""
+    at = run_scenario("fragment")
+    assert_clean(at)
+    assert "after the fragment" in markdown(at) and not errors(at)
+    with caplog.at_level(logging.ERROR, logger="autobuild.app"):
+        at.button(key="fragment_bug").click().run()
+    assert_clean(at)
+    (shown,) = errors(at)
+    assert shown.startswith("internal error in the test fragment (a bug, not a problem with your input): KeyError")
+    assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records if r.name == "autobuild.app")
+    at.run()  # the buttons drawn again (the failed run stopped before the second)
+    at.button(key="fragment_input").click().run()
+    assert_clean(at)
+    (shown,) = errors(at)
+    assert shown.startswith("fragment input xxx") and len(shown) <= MAX_MESSAGE_CHARS + 20 and "characters" in shown
 
 
 def test_st_rerun_passes_through_the_guard():

@@ -297,7 +297,7 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     start = time.time()
     _go(page, "Modules")
     page.get_by_text("Module rankings", exact=True).wait_for()
-    graph = page.frame_locator("iframe").first
+    graph = page.frame_locator("iframe").first.frame_locator("iframe").first  # the graph's own sandboxed frame
     graph.locator("#mynetwork canvas").wait_for()
     graph.locator("#ab-legend").wait_for()
     _wait_idle(page)
@@ -350,7 +350,7 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
     start = time.time()
     dark.goto(f"{url}/modules")
     dark.get_by_text("Module rankings", exact=True).wait_for()
-    dark.frame_locator("iframe").first.locator("#mynetwork canvas").wait_for()
+    dark.frame_locator("iframe").first.frame_locator("iframe").first.locator("#mynetwork canvas").wait_for()
     _wait_idle(dark)
     timings["modules (new session, dark)"] = time.time() - start
     _no_exception(dark, "modules (dark)")
@@ -386,3 +386,62 @@ def _loop(page, tmp: Path, timings: dict[str, float]) -> None:
     _no_exception(page, "loop")
     page.screenshot(path=str(tmp / "page_loop.png"))
 
+
+
+#: Labels a user's table may hold (the `graph` space accepts any label): markup, script, handlers, URLs.
+HOSTILE_LABELS = ["<a href=x><img src=x onerror=window.__pwned=1;alert(1)>",
+                  "<script>window.__pwned=2;alert(2)</script>",
+                  "x\" onmouseover=\"window.__pwned=3\" href=\"javascript:alert(3)",
+                  "</script><svg onload=alert(4)>", "<iframe srcdoc='<script>parent.alert(5)</script>'>"]
+
+
+@pytest.mark.slow
+def test_graph_shows_script_in_labels_as_text_and_runs_nothing():
+    """The Modules page's graph of an architecture whose labels and module descriptions carry HTML and
+    script: hovering every node shows the text as written, no script runs (no dialog, no flag set, no
+    element made from the text), and the graph's frame cannot reach the page around it."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from core import viz
+
+    labels = HOSTILE_LABELS
+    descriptions = [f"{label} <- href {labels[i - 1]}" for i, label in enumerate(labels)]
+    doc = viz.architecture_network_html(labels, [(i, i + 1) for i in range(len(labels) - 1)],
+                                        [0.1 * i for i in range(len(labels))], descriptions, hop=1,
+                                        title=HOSTILE_LABELS[0])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 700})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.set_content(doc)
+        page.frame_locator("iframe").first.locator("#mynetwork canvas").wait_for()
+        frame = next(f for f in page.frames if f != page.main_frame)
+        frame.wait_for_function("() => typeof network !== 'undefined' && network !== null")
+        box = page.locator("iframe").first.bounding_box()
+        points = frame.evaluate("""() => { const r = document.getElementById('mynetwork').getBoundingClientRect();
+            const p = network.getPositions();
+            return Object.keys(p).map(k => { const d = network.canvasToDOM(p[k]);
+                                               return [Number(k), r.left + d.x, r.top + d.y]; }); }""")
+        shown = {}
+        for node, x, y in points:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+            frame.wait_for_function("() => { const t = document.querySelector('div.vis-tooltip');"
+                                    " return t && t.style.visibility !== 'hidden' && t.innerText.length > 0 }")
+            page.wait_for_timeout(150)
+            shown[node] = frame.evaluate("() => document.querySelector('div.vis-tooltip').innerText")
+            page.mouse.move(1, 1)
+            page.wait_for_timeout(150)
+        made = frame.evaluate("() => document.querySelectorAll('img, svg, a, iframe, script[src], div.vis-tooltip *:not(br)').length")
+        flag = frame.evaluate("() => window.__pwned === undefined ? null : window.__pwned")
+        reach = frame.evaluate("() => { try { return String(parent.document.title); } catch (e) { return 'blocked'; } }")
+        legend = frame.evaluate("() => document.getElementById('ab-legend').innerText")
+        browser.close()
+    assert len(shown) == len(labels)
+    for node, label in enumerate(labels):
+        assert f"node {node}: {label}" in shown[node]  # the text as written, not markup
+        assert f"module (hop 1): {descriptions[node]}" in shown[node]
+    assert dialogs == [] and flag is None and made == 0
+    assert HOSTILE_LABELS[0] in legend
+    assert reach == "blocked"  # the graph's frame is its own origin: no script in it can touch the dashboard

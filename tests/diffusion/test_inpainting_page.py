@@ -88,9 +88,37 @@ def test_computes_fid_from_folders(outputs):
     at = page()
     at.button(key="inpaint_compute_fid").click().run()
     assert not at.exception
+    wait_for(at, lambda a: any("Computed FID for 2 architecture(s)" in s.value for s in a.success))
     fid = {name: json.loads((outputs / name / "fid.json").read_text())["fid"] for name in ("es1", "ab1")}
     assert 0 < fid["ab1"] < fid["es1"]  # less noise, closer to the originals
     assert f"**ab1**  \nFID {fid['ab1']:.2f} · AutoBuild" in texts(at)
+
+
+def test_compute_fid_can_be_cancelled_and_keeps_what_was_done(outputs, monkeypatch):
+    """Compute FID runs as a job with a Cancel button: Cancel stops it between images (here a stand-in
+    that reports an image every 50 ms until stopped), and no fid.json is written for the one cut short."""
+    from core.diffusion import fid as fid_module
+
+    started = []
+
+    def slow_fid(generated, reference, cache_dir=None, use_cache=True, progress=None):
+        started.append(generated)
+        for n in range(10_000):
+            time.sleep(0.05)
+            progress("generated", n, 10_000)  # raises Cancelled once Cancel is pressed
+        raise AssertionError("Cancel did not stop the FID job")
+
+    monkeypatch.setattr(fid_module, "fid_between_dirs", slow_fid)
+    at = page()
+    at.button(key="inpaint_compute_fid").click().run()
+    wait_for(at, lambda a: any(b.key == "cancel_fid" for b in a.button))
+    at.button(key="cancel_fid").click().run()
+
+    def told(a: AppTest) -> bool:
+        return any("Computed FID for 0 architecture(s) (cancelled" in s.value for s in a.success)
+    if not told(at):  # the job may end within the click's own run, which then shows the notice
+        wait_for(at, told)
+    assert len(started) == 1 and not any((outputs / name / "fid.json").exists() for name in ("es1", "ab1"))
 
 
 @pytest.mark.slow
