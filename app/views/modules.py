@@ -75,7 +75,7 @@ def trust_notes(reliability: pd.DataFrame, hop: int) -> None:
         figures.append(f"the members share {row['member_agreement']:.0%} of their top 10")
     basis = ", ".join(figures) or "no held-out figures"
     if row["badge"] == "collapsed":
-        st.error(f"Hop {hop} collapsed: no member's embedding norms ranked the training targets here ({basis}). "
+        st.warning(f"Hop {hop} collapsed: no member's embedding norms ranked the training targets here ({basis}). "
                  "Read the mean target column, not the score.")
     elif row["badge"] == "weak":
         st.warning(f"Hop {hop} is weak ({basis}; both should reach {RELIABLE}): the table's own mean target "
