@@ -25,7 +25,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,6 @@ import pandas as pd
 from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
-from core.runs.loading import CONFIG_FILE
-from core.runs.run import Run
 from core.runs.names import release_run_dir
 from core.search.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods, get_searcher, require_support
 from core.search.history import History
@@ -49,6 +47,9 @@ from core.campaign.files import (
     _write_frame, _write_json)
 from core.campaign.names import claim_campaign_dir
 from core.campaign.status import CampaignStatus, campaign_status
+
+if TYPE_CHECKING:  # a Run brings torch: init, ingest and status train nothing and skip it
+    from core.runs.run import Run
 
 
 class Campaign(CampaignDir):
@@ -261,6 +262,9 @@ class Campaign(CampaignDir):
 
     def _round_run(self, r: int, frame: pd.DataFrame) -> Run:
         """The round's predictor: loaded when a previous attempt already trained it."""
+        from core.runs.loading import CONFIG_FILE
+        from core.runs.run import Run
+
         path = self.round_dir(r) / "run"
         if (path / CONFIG_FILE).is_file():
             run = Run.load(path)

@@ -180,14 +180,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from core.campaign.campaign import Campaign
+    # Reads the directory only: CampaignDir, not Campaign, whose loop imports torch (seconds per call).
+    from core.campaign.files import CampaignDir
 
-    _print_status(Campaign.open(args.campaign))
+    _print_status(CampaignDir.open(args.campaign))
     return 0
 
 
 def _print_status(campaign) -> None:
-    status = campaign.status()
+    from core.campaign.status import campaign_status
+
+    status = campaign_status(campaign)
     config = status.config
     print(f"campaign   {campaign.path}")
     print(f"space      {config.space}" + (f" / {config.dataset}" if config.dataset else "")
