@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "fid": "core.commands.fid",
     "exhaustive": "core.commands.exhaustive",
     "compare": "core.commands.compare",
+    "lookup": "core.commands.lookup",
 }
 
 EXIT_INPUT_ERROR = 2

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
+from core.eta import Eta
 
 HELP = "campaigns: propose architectures, evaluate them (here, on Ray, or yourself) and learn from them"
 
@@ -143,12 +144,15 @@ def _propose(args: argparse.Namespace) -> int:
     r = campaign.open_round()
     written = campaign.round_dir(r) / "proposals.csv"
     if args.out:
-        write_table(proposals, args.out)
+        # With the metric columns `loop ingest` expects back, empty: the table to fill in.
+        columns = [c for c in campaign.config.metric_columns if c not in proposals.columns]
+        write_table(proposals.assign(**{c: float("nan") for c in columns}), args.out)
         written = Path(args.out)
     print(f"round {r}: {len(proposals)} proposals written to {written}")
     if not campaign.evaluator().automatic:
-        print(f"evaluate them, then: python -m core loop ingest --campaign {args.campaign} --table RESULTS "
-              f"(columns: arch, {', '.join(campaign.config.metric_columns)})")
+        print(f"evaluate them, fill in {', '.join(campaign.config.metric_columns)}"
+              + (f" in {args.out}" if args.out else "") + f", then: python -m core loop ingest --campaign "
+              f"{args.campaign} --table {args.out or 'RESULTS'}")
     return 0
 
 
@@ -170,8 +174,11 @@ def _run(args: argparse.Namespace) -> int:
     torch_threads.apply(args)
     campaign = Campaign.open(args.campaign)
     executor = make_executor(args.executor, args.address, args.workers)
-    try:
-        done = campaign.run(args.rounds, args.n, executor, args.method, progress=_say)
+    eta, done = Eta(args.rounds), 0
+    try:  # one round at a time, to say after each how long the rest will take
+        while done < args.rounds and campaign.run(1, args.n, executor, args.method, progress=_say):
+            done += 1
+            sys.stderr.write(f"rounds {eta.line(done)}\n")
     finally:
         executor.close()
     print(f"{done} round(s) completed")

@@ -20,7 +20,7 @@ from core.spaces import get_space
 from core.tables.validated import validate_table
 from tests.planted import planted_target
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = SearchSettings(population=10, sample_size=3, candidates=6)
 
 
