@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fid.add_argument("--masks", default=None, help="folder of masks, same file stems as the images")
     fid.add_argument("--reference", default=None, help="reference images for FID (default: the inputs)")
     fid.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
-    fid.add_argument("--size", type=int, default=512, help="square working size, a multiple of 64 (default 512)")
+    fid.add_argument("--size", type=int, default=None,
+                     help="square working size, a multiple of 64 (default: the model's native size, 512 for SD v1.x)")
 
     propose = sub.add_parser("propose", help="retrain and propose the next round's architectures")
     _campaign_argument(propose)
