@@ -27,6 +27,7 @@ def restore() -> None:
     if not any(key in params for key in PARAMS):
         return
     from core.errors import InputError
+    from core.tables.file_names import infer_space_dataset
 
     from app import state, table_cache
 
@@ -35,7 +36,7 @@ def restore() -> None:
     table_name = params.get(TABLE_PARAM)
     bundled = {p.name: p for p in table_cache.bundled_tables()}
     if table_name in bundled and state.TABLE not in st.session_state:
-        space, dataset = state.infer_space_dataset(table_name)
+        space, dataset = infer_space_dataset(table_name)
         if space:
             try:
                 state.set_table(table_cache.bundled_table(str(bundled[table_name]), space), table_name, dataset)

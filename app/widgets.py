@@ -6,7 +6,9 @@ from typing import Callable
 
 import streamlit as st
 
+from core.errors import InputError
 from core.runs.run import Run
+from core.spaces import get_space
 from core.tables.validated import ValidatedTable
 
 from app import run_cache, state
@@ -108,3 +110,16 @@ def follow_job(session_key: str, what: str, draw: Callable[[jobs.Job], None]) ->
         return None
     live_job(job.id, what, draw)
     return job
+
+
+def metric_columns(columns, space_name: str | None) -> dict:
+    """``st.dataframe`` column settings that put each metric's unit in its header (``latency (s)``,
+    ``para (M)``: the space's ``metric_units``), so no table shows a bare number of unknown scale."""
+    if not space_name:
+        return {}
+    try:
+        space = get_space(space_name)
+    except InputError:  # an unknown space name shows plain headers; the page reports the space elsewhere
+        return {}
+    return {str(c): st.column_config.NumberColumn(space.metric_label(str(c)), format="%.4g")
+            for c in columns if space.metric_label(str(c)) != str(c)}

