@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "exhaustive": "core.commands.exhaustive",
     "compare": "core.commands.compare",
     "lookup": "core.commands.lookup",
+    "runs": "core.commands.runs",
 }
 
 EXIT_INPUT_ERROR = 2

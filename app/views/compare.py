@@ -135,6 +135,16 @@ def render() -> None:
         return
     runs_section(table)
     disagreement_section(table, {r.path.name: str(r.path) for r in available})
+    tidy_section(available)
+
+
+def tidy_section(available) -> None:
+    """Take a run home (zip) or delete one, here where the runs are side by side."""
+    st.subheader("Download or delete a run")
+    names = {r.path.name: r.path for r in available}
+    name = st.selectbox("Run", list(names), key="compare_tidy_run")
+    if name is not None:
+        widgets.directory_actions(names[name], "run", key="compare_run")
 
 
 if __name__ == "__main__":

@@ -241,6 +241,7 @@ def show_campaign(campaign: Campaign, job) -> None:
     propose_controls(campaign, status, busy)
     st.divider()
     history(campaign, table, values)
+    widgets.directory_actions(campaign.path, "campaign", key="loop_campaign", busy=busy)
 
 
 def render() -> None:
