@@ -68,5 +68,5 @@ def test_readme_command_line_walkthrough_runs_as_written(tmp_path):
         printed[" ".join(argv[3:5])] = out.stdout
     # The hand-evaluated round closed with the looked-up metrics, and the quick benchmark reported.
     assert "appended 8 evaluated architectures; the round is complete" in printed["loop ingest"]
-    assert "evaluated  8 architectures in 1 round(s)" in printed["loop status"]
+    assert "in 1 round(s) after the initial table" in printed["loop status"]
     assert "| N | method |" in printed["benchmark --space"]

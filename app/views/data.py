@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app import messages, state, table_cache, widgets
+from app import messages, state, table_cache, upload_store, widgets
 from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
@@ -127,6 +127,13 @@ def _upload_source() -> None:
     if st.session_state.get("ab_upload_signature") != signature:  # a new file, space or dataset
         state.set_table(table, label, dataset)
         st.session_state["ab_upload_signature"] = signature
+        if base_dir is None:  # a plain table (not a zip of models) is kept so that a reload brings it back
+            try:
+                st.session_state[state.UPLOAD] = (upload_store.keep(data, upload.name, space, dataset), label)
+            except OSError as err:
+                messages.LOG.warning("could not keep the upload %s: %s", upload.name, err)
+                st.warning(f"{upload.name} is in use but could not be kept on the server, so a reload will "
+                           "not bring it back.")
     st.success(f"{upload.name}: {len(table)} architectures in space {space}, "
                f"metrics {', '.join(table.metric_columns)}")
 
