@@ -127,15 +127,13 @@ def show_status(campaign: Campaign, status: CampaignStatus) -> None:
     note = weak_ranking_note(status.last_round_spearman, round_run_spearman(campaign, r), r)
     if note:
         st.warning(note, icon=":material/warning:")
-    cols = st.columns([3, 2])
-    with cols[0]:
-        st.plotly_chart(best_so_far_chart(status), key="loop_best_curve")
-    with cols[1]:
-        st.dataframe(rounds_frame(status), hide_index=True, key="loop_rounds",
-                     column_config={c: st.column_config.NumberColumn(format="%.4g")
-                                    for c in ("best of round", "best so far")}
-                     | {"Spearman": st.column_config.NumberColumn(format="%.2f", help=SPEARMAN_HELP)})
-        st.caption(f"Spearman: {SPEARMAN_HELP}")
+    # One above the other: side by side, the 7-column rounds table put Spearman off screen at 1400 px.
+    st.plotly_chart(best_so_far_chart(status), key="loop_best_curve")
+    st.dataframe(rounds_frame(status), hide_index=True, key="loop_rounds",
+                 column_config={c: st.column_config.NumberColumn(format="%.4g")
+                                for c in ("best of round", "best so far")}
+                 | {"Spearman": st.column_config.NumberColumn(format="%.2f", help=SPEARMAN_HELP)})
+    st.caption(f"Spearman: {SPEARMAN_HELP}")
     show_pick(campaign, status)
 
 

@@ -138,7 +138,7 @@ class Campaign(CampaignDir):
             run = None
             if searcher.needs_run:
                 say(f"round {r}: training the predictor on {len(frame)} architectures", 0, 1)
-                run = self._round_run(r, frame)
+                run = self._round_run(r, frame, say)
             evaluator = self.evaluator()
             history = History(list(frame["arch"].astype(str)), [float(v) for v in values],
                               allowed=evaluator.can_evaluate)
@@ -260,8 +260,9 @@ class Campaign(CampaignDir):
         # The same stream core.search.searchers.base.Searcher.search uses for its round r - 1.
         return self.config.seed * 1000 + (r - 1)
 
-    def _round_run(self, r: int, frame: pd.DataFrame) -> Run:
-        """The round's predictor: loaded when a previous attempt already trained it."""
+    def _round_run(self, r: int, frame: pd.DataFrame, say: CampaignProgress | None = None) -> Run:
+        """The round's predictor: loaded when a previous attempt already trained it. ``say`` hears every
+        tenth of the epochs, so a page's progress bar moves while the predictor trains."""
         from core.runs.loading import CONFIG_FILE
         from core.runs.run import Run
 
@@ -281,8 +282,13 @@ class Campaign(CampaignDir):
         # predictor honestly on what it proposes (last_round_spearman).
         train = TrainConfig(epochs=self.config.epochs, val_fraction=0.0, seed=self.config.seed,
                             eval_every=self.config.epochs)
+        def epochs_done(report) -> None:  # report.epochs: a small table trains more epochs than configured
+            if say is not None and (report.epoch % max(1, report.epochs // 10) == 0 or report.epoch == report.epochs):
+                say(f"round {r}: training the predictor, epoch {report.epoch}/{report.epochs}", report.epoch,
+                    report.epochs)
+
         return train_from_table(table, self.config.target, path, dataset=self.config.dataset,
-                                train_config=train, overwrite=True).run
+                                train_config=train, overwrite=True, progress=epochs_done).run
 
 
 def _short(spec: str) -> str:
