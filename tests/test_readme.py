@@ -49,7 +49,7 @@ def test_walkthrough_is_parsed_with_every_command_and_few_skips():
     lines = walkthrough()
     commands = {shlex.split(line, comments=True)[3] for line in lines}
     assert {"sample", "train", "predict", "score", "compare", "build", "exhaustive", "benchmark", "search",
-            "loop", "lookup", "inpaint", "fid"} <= commands
+            "loop", "lookup", "runs", "inpaint", "fid"} <= commands
     assert 0 < sum("# needs " in line for line in lines) <= MAX_SKIPPED
 
 
@@ -70,3 +70,4 @@ def test_readme_command_line_walkthrough_runs_as_written(tmp_path):
     assert "appended 8 evaluated architectures; the round is complete" in printed["loop ingest"]
     assert "in 1 round(s) after the initial table" in printed["loop status"]
     assert "| N | method |" in printed["benchmark --space"]
+    assert (tmp_path / "cora-2.zip").is_file() and not (tmp_path / "runs" / "cora-2").exists()
