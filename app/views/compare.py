@@ -42,7 +42,9 @@ def runs_section(table: pd.DataFrame) -> None:
     hops = hop_columns(table)
     # The per-hop figures go below (chart, and a table in an expander): all 15 columns in one table ran off
     # a 1400 px window.
-    columns = ["run", "space", "dataset", "target", "rows", "gnn", "spearman", "kendall_tau", "precision_at_k"]
+    columns = ["run", "space / dataset", "target", "rows", "spearman", "kendall_tau", "precision_at_k"]
+    table = table.assign(**{"space / dataset": [f"{s}/{d}" if isinstance(d, str) and d else s
+                                                for s, d in zip(table["space"], table["dataset"])]})
     config = {c: st.column_config.NumberColumn(c.replace("_spearman", " ρ"), format="%.3f") for c in hops}
     config.update({
         "spearman": st.column_config.NumberColumn("held-out Spearman", format="%.3f"),
@@ -54,7 +56,8 @@ def runs_section(table: pd.DataFrame) -> None:
     st.caption("Held-out figures of each run's test split. `hop h ρ` is the held-out Spearman of the hop-h "
                "embedding norm with the target: how well the module scores at that hop rank architectures.")
     with st.expander("Per-hop Spearman, as a table", expanded=False):
-        st.dataframe(table[["run", "epochs"] + hops], hide_index=True, key="compare_hops_table", column_config=config)
+        st.dataframe(table[["run", "gnn", "epochs"] + hops], hide_index=True, key="compare_hops_table",
+                     column_config=config)
     long = table.melt(id_vars=["run", "target"], value_vars=hops, var_name="hop", value_name="Spearman")
     long["hop"] = long["hop"].str[3:-len("_spearman")].astype(int)
     long = long.dropna(subset=["Spearman"])

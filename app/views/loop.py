@@ -145,7 +145,8 @@ def show_pick(campaign: Campaign, status: CampaignStatus) -> None:
     metrics = [("target", pick["target"])] + [(c, pick[c]) for c in campaign.config.metric_columns]
     cols = st.columns(min(len(metrics), 6))
     for i, (name, value) in enumerate(metrics):
-        cols[i % len(cols)].metric(name if name != "target" else f"target {campaign.config.target}", f"{value:.4g}")
+        cols[i % len(cols)].metric(campaign.space.metric_label(name) if name != "target"
+                                   else f"target {campaign.config.target}", f"{value:.4g}")
 
 
 def show_round(campaign: Campaign, status: CampaignStatus, table: pd.DataFrame, values: np.ndarray) -> None:

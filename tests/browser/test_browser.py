@@ -375,11 +375,12 @@ def _walk(page, context, url: str, upload: Path, timings: dict[str, float]) -> N
 FRAMES_FIT = """() => [...document.querySelectorAll("[data-testid='stDataFrame']")].filter(e => e.offsetParent)
     .map(e => ({right: e.getBoundingClientRect().right, width: window.innerWidth,
                 scrolls: [...e.querySelectorAll("*")].filter(x => x.scrollWidth > x.clientWidth + 2
-                    && ["auto", "scroll"].includes(getComputedStyle(x).overflowX)).length}))"""
-#: Per visible plotly chart: its x and y axis titles.
-AXIS_TITLES = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .main-svg")].filter(
-    s => s.querySelector(".xtitle") || s.querySelector(".cartesianlayer")).filter(s => s.querySelector(".xy"))
-    .map(s => [(s.querySelector(".xtitle") || {}).textContent || "", (s.querySelector(".ytitle") || {}).textContent || ""])"""
+                    && ["auto", "scroll"].includes(getComputedStyle(x).overflowX))
+                    .map(x => `${x.className}: ${x.scrollWidth} > ${x.clientWidth}`)}))"""
+#: Per visible plotly chart with x/y axes: its axis titles (plotly draws them in a layer above the plot's).
+AXIS_TITLES = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")].filter(
+    c => c.querySelector(".cartesianlayer .xy"))
+    .map(c => [(c.querySelector(".xtitle") || {}).textContent || "", (c.querySelector(".ytitle") || {}).textContent || ""])"""
 PROGRESS = """() => [...document.querySelectorAll("[data-testid='stProgress'] [role='progressbar']")]
     .map(e => Number(e.getAttribute("aria-valuenow")))"""
 
@@ -387,7 +388,7 @@ PROGRESS = """() => [...document.querySelectorAll("[data-testid='stProgress'] [r
 def _fits(page, where: str) -> None:
     _settled(page)
     for frame in page.evaluate(FRAMES_FIT):
-        assert frame["right"] <= frame["width"] + 1 and frame["scrolls"] == 0, f"{where}: a table column is off screen {frame}"
+        assert frame["right"] <= frame["width"] + 1 and not frame["scrolls"], f"{where}: a table column is off screen {frame}"
     titles = page.evaluate(AXIS_TITLES)
     assert titles, f"{where}: no chart"
     assert all(x.strip() and y.strip() for x, y in titles), f"{where}: a chart without axis titles {titles}"
