@@ -211,7 +211,7 @@ def _print_status(campaign) -> None:
         print(f"{r.round:5d}  {r.proposed:8d}  {r.evaluated:9d}  {r.failed:6d}  {best:>13}  {r.best_so_far:11.6g}  {rho}")
     if status.pending:
         print(f"pending    round {status.open_round}: {len(status.pending)} proposal(s) await results")
-    metrics = ", ".join(f"{c} {status.pick[c]:.6g}" for c in config.metric_columns)
+    metrics = ", ".join(f"{campaign.space.metric_label(c)} {status.pick[c]:.6g}" for c in config.metric_columns)
     print(f"pick       {status.pick['arch']}")
     print(f"           target {status.pick['target']:.6g} ({metrics}; round {status.pick['round']}, "
           f"{status.pick['source']})")
