@@ -172,6 +172,8 @@ def _run(args: argparse.Namespace) -> int:
     from core.campaign.campaign import Campaign
     from core.evaluators.executors import make_executor
 
+    if args.rounds < 1:
+        raise InputError(f"--rounds must be positive, not {args.rounds}")
     torch_threads.apply(args)
     campaign = Campaign.open(args.campaign)
     executor = make_executor(args.executor, args.address, args.workers)
