@@ -1,9 +1,9 @@
 """A session's main choices mirrored in the page's URL, so a browser reload (which starts a new Streamlit
 session with an empty ``st.session_state``) comes back to them.
 
-Kept: the bundled table's file name, the target expression, the run in use (its directory name) and the
-running training job. An uploaded table cannot be kept (its bytes are not in the URL); a benchmark
-sample falls back to the default table. Streamlit clears query parameters on page navigation, so the
+Kept: the bundled table's file name, or the content key of an uploaded table (the upload itself is kept
+on the server, app/upload_store.py), the target expression, the run in use (its directory name) and the
+running training job. A benchmark sample and a zip of ONNX models fall back to the default table. Streamlit clears query parameters on page navigation, so the
 entry file writes them again after every page. Both functions import the app's state (and so torch)
 only when there is something to do, so the first page still paints before the model libraries load.
 """
@@ -13,9 +13,9 @@ import sys
 
 import streamlit as st
 
-TABLE_PARAM, TARGET_PARAM, RUN_PARAM, JOB_PARAM = "table", "target", "run", "job"
+TABLE_PARAM, TARGET_PARAM, RUN_PARAM, JOB_PARAM, UPLOAD_PARAM = "table", "target", "run", "job", "upload"
 RESTORED = "ab_url_restored"  # set once per session: the URL is read only when a session starts
-PARAMS = (TABLE_PARAM, TARGET_PARAM, RUN_PARAM, JOB_PARAM)
+PARAMS = (TABLE_PARAM, TARGET_PARAM, RUN_PARAM, JOB_PARAM, UPLOAD_PARAM)
 
 
 def restore() -> None:
@@ -41,6 +41,9 @@ def restore() -> None:
                 st.session_state["ab_bundled"] = table_name
             except InputError:  # the shipped table no longer validates: keep the default
                 pass
+    upload = params.get(UPLOAD_PARAM)
+    if upload and state.TABLE not in st.session_state:
+        _restore_upload(upload)
     target = params.get(TARGET_PARAM)
     if target:
         _restore_target(target)
@@ -50,6 +53,28 @@ def restore() -> None:
     job = jobs.get_job(params.get(JOB_PARAM))
     if job is not None and job.kind == "train" and not job.finished:
         st.session_state[jobs.JOB] = job.id
+
+
+def _restore_upload(key: str) -> None:
+    """Make the kept upload named by ``key`` the table again (validated like a fresh upload); an unknown,
+    expired or no longer valid one leaves the default table, and the page says so."""
+    from core.errors import InputError
+
+    from app import state, table_cache, upload_store
+
+    kept = upload_store.load(key)
+    if kept is None:
+        st.session_state[state.NOTICE] = ("info", "The uploaded table this link names is no longer kept on the "
+                                                  "server (uploads expire after a week unused); upload it again.")
+        return
+    try:
+        table = table_cache.validate_upload(kept.data, kept.name, kept.space, None, None)
+    except InputError:
+        return
+    label = f"{kept.name} ({kept.space})"
+    state.set_table(table, label, kept.dataset)
+    st.session_state[state.UPLOAD] = (key, label)
+    st.session_state["ab_source_kind"] = "Upload"  # the Data page shows it as the current upload
 
 
 def _restore_target(expression: str) -> None:
@@ -83,8 +108,10 @@ def mirror() -> None:
     label = st.session_state.get(state.TABLE_LABEL)
     run = st.session_state.get(state.RUN)
     job = jobs.session_job(jobs.JOB)
+    kept = st.session_state.get(state.UPLOAD)
     wanted = {
         TABLE_PARAM: label if label in {p.name for p in table_cache.bundled_tables()} else None,
+        UPLOAD_PARAM: kept[0] if kept and kept[1] == label else None,
         TARGET_PARAM: st.session_state.get(state.TARGET),
         RUN_PARAM: run.rsplit("/", 1)[-1] if run else None,
         JOB_PARAM: job.id if job is not None and not job.finished else None,

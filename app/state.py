@@ -39,6 +39,7 @@ RUN = "ab_run"                  # path (str) of the run in use
 BUILDS = "ab_builds"            # (run path, stamp, top, k, readout, limits) -> BuildResult of this session
 NOTICE = "ab_notice"            # a one-time message for the next page render
 CAMPAIGN = "ab_campaign"        # path (str) of the campaign in use (Loop page)
+UPLOAD = "ab_upload_kept"       # (content key, table label) of the uploaded table kept server-side (app/upload_store.py)
 
 
 def runs_dir() -> Path:

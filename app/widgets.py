@@ -2,14 +2,20 @@
 the live progress of a background job (with its place in the training queue)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import streamlit as st
 
-from app import jobs, run_cache, state
-from core.runs.run import Run
+from core.campaign.removal import delete_campaign
+from core.errors import InputError
+from core.files.directories import directory_stamp, zip_directory
+from core.runs.run import Run, delete_run
+from core.spaces import get_space
 from core.tables.validated import ValidatedTable
 
+from app import messages, run_cache, state
+from app import jobs
 
 from app.page_guard import guard_fragment
 
@@ -109,3 +115,51 @@ def follow_job(session_key: str, what: str, draw: Callable[[jobs.Job], None]) ->
         return None
     live_job(job.id, what, draw)
     return job
+
+
+def metric_columns(columns, space_name: str | None) -> dict:
+    """``st.dataframe`` column settings that put each metric's unit in its header (``latency (s)``,
+    ``para (M)``: the space's ``metric_units``), so no table shows a bare number of unknown scale."""
+    if not space_name:
+        return {}
+    try:
+        space = get_space(space_name)
+    except InputError:  # an unknown space name shows plain headers; the page reports the space elsewhere
+        return {}
+    return {str(c): st.column_config.NumberColumn(space.metric_label(str(c)), format="%.4g")
+            for c in columns if space.metric_label(str(c)) != str(c)}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _zipped(path: str, stamp: tuple) -> bytes:
+    """A directory as zip bytes, once per content (``stamp``: its files' names, sizes and times)."""
+    return zip_directory(path)
+
+
+def directory_actions(path: Path, kind: str, key: str, busy: bool = False) -> None:
+    """Download a run or campaign directory as a zip, or delete it after a confirmation. ``path`` comes from
+    the product's own listing (never typed by a user), and the core refuses anything not a run or campaign
+    (``delete_run``, ``delete_campaign``). ``busy``: a job of this session uses it, so it cannot be deleted."""
+    cols = st.columns([1, 1, 3])
+    try:
+        data = _zipped(str(path), directory_stamp(path))
+    except (InputError, OSError) as err:
+        cols[0].caption(f"No download: {messages.one_line(err)}")
+    else:
+        cols[0].download_button(f"Download {kind} (zip)", data, file_name=f"{path.name}.zip", mime="application/zip",
+                                icon=":material/download:", key=f"{key}_zip", on_click="ignore")
+    with cols[1].popover(f"Delete {kind}", icon=":material/delete:", disabled=busy,
+                         help="in use by a job of this session" if busy else None):
+        st.markdown(f"Delete {kind} `{messages.escape_markdown(path.name)}` and every file in it? This cannot be "
+                    "undone; download it first to keep a copy.")
+        if st.button(f"Delete {kind} {path.name} for good", type="primary", key=f"{key}_delete"):
+            try:
+                if kind == "campaign":
+                    delete_campaign(path)
+                else:
+                    delete_run(path)
+            except (InputError, OSError) as err:
+                st.error(messages.one_line(err))
+                return
+            st.session_state[state.NOTICE] = ("success", f"Deleted {kind} `{messages.escape_markdown(path.name)}`.")
+            st.rerun()

@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 
 from core import metrics as M  # noqa: E402
 from core.predictor.config import DEFAULT_MEMBERS, PredictorConfig, TrainConfig  # noqa: E402
-from core.predictor.ensemble import tied_head  # noqa: E402
+from core.predictor.collapse import tied_head  # noqa: E402
 from core.runs.run import Run  # noqa: E402
 from core.scoring.modules import score_modules  # noqa: E402
 from core.search.benchmark_config import BENCHMARK_DATASETS  # noqa: E402

@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "fid": "core.commands.fid",
     "exhaustive": "core.commands.exhaustive",
     "compare": "core.commands.compare",
+    "lookup": "core.commands.lookup",
+    "runs": "core.commands.runs",
 }
 
 EXIT_INPUT_ERROR = 2

@@ -19,7 +19,7 @@ from core import metrics as M
 from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.ensemble import COLLAPSE_SPEARMAN
+from core.predictor.collapse import COLLAPSE_SPEARMAN
 from core.predictor.train import EpochReport, predict_encoded, train_predictor
 from core.runs.config import RunConfig
 from core.runs.loading import NO_SPLIT

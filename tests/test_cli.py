@@ -135,6 +135,7 @@ def test_bad_table_leaves_no_run(tmp_path):
       "--epochs", 0], "epochs"),
     (["sample", "--space", "nasbench201", "--n", "many", "--out", "x.csv"], "many"),
     (["benchmark", "--space", "nasbench201", "--rounds", 0], "rounds"),
+    (["loop", "run", "--campaign", "nowhere", "--rounds", 0, "--n", 3], "--rounds must be positive"),
     (["benchmark", "--space", "nasbench201", "--threads", 0], "threads"),
     (["train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "r",
       "--threads", 0], "threads"),

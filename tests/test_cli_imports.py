@@ -119,3 +119,39 @@ def test_space_name_table_matches_the_modules_registrations():
         importlib.import_module(f"core.spaces.{info.name}")
     shipped = {name: cls for name, cls in spaces._REGISTRY.items() if cls.__module__.startswith("core.spaces.")}
     assert {name: cls.__module__ for name, cls in shipped.items()} == spaces.SPACE_MODULES
+
+
+NO_MODEL_RUNNER = """
+import contextlib, io, json, sys
+from core.cli import main
+
+codes = []
+for argv in sys.argv[1:]:
+    with contextlib.redirect_stdout(io.StringIO()):
+        codes.append(main(argv.split()))
+print(json.dumps({"codes": codes, "heavy": [m for m in HEAVY if m in sys.modules]}))
+"""
+
+
+def test_commands_that_need_no_model_leave_torch_and_scipy_stats_unimported(tmp_path):
+    # `loop status` took 5-15 s as a whole process: reading a campaign imported the searchers' torch.
+    import pandas as pd
+
+    from core.spaces import get_space
+
+    table = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
+    known = set(pd.read_csv(table)["arch"])
+    new = [s for s in get_space("nasbench-graph").metrics_table("cora")["arch"] if s not in known][:2]
+    results = get_space("nasbench-graph").metrics_table("cora").set_index("arch").loc[new].reset_index()
+    results.to_csv(tmp_path / "results.csv", index=False)
+    argv = [f"loop init --space nasbench-graph --dataset cora --table {table} --target valid_perf --out camp",
+            "loop status --campaign camp",
+            "loop ingest --campaign camp --table results.csv --allow-unproposed",
+            "loop status --campaign camp",
+            "sample --space nasbench201 --n 5 --out s.csv"]
+    code = f"HEAVY = {HEAVY + ('scipy.stats',)!r}\n" + NO_MODEL_RUNNER
+    out = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found == {"codes": [0] * len(argv), "heavy": []}

@@ -48,3 +48,18 @@ def test_hop_norm_spearman_is_one_value_per_hop():
 def test_length_mismatch_is_refused():
     with pytest.raises(ValueError, match="length mismatch: 3 vs 2"):
         M.spearman([1, 2, 3], [1, 2])
+
+
+def test_spearman_matches_scipy_with_ties_and_nan():
+    # spearman ranks in numpy (scipy.stats costs `loop status` a second of imports); scipy is the reference.
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 10, 257):
+        for _ in range(20):
+            x = rng.integers(0, 5, n).astype(float)  # many ties
+            y = rng.normal(size=n)
+            if np.ptp(x) == 0:
+                continue
+            assert M.spearman(x, y) == pytest.approx(float(stats.spearmanr(x, y).statistic), abs=1e-12)
+    assert np.isnan(M.spearman([1.0, np.nan, 3.0], [1.0, 2.0, 3.0]))

@@ -19,6 +19,7 @@ from core.errors import InputError
 from core.runs.run import Run
 from core.workflow import is_held_out
 from core.files.table_io import csv_text
+from core.spaces.base import UNIT_WORDS, SearchSpace
 
 COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.IGNORECASE)
 
@@ -78,8 +79,11 @@ def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
         lower_x = st.checkbox("lower x is better", value=bool(COST_WORDS.search(x)), key=f"ab_build_lx_{x}")
     with cols[3]:
         higher_y = st.checkbox("higher y is better", value=not COST_WORDS.search(y), key=f"ab_build_hy_{y}")
-    st.plotly_chart(viz.built_scatter(background, points, x, y, minimize_x=lower_x, maximize_y=higher_y,
-                                      background_name=name), key="built_scatter")
+    figure = viz.built_scatter(background, points, x, y, minimize_x=lower_x, maximize_y=higher_y,
+                               background_name=name)
+    # Axis titles with the metric's unit (the space's metric_units): `latency (s)`, not a bare `latency`.
+    figure.update_layout(xaxis_title=run.space.metric_label(x), yaxis_title=run.space.metric_label(y))
+    st.plotly_chart(figure, key="built_scatter")
 
 
 def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
@@ -113,7 +117,7 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, rea
     built.insert(0, "#", np.arange(1, len(built) + 1))
     first = ["#", "arch", "score", "predicted", "percentile"]
     built = built[[c for c in first if c in built] + [c for c in built if c not in first]]
-    st.dataframe(built, hide_index=True, column_config=architecture_columns(built), key="built_table")
+    st.dataframe(built, hide_index=True, column_config=architecture_columns(built, run.space), key="built_table")
     if "percentile" in built:
         st.caption(f"`true …` columns are looked up in the {run.space.name}/{run.dataset} benchmark shipped with the "
                    f"package ({run.config.dataset_note or run.dataset}); the percentile is that of the run's target "
@@ -128,8 +132,9 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, rea
     scatter(run, path, stamp, result.built)
 
 
-def architecture_columns(frame: pd.DataFrame) -> dict:
-    """Column formats shared by the built table and the baseline's, so the two read alike."""
+def architecture_columns(frame: pd.DataFrame, space: SearchSpace) -> dict:
+    """Column formats shared by the built table and the baseline's, so the two read alike; metric headers
+    carry the space's units (``true latency (s)``)."""
     config = {
         "arch": st.column_config.TextColumn("architecture", width=330),
         "score": st.column_config.NumberColumn(format="%.3f"),
@@ -137,7 +142,8 @@ def architecture_columns(frame: pd.DataFrame) -> dict:
     }
     for column in frame.columns:
         if column.startswith("true_"):
-            config[column] = st.column_config.NumberColumn(column.replace("true_", "true "), format="%.4g")
+            config[column] = st.column_config.NumberColumn(space.metric_label(column).replace("true_", "true "),
+                                                           format="%.4g")
     if "percentile" in frame:
         config["percentile"] = st.column_config.ProgressColumn("percentile in space", min_value=0, max_value=100,
                                                                format="%.1f")
@@ -170,7 +176,7 @@ def exhaustive_baseline(run: Run, path: str, stamp: float, top: int) -> None:
             return
         first = ["arch", "predicted", "percentile"]
         table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
-        st.dataframe(table, hide_index=True, key="exhaustive_table", column_config=architecture_columns(table))
+        st.dataframe(table, hide_index=True, key="exhaustive_table", column_config=architecture_columns(table, run.space))
         scored, seconds = table.attrs.get("scored", 0), table.attrs.get("seconds", 0)
         st.caption(f"{scored:,} scored in {seconds:.1f} s."
                    + (" `true …` and the percentile as in the built table: looked up, not predicted."
@@ -257,9 +263,12 @@ def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
                                  "flops_m; timing adds about a second per architecture checked)")
     else:
         return ()
+    units = ", ".join(f"{c} in {UNIT_WORDS.get(u, u)}" for c, u in run.space.metric_units.items())
     text = st.text_input(label, key=state.remember("ab_build_limits", ""), placeholder=f"e.g. {example}",
                          help=f"Build only architectures whose metrics, {where}, satisfy every limit: "
-                              "comma-separated 'column <= number' (or <, >=, >).")
+                              "comma-separated 'column <= number' (or <, >=, >)." + (f" Units: {units}." if units else ""))
+    if units:
+        st.caption(f"Limits are in the table's units: {units}.")
     state.keep("ab_build_limits", text)
     try:
         return parse_constraints(text)

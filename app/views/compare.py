@@ -41,8 +41,11 @@ def hop_columns(table: pd.DataFrame) -> list[str]:
 def runs_section(table: pd.DataFrame) -> None:
     st.subheader("Saved runs")
     hops = hop_columns(table)
-    columns = ["run", "space", "dataset", "target", "rows", "gnn", "epochs", "measured_on", "spearman",
-               "kendall_tau", "precision_at_k"] + hops
+    # The per-hop figures go below (chart, and a table in an expander): all 15 columns in one table ran off
+    # a 1400 px window.
+    columns = ["run", "space / dataset", "target", "rows", "measured_on", "spearman", "kendall_tau", "precision_at_k"]
+    table = table.assign(**{"space / dataset": [f"{s}/{d}" if isinstance(d, str) and d else s
+                                                for s, d in zip(table["space"], table["dataset"])]})
     config = {c: st.column_config.NumberColumn(c.replace("_spearman", " ρ"), format="%.3f") for c in hops}
     config.update({
         "measured_on": st.column_config.TextColumn("measured on", help="held out: a validation split; training "
@@ -57,16 +60,20 @@ def runs_section(table: pd.DataFrame) -> None:
     st.caption("Figures on each run's validation split (\"measured on\": held out), or its training fit where it had "
                "none. `hop h ρ` is the Spearman of the hop-h "
                "embedding norm with the target: how well the module scores at that hop rank architectures.")
+    with st.expander("Per-hop Spearman, as a table", expanded=False):
+        st.dataframe(table[["run", "gnn", "epochs"] + hops], hide_index=True, key="compare_hops_table",
+                     column_config=config)
     long = table.melt(id_vars=["run", "target"], value_vars=hops, var_name="hop", value_name="Spearman")
     long["hop"] = long["hop"].str[3:-len("_spearman")].astype(int)
     long = long.dropna(subset=["Spearman"])
     cols = st.columns(2)
     with cols[0]:
         bars = px.bar(table, x="run", y="spearman", color="target", hover_data=["space", "dataset", "rows", "gnn"],
-                      labels={"spearman": "held-out Spearman"}, title="Held-out Spearman per run")
+                      labels={"spearman": "held-out Spearman", "run": "run"}, title="Held-out Spearman per run")
         st.plotly_chart(bars, key="compare_spearman_chart")
     with cols[1]:
         lines = px.line(long, x="hop", y="Spearman", color="run", markers=True, hover_data=["target"],
+                        labels={"hop": "hop (edges from the node)", "Spearman": "Spearman of the hop-h norm"},
                         title="Per-hop Spearman of the embedding norm")
         lines.update_xaxes(dtick=1)
         st.plotly_chart(lines, key="compare_hop_chart")
@@ -140,6 +147,16 @@ def render() -> None:
         return
     runs_section(table)
     disagreement_section(table, {r.path.name: str(r.path) for r in available})
+    tidy_section(available)
+
+
+def tidy_section(available) -> None:
+    """Take a run home (zip) or delete one, here where the runs are side by side."""
+    st.subheader("Download or delete a run")
+    names = {r.path.name: r.path for r in available}
+    name = st.selectbox("Run", list(names), key="compare_tidy_run")
+    if name is not None:
+        widgets.directory_actions(names[name], "run", key="compare_run")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from app import messages, state, table_cache
+from app import messages, state, table_cache, upload_store, widgets
 from core import viz
 from core.errors import InputError
 from core.spaces import get_space, space_names
@@ -134,6 +134,13 @@ def _upload_source() -> None:
     if st.session_state.get("ab_upload_signature") != signature:  # a new file, space or dataset
         state.set_table(table, label, dataset)
         st.session_state["ab_upload_signature"] = signature
+        if base_dir is None:  # a plain table (not a zip of models) is kept so that a reload brings it back
+            try:
+                st.session_state[state.UPLOAD] = (upload_store.keep(data, upload.name, space, dataset), label)
+            except OSError as err:
+                messages.LOG.warning("could not keep the upload %s: %s", upload.name, err)
+                st.warning(f"{upload.name} is in use but could not be kept on the server, so a reload will "
+                           "not bring it back.")
     st.success(f"{upload.name}: {len(table)} architectures in space {space}, "
                f"metrics {', '.join(table.metric_columns)}")
 
@@ -181,13 +188,17 @@ def rejected_preview(frame, label: str) -> None:
         st.dataframe(table_cache.column_stats(frame), hide_index=True)
 
 
-def preview(frame, label: str) -> None:
+def preview(frame, label: str, space_name: str | None = None) -> None:
     st.subheader("Preview")
     st.caption(f"{label}: {len(frame)} rows, {frame.shape[1]} columns"
                + (f" (first {PREVIEW_ROWS} shown)" if len(frame) > PREVIEW_ROWS else ""))
-    st.dataframe(displayable(frame), height=240, hide_index=False)
+    st.dataframe(displayable(frame), height=240, hide_index=False,
+                 column_config=widgets.metric_columns(frame.columns, space_name))
     st.caption("Per-column statistics")
     stats = table_cache.column_stats(frame)
+    units = get_space(space_name).metric_units if space_name else {}
+    if units:
+        stats.insert(1, "unit", [units.get(c, "") for c in stats["column"]])
     st.dataframe(stats, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "min", "median", "max")})
 
@@ -298,7 +309,7 @@ def render() -> None:
     dataset = st.session_state.get(state.DATASET)
     st.markdown(f"**In use:** `{st.session_state.get(state.TABLE_LABEL)}` · {len(table)} architectures · "
                 f"space `{space.name}`" + (f" · look-up dataset `{dataset}`" if dataset else ""))
-    preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source))
+    preview(table.frame, st.session_state.get(state.TABLE_LABEL, table.source), table.space_name)
     if target_section(table):
         st.page_link("views/train.py", label="Next: train the predictor", icon=":material/arrow_forward:")
 

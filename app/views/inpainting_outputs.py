@@ -15,7 +15,7 @@ from app.state import ROOT
 from core.diffusion.fid import default_cache_dir, fid_if_cached, summarize_by_set
 from core.diffusion.gallery import (column_header, folder_stamp, image_files, masked_view, parse_architectures,
                                     read_fid_table, results_table)
-from core.diffusion.pipeline import INPUTS_DIR, check_model_dir
+from core.diffusion.pipeline import INPUTS_DIR, check_model_dir, native_size
 from core.errors import InputError
 
 MODEL_ENV = "AUTOBUILD_SD_MODEL_DIR"
@@ -107,6 +107,7 @@ def model_section(root: Path, reference: Path, masks: Path) -> None:
         return
     try:
         path = check_model_dir(model_dir, setting="the Model directory field above")
+        native = native_size(path)
     except InputError as err:
         st.error(str(err))
         st.markdown(HOW_TO_CONFIGURE)
@@ -118,7 +119,9 @@ def model_section(root: Path, reference: Path, masks: Path) -> None:
         cols = st.columns(4)
         steps = cols[0].number_input("Steps", 1, 500, 50, key="inpaint_steps")
         seed = cols[1].number_input("Seed", 0, 2**31 - 1, 0, key="inpaint_seed")
-        size = cols[2].selectbox("Size", [512, 256, 768, 64], key="inpaint_size")
+        # The model's native size first (the default), as diffusers pipelines do; others for quick looks.
+        size = cols[2].selectbox("Size (px)", [native] + [s for s in (512, 256, 768, 64) if s != native],
+                                 format_func=lambda s: f"{s} (native)" if s == native else str(s), key="inpaint_size")
         guidance = cols[3].number_input("Guidance", 0.0, 30.0, 7.5, key="inpaint_guidance")
         submitted = st.form_submit_button("Generate", disabled=running)
     if submitted and not running:

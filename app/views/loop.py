@@ -131,17 +131,15 @@ def show_status(campaign: Campaign, status: CampaignStatus) -> None:
     note = weak_ranking_note(status.last_spearman_round, round_run_spearman(campaign, r), r)
     if note:
         st.warning(note, icon=":material/warning:")
-    cols = st.columns([3, 2])
-    with cols[0]:
-        st.plotly_chart(best_so_far_chart(status), key="loop_best_curve")
-    with cols[1]:
-        st.dataframe(rounds_frame(status), hide_index=True, key="loop_rounds",
-                     column_config={c: st.column_config.NumberColumn(format="%.4g")
-                                    for c in ("best of round", "best so far")}
-                     | {"Spearman": st.column_config.NumberColumn("out-of-sample Spearman", format="%.2f",
-                                                                 help=SPEARMAN_HELP),
-                        "n": st.column_config.NumberColumn("n", format="%d", help="proposals paired")})
-        st.caption(f"Out-of-sample Spearman: {SPEARMAN_HELP}")
+    # One above the other: side by side, the rounds table put the Spearman column off screen at 1400 px.
+    st.plotly_chart(best_so_far_chart(status), key="loop_best_curve")
+    st.dataframe(rounds_frame(status), hide_index=True, key="loop_rounds",
+                 column_config={c: st.column_config.NumberColumn(format="%.4g")
+                                for c in ("best of round", "best so far")}
+                 | {"Spearman": st.column_config.NumberColumn("out-of-sample Spearman", format="%.2f",
+                                                             help=SPEARMAN_HELP),
+                    "n": st.column_config.NumberColumn("n", format="%d", help="proposals paired")})
+    st.caption(f"Out-of-sample Spearman: {SPEARMAN_HELP}")
     if status.bad_rows:
         shown = "; ".join(f"row {row}: {why}" for row, why in list(status.bad_rows.items())[:5])
         st.warning(f"{len(status.bad_rows)} row(s) of the campaign's table cannot be used (written by an older "
@@ -158,7 +156,8 @@ def show_pick(campaign: Campaign, status: CampaignStatus) -> None:
     metrics = [("target", pick["target"])] + [(c, pick[c]) for c in campaign.config.metric_columns]
     cols = st.columns(min(len(metrics), 6))
     for i, (name, value) in enumerate(metrics):
-        cols[i % len(cols)].metric(name if name != "target" else f"target {campaign.config.target}", f"{value:.4g}")
+        cols[i % len(cols)].metric(campaign.space.metric_label(name) if name != "target"
+                                   else f"target {campaign.config.target}", f"{value:.4g}")
 
 
 def show_round(campaign: Campaign, status: CampaignStatus, table: pd.DataFrame, values: np.ndarray) -> None:
@@ -170,7 +169,8 @@ def show_round(campaign: Campaign, status: CampaignStatus, table: pd.DataFrame, 
     frame = round_frame(campaign, r, table, values)
     where = "open: awaiting results" if status.open_round == r else "closed"
     st.subheader(f"Round {r} ({where})")
-    st.dataframe(frame, hide_index=True, key="loop_round_table", column_config={
+    st.dataframe(frame, hide_index=True, key="loop_round_table", column_config=widgets.metric_columns(
+        frame.columns, campaign.config.space) | {
         "arch": st.column_config.TextColumn("architecture", width=330),
         "predicted": st.column_config.NumberColumn(f"predicted {campaign.config.target}", format="%.4g"),
         "measured": st.column_config.NumberColumn(f"measured {campaign.config.target}", format="%.4g"),
@@ -183,7 +183,8 @@ def history(campaign: Campaign, table: pd.DataFrame, values: np.ndarray) -> None
     st.subheader("History")
     frame = table.copy()
     frame.insert(1, "target", values)
-    st.dataframe(frame, hide_index=True, key="loop_history", column_config={
+    st.dataframe(frame, hide_index=True, key="loop_history", column_config=widgets.metric_columns(
+        frame.columns, campaign.config.space) | {
         "arch": st.column_config.TextColumn("architecture", width=330),
         "target": st.column_config.NumberColumn(f"target {campaign.config.target}", format="%.4g"),
     })
@@ -250,6 +251,7 @@ def show_campaign(campaign: Campaign, job) -> None:
     propose_controls(campaign, status, busy)
     st.divider()
     history(campaign, table, values)
+    widgets.directory_actions(campaign.path, "campaign", key="loop_campaign", busy=busy)
 
 
 def render() -> None:

@@ -15,6 +15,7 @@ from core.campaign.status import CampaignStatus, RoundSummary
 from app import state
 from core.errors import InputError
 from core.runs.listing import list_runs
+from core.spaces import get_space
 from core.targets.target import evaluate_target, parse_target
 
 #: Below this Spearman a predictor's ranking is too weak to choose architectures by (the issue's line:
@@ -105,10 +106,20 @@ def best_so_far_chart(status: CampaignStatus) -> go.Figure:
                              name="best so far", line=dict(width=3)))
     fig.add_trace(go.Scatter(x=rounds, y=[None if math.isnan(r.best) else r.best for r in status.rounds],
                              mode="markers", name="best of the round", marker=dict(size=9, symbol="diamond")))
-    fig.update_layout(title=f"Best {status.config.target} so far, by round", xaxis_title="round (0: the initial table)",
-                      yaxis_title=status.config.target, height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.3))
-    fig.update_xaxes(dtick=1)
+    target = status.config.target
+    column = target[1:] if target.startswith("-") else target
+    label = get_space(status.config.space).metric_label(column)  # a metric's unit: `latency (s)`
+    y_title = target if label == column else target[: len(target) - len(column)] + label
+    fig.update_layout(title=f"Best {target} so far, by round", xaxis_title="round (0: the initial table)",
+                      yaxis_title=y_title,
+                      height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    # Whole rounds from 0, one more than done: a new campaign's lone round-0 point otherwise sits on an
+    # axis of fractional rounds (-1 .. 1 in steps of 0.5) and a y range of ± nothing around it.
+    fig.update_xaxes(dtick=1, range=[-0.5, max(rounds + [0]) + 1.5])
+    values = [r.best_so_far for r in status.rounds] + [r.best for r in status.rounds if not math.isnan(r.best)]
+    if values and max(values) - min(values) < 1e-12:
+        pad = max(abs(values[0]) * 0.05, 1e-3)
+        fig.update_yaxes(range=[values[0] - pad, values[0] + pad])
     return fig
 
 

@@ -259,6 +259,7 @@ def run_list() -> None:
     run = widgets.run_picker("Reopen a run", key="_w_train_run_picker")
     if run is not None:
         result_card(run)
+        widgets.directory_actions(run.path, "run", key="train_run")
 
 
 def render() -> None:

@@ -33,7 +33,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -42,10 +42,8 @@ from core.errors import InputError
 from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
 from core.files.table_io import read_table
-from core.runs.loading import CONFIG_FILE
+from core.predictor.collapse import tied_head
 from core.runs.names import release_run_dir
-from core.predictor.ensemble import tied_head
-from core.runs.run import Run
 from core.search.history import History
 from core.search.searchers import (
     DEFAULT_METHOD,
@@ -63,6 +61,9 @@ from core.campaign.files import (
     _write_frame, _write_json)
 from core.campaign.names import CAMPAIGN_FILE, claim_campaign_dir
 from core.campaign.status import CampaignStatus, campaign_status
+
+if TYPE_CHECKING:  # a Run brings torch: init, ingest and status train nothing and skip it
+    from core.runs.run import Run
 
 
 class Campaign(CampaignDir):
@@ -151,7 +152,7 @@ class Campaign(CampaignDir):
             run = None
             if searcher.needs_run:
                 say(f"round {r}: training the predictor on {len(frame)} architectures", 0, 1)
-                run = self._round_run(r, frame)
+                run = self._round_run(r, frame, say)
             evaluator = self.evaluator()
             history = History(list(frame["arch"].astype(str)), [float(v) for v in values],
                               allowed=evaluator.can_evaluate)
@@ -164,7 +165,7 @@ class Campaign(CampaignDir):
                     break
                 say(f"round {r}: predictions tied; retraining the predictor (attempt {attempt})", 0, 1)
                 self._log("retrained", round=r, reason="tied predictions", attempt=attempt)
-                run = self._round_run(r, frame, attempt)
+                run = self._round_run(r, frame, say, retrain=attempt)
                 proposed, predicted = self._propose_with(searcher, history, n, r, run)
             proposals = pd.DataFrame({"arch": proposed, "predicted": predicted})
             self.round_dir(r).mkdir(parents=True, exist_ok=True)
@@ -306,9 +307,13 @@ class Campaign(CampaignDir):
         # The same stream core.search.searchers.base.Searcher.search uses for its round r - 1.
         return self.config.seed * 1000 + (r - 1)
 
-    def _round_run(self, r: int, frame: pd.DataFrame, retrain: int = 0) -> Run:
+    def _round_run(self, r: int, frame: pd.DataFrame, say: CampaignProgress | None = None, retrain: int = 0) -> Run:
         """The round's predictor: loaded when a previous attempt already trained it; ``retrain`` > 0 trains it
-        again from other starting weights (after tied predictions)."""
+        again from other starting weights (after tied predictions). ``say`` hears every tenth of the epochs,
+        so a page's progress bar moves while the predictor trains."""
+        from core.runs.loading import CONFIG_FILE
+        from core.runs.run import Run
+
         path = self.round_dir(r) / "run"
         if (path / CONFIG_FILE).is_file() and not retrain:
             run = Run.load(path)
@@ -325,8 +330,14 @@ class Campaign(CampaignDir):
         # predictor honestly on what it proposes (last_round_spearman).
         train = TrainConfig(epochs=self.config.epochs, val_fraction=0.0, seed=self.config.seed + 7919 * retrain,
                             eval_every=self.config.epochs)
+
+        def epochs_done(report) -> None:  # report.epochs: a small table trains more epochs than configured
+            if say is not None and (report.epoch % max(1, report.epochs // 10) == 0 or report.epoch == report.epochs):
+                say(f"round {r}: training the predictor, epoch {report.epoch}/{report.epochs}", report.epoch,
+                    report.epochs)
+
         return train_from_table(table, self.config.target, path, dataset=self.config.dataset,
-                                train_config=train, overwrite=True).run
+                                train_config=train, overwrite=True, progress=epochs_done).run
 
 
 #: How often a round's predictor is trained again when it ties most of its proposals.

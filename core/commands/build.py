@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"true metrics: {trained.config.dataset_note or trained.dataset}" if not reason
               else f"no true metrics: {reason}")
     print(f"reduced search space: {result.reduced_space_size:,} architectures")
-    print(result.built.to_string(index=False, max_colwidth=200))
+    # Headers with units (`true_latency (s)`) on screen; the written table keeps the plain column names.
+    print(result.built.rename(columns=trained.space.metric_label).to_string(index=False, max_colwidth=200))
     print(f"wrote {len(result.built)} built architectures to {out}")
     return 0

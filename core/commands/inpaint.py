@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", default=None, help="CSV with columns image,prompt (default: empty prompts)")
     parser.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
     parser.add_argument("--seed", type=arg_types.seed, default=0, help="run seed; each image's noise depends on it and its name")
-    parser.add_argument("--size", type=int, default=512, help="square working size, a multiple of 64 (default 512)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="square working size, a multiple of 64 (default: the model's native size, U-Net "
+                             "sample_size x VAE scale factor: 512 for SD v1.x; --make-sample: 512)")
     parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--dtype", default=None, help="float16/bfloat16/float32 (default: float16 on cuda)")
@@ -46,11 +48,11 @@ def run(args: argparse.Namespace) -> int:
     if args.make_sample:
         from core.diffusion.sample_images import write_sample_set
 
-        out = write_sample_set(args.make_sample, size=args.size, crops_per_photo=args.crops, seed=args.seed)
+        out = write_sample_set(args.make_sample, size=args.size or 512, crops_per_photo=args.crops, seed=args.seed)
         print(f"wrote real photographs to {out / 'originals'} and masks to {out / 'masks'} (credits: SOURCES.txt)")
         return 0
+    from core.diffusion.pipeline import check_model_dir, load_pipeline, native_size, run_inpainting
     from core.diffusion.inpaint_inputs import load_inputs, read_prompts
-    from core.diffusion.pipeline import check_model_dir, load_pipeline, run_inpainting
 
     missing = [flag for flag, value in (("--model-dir", args.model_dir), ("--arch", args.arch),
                                         ("--images", args.images), ("--masks", args.masks), ("--out", args.out))
@@ -58,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise InputError(f"inpaint needs {', '.join(missing)} (or --make-sample DIR)")
     model_dir = check_model_dir(args.model_dir)
+    size = args.size or native_size(model_dir)
     archs = parse_architectures(args.arch)
-    inputs = load_inputs(args.images, args.masks, args.size, read_prompts(args.prompts))
+    inputs = load_inputs(args.images, args.masks, size, read_prompts(args.prompts))
     print(f"{len(archs)} architecture(s) x {len(inputs)} image(s), {args.steps} steps, seed {args.seed}, "
-          f"{args.size}x{args.size}; loading {model_dir}")
+          f"{size}x{size}{'' if args.size else ' (the model native size)'}; loading {model_dir}")
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.disable_progress_bar()  # the CLI reports its own progress on stderr

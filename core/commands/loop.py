@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
+from core.eta import Eta
 
 HELP = "campaigns: propose architectures, evaluate them (here, on Ray, or yourself) and learn from them"
 
@@ -48,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fid.add_argument("--masks", default=None, help="folder of masks, same file stems as the images")
     fid.add_argument("--reference", default=None, help="reference images for FID (default: the inputs)")
     fid.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
-    fid.add_argument("--size", type=int, default=512, help="square working size, a multiple of 64 (default 512)")
+    fid.add_argument("--size", type=int, default=None,
+                     help="square working size, a multiple of 64 (default: the model's native size, 512 for SD v1.x)")
 
     propose = sub.add_parser("propose", help="retrain and propose the next round's architectures")
     _campaign_argument(propose)
@@ -172,12 +174,15 @@ def _propose(args: argparse.Namespace) -> int:
         r = campaign.open_round()
     written = campaign.round_dir(r) / "proposals.csv"
     if args.out:
-        write_table(proposals, args.out)
+        # With the metric columns `loop ingest` expects back, empty: the table to fill in.
+        columns = [c for c in campaign.config.metric_columns if c not in proposals.columns]
+        write_table(proposals.assign(**{c: float("nan") for c in columns}), args.out)
         written = Path(args.out)
     print(f"round {r}: {len(proposals)} proposals written to {written}")
     if not campaign.evaluator().automatic:
-        print(f"evaluate them, then: python -m core loop ingest --campaign {args.campaign} --table RESULTS "
-              f"(columns: arch, {', '.join(campaign.config.metric_columns)})")
+        print(f"evaluate them, fill in {', '.join(campaign.config.metric_columns)}"
+              + (f" in {args.out}" if args.out else "") + f", then: python -m core loop ingest --campaign "
+              f"{args.campaign} --table {args.out or 'RESULTS'}")
     return 0
 
 
@@ -197,12 +202,17 @@ def _run(args: argparse.Namespace) -> int:
     from core.campaign.campaign import Campaign
     from core.evaluators.executors import make_executor
 
+    if args.rounds < 1:
+        raise InputError(f"--rounds must be positive, not {args.rounds}")
     torch_threads.apply(args)
     campaign = Campaign.open(args.campaign)
     with campaign.session(wait=args.wait, waiting=_waiting):  # before Ray starts: a busy campaign answers at once
         executor = make_executor(args.executor, args.address, args.workers)
-        try:
-            done = campaign.run(args.rounds, args.n, executor, args.method, progress=_say)
+        eta, done = Eta(args.rounds), 0
+        try:  # one round at a time, to say after each how long the rest will take
+            while done < args.rounds and campaign.run(1, args.n, executor, args.method, progress=_say):
+                done += 1
+                sys.stderr.write(f"rounds {eta.line(done)}\n")
         finally:
             executor.close()
     print(f"{done} round(s) completed")
@@ -211,9 +221,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from core.campaign.campaign import Campaign
+    # Reads the directory only: CampaignDir, not Campaign, whose loop imports torch (seconds per call).
+    from core.campaign.files import CampaignDir
 
-    _print_status(Campaign.open(args.campaign))
+    _print_status(CampaignDir.open(args.campaign))
     return 0
 
 
@@ -223,8 +234,9 @@ def _cut(text: str, limit: int) -> str:
 
 def _print_status(campaign) -> None:
     from core.campaign.files import TABLE_FILE
+    from core.campaign.status import campaign_status
 
-    status = campaign.status()
+    status = campaign_status(campaign)
     config = status.config
     print(f"campaign   {campaign.path}")
     print(f"space      {config.space}" + (f" / {config.dataset}" if config.dataset else "")
@@ -246,7 +258,7 @@ def _print_status(campaign) -> None:
         print(f"           and {len(status.failed) - 10} more failed")
     for row, reason in status.bad_rows.items():
         print(f"bad row    {TABLE_FILE} row {row}: {_cut(reason, 200)} (left out of training, proposing and the pick)")
-    metrics = ", ".join(f"{c} {status.pick[c]:.6g}" for c in config.metric_columns)
+    metrics = ", ".join(f"{campaign.space.metric_label(c)} {status.pick[c]:.6g}" for c in config.metric_columns)
     print(f"pick       {status.pick['arch']}")
     print(f"           target {status.pick['target']:.6g} ({metrics}; round {status.pick['round']}, "
           f"{status.pick['source']})")

@@ -16,6 +16,7 @@ import pandas as pd
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
 from core.search.benchmark_config import METHODS, BenchmarkConfig
+from core.eta import Eta, format_seconds
 
 HELP = "run one search method on a shipped benchmark and write its evaluation history and pick"
 
@@ -64,10 +65,14 @@ def run(args: argparse.Namespace) -> int:
     lookup = Lookup.of(config)
 
     step = max(1, (args.budget + args.extra) // 10)
+    eta: list[Eta] = []  # made at the first report, when the budget is known
 
     def progress(used: int, budget: int, best: float) -> None:
+        eta[:] = eta or [Eta(budget)]
         if used % step == 0 or used == budget:
-            sys.stderr.write(f"{used}/{budget} evaluated, best {lookup.select} {best:.4g}\n")
+            left = eta[0].remaining(used)
+            sys.stderr.write(f"{used}/{budget} evaluated, best {lookup.select} {best:.4g}"
+                             + ("" if left is None else f", about {format_seconds(left)} left") + "\n")
 
     evaluator = run_method(args.method, config, lookup, args.budget, args.seed, progress=progress)
     history = pd.DataFrame(evaluator.history, columns=["arch", lookup.select, f"report_{lookup.report}"])

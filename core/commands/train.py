@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
+from core.eta import Eta, format_seconds
 from core.predictor.config import GNN_NAMES, PredictorConfig, TrainConfig
 
 # Only torch-free modules above: the rest (torch, PyG, spaces, tables) is imported in run(), so that
@@ -82,12 +83,15 @@ def run(args: argparse.Namespace) -> int:
     for warning in target_warnings(table.frame, target):
         sys.stderr.write(f"warning: {warning}\n")
 
+    eta = Eta(train_config.epochs)
+
     def progress(report: EpochReport) -> None:
         if args.quiet or (report.epoch % 10 and report.epoch != report.epochs):
             return
         rho = "" if report.val_spearman is None else f"  val Spearman {report.val_spearman:.3f}"
         sys.stderr.write(f"epoch {report.epoch:4d}/{report.epochs}  loss {report.loss:.4f} "
-                         f"(mse {report.mse:.4f}, rank {report.rank:.4f}){rho}\n")
+                         f"(mse {report.mse:.4f}, rank {report.rank:.4f}){rho}  "
+                         f"about {format_seconds(eta.remaining(report.epoch) or 0)} left\n")
 
     outcome = train_from_table(table, args.target, args.out, dataset=args.dataset, model_config=model_config,
                                train_config=train_config, overwrite=args.overwrite, progress=progress)

@@ -67,6 +67,24 @@ def check_model_dir(model_dir: str | Path, setting: str = "--model-dir") -> Path
     return path
 
 
+def native_size(model_dir: str | Path) -> int:
+    """The square image size a pipeline directory's model was trained at, as diffusers pipelines default
+    to it: the U-Net's ``sample_size`` (latent side) x the VAE's scale factor (2 ** (down blocks - 1)).
+    512 for SD v1.x, 768 for SD 2.x at 768, 64 for a toy model: working at another size wastes or
+    degrades it. One-line :class:`InputError` when the configs do not say."""
+    path = Path(model_dir).expanduser()
+    unet = _json_object(path / "unet" / "config.json").get("sample_size")
+    if isinstance(unet, (list, tuple)) and len(unet) == 2 and unet[0] == unet[1]:
+        unet = unet[0]  # a square [h, w]
+    channels = _json_object(path / "vae" / "config.json").get("block_out_channels")
+    if isinstance(unet, bool) or not isinstance(unet, int) or unet < 1:
+        raise InputError(f"{path / 'unet' / 'config.json'}: sample_size {str(unet)[:40]} is not a positive integer; "
+                         "give the size explicitly")
+    if not isinstance(channels, list) or not channels:
+        raise InputError(f"{path / 'vae' / 'config.json'}: no block_out_channels list; give the size explicitly")
+    return unet * 2 ** (len(channels) - 1)
+
+
 def _json_object(path: Path) -> dict:
     """A small JSON object file (a model directory's config, an output's ``arch.json``); one line when
     unreadable, malformed or not an object."""

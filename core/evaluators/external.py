@@ -34,4 +34,4 @@ class ExternalEvaluator(ArchEvaluator):
         return {"name": self.name, "space": self._space, "metrics": list(self._metrics)}
 
     def describe(self) -> str:
-        return "evaluated by you (download the proposals, upload the results)"
+        return "you (propose, fill in the metrics, ingest)"

@@ -118,10 +118,10 @@ class FIDEvaluator(ArchEvaluator):
     name = "fid"
 
     def __init__(self, model_dir: str, images: str, masks: str, out: str, reference: str | None = None,
-                 steps: int = 50, size: int = 512, seed: int = 0, guidance: float = 7.5,
+                 steps: int = 50, size: int | None = None, seed: int = 0, guidance: float = 7.5,
                  device: str | None = None, dtype: str | None = None, prompts: str | None = None,
                  cache_dir: str | None = None) -> None:
-        from core.diffusion.pipeline import check_model_dir
+        from core.diffusion.pipeline import check_model_dir, native_size
 
         # Absolute paths: a Ray worker runs in another working directory.
         self.model_dir = str(check_model_dir(_folder_path(model_dir, "model_dir")))
@@ -132,7 +132,8 @@ class FIDEvaluator(ArchEvaluator):
         self.cache_dir = None if cache_dir is None else _folder_path(cache_dir, "cache_dir")
         self.steps = _integer(steps, "steps", 1)
         self.seed = _integer(seed, "seed", 0)
-        self.size = _integer(size, "size", 64)
+        # None: the model's native size, as a diffusers pipeline defaults (512 for SD v1.x).
+        self.size = _integer(native_size(self.model_dir) if size is None else size, "size", 64)
         if self.size % 64:
             raise InputError(f"fid evaluator: size {size} must be a positive multiple of 64")
         if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not math.isfinite(guidance) \

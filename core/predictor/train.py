@@ -23,13 +23,8 @@ from core import metrics
 from core.predictor.adamw import FusedAdamW
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.ensemble import (
-    COLLAPSE_SPEARMAN,
-    EnsemblePredictor,
-    collapsed_hops,
-    hop_spearman,
-    tied_head,
-)
+from core.predictor.collapse import COLLAPSE_SPEARMAN, collapsed_hops, hop_spearman, tied_head
+from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.members import MemberTraining
 from core.predictor.model import AutoBuildPredictor
 

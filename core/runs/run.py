@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from core.errors import InputError
+from core.files.directories import remove_directory
 from core.graph import ArchGraph
 from core.features import FeatureSchema
 from core.predictor.batching import EncodedGraphs
@@ -306,6 +307,15 @@ def is_run_dir(path: str | Path) -> bool:
     except InputError:
         return False
     return isinstance(raw, dict) and "format_version" in raw and "space" in raw
+
+
+def delete_run(path: str | Path) -> None:
+    """Delete a run directory, and only one (:func:`is_run_dir`): a typo naming any other directory is
+    refused in one line and left untouched. The directory disappears at once (renamed, then removed)."""
+    if Path(path).is_symlink() or not is_run_dir(path):
+        raise InputError(f"{path} is not a run directory (config.json with a run format and model.pt); "
+                         "refusing to delete it")
+    remove_directory(path)
 
 
 def remove_stale_partials(out: str | Path) -> list[Path]:

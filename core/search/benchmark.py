@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.eta import Eta
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
 from core.predictor.train import train_predictor
@@ -177,6 +178,7 @@ def run_benchmark(config: BenchmarkConfig,
                              float(by_select.iloc[0]), top10_by_select_in_space=float(by_select.iloc[:10].mean()),
                              best_select_in_space=float(table[select].max()),
                              select_sorted=np.sort(table[select].to_numpy(dtype=np.float64)))
+    eta = Eta(len(config.budgets) * len(config.seeds) * len(config.methods))
     for budget in config.budgets:
         for seed in config.seeds:
             shared: dict = {}
@@ -187,7 +189,7 @@ def run_benchmark(config: BenchmarkConfig,
                 seconds = time.perf_counter() - started
                 result.trials.append(Trial(method, budget, seed, ev.used, spec, sel, rep, seconds))
                 say(f"{lookup.dataset} N={budget} seed={seed} {method:14s} picked test {rep:.4f} "
-                    f"({ev.used} evaluated, {seconds:.1f} s)")
+                    f"({ev.used} evaluated, {seconds:.1f} s); trials {eta.line(len(result.trials))}")
     return result
 
 

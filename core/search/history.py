@@ -6,15 +6,17 @@ core/search/guided_evolution.py) and campaigns (core/campaign/campaign.py), so n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from core.runs.run import Run
 from core.search.baselines import LookupOracle
 
+if TYPE_CHECKING:  # a Run brings torch; commands that only read a campaign need none
+    from core.runs.run import Run
+
 #: train(specs, values, round) -> a Run trained on those labelled architectures.
-Trainer = Callable[[list[str], list[float], int], Run]
+Trainer = Callable[[list[str], list[float], int], "Run"]
 
 
 @dataclass

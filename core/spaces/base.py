@@ -46,6 +46,10 @@ class UnitCandidate:
     label: str
 
 
+#: The units a ``metric_units`` entry may name, in words, for sentences ("latency in seconds").
+UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "M": "millions", "%": "percent"}
+
+
 class SearchSpace(ABC):
     """Base class of a search space. Subclasses set ``name`` and implement the abstract methods.
 
@@ -70,7 +74,9 @@ class SearchSpace(ABC):
     validation_metric: str | None = None
     test_metric: str | None = None
     #: Units of the look-up table's metric columns whose names do not say them (e.g. NAS-Bench-Graph's
-    #: ``latency`` is in seconds); read by :func:`core.targets.target.latency_unit` for the latency preset.
+    #: ``latency`` is in seconds, ``para`` in millions of parameters); read by
+    #: :func:`core.targets.target.latency_unit` for the latency preset and by :meth:`metric_label` for
+    #: every header and axis title that shows the column.
     metric_units: dict[str, str] = {}
 
     # Capabilities: each is set True by the class in core.spaces.capabilities that declares it, never
@@ -99,6 +105,13 @@ class SearchSpace(ABC):
             return None
         name = metric if metric.isidentifier() else f"`{metric}`"
         return f"-{name}" if self.lower_is_better else name
+
+    def metric_label(self, column: str) -> str:
+        """A metric column as a header or axis title shows it: with its declared unit (``latency (s)``,
+        ``para (M)``), else as named. A ``true_`` prefix (a built table's looked-up columns) is kept."""
+        bare = column[len("true_"):] if column.startswith("true_") else column
+        unit = self.metric_units.get(bare)
+        return f"{column} ({unit})" if unit else column
 
     # ------------------------------------------------------------ spec strings
     @abstractmethod

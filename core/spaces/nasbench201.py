@@ -116,6 +116,7 @@ class NasBench201Space(SamplingSpace, EnumerableSpace, LookupSpace):
     description = "NAS-Bench-201: 15,625 cells of 6 edge ops, CIFAR-10 accuracies incl. quantised and analog."
     datasets = ("cifar10",)
     default_metric = "baseline_accuracy"
+    metric_units = {m: "%" for m in METRICS}
     validation_metric = "baseline_accuracy"
     test_metric = "baseline_accuracy"
 

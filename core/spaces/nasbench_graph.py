@@ -117,7 +117,8 @@ class NasBenchGraphSpace(SamplingSpace, EnumerableSpace, LookupSpace):
     description = "NAS-Bench-Graph: 26,206 GNNs of 4 single-input nodes, looked up on 9 node/graph datasets."
     datasets = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
     default_metric = "valid_perf"
-    metric_units = {"latency": "s"}
+    # The benchmark's own units (its paper, Table 2): inference seconds and millions of parameters.
+    metric_units = {"latency": "s", "para": "M"}
     validation_metric = "valid_perf"
     test_metric = "perf"
 

@@ -9,7 +9,8 @@ from PIL import Image
 
 from core.cli import main
 from core.diffusion.inpaint_inputs import image_seed
-from core.diffusion.pipeline import read_outputs
+from core.diffusion.pipeline import native_size, read_outputs
+from core.errors import InputError
 from core.diffusion.sample_images import write_sample_set
 
 SMALL = '{"down0":"R-R-","mid":"R--","up1":"R-R-R-"}'
@@ -27,9 +28,9 @@ def photos(tmp_path_factory):
     return keep
 
 
-def inpaint(model_dir, photos, out, *archs, extra=()):
+def inpaint(model_dir, photos, out, *archs, extra=(), size=("--size", "64")):
     argv = ["inpaint", "--model-dir", str(model_dir), "--images", str(photos / "originals"),
-            "--masks", str(photos / "masks"), "--out", str(out), "--steps", "2", "--size", "64", *extra]
+            "--masks", str(photos / "masks"), "--out", str(out), "--steps", "2", *size, *extra]
     for arch in archs:
         argv += ["--arch", arch]
     return main(argv)
@@ -116,3 +117,26 @@ def test_bad_inputs_are_one_line(tiny_model_dir, photos, tmp_path, capsys):
 def test_make_sample(tmp_path):
     assert main(["inpaint", "--make-sample", str(tmp_path / "s"), "--size", "64"]) == 0
     assert len(list((tmp_path / "s" / "originals").glob("*.png"))) == 8
+
+
+def test_without_size_inpaint_works_at_the_models_native_size(tiny_model_dir, photos, tmp_path, capsys):
+    # The tiny model: U-Net sample_size 8 x VAE scale 8 (4 blocks) = 64 px, not the old fixed 512.
+    assert native_size(tiny_model_dir) == 64
+    assert inpaint(tiny_model_dir, photos, tmp_path / "o", "full", size=()) == 0
+    assert "64x64 (the model native size)" in capsys.readouterr().out
+    assert {Image.open(f).size for f in (tmp_path / "o" / "full").glob("*.png")} == {(64, 64)}
+    assert inpaint(tiny_model_dir, photos, tmp_path / "p", "full", size=("--size", "128")) == 0
+    assert {Image.open(f).size for f in (tmp_path / "p" / "full").glob("*.png")} == {(128, 128)}
+
+
+def test_native_size_reads_sd_v1_configs_and_refuses_a_missing_sample_size(tmp_path):
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "vae").mkdir()
+    (tmp_path / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [128, 256, 512, 512]}))
+    (tmp_path / "unet" / "config.json").write_text(json.dumps({"sample_size": 64}))
+    assert native_size(tmp_path) == 512  # SD v1.x
+    (tmp_path / "unet" / "config.json").write_text(json.dumps({"sample_size": [96, 96]}))
+    assert native_size(tmp_path) == 768
+    (tmp_path / "unet" / "config.json").write_text(json.dumps({"in_channels": 9}))
+    with pytest.raises(InputError, match="sample_size"):
+        native_size(tmp_path)

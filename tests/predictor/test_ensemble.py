@@ -10,7 +10,8 @@ import torch
 from core.predictor import members as members_module
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.ensemble import EnsemblePredictor, collapsed_hops, tied_head
+from core.predictor.collapse import collapsed_hops, tied_head
+from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.model import AutoBuildPredictor
 from core.predictor.train import predict_encoded, train_predictor
 from core.runs.run import Run

@@ -15,29 +15,19 @@ core/search/rounds.py, with the sequential form they came from.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from core.building.builder import build_architectures
-from core.building.config import BuildConfig
 from core.errors import InputError
-from core.runs.run import Run
-from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
 from core.search.history import History, Trainer
-from core.search.rounds import (
-    RoundsConfig,
-    autobuild_rounds,
-    near_the_best,
-    unevaluated_built,
-)
-from core.search.searchers.base import (
-    Searcher,
-    SearchResult,
-    evaluate_all,
-    require_support,
-)
+from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
+from core.search.searchers.base import SearchResult, Searcher, evaluate_all, require_support
 from core.search.searchers.predictor import shared_run
 from core.spaces.base import SearchSpace
 
+if TYPE_CHECKING:  # a Run brings torch; reading a campaign or listing methods needs none
+    from core.runs.run import Run
 
 def _require(run: Run | None, name: str) -> Run:
     if run is None:
@@ -52,11 +42,17 @@ class AutoBuildSearcher(Searcher):
     cell_score = "sink"
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        from core.building.config import BuildConfig  # the builder brings torch: imported when used
+        from core.search.rounds import unevaluated_built
+
         build = BuildConfig(k=self.settings.k, cell_score=self.cell_score)
         return unevaluated_built(_require(run, self.name), history, n, build)[:n]
 
     def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        from core.building.builder import build_architectures  # the builder brings torch: imported when used
+        from core.building.config import BuildConfig
+
         evaluate_all(oracle, labelled, progress)
         run = shared_run({} if shared is None else shared, train, list(labelled), [oracle(s) for s in labelled])
         # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
@@ -79,6 +75,9 @@ class AutoBuildRoundsSearcher(AutoBuildSearcher):
 
     def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        from core.building.config import BuildConfig  # the builder brings torch: imported when used
+        from core.search.rounds import RoundsConfig, autobuild_rounds
+
         require_support(self, space)
         half = list(labelled)[: len(labelled) // 2]
         config = RoundsConfig(self.settings.rounds, BuildConfig(k=self.settings.k), acquire=self.acquire, seed=seed)
@@ -93,6 +92,9 @@ class AutoBuildLocalSearcher(AutoBuildRoundsSearcher):
     needs_sampling = True
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
+        from core.building.config import BuildConfig  # the builder brings torch: imported when used
+        from core.search.rounds import near_the_best, unevaluated_built
+
         require_support(self, space)
         ranked = unevaluated_built(_require(run, self.name), history, n, BuildConfig(k=self.settings.k))
         return near_the_best(space, history, ranked, n, np.random.default_rng(seed))[:n]
@@ -107,6 +109,9 @@ class AutoBuildEvoSearcher(Searcher):
 
     def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        from core.building.builder import build_architectures  # the builder brings torch: imported when used
+        from core.building.config import BuildConfig
+
         require_support(self, space)
         half = list(labelled)[: len(labelled) // 2]
         evaluate_all(oracle, half, progress)

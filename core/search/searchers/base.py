@@ -19,13 +19,15 @@ from __future__ import annotations
 import math
 from abc import ABC
 from dataclasses import dataclass, field
-from typing import ClassVar, Sequence
+from typing import TYPE_CHECKING, ClassVar, Sequence
 
 from core.errors import InputError
-from core.runs.run import Run
-from core.search.baselines import LookupOracle, SearchProgress, report_progress
 from core.search.history import History, Trainer
+from core.search.baselines import LookupOracle, SearchProgress, report_progress
 from core.spaces.base import SearchSpace
+
+if TYPE_CHECKING:  # a Run brings torch; reading a campaign or listing methods needs none
+    from core.runs.run import Run
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ workers do in the paper.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, regularized_evolution
 from core.search.history import History, Trainer
 from core.search.searchers.base import (
@@ -22,6 +21,9 @@ from core.search.searchers.base import (
 )
 from core.search.searchers.random import random_proposals
 from core.spaces.base import SearchSpace
+
+if TYPE_CHECKING:  # a Run brings torch; reading a campaign or listing methods needs none
+    from core.runs.run import Run
 
 
 def tournament_parents(history: History, n: int, population: int, sample_size: int,

@@ -12,16 +12,19 @@ a share -> evaluate). Both propose the same way.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from core.building.pool import CellPool
 from core.errors import InputError
-from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress
 from core.search.history import History, Trainer
 from core.search.searchers.base import Searcher, SearchResult, require_support
 from core.search.searchers.evolution import evolve
 from core.spaces.base import SearchSpace
+
+if TYPE_CHECKING:  # a Run brings torch; reading a campaign or listing methods needs none
+    from core.runs.run import Run
 
 #: How a child's cell is scored (a key of core.building.builder.CELL_SCORES); see core/search/guided_evolution.py.
 CELL_SCORE = "graph"
@@ -43,6 +46,8 @@ class GuidedSearcher(Searcher):
             flat = [spec for children in options for spec in children]
             if not flat:
                 return [0] * len(options)
+            from core.building.pool import CellPool  # brings torch: imported when a round proposes
+
             scores = CellPool(space, flat, run.schema).cell_scores(run, CELL_SCORE)
             picks, start = [], 0
             for children in options:

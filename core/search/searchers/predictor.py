@@ -5,15 +5,16 @@ whole space when it is enumerable) instead of module scores, so it isolates what
 """
 from __future__ import annotations
 
-from core.building.head_top import head_order
-from core.building.pool import pool_for
+from typing import TYPE_CHECKING
+
 from core.errors import InputError
-from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, predictor_guided
 from core.search.history import History, Trainer
 from core.search.searchers.base import Searcher, SearchResult, evaluate_all
 from core.spaces.base import SearchSpace
 
+if TYPE_CHECKING:  # a Run brings torch; reading a campaign or listing methods needs none
+    from core.runs.run import Run
 
 def shared_run(shared: dict, train: Trainer, specs: list[str], values: list[float]) -> Run:
     """The predictor trained on a benchmark trial's N labelled architectures, trained once per trial."""
@@ -29,12 +30,17 @@ class PredictorSearcher(Searcher):
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
         if run is None:
             raise InputError("the predictor method needs a trained run")
+        from core.building.head_top import head_order  # the pool brings torch: imported when used
+        from core.building.pool import pool_for
+
         pool = pool_for(run)
         order = head_order(run, pool)
         return [pool.specs[i] for i in order if history.proposable(pool.specs[i])][:n]
 
     def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
                shared: dict | None = None) -> SearchResult:
+        from core.building.pool import pool_for  # brings torch: imported when used
+
         evaluate_all(oracle, labelled, progress)
         run = shared_run({} if shared is None else shared, train, list(labelled),
                          [oracle(s) for s in labelled])

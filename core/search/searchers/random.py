@@ -1,9 +1,10 @@
 """Random search: uniformly random distinct architectures (the baseline every NAS paper reports)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from core.runs.run import Run
 from core.search.baselines import LookupOracle, SearchProgress, random_search
 from core.search.history import History, Trainer
 from core.search.searchers.base import (
@@ -13,6 +14,9 @@ from core.search.searchers.base import (
     require_support,
 )
 from core.spaces.base import SearchSpace
+
+if TYPE_CHECKING:  # a Run brings torch; reading a campaign or listing methods needs none
+    from core.runs.run import Run
 
 
 def random_proposals(space: SearchSpace, history: History, n: int, rng: np.random.Generator,
