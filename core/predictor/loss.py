@@ -12,6 +12,12 @@ on standardised inputs (so the temperature does not depend on the norms' scale a
 be gamed by inflating norms). It is O(B^2) in the batch size, trivial for B <= 1024, and needs no
 compiled extension; torchsort is used instead when installed and ``use_torchsort`` is set.
 
+A hop whose norms are equal across the batch (up to float32 rounding: a spread under
+:data:`FLAT_SPREAD` of their size) has no ranking to learn from; it gets rho = 0 and no gradient.
+Standardising it instead divided rounding noise by (std + 1e-8) and the Pearson term by
+(|a| |c| + 1e-8), and gradients reached 1e18: one such step fills Adam's second moment for longer
+than a training lasts, freezing every weight it touched.
+
 The rank term runs as one autograd function with its gradient written out (:class:`SoftSpearman`):
 the same numbers as letting autograd differentiate :func:`soft_rank` and :func:`_pearson`
 (tests/predictor/test_loss.py), in one autograd node; on the CPU it is about as fast as autograd's own
@@ -25,9 +31,22 @@ import torch
 import torch.nn.functional as F
 
 
+#: Relative spread (std / mean |x|) at or under which a row of norms counts as constant: float32
+#: sums of a few hundred terms round at about 1e-6 of their size; real hops spread by 0.4% or more.
+FLAT_SPREAD = 1e-5
+
+
+def _flat(centred: torch.Tensor, std: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """[..., 1] True where a row's spread is rounding, not a ranking (see :data:`FLAT_SPREAD`)."""
+    return std <= FLAT_SPREAD * x.abs().mean(dim=-1, keepdim=True)
+
+
 def soft_rank(x: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
-    """Differentiable ranks (1 = smallest) along the last dimension of ``x`` ([B] or [H, B])."""
-    z = (x - x.mean(dim=-1, keepdim=True)) / (x.std(dim=-1, unbiased=False, keepdim=True) + 1e-8)
+    """Differentiable ranks (1 = smallest) along the last dimension of ``x`` ([B] or [H, B]); a
+    constant row (:data:`FLAT_SPREAD`) gets equal ranks and no gradient."""
+    centred = x - x.mean(dim=-1, keepdim=True)
+    std = x.std(dim=-1, unbiased=False, keepdim=True)
+    z = torch.where(_flat(centred, std, x), 0.0, centred / (std + 1e-8))
     diff = (z.unsqueeze(-1) - z.unsqueeze(-2)) / temperature  # [..., B, B]: diff[i, j] = z_i - z_j
     return 0.5 + torch.sigmoid(diff).sum(dim=-1)
 
@@ -64,13 +83,15 @@ class SoftSpearman(torch.autograd.Function):
         d L / d z_k   = (1 / tau) (g_k sum_j s'_kj - sum_j s'_kj g_j)    (g = d L / d r, s' = s (1 - s))
 
     back through the centring of r and the standardisation of x (s' is symmetric: s'_jk = s'_kj).
+    A constant row (:data:`FLAT_SPREAD`) has z = 0, so rho = 0, and its gradient is 0.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, ranks: torch.Tensor, temperature: float) -> torch.Tensor:
         centred = x - x.mean(dim=-1, keepdim=True)
         std = centred.square().mean(dim=-1, keepdim=True).sqrt()
-        z = centred / (std + 1e-8)
+        flat = _flat(centred, std, x)
+        z = torch.where(flat, 0.0, centred / (std + 1e-8))
         scaled = z / temperature
         s = torch.sigmoid(scaled.unsqueeze(-1) - scaled.unsqueeze(-2))  # [H, B, B]
         r = 0.5 + s.sum(dim=-1)
@@ -79,13 +100,13 @@ class SoftSpearman(torch.autograd.Function):
         a_norm, c_norm = a.norm(), c.norm(dim=-1, keepdim=True)
         den = a_norm * c_norm + 1e-8
         rho = (a * c).sum(dim=-1, keepdim=True) / den
-        ctx.save_for_backward(s, centred, std, a, c, c_norm, den, rho)
+        ctx.save_for_backward(s, centred, std, a, c, c_norm, den, rho, flat)
         ctx.temperature = temperature
         return rho.squeeze(-1)
 
     @staticmethod
     def backward(ctx, grad_rho: torch.Tensor):
-        s, centred, std, a, c, c_norm, den, rho = ctx.saved_tensors
+        s, centred, std, a, c, c_norm, den, rho, flat = ctx.saved_tensors
         g_rho = grad_rho.unsqueeze(-1)
         g_c = g_rho * (a / den - rho * a.norm() * c / (c_norm.clamp_min(1e-30) * den))
         g_r = g_c - g_c.mean(dim=-1, keepdim=True)
@@ -94,7 +115,9 @@ class SoftSpearman(torch.autograd.Function):
         # z = centred / (std + eps) with std = sqrt(mean(centred^2)): d std / d centred_k = centred_k / (B std).
         g_std = -(g_z * centred).sum(dim=-1, keepdim=True) / (std + 1e-8) ** 2
         g_centred = g_z / (std + 1e-8) + g_std * centred / (centred.shape[-1] * std.clamp_min(1e-30))
-        return g_centred - g_centred.mean(dim=-1, keepdim=True), None, None
+        # where, not a product: a flat row's intermediate terms divide by ~1e-8 and may be inf.
+        g_x = torch.where(flat, 0.0, g_centred - g_centred.mean(dim=-1, keepdim=True))
+        return g_x, None, None
 
 
 def soft_spearman(target: torch.Tensor, score: torch.Tensor, temperature: float = 0.1,

@@ -76,3 +76,33 @@ def test_soft_spearman_gradient_equals_autograd_of_its_definition():
     one_row = torch.rand(48, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: soft_spearman(y, x, 0.3), (one_row,))
 
+
+
+def test_a_constant_hop_gets_no_rank_and_no_gradient():
+    """A hop whose norms are equal across the batch (a dead hop, or equal up to float32 rounding) has no
+    ranking to learn: rho 0 and a zero gradient. Standardising it gave gradients of 5e17 (norms all 3.7),
+    1e19 (all 0) and 1e5 (3.7 plus 1e-6 noise, which it ranked as if real)."""
+    torch.manual_seed(0)
+    y = torch.randn(32)
+    live = torch.rand(32)
+    flat_rows = torch.stack([torch.full((32,), 3.7), torch.zeros(32), 3.7 + 1e-6 * torch.randn(32)])
+    norms = torch.cat([live.unsqueeze(0), flat_rows]).requires_grad_()
+    rho = soft_spearman(y, norms)
+    (1 - rho).sum().backward()
+    assert torch.equal(rho[1:], torch.zeros(3))
+    assert torch.isfinite(norms.grad).all()
+    assert torch.equal(norms.grad[1:], torch.zeros(3, 32))
+    # The live hop in the same stack is untouched by its flat neighbours.
+    alone = live.clone().requires_grad_()
+    (1 - soft_spearman(y, alone)).backward()
+    assert torch.allclose(norms.grad[0], alone.grad, atol=1e-6) and torch.allclose(rho[0], soft_spearman(y, live))
+
+
+def test_soft_rank_of_a_constant_row_is_the_middle_rank_with_no_gradient():
+    x = torch.full((2, 9), 5.0)
+    x[0] = torch.arange(9.0)
+    x.requires_grad_()
+    ranks = soft_rank(x, 0.1)
+    assert torch.allclose(ranks[1], torch.full((9,), 5.0))
+    (ranks[1] * torch.arange(9.0)).sum().backward()  # a loss that would reorder the row
+    assert torch.equal(x.grad, torch.zeros(2, 9))
