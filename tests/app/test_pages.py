@@ -318,7 +318,11 @@ def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
     at = open_app("views/modules.py")
     assert not errors(at)
     ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
-    assert len(ranking) > 0 and ranking["mean_score"].is_monotonic_decreasing
+    # In ranking order (model score and mean target, shrunk by count), with each module's members' range.
+    assert len(ranking) > 0 and ranking["rank"].tolist() == list(range(1, len(ranking) + 1))
+    assert {"member_low", "member_high", "architectures", "mean_target", "members_top10"} <= set(ranking.columns)
+    assert (ranking["member_low"] <= ranking["mean_score"] + 1e-9).all()
+    assert any("badge" in m.value and "hop 0" in m.value for m in at.markdown)  # every hop's trust badge
     assert "std_score" not in ranking.columns  # 0 in every row: a module scores the same everywhere
     assert len(at.get("plotly_chart")) >= 3  # importance bars, box plots, score vs target
     frames = at.get("iframe")
