@@ -15,6 +15,7 @@ _WHERE = {
     "GNN_LAYERS": "model", "AutoBuildPredictor": "model", "PredictorOutput": "model",
     "PredictorConfig": "config", "TrainConfig": "config", "GNN_NAMES": "config",
     "EpochReport": "train", "TrainResult": "train", "predict_encoded": "train", "train_predictor": "train",
+    "EnsemblePredictor": "ensemble", "build_predictor": "ensemble",
 }
 
 __all__ = list(_WHERE)
