@@ -25,6 +25,8 @@ from core.cli import EXIT_INPUT_ERROR, EXIT_INTERNAL_ERROR, main
 from core.errors import InputError, SpecError, TableError
 from core.spaces import get_space
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 ROOT = Path(__file__).resolve().parents[1]
 CORA = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
 DEEP = "[" * 10_000 + "]" * 10_000

@@ -85,6 +85,7 @@ def test_train_warns_on_stderr_about_a_divisor_negative_in_every_row(tmp_path):
     assert "ranking is reversed" in result.stderr
 
 
+@pytest.mark.slow
 def test_train_min_steps_zero_trains_exactly_the_epochs_asked_for(tmp_path):
     """The default --min-steps raises a small table's epochs (3 -> hundreds); 0 turns that off."""
     import json
@@ -231,6 +232,7 @@ def test_benchmark_reports_every_method_at_equal_budget(tmp_path):
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["train", "--epochs", "x"],
                                   ["predict", "--help"], ["score", "--help"], ["exhaustive", "--help"]])
+@pytest.mark.slow
 def test_help_and_argument_errors_do_not_import_torch(args):
     """``--help`` used to take 13 s importing torch and PyG for every command; checked by what is
     imported rather than by a timing, which a busy machine would make flaky."""

@@ -35,6 +35,7 @@ print(json.dumps(found))
 """
 
 
+@pytest.mark.slow
 def test_every_command_help_and_usage_error_leave_torch_unimported():
     code = f"HEAVY = {HEAVY!r}\n" + RUNNER
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -53,6 +54,7 @@ def test_top_level_help_leaves_torch_unimported():
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
+@pytest.mark.slow
 def test_names_spelled_out_for_the_help_match_their_sources():
     # The help texts name these without importing the modules that define them.
     from core.diffusion.fid import CACHE_ENV
@@ -97,6 +99,7 @@ print(json.dumps({"code": code, "stderr": err.getvalue(), "heavy": [m for m in H
 """
 
 
+@pytest.mark.slow
 def test_space_argument_errors_leave_torch_unimported(tmp_path):
     code = f"HEAVY = {HEAVY!r}\n" + VALIDATION_RUNNER
     for argv, message in VALIDATION_ERRORS.items():

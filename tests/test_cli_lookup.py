@@ -1,3 +1,4 @@
+import pytest
 """``lookup`` fills a proposals table from the shipped benchmark, and ``loop propose --out`` writes the metric
 columns ``loop ingest`` expects back (the README's walkthrough does propose -> lookup -> ingest)."""
 import numpy as np
@@ -5,6 +6,8 @@ import pandas as pd
 
 from core.spaces import get_space
 from tests.test_cli import assert_one_line_error, cli_in_process
+
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
 
 SPACE = get_space("nasbench201")
 

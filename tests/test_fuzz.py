@@ -91,6 +91,7 @@ def test_onnx_spec_parser_refuses_non_files_in_one_line(tmp_path):
 @FUZZ
 @given(text=st.one_of(st.text(max_size=300), json_values.map(_json_text),
                       st.builds(_brackets, st.integers(1, 5000), st.sampled_from(["[", "{"]))))
+@pytest.mark.slow
 def test_bounded_json_loader(text):
     try:
         value = load_json(text)
@@ -132,6 +133,7 @@ table_files = st.one_of(
 
 @FUZZ
 @given(table=table_files)
+@pytest.mark.slow
 def test_table_reader_and_validator_accept_or_refuse_in_one_line(table):
     data, name = table
     try:
@@ -151,6 +153,7 @@ expressions = st.one_of(st.text(max_size=80), st.lists(st.sampled_from(TOKENS), 
 
 @FUZZ
 @given(expression=expressions)
+@pytest.mark.slow
 def test_target_parser_accepts_or_refuses_in_one_line(expression):
     frame = pd.DataFrame({"a": [0.5, 2.0, -1.0], "b": [1.0, 0.0, 3.0], "top-1 acc": [70.0, 71.0, 72.0]})
     try:

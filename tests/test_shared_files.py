@@ -31,6 +31,8 @@ from core.runs.listing import list_runs
 from core.runs.loading import check_run, load_run_metrics
 from core.runs.run import Run, sweep_run_folder
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 ROOT = Path(__file__).resolve().parents[1]
 CORA = ROOT / "sample_data" / "nasbench-graph_cora_300.csv"
 TRAIN = ["train", "--space", "nasbench-graph", "--target", "valid_perf", "--epochs", "1", "--min-steps", "0",

@@ -49,6 +49,7 @@ def numbers(value, prefix=""):
         yield prefix.rstrip("."), float(value)
 
 
+@pytest.mark.slow
 def test_one_and_two_threads_give_the_same_heldout_figures(tmp_path):
     one = dict(numbers(heldout(1, tmp_path / "one")))
     two = dict(numbers(heldout(2, tmp_path / "two")))

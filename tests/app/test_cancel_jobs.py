@@ -14,6 +14,8 @@ from app.jobs import runner
 from core.errors import Cancelled
 from tests.app.apptest import CORA
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):

@@ -47,6 +47,7 @@ def frame(at: AppTest, column: str):
     return next(df.value for df in at.dataframe if column in df.value.columns)
 
 
+@pytest.mark.slow
 def test_runs_table_and_charts_list_every_saved_run(three_runs, monkeypatch):
     at = open_page(three_runs, monkeypatch)
     table = frame(at, "spearman")
@@ -61,6 +62,7 @@ def test_runs_table_and_charts_list_every_saved_run(three_runs, monkeypatch):
     assert len(at.get("plotly_chart")) == 2
 
 
+@pytest.mark.slow
 def test_two_runs_of_one_space_show_the_modules_they_disagree_on(three_runs, monkeypatch):
     at = open_page(three_runs, monkeypatch)
     run_a = at.selectbox(key="_w_ab_cmp_a")

@@ -57,6 +57,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_uploads_end_in_one_error_each(app, tmp_path):
     for name, data, expected in CASES:
         app.file_uploader[0].set_value((name, data, "application/octet-stream")).run()

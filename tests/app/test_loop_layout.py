@@ -2,12 +2,16 @@
 the propose step's progress moves while the predictor trains (it stayed at 0 until the round was proposed)."""
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 
 from app.views.loop_data import best_so_far_chart
 from core.campaign.campaign import Campaign
 from core.spaces import get_space
 from core.tables.validated import validate_table
+
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
 
 
 def new_campaign(path, epochs: int = 2) -> Campaign:

@@ -106,6 +106,7 @@ def test_lookup_campaign_proposes_evaluates_and_shows_the_round(runs_dir):
     assert Campaign.open(path).status().completed_rounds == 1
 
 
+@pytest.mark.slow
 def test_cancel_stops_the_evaluations_and_keeps_the_rest_pending(runs_dir, monkeypatch):
     from core.evaluators.lookup import LookupEvaluator
 
@@ -130,6 +131,7 @@ def test_cancel_stops_the_evaluations_and_keeps_the_rest_pending(runs_dir, monke
     assert not at.button(key="loop_evaluate").disabled  # the rest can be evaluated later
 
 
+@pytest.mark.slow
 def test_external_campaign_ingest_bad_file_is_one_line_then_good_file_closes_the_round(runs_dir):
     at = propose(start_campaign(open_loop(), "cora-mine", "external"), 2)
     assert any(b.key == "loop_download_proposals" for b in at.get("download_button"))
@@ -167,6 +169,7 @@ def test_weak_ranking_note_says_why_the_loop_helps_and_quotes_the_round_it_is_ab
     assert "round 3" in fit and "training fit, not held out" in fit
 
 
+@pytest.mark.slow
 def test_build_page_warns_when_the_runs_heldout_spearman_is_low(runs_dir):
     from core.predictor import PredictorConfig, TrainConfig
     from core.tables.validated import load_table

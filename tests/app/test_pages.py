@@ -67,6 +67,7 @@ def texts(at: AppTest) -> str:
 # --------------------------------------------------------------------------------- rendering
 
 @pytest.mark.parametrize("page", PAGES)
+@pytest.mark.slow
 def test_every_page_renders_on_default_data(runs_dir, page):
     at = open_app(page)
     assert at.title, "every page has a title"
@@ -84,6 +85,7 @@ def test_first_page_explains_the_flow_and_lists_samples_and_spaces(runs_dir):
     assert {"nasbench-graph", "nasbench201", "graph", "onnx"} <= set(spaces["space"])
 
 
+@pytest.mark.slow
 def test_modules_and_build_without_runs_point_to_training(runs_dir):
     for page in ("views/modules.py", "views/build.py"):
         at = open_app(page)
@@ -109,6 +111,7 @@ def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_upload_good_table_detects_space_and_becomes_current(runs_dir):
     data = pd.read_csv(CORA).head(60).to_csv(index=False).encode()
     at = _upload(open_app("views/data.py"), "my_graphs.csv", data)
@@ -118,6 +121,7 @@ def test_upload_good_table_detects_space_and_becomes_current(runs_dir):
     assert len(at.session_state["ab_table"]) == 60
 
 
+@pytest.mark.slow
 def test_upload_bad_table_reports_every_problem_without_traceback(runs_dir):
     frame = pd.read_csv(CORA).head(20)
     frame.loc[2, "arch"] = '{"links":[0,5,0,0],"ops":["gcn","gcn","gcn","gcn"]}'
@@ -130,6 +134,7 @@ def test_upload_bad_table_reports_every_problem_without_traceback(runs_dir):
     assert at.session_state["ab_table_label"] == "nasbench-graph_cora_300.csv"
 
 
+@pytest.mark.slow
 def test_upload_malformed_and_unknown_files_get_one_line_errors(runs_dir):
     at = _upload(open_app("views/data.py"), "garbage.parquet", b"this is not parquet")
     assert any("cannot read it as parquet" in e for e in errors(at))
@@ -191,6 +196,7 @@ def _onnx_zip() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_upload_zip_of_onnx_models_with_a_metrics_table(runs_dir):
     at = _upload(open_app("views/data.py"), "my_models.zip", _onnx_zip())
     assert not errors(at), errors(at)
@@ -198,6 +204,7 @@ def test_upload_zip_of_onnx_models_with_a_metrics_table(runs_dir):
     assert at.session_state["ab_space"] == "onnx"
 
 
+@pytest.mark.slow
 def test_target_preset_expression_and_excluded_rows(runs_dir):
     at = open_app("views/data.py")
     at.radio(key="_w_ab_target_mode").set_value("Preset").run()
@@ -249,6 +256,7 @@ def _train(at: AppTest, epochs: int, check: bool = True) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
     at = _train(open_app("views/train.py"), epochs=3)
     wait_for(at, lambda a: any("finished" in s.value for s in a.success))
@@ -263,6 +271,7 @@ def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
     assert runs[0].name in again.selectbox(key="_w_train_run_picker").value
 
 
+@pytest.mark.slow
 def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
     from core.predictor import TrainConfig
 
@@ -278,6 +287,7 @@ def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
     wait_for(at, lambda a: any("stopped early" in s.value for s in a.success))
 
 
+@pytest.mark.slow
 def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir):
     at = _train(open_app("views/train.py"), epochs=400)
     wait_for(at, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
@@ -289,6 +299,7 @@ def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir):
     assert metrics["epochs_run"] < 400
 
 
+@pytest.mark.slow
 def test_training_errors_are_one_line_messages(runs_dir):
     # Only 5 rows have valid_perf > 0.806: too few to train on, reported by core from the training thread.
     at = open_app("views/data.py")
@@ -304,6 +315,7 @@ def test_training_errors_are_one_line_messages(runs_dir):
     assert not runs_dir.exists() or not any(runs_dir.iterdir()), "no partial run is left"
 
 
+@pytest.mark.slow
 def test_run_name_clash_is_refused_before_training(with_run):
     at = open_app("views/train.py")
     at.text_input(key="ab_run_name").set_value("tiny")
@@ -314,6 +326,7 @@ def test_run_name_clash_is_refused_before_training(with_run):
 
 # --------------------------------------------------------------------------------- modules
 
+@pytest.mark.slow
 def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
     at = open_app("views/modules.py")
     assert not errors(at)
@@ -343,6 +356,7 @@ def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
     assert len(filtered) and filtered["description"].str.contains("gcn").all()
 
 
+@pytest.mark.slow
 def test_clicking_a_module_inspects_it_and_lists_its_architectures_first(with_run):
     at = open_app("views/modules.py")
     ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)

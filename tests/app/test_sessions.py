@@ -81,6 +81,7 @@ def test_two_sessions_training_at_once_end_with_two_distinct_complete_runs(runs_
         assert sorted(listed["run"]) == sorted(r.name for r in runs)
 
 
+@pytest.mark.slow
 def test_an_explicit_name_taken_by_a_training_in_progress_is_refused_before_training(runs_dir):
     first, second = _session(), _session()
     _fill(first, epochs=400, name="shared-name")
@@ -97,6 +98,7 @@ def test_an_explicit_name_taken_by_a_training_in_progress_is_refused_before_trai
     assert [r.name for r in _saved_runs(runs_dir)] == ["shared-name"]
 
 
+@pytest.mark.slow
 def test_one_sessions_table_and_target_do_not_change_anothers(runs_dir):
     first, second = _session("views/data.py"), _session("views/data.py")
     first.radio(key="_w_ab_target_mode").set_value("Expression").run()
@@ -107,6 +109,7 @@ def test_one_sessions_table_and_target_do_not_change_anothers(runs_dir):
     assert second.session_state["ab_target"] != first.session_state["ab_target"]
 
 
+@pytest.mark.slow
 def test_the_data_pages_benchmark_sample_is_the_clis_sample(runs_dir, tmp_path):
     at = _session("views/data.py")
     at.radio(key="_w_ab_source_kind").set_value("Benchmark sample").run()
@@ -143,6 +146,7 @@ def _reload(at: AppTest, page: str) -> AppTest:
     return again
 
 
+@pytest.mark.slow
 def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir):
     at = _session("views/data.py")
     at.selectbox(key="_w_ab_bundled").set_value("nasbench201_cifar10_300.csv").run()

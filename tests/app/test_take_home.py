@@ -2,6 +2,8 @@
 and Loop pages."""
 from __future__ import annotations
 
+import pytest
+
 import shutil
 
 import numpy as np
@@ -9,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.apptest import MAIN, TIMEOUT, assert_clean
 from tests.app.test_pages import trained_runs_dir  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
 
 
 def open_page(page: str) -> AppTest:

@@ -1,6 +1,8 @@
 """app.jobs.training_queue: a bounded number of holders, waiting ones served in arrival order, leaving on cancel."""
 from __future__ import annotations
 
+import pytest
+
 import threading
 import time
 
@@ -14,6 +16,7 @@ def _until(condition, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_waiting_jobs_start_in_arrival_order_and_a_cancelled_one_leaves_the_queue():
     slots = TrainingSlots(lambda: 1)
     assert slots.acquire("a", lambda: False)

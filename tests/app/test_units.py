@@ -2,12 +2,16 @@
 parameters (the space's ``metric_units``); a bare 0.004 or 1.2 told the user nothing."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from streamlit.testing.v1 import AppTest
 
 from tests.app.apptest import MAIN, TIMEOUT, assert_clean, wait_for
 from tests.app.test_pages import trained_runs_dir, with_run  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
 
 
 def open_page(page: str) -> AppTest:

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from app import upload_store
 from tests.app.apptest import CORA, MAIN, TIMEOUT, assert_clean
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 NB201 = CORA.parent / "nasbench201_cifar10_300.csv"
 
 

@@ -8,6 +8,8 @@ from core.errors import InputError
 from core.search.history import History
 from core.search.searchers.predictor import PredictorSearcher
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 @pytest.fixture(scope="module")
 def run(nb201_run):

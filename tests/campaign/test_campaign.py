@@ -141,6 +141,7 @@ def cli(*args):
                           text=True, env=env)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_campaign_then_status_and_run_resume_without_losing_or_repeating(tmp_path):
     table = tmp_path / "init.csv"
     space = get_space("nasbench201")

@@ -70,6 +70,7 @@ def _claim(args):
         return ""
 
 
+@pytest.mark.slow
 def test_an_explicit_campaign_name_claimed_by_eight_processes_goes_to_one(tmp_path):
     with multiprocessing.get_context("fork").Pool(8) as pool:
         names = pool.map(_claim, [(str(tmp_path), "mine")] * 8)

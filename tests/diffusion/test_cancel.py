@@ -17,6 +17,8 @@ from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel
 from core.errors import Cancelled
 from tests.diffusion.conftest import tiny_pipeline
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 def stop_after(calls: int):
     """A should_stop that turns true on its ``calls``-th question, and counts the questions."""

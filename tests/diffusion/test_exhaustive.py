@@ -14,6 +14,7 @@ def removed_count(specs):
     return np.array([s.count("-") for s in specs], dtype=float)
 
 
+@pytest.mark.slow
 def test_scores_every_architecture_of_the_space():
     calls = []
     top = exhaustive_top(removed_count, n=4, batch_size=100_000,

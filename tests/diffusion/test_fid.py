@@ -16,6 +16,8 @@ from core.diffusion.inception import FEATURE_DIM, load_inception
 from core.diffusion.sample_images import sample_set
 from core.errors import InputError
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 def reference_fid(x1, x2):
     """The textbook formula with scipy's sqrtm."""

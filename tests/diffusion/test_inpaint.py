@@ -13,6 +13,8 @@ from core.diffusion.pipeline import native_size, read_outputs
 from core.errors import InputError
 from core.diffusion.sample_images import write_sample_set
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 SMALL = '{"down0":"R-R-","mid":"R--","up1":"R-R-R-"}'
 
 

@@ -17,6 +17,8 @@ from streamlit.testing.v1 import AppTest
 from core.diffusion.sample_images import write_sample_set
 from core.spaces.sd_unet import FULL_SPEC
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 PAGE = "views/inpainting.py"
 

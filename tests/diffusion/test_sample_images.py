@@ -1,3 +1,4 @@
+import pytest
 """Real photographs from PyPI packages and deterministic masks."""
 import numpy as np
 
@@ -16,6 +17,7 @@ def test_photographs_ship_with_installed_packages():
     assert len(names) == 8
 
 
+@pytest.mark.slow
 def test_crops_are_deterministic_and_square():
     a = sample_set(size=64, crops_per_photo=2, seed=3)
     b = sample_set(size=64, crops_per_photo=2, seed=3)

@@ -86,6 +86,7 @@ def test_removed_block_parameter_counts(unet, report):
     {"down1": "R-R-", "down2": "RAR-", "up1": "R-R-R-", "up2": "R-RAR-"},
     {s.name: stage_masks(s.name)[-1] for s in STAGES},  # the smallest architecture
 ])
+@pytest.mark.slow
 def test_full_size_forward_of_removed_block_variants(unet, masks):
     applied = apply_architecture(unet, json.dumps(masks))
     with torch.device("meta"):

@@ -91,6 +91,7 @@ def test_train_resume_and_float16_round_trip(tmp_path):
     assert {t.dtype for t in load_file(str(tmp_path / "model" / "model.safetensors")).values()} == {torch.float16}
 
 
+@pytest.mark.slow
 def test_inpainting_keeps_known_pixels_and_shares_noise(model, tmp_path):
     tiles = evaluation_set(16, per_photo=1)
     images = torch.stack([to_tensor(t) for _, t, _, _ in tiles[:3]])

@@ -30,6 +30,7 @@ def test_toy_study_writes_the_table(toy_study):
     assert record["settings"]["steps"] == TOY_STUDY.steps and record["n_generated"] == TOY_STUDY.max_images
 
 
+@pytest.mark.slow
 def test_rerun_resumes_without_regenerating(toy_study):
     before = pd.read_csv(toy_study / "study" / "results.csv")
     stamp = (toy_study / "study" / "r10-02" / "fid.json").stat().st_mtime_ns

@@ -77,6 +77,7 @@ def test_rejects_other_layouts():
         apply_architecture(torch.nn.Linear(2, 2), "{}")
 
 
+@pytest.mark.slow
 def test_refuses_to_bypass_a_channel_changing_resnet(make_tiny_unet):
     unet = make_tiny_unet()
     block = copy.copy(unet.down_blocks[0].resnets[1])

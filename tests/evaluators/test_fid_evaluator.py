@@ -19,6 +19,8 @@ from core.evaluators.executors import evaluate_batch
 from core.spaces import get_space
 from tests.diffusion.conftest import tiny_pipeline
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 SMALL = '{"down0":"R-R-","mid":"R--","up1":"R-R-R-"}'
 OTHER = '{"up3":"R-R-R-"}'
 BAD = '{"down0":"-ARA"}'  # the first R of a stage cannot be removed

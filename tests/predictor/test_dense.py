@@ -48,6 +48,7 @@ def _flat(out):
 
 @pytest.mark.parametrize("gnn", sorted(GNN_LAYERS))
 @pytest.mark.parametrize("training", [False, True])
+@pytest.mark.slow
 def test_dense_path_matches_pyg_path_on_the_same_weights(gnn, training):
     store = EncodedGraphs(GRAPHS, SCHEMA, dense=True)
     assert store.dense

@@ -21,6 +21,8 @@ from core.tables.sampling import sample_benchmark
 from core.tables.validated import validate_table
 from core.workflow import members_note, train_from_table
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 def _store(n=60, seed=0):
     space = get_space("nasbench-graph")

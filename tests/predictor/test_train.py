@@ -8,6 +8,8 @@ from core.predictor.config import PredictorConfig, TrainConfig
 from core.predictor.train import predict_encoded, train_predictor
 from core.spaces import get_space
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -17,6 +17,8 @@ from core.workflow import train_from_table
 from tests.conftest import ROOT
 from tests.planted import planted_target
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 @pytest.fixture(scope="module")
 def opposite_runs(tmp_path_factory):

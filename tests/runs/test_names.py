@@ -31,6 +31,7 @@ def test_automatic_names_claimed_at_once_by_eight_processes_are_distinct_and_rea
                                    + [f"nasbench-graph-cora-valid_perf-20261130-040347-{i}" for i in range(2, 9)])
 
 
+@pytest.mark.slow
 def test_an_explicit_name_claimed_at_once_goes_to_exactly_one_process(tmp_path):
     names = _claim_in_processes(tmp_path, "mine", unique=False)
     assert names.count("mine") == 1 and names.count("") == 7

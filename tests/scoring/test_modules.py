@@ -20,6 +20,8 @@ from core.tables.validated import validate_table
 from core.workflow import train_from_table
 from tests.planted import planted_target
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory):

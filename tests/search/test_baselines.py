@@ -50,6 +50,7 @@ def test_regularized_evolution_is_reproducible_and_within_budget(nb201):
     assert [h[0] for h in ev.history] != runs[0]
 
 
+@pytest.mark.slow
 def test_evolution_beats_random_on_average(nb201):
     # Not a benchmark, a sanity check that selection pressure works: 5 seeds, budget 150.
     space, table = nb201

@@ -24,6 +24,8 @@ from core.spaces import register_space
 from core.spaces.capabilities import LookupSpace
 from tests.planted import PlantedSpace, planted_lookup
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 
 @register_space
 class PlantedLookupSpace(PlantedSpace, LookupSpace):

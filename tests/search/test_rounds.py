@@ -31,6 +31,7 @@ def test_rounds_config_is_validated():
         RoundsConfig(rounds=0)
 
 
+@pytest.mark.slow
 def test_local_acquisition_ranks_neighbours_of_the_best_first():
     from core.search.history import History
     from core.search.rounds import near_the_best

@@ -15,6 +15,8 @@ from core.search.searchers.evolution import tournament_parents
 from core.spaces import get_space
 from tests.planted import planted_lookup, planted_target, small_trainer
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 SPACE = "test-planted"
 
 

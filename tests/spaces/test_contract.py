@@ -162,6 +162,7 @@ def test_units(name):
         assert options and space.canonical(space.assemble({**choices, key: options[0]}))
 
 
+@pytest.mark.slow
 def test_measure(name, examples):
     space = get_space(name)
     spec = examples[name][0]

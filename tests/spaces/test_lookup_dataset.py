@@ -17,6 +17,8 @@ from core.workflow import train_from_table
 from tests.conftest import SAMPLE
 from tests.test_cli import cli_in_process
 
+pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
+
 SPACE = get_space("nasbench-graph")
 TINY = {"model_config": PredictorConfig(width=8, layers=2),
         "train_config": TrainConfig(epochs=2, eval_every=1, min_steps=0, seed=0)}

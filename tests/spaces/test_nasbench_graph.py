@@ -59,6 +59,7 @@ def test_isomorphic_link_lists_share_one_canonical_spec(space):
     assert space.canonical('{"links":[0,0,1,2],"ops":["gin","gcn","fc","cheb"]}') != EXAMPLE_CANONICAL
 
 
+@pytest.mark.slow
 def test_enumeration_is_the_26206_keys_of_every_full_table(space, specs):
     assert space.size() == len(specs) == len(set(specs)) == 26206
     keys = [_package_key(s) for s in specs]
@@ -66,6 +67,7 @@ def test_enumeration_is_the_26206_keys_of_every_full_table(space, specs):
     assert all(space.canonical(s) == s for s in specs)
 
 
+@pytest.mark.slow
 def test_raw_link_lists_canonicalise_like_the_package(space):
     rng = np.random.default_rng(0)
     raw_links = list(itertools.product(*(range(i + 1) for i in range(4))))
@@ -86,6 +88,7 @@ def _tree_form(graph, node: int) -> str:
     return graph.labels[node] + "(" + ",".join(sorted(_tree_form(graph, p) for p in graph.predecessors(node))) + ")"
 
 
+@pytest.mark.slow
 def test_distinct_canonical_specs_are_distinct_graphs(space, specs):
     # Every node reaches the output, so the output's in-tree is the whole graph: equal forms would mean
     # two keys for one architecture, or a graph that loses part of the spec.
@@ -189,12 +192,14 @@ def test_metrics_tables(space):
     assert space.metrics_table(None).equals(cora)
 
 
+@pytest.mark.slow
 def test_metrics_table_returns_a_copy(space):
     table = space.metrics_table("citeseer")
     table.loc[0, "perf"] = -1.0
     assert space.metrics_table("citeseer").loc[0, "perf"] != -1.0
 
 
+@pytest.mark.slow
 def test_lookup_matches_table_and_names_missing_dataset_rows(space):
     row = space.metrics_table("pubmed").set_index("arch").loc[EXAMPLE_CANONICAL]
     assert space.lookup(EXAMPLE, "pubmed") == pytest.approx(row.to_dict())
@@ -204,6 +209,7 @@ def test_lookup_matches_table_and_names_missing_dataset_rows(space):
         space.metrics_table("mnist")
 
 
+@pytest.mark.slow
 def test_every_enumerated_spec_is_its_own_canonical_form(space, specs):
     # key() and to_graph() answer the enumeration's own specs from a table, without parsing or hashing;
     # that is only right if the package maps every one of them onto itself.

@@ -150,6 +150,7 @@ def test_proxyless_graph_keeps_the_last_stage_apart(pn):
 # --------------------------------------------------------------------------------- sample, mutate
 
 @pytest.mark.parametrize("name", ["ofa-mbv3", "ofa-pn"])
+@pytest.mark.slow
 def test_sample_and_mutate_respect_the_depth_rules(name):
     space = get_space(name)
     rng = np.random.default_rng(0)
@@ -171,6 +172,7 @@ def test_sample_and_mutate_respect_the_depth_rules(name):
 
 # ------------------------------------------------------------------------------------------- units
 
+@pytest.mark.slow
 def test_unit_counts_mbv3(mbv3):
     assert mbv3.units() == ("stage1", "stage2", "stage3", "stage4", "stage5")
     counts = {u: sum(1 for _ in mbv3.unit_candidates(u)) for u in mbv3.units()}
@@ -178,6 +180,7 @@ def test_unit_counts_mbv3(mbv3):
     assert sum(counts.values()) == 36855
 
 
+@pytest.mark.slow
 def test_unit_counts_proxyless_merge_the_last_two_stages(pn):
     counts = {u: sum(1 for _ in pn.unit_candidates(u)) for u in pn.units() if u != "stage5"}
     lengths, merged, last = set(), 0, None
@@ -212,6 +215,7 @@ def test_unit_candidates_is_lazy(mbv3):
 
 
 @pytest.mark.parametrize("name", ["ofa-mbv3", "ofa-pn"])
+@pytest.mark.slow
 def test_built_units_assemble_into_a_valid_config_with_the_same_nodes(name):
     space = get_space(name)
     rng = np.random.default_rng(7)
@@ -249,6 +253,7 @@ def test_assemble_errors(mbv3):
 
 # ------------------------------------------------------------------------------------- real nets
 
+@pytest.mark.slow
 def test_build_module_and_measure(mbv3, pn):
     small = json.dumps({"ks": [3] * 21, "e": [3] * 21, "d": [2, 2, 2, 2, 2, 1], "r": 128})
     model = build_subnet(pn.layout, pn.parse(small))

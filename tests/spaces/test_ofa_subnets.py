@@ -104,6 +104,7 @@ def test_whole_network_parameters_by_hand():
     assert count_params(model) == stem + first + layer0 + layer1 + head == 9394
 
 
+@pytest.mark.slow
 def test_forward_shapes():
     for layout in (MBV3, PROXYLESS):
         model = build_subnet(layout, smallest(layout))
@@ -125,6 +126,7 @@ def test_flops_of_one_conv_by_hand():
 
 
 @pytest.mark.parametrize("layout", [MBV3, PROXYLESS], ids=["mbv3", "pn"])
+@pytest.mark.slow
 def test_layerwise_flops_equal_the_counter_on_the_whole_model(layout):
     n = layout.num_layers
     config = SubnetConfig(ks=tuple([7, 5, 3] * 7)[:n], e=tuple([6, 3, 4] * 7)[:n],
@@ -137,6 +139,7 @@ def test_layerwise_flops_equal_the_counter_on_the_whole_model(layout):
     assert count_flops(model, 96) == counter.get_total_flops()  # and again from the cache
 
 
+@pytest.mark.slow
 def test_flops_and_params_grow_with_the_subnet():
     small, large = smallest(MBV3, 128), SubnetConfig((7,) * 20, (6,) * 20, (4,) * 5, 128)
     ms, ml = build_subnet(MBV3, small), build_subnet(MBV3, large)
@@ -164,6 +167,7 @@ def test_profile_has_the_table_columns():
 
 # ----------------------------------------------------------------------------- the latency sampler
 
+@pytest.mark.slow
 def test_sample_measure_latency_writes_positive_finite_rows(tmp_path, capsys):
     out = tmp_path / "lat.csv"
     code = main(["sample", "--space", "ofa-mbv3", "--n", "2", "--seed", "3", "--measure", "latency",

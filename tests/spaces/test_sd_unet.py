@@ -40,6 +40,7 @@ def test_size_and_per_stage_counts(space):
     assert space.size() == 6**3 * 2 * 4 * 8**3 == 884_736
 
 
+@pytest.mark.slow
 def test_enumeration_is_complete_distinct_and_canonical(space):
     specs = list(space.enumerate())
     assert len(specs) == len(set(specs)) == space.size()
@@ -109,6 +110,7 @@ def test_removed_layer_passes_its_input_as_skip(space):
     assert "down0 A0" not in g.labels
 
 
+@pytest.mark.slow
 def test_graphs_encode_with_the_schema(space):
     schema = space.schema()
     for s in itertools.islice(space.enumerate(), 0, 884_736, 50_000):
@@ -151,6 +153,7 @@ def test_mutate_is_a_valid_different_neighbour(space):
         s = t
 
 
+@pytest.mark.slow
 def test_sample_is_uniform_per_stage(space):
     rng = np.random.default_rng(2)
     masks = [space.parse(space.sample(rng))["up1"] for _ in range(1600)]
