@@ -245,6 +245,7 @@ def _shown_like_the_pages(metrics: dict) -> None:
        quality=st.dictionaries(st.sampled_from(QUALITY_KEYS), edge_numbers | st.lists(edge_numbers, max_size=4),
                                max_size=3),
        raw=st.none() | file_bytes)
+@pytest.mark.slow
 def test_run_metrics_and_listing_accept_or_refuse_in_one_line(run_dir, tmp_path_factory, top, quality, raw):
     """A shared run's metrics.json of any shape or bytes: the run list never raises (a bad one is listed
     as damaged, one line), and what loads can be formatted as the pages format it."""

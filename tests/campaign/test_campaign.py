@@ -179,6 +179,7 @@ def test_kill_9_mid_campaign_then_status_and_run_resume_without_losing_or_repeat
         assert len(lines) == 4  # each architecture evaluated exactly once
 
 
+@pytest.mark.slow
 def test_loop_command_errors_are_one_line(tmp_path):
     result = cli("status", "--campaign", tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a campaign directory" in result.stderr
@@ -229,6 +230,7 @@ def test_a_round_run_left_by_an_interrupted_attempt_is_retrained_when_rows_came_
     assert Campaign.open(campaign.path)._round_run(1, campaign.table()).config.rows == 13
 
 
+@pytest.mark.slow
 def test_a_round_whose_predictor_ties_its_proposals_is_retrained(tmp_path, monkeypatch):
     from core.campaign import campaign as campaign_module
 
@@ -268,6 +270,7 @@ def run_cli_in_process(*args):
     return cli_in_process(*args)
 
 
+@pytest.mark.slow
 def test_nan_and_1e308_evaluations_through_loop_run_are_failures_and_later_rounds_still_run(tmp_path, monkeypatch):
     monkeypatch.setitem(EVALUATORS, BrokenEvaluator.name, BrokenEvaluator)
     campaign = planted_campaign(tmp_path / "c", evaluator=BrokenEvaluator())
@@ -308,6 +311,7 @@ def test_ingest_refuses_a_1e308_target_and_a_nan_naming_the_rows(tmp_path):
     campaign.propose(3)  # the next round trains and proposes as usual
 
 
+@pytest.mark.slow
 def test_a_directory_with_bad_rows_from_an_older_version_loads_names_them_and_goes_on(tmp_path):
     campaign = planted_campaign(tmp_path / "c")
     campaign.propose(4)
@@ -353,6 +357,7 @@ def test_propose_out_inside_the_campaign_is_refused_before_anything_is_written(t
     assert not (campaign.path / "rounds" / "x.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_campaign_in_use_names_its_holder_at_once_or_waits_with_wait(tmp_path):
     import threading
 

@@ -10,6 +10,7 @@ from core.diffusion.study_config import TOY_STUDY
 from core.diffusion.study_report import export_study, load_study
 
 
+@pytest.mark.slow
 def test_toy_study_writes_the_table(toy_study):
     study = load_study(toy_study / "study")
     results, summary = study["results"], study["summary"]

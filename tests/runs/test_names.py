@@ -86,6 +86,7 @@ def _saved_with_rivals(monkeypatch, root: Path, out: Path, run, *, overwrite: bo
     return attempts
 
 
+@pytest.mark.slow
 def test_saving_into_a_claim_never_leaves_the_name_free_for_another_claim(nb201_run, tmp_path, monkeypatch):
     from core.runs.run import Run
 
