@@ -9,6 +9,7 @@ same calls.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -111,18 +112,20 @@ def test_cancel_stops_the_evaluations_and_keeps_the_rest_pending(runs_dir, monke
     from core.evaluators.lookup import LookupEvaluator
 
     look_up = LookupEvaluator.evaluate_one
+    release = threading.Event()
 
-    def slow(self, spec):  # a look-up takes microseconds: make each one long enough to cancel
-        time.sleep(1.0)
+    def held(self, spec):  # a look-up takes microseconds: hold each until the test has pressed Cancel
+        release.wait(timeout=120)
         return look_up(self, spec)
 
-    monkeypatch.setattr(LookupEvaluator, "evaluate_one", slow)
+    monkeypatch.setattr(LookupEvaluator, "evaluate_one", held)
     at = propose(start_campaign(open_loop(), "cora-cancel", "lookup"), 6)
     at.button(key="loop_evaluate").click().run()
     assert_clean(at)
     wait_for(at, lambda a: any(b.key == "loop_cancel" for b in a.button), timeout=30)
     at.button(key="loop_cancel").click().run()
     assert_clean(at)
+    release.set()  # the look-up in flight finishes; the job stops before the next one
     wait_for(at, lambda a: any("Cancelled after" in s.value for s in a.success), timeout=60)
     pending = next(m for m in at.metric if m.label == "Pending").value
     assert 0 < int(pending) < 6
