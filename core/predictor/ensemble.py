@@ -37,6 +37,7 @@ from core.predictor.batching import DenseBatch, GraphBatch
 from core.predictor.config import PredictorConfig
 from core.predictor.model import AutoBuildPredictor, PredictorOutput
 
+
 class EnsemblePredictor(nn.Module):
     """K :class:`AutoBuildPredictor` members read as one; see the module docstring for the equations.
 
