@@ -389,6 +389,10 @@ def _fits(page, where: str) -> None:
     _settled(page)
     for frame in page.evaluate(FRAMES_FIT):
         assert frame["right"] <= frame["width"] + 1 and not frame["scrolls"], f"{where}: a table column is off screen {frame}"
+    try:  # plotly draws its axes after the page has settled: wait for them, not for a while
+        page.wait_for_selector("[data-testid='stPlotlyChart'] .cartesianlayer .xy", timeout=30_000)
+    except Exception:  # noqa: BLE001 - the assertion below says what is missing
+        pass
     titles = page.evaluate(AXIS_TITLES)
     assert titles, f"{where}: no chart"
     assert all(x.strip() and y.strip() for x, y in titles), f"{where}: a chart without axis titles {titles}"
