@@ -9,18 +9,10 @@ import shutil
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from tests.app.apptest import MAIN, TIMEOUT, assert_clean
-from tests.app.test_pages import trained_runs_dir  # noqa: F401  (fixture)
+from tests.app.apptest import assert_clean
+from tests.app.test_pages import open_app, trained_runs_dir  # noqa: F401  (trained_runs_dir: a fixture)
 
 pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(page).run()
-    assert_clean(at)
-    return at
 
 
 def downloads(at: AppTest) -> list[str]:
@@ -31,9 +23,9 @@ def test_train_and_compare_pages_download_and_delete_a_run(trained_runs_dir, tmp
     runs = tmp_path / "runs"
     shutil.copytree(trained_runs_dir, runs)
     monkeypatch.setenv("AUTOBUILD_RUNS_DIR", str(runs))
-    at = open_page("views/compare.py")
+    at = open_app("views/compare.py")
     assert "Download run (zip)" in downloads(at)
-    at = open_page("views/train.py")
+    at = open_app("views/train.py")
     assert "Download run (zip)" in downloads(at)
     assert (runs / "tiny").is_dir()  # nothing goes before the confirmation button inside "Delete run"
     at.button(key="train_run_delete").click().run()
@@ -54,7 +46,7 @@ def test_loop_page_downloads_and_deletes_a_campaign(tmp_path, monkeypatch):
                                                           ["baseline_accuracy"]].reset_index()
     table = validate_table(frame, space, source="init", metric_columns=["baseline_accuracy"])
     path = Campaign.create(tmp_path / "campaigns" / "c1", table, "baseline_accuracy", dataset="cifar10", epochs=2).path
-    at = open_page("views/loop.py")
+    at = open_app("views/loop.py")
     assert "Download campaign (zip)" in downloads(at)
     at.button(key="loop_campaign_delete").click().run()
     assert_clean(at)

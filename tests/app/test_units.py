@@ -6,20 +6,11 @@ import pytest
 
 import json
 
-from streamlit.testing.v1 import AppTest
 
-from tests.app.apptest import MAIN, TIMEOUT, assert_clean, wait_for
-from tests.app.test_pages import trained_runs_dir, with_run  # noqa: F401  (fixtures)
+from tests.app.apptest import wait_for
+from tests.app.test_pages import open_app, trained_runs_dir, with_run  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow  # trains predictors, loads every benchmark or drives the app
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(page).run()
-    assert_clean(at)
-    return at
 
 
 def headers(element) -> dict:
@@ -30,7 +21,7 @@ def headers(element) -> dict:
 
 def test_data_page_shows_the_units_of_the_bundled_tables_metrics(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOBUILD_RUNS_DIR", str(tmp_path / "runs"))
-    at = open_page("views/data.py")
+    at = open_app("views/data.py")
     stats = next(df.value for df in at.dataframe if "median" in df.value.columns)
     units = dict(zip(stats["column"], stats["unit"]))
     assert units == {"arch": "", "valid_perf": "", "perf": "", "latency": "s", "para": "M"}
@@ -39,7 +30,7 @@ def test_data_page_shows_the_units_of_the_bundled_tables_metrics(tmp_path, monke
 
 
 def test_build_page_headers_and_limits_carry_units(with_run):  # noqa: F811
-    at = open_page("views/build.py")
+    at = open_app("views/build.py")
     assert any("latency in seconds, para in millions" in c.value for c in at.caption)
     at.number_input(key="_w_ab_build_top").set_value(3)
     at.button(key="build_button").click().run()
