@@ -20,6 +20,7 @@ from core.diffusion.gallery import (
     image_files,
     masked_view,
     parse_architectures,
+    upscaled,
 )
 from core.diffusion.pipeline import INPUTS_DIR
 from core.diffusion.study_report import load_study
@@ -53,40 +54,69 @@ def study_section() -> None:
         st.error(str(err))
         return
     if study is None:
-        st.info(f"No finished study in `{folder}`. The study (68 random architectures of the small "
-                "SD-v1.4-layout model -> FID -> AutoBuild and exhaustive-search picks) is run on a GPU with "
-                "`benchmarks/train_sd_small.py` then `benchmarks/sd_experiment.py`; point "
-                f"`{STUDY_ENV}` at its output folder or copy it to `assets/sd_study`.")
+        st.info(f"No finished study in `{folder}`. The study (random architectures of the small SD-v1.4-layout "
+                "model -> FID -> AutoBuild and exhaustive-search picks) is made by `bash benchmarks/sd_cpu_run.sh` "
+                "(16 x 16, about two hours on 2 CPU cores) or `bash benchmarks/sd_gpu_run.sh` (32 x 32, GPU); "
+                f"point `{STUDY_ENV}` at its output folder or copy it to `assets/sd_study`.")
         return
     protocol = study["study"].get("protocol", {})
+    size = protocol.get("size", "?")
     if study["study"].get("label"):
         st.warning(f"**{study['study']['label']}**", icon=":material/warning:")
-    st.warning("This study runs on a **small inpainting model with SD v1.4's U-Net block layout, trained here on "
-               f"{protocol.get('size', '?')} x {protocol.get('size', '?')} tiles of bundled photographs**. It is "
-               "not Stable Diffusion v1.4: compare rankings and the gap between the sets with the paper, never "
-               "the FID values.", icon=":material/science:")
+    st.warning(f"This study runs on a **small inpainting model with SD v1.4's U-Net block layout, trained here on "
+               f"{size} x {size} tiles of bundled photographs**. It is not Stable Diffusion v1.4: compare rankings "
+               "and the gap between the sets with the paper, never the FID values.", icon=":material/science:")
+    if study.get("conclusion"):
+        st.info(f"**The study's answer.** {study['conclusion']['sentence']}", icon=":material/insights:")
     results, summary = study["results"], study["summary"]
-    st.markdown("**Summary per set** (average and best FID; the paper's SD v1.4 values for the ranking only)")
-    st.dataframe(summary, hide_index=True, key="study_summary",
-                 column_config={"average_fid": st.column_config.NumberColumn("average FID", format="%.2f"),
-                                "best_fid": st.column_config.NumberColumn("best FID", format="%.2f"),
-                                "params": st.column_config.NumberColumn("mean params", format="%d"),
-                                "seconds_per_image": st.column_config.NumberColumn("s / image", format="%.4f")})
+    summary_table(summary)
     floor = study["noise_floor"]
     seed_noise = floor.get("seed noise (largest FID change from the seed alone)")
     if seed_noise is not None:
         st.caption(f"Noise floor: the seed alone moves an FID by up to {seed_noise:.2f}; smaller gaps are noise. "
                    f"Protocol: {', '.join(f'{k} {v}' for k, v in protocol.items())}.")
+    per_architecture_charts(results, seed_noise)
+    study_grid(Path(study["folder"]), results, size)
+
+
+def summary_table(summary: pd.DataFrame) -> None:
+    """The paper's table shape: average (and best) FID per set beside the paper's SD v1.4 averages."""
+    st.markdown("**Summary per set**: the paper's table (average FID per set) beside its SD v1.4 figures, which "
+                "are there for the ranking only")
+    number = st.column_config.NumberColumn
+    st.dataframe(summary, hide_index=True, key="study_summary",
+                 column_config={"average_fid": number("average FID", format="%.2f"),
+                                "paper_average_fid": number("paper (SD v1.4) average FID", format="%.2f"),
+                                "best_fid": number("best FID", format="%.2f"),
+                                "average_kid": number("average KID", format="%.4f"),
+                                "kid_sem": number("KID s.e. (over architectures)", format="%.4f"),
+                                "params": number("mean params", format="%d"),
+                                "seconds_per_image": number("s / image", format="%.4f")})
+
+
+def per_architecture_charts(results: pd.DataFrame, seed_noise: float | None) -> None:
+    """FID (bars: the seed's noise floor) and KID (bars: its std over image subsets) of every architecture."""
+    order = results.sort_values("fid")["name"].tolist()
+    cols = st.columns(2)
+    fid = px.scatter(results, x="name", y="fid", color="set", hover_data=["params"],
+                     error_y=None if seed_noise is None else [seed_noise] * len(results),
+                     category_orders={"name": order}, title="FID per architecture (bars: ± the seed's noise floor)",
+                     labels={"name": "architecture", "fid": "FID"})
+    cols[0].plotly_chart(fid, key="study_fid_chart")
+    if "kid" in results.columns:
+        kid = px.scatter(results, x="name", y="kid", color="set", error_y="kid_std",
+                         category_orders={"name": order}, title="KID per architecture (bars: ± std over subsets)",
+                         labels={"name": "architecture", "kid": "KID"})
+        cols[1].plotly_chart(kid, key="study_kid_chart")
     chart = results.assign(ms_per_image=results["seconds_per_image"] * 1000)
     st.plotly_chart(px.scatter(chart, x="params", y="fid", color="set", size="ms_per_image", hover_name="name",
                                labels={"params": "parameters", "fid": "FID", "ms_per_image": "ms / image"},
                                title="Parameters, time per image and FID"), key="study_chart")
-    study_grid(Path(study["folder"]), results)
 
 
-def study_grid(folder: Path, results: pd.DataFrame) -> None:
+def study_grid(folder: Path, results: pd.DataFrame, size: int | str = "?") -> None:
     present = list(dict.fromkeys(results["set"]))
-    default = [s for s in present if s.startswith(("AutoBuild", "ES"))] or present[:1]
+    default = [s for s in present if s.startswith(("AutoBuild", "ES", "Full"))] or present[:1]
     chosen_sets = st.multiselect("Sets (columns)", present, default=default, key="study_sets")
     names = list(results[results["set"].isin(chosen_sets)]["name"])[:MAX_COLUMNS]
     originals = image_files(folder / INPUTS_DIR / "originals")
@@ -97,6 +127,8 @@ def study_grid(folder: Path, results: pd.DataFrame) -> None:
     pages = max(1, -(-len(stems) // per_page))
     page = int(cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="study_page"))
     shown = stems[(page - 1) * per_page: page * per_page]
+    st.caption(f"Images are {size} x {size} pixels, enlarged with nearest-neighbour sampling (each pixel a "
+               "square, no smoothing).")
     extra = st.session_state.get("study_extra")
     columns = [(column_header(n, results), image_files(folder / n)) for n in names]
     if extra and extra["stems"] == shown:
@@ -110,7 +142,7 @@ def study_grid(folder: Path, results: pd.DataFrame) -> None:
             if img is None:
                 col.caption("missing")
             else:
-                col.image(img, width="stretch")
+                col.image(upscaled(img), width="stretch")
     inpaint_shown(folder, results, shown, originals, masks)
 
 

@@ -53,6 +53,18 @@ def masked_view(original: Path, mask: Path | None) -> Image.Image:
     return Image.fromarray(pixels)
 
 
+def upscaled(image: Image.Image | Path, side: int = 128) -> Image.Image:
+    """``image`` enlarged by a whole factor to at least ``side`` pixels with nearest-neighbour sampling, so a
+    16 x 16 output shows its real pixels (a browser would smooth them into a blur); larger images unchanged."""
+    if isinstance(image, Path):
+        with Image.open(image) as opened:
+            image = opened.convert("RGB")
+    factor = -(-side // max(1, min(image.size)))
+    if factor <= 1:
+        return image
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+
+
 def read_fid_table(source) -> pd.DataFrame | None:
     """A table with a ``fid`` column and ``name`` and/or ``arch`` (+ optional ``set``); None when not given."""
     if source is None or source == "":
@@ -106,11 +118,13 @@ def results_table(outputs: pd.DataFrame, table: pd.DataFrame | None,
 
 
 def column_header(name: str, results: pd.DataFrame) -> str:
-    """Grid column title (Markdown): the architecture's name, its FID and its set."""
+    """Grid column title (Markdown): the architecture's name, its FID (and KID ± std when known) and its set."""
     row = results[results["name"] == name]
     fid = row["fid"].iloc[0] if len(row) else np.nan
     label = row["set"].iloc[0] if len(row) and isinstance(row["set"].iloc[0], str) else ""
     text = f"**{name}**  \nFID {fid:.2f}" if pd.notna(fid) else f"**{name}**  \nFID —"
+    if len(row) and "kid" in row.columns and pd.notna(row["kid"].iloc[0]):
+        text += f"  \nKID {row['kid'].iloc[0]:.4f} ± {row['kid_std'].iloc[0]:.4f}"
     return text + (f" · {label}" if label else "")
 
 

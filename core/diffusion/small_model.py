@@ -66,6 +66,10 @@ class SmallModelConfig:
         return cls(**data)
 
 
+#: The CPU profile: the default widths at 16 x 16 pixels (a 32 x 32 training step costs about 10x more on a
+#: CPU; see docs/decisions.md), trained in about an hour on 2 cores by ``benchmarks/sd_cpu_run.sh``.
+CPU_CONFIG = SmallModelConfig(image_size=16)
+
 #: A model small enough for a CPU training step in a test (same layout).
 TOY_CONFIG = SmallModelConfig(image_size=16, block_out_channels=(8, 16, 16, 16), norm_num_groups=8,
                               cross_attention_dim=16, attention_head_dim=4, context_tokens=2)

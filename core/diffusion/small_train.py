@@ -109,7 +109,7 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             step += 1
-            removed = 0 if spec is None else sum(m.count("-") for m in space.parse(spec).values())
+            removed = 0 if spec is None else space.removed_count(spec)
             log_file.write(f"{step},{loss.item():.5f},{removed}\n")
             if step % config.checkpoint_every == 0 or step == config.steps:
                 log_file.flush()

@@ -9,13 +9,20 @@ Steps (each one resumable: an architecture whose ``fid.json`` exists is not gene
 3. AutoBuild's predictor is trained on the 68 with target ``-fid`` (lower FID = better), then
    - "AutoBuild 4": :func:`core.building.builder.build_architectures` (top ``n_pick``),
    - "ES 4" (exhaustive search): the regression head's top ``n_pick`` over the whole space (or over
-     ``exhaustive_pool`` random specs in the toy mode), the 68 excluded,
-   - "Random 4": ``n_pick`` more random architectures;
+     ``exhaustive_pool`` random specs), the 68 excluded,
+   - "Random 8, as many blocks removed": ``matched_per_pick`` random architectures per AutoBuild pick, each
+     removing exactly as many blocks as that pick (:meth:`SdUnetSpace.sample_removing`), so that a pick is
+     compared with random architectures of its size;
 4. the noise floor: the full network and the first random architecture each under a second seed, and the
    FID between the full network's two seed runs;
-5. ``results.csv`` (one row per architecture: name, set, arch, fid, params, seconds per image),
-   ``summary.csv`` (per set: count, average and best FID, mean params, mean seconds per image),
-   ``noise_floor.json``, ``study.json`` (settings and protocol) and ``README.md`` (the table).
+5. ``results.csv`` (one row per architecture: name, set, arch, removed blocks, fid, kid, kid_std, params,
+   seconds per image), ``summary.csv`` (per set: count, average and best FID, average KID, mean params, mean
+   seconds per image, the paper's average FID), ``noise_floor.json``, ``conclusion.json`` (do AutoBuild's
+   picks beat random ones at equal count, :func:`core.diffusion.study_report.conclude`), ``study.json``
+   (settings and protocol) and ``README.md`` (the tables and the conclusion).
+
+FID is the paper's metric; KID (:mod:`core.diffusion.kid`) is unbiased at these sample sizes and comes with
+a spread over image subsets, so differences can be read against noise.
 
 Output layout is that of ``python -m core inpaint`` (``_inputs/originals``, ``_inputs/masks``,
 ``<name>/<stem>.png``, ``<name>/arch.json``, ``<name>/fid.json``), so the Inpainting page shows it.
@@ -35,14 +42,17 @@ import torch
 
 from core.diffusion.fid import FIDResult, frechet_distance, write_fid_record
 from core.diffusion.inception import extract_features
+from core.diffusion.kid import kernel_inception_distance
 from core.diffusion.photo_tiles import evaluation_set, to_image, to_tensor
 from core.diffusion.small_inpaint import inpaint
 from core.diffusion.small_model import SmallInpaintModel
 from core.diffusion.study_config import StudyConfig
 from core.diffusion.study_report import (
+    CONCLUSION,
     FULL_SET,
     INPUTS,
     NOISE_SET,
+    conclude,
     report_markdown,
     summarize,
 )
@@ -86,11 +96,16 @@ class Study:
         np.savez(path, features=features, names=names)
         return features
 
+    def _kid(self, features: np.ndarray) -> dict:
+        kid = kernel_inception_distance(features, self.reference, self.config.kid_subsets, seed=self.config.seed)
+        return {"kid": kid.mean, "kid_std": kid.std}
+
     def settings(self, seed: int) -> dict:
         return {"model": "small SD-v1.4-layout pixel-space inpainting model (not SD v1.4)",
                 "images": len(self.stems), "size": self.model.config.image_size,
                 "masks": "make_mask(stem, size, seed)", "sampler": "DDIM eta=0", "steps": self.config.steps,
-                "seed": seed, "device": self.config.device}
+                "seed": seed, "device": self.config.device,
+                "kid": f"mean and std over {self.config.kid_subsets} subsets of half the images"}
 
     def evaluate(self, name: str, set_label: str, spec: str, seed: int | None = None) -> dict:
         """Inpaint with ``spec``, write its folder, return its row (read back when already done)."""
@@ -100,6 +115,9 @@ class Study:
         if (folder / "fid.json").is_file() and record.is_file():
             meta = json.loads(record.read_text())
             if meta.get("arch") == spec and meta.get("seed") == seed:
+                if "kid" not in meta["row"] and (folder / "features.npy").is_file():  # a study from before KID
+                    meta["row"].update(self._kid(np.load(folder / "features.npy")))
+                    record.write_text(json.dumps(meta, indent=2) + "\n")
                 return meta["row"]
         images, seconds = inpaint(self.model, spec, self.images, self.masks, self.config.steps, seed)
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,8 +131,8 @@ class Study:
         size = f"{self.model.config.image_size}x{self.model.config.image_size}"
         write_fid_record(FIDResult(value, str(folder), str(self.out / INPUTS / "originals"), len(pil), len(pil),
                                    [size], [size], {**self.settings(seed), "arch": name}), folder / "fid.json")
-        row = {"name": name, "set": set_label, "arch": spec, "fid": value, "params": applied.params,
-               "seconds_per_image": seconds}
+        row = {"name": name, "set": set_label, "arch": spec, "removed": len(applied.removed), "fid": value,
+               **self._kid(features), "params": applied.params, "seconds_per_image": seconds}
         record.write_text(json.dumps({"name": name, "set": set_label, "arch": spec, "params": applied.params,
                                       "params_full": applied.params_full, "removed": applied.removed,
                                       "model_dir": "small SD-v1.4-layout model (not SD v1.4)", "seed": seed,
@@ -174,8 +192,8 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
         run = Run.load(out / "predictor", device=config.device)
     built = list(build_architectures(run, BuildConfig(top=config.n_pick)).built["arch"])
     es = _exhaustive(run, config, set(randoms))
-    extra = [s for s in space.sample_distinct(config.n_random + 4 * config.n_pick, rng) if s not in randoms]
-    picks = {"autobuild": ("ab", built), "es": ("es", es), "picked_random": ("rnd", extra[:config.n_pick])}
+    matched = matched_random(space, built, config.matched_per_pick, rng, set(randoms) | set(built) | set(es), log)
+    picks = {"autobuild": ("ab", built), "es": ("es", es), "matched_random": ("rnd", matched)}
     for kind, (prefix, specs) in picks.items():
         rows += [study.evaluate(f"{prefix}-{i}", labels[kind], s) for i, s in enumerate(specs, 1)]
     rows.append(study.evaluate("full", FULL_SET, FULL_SPEC))
@@ -185,12 +203,35 @@ def run_study(model: SmallInpaintModel, out: str | Path, config: StudyConfig = S
     (out / "noise_floor.json").write_text(json.dumps(floor, indent=2) + "\n")
     summary = summarize(results, config)
     summary.to_csv(out / "summary.csv", index=False)
+    conclusion = conclude(results, floor, config)
+    (out / CONCLUSION).write_text(json.dumps(conclusion, indent=2) + "\n")
     (out / "study.json").write_text(json.dumps({"label": label, "config": dataclasses.asdict(config),
                                                 "protocol": study.settings(config.seed),
                                                 "model_params": sum(p.numel() for p in model.unet.parameters())},
                                                indent=2) + "\n")
-    (out / "README.md").write_text(report_markdown(summary, floor, config, model.config.image_size, label))
+    (out / "README.md").write_text(report_markdown(summary, floor, config, model.config.image_size, label, conclusion))
     return summary
+
+
+def matched_random(space, picks: list[str], per_pick: int, rng: np.random.Generator, exclude: set[str],
+                   log: Log = print) -> list[str]:
+    """``per_pick`` distinct random architectures for each pick, removing as many blocks as it does (fewer
+    when the space has fewer such architectures, e.g. none but the full network removes 0)."""
+    chosen: list[str] = []
+    taken = set(exclude)
+    for pick in picks:
+        removed, found = space.removed_count(pick), 0
+        for _ in range(50 * per_pick):
+            spec = space.sample_removing(removed, rng)
+            if spec not in taken:
+                taken.add(spec)
+                chosen.append(spec)
+                found += 1
+                if found == per_pick:
+                    break
+        if found < per_pick:
+            log(f"only {found} random architectures remove {removed} blocks besides the picks")
+    return chosen
 
 
 def noise_floor(study: Study, spec: str) -> dict:

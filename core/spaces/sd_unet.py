@@ -135,6 +135,20 @@ def stage_masks(name: str) -> tuple[str, ...]:
     return tuple(m for m in masks if stage.valid(m) is None)
 
 
+@lru_cache(maxsize=None)
+def _ways_to_remove(first: int) -> np.ndarray:
+    """[r] = how many ways stages ``first``.. (of :data:`STAGES`) can together remove exactly r blocks."""
+    ways = np.zeros(1 + sum(s.layout.count("A") + s.layout.count("R") for s in STAGES), dtype=np.int64)
+    ways[0] = 1
+    for stage in STAGES[first:]:
+        step = np.zeros_like(ways)
+        for mask in stage_masks(stage.name):
+            k = mask.count(REMOVED)
+            step[k:] += ways[:len(ways) - k]
+        ways = step
+    return ways
+
+
 def spec_string(masks: Mapping[str, str]) -> str:
     """The canonical spec of one mask per stage (all 9 stages, in order)."""
     return json.dumps({s.name: masks[s.name] for s in STAGES}, separators=(",", ":"))
@@ -164,6 +178,10 @@ class SdUnetSpace(SamplingSpace, EnumerableSpace, UnitSpace):
     lower_is_better = True
 
     # ------------------------------------------------------------ spec strings
+    def removed_count(self, spec: str) -> int:
+        """How many blocks the architecture ``spec`` removes (0 for the full U-Net)."""
+        return len(removed_blocks(self.parse(spec)))
+
     def parse(self, spec: str) -> dict[str, str]:
         """Stage name -> mask (``R``/``A`` kept, ``-`` removed), for all 9 stages; strict about every value."""
         raw = spec_json(SPACE, spec, "string")
@@ -253,6 +271,25 @@ class SdUnetSpace(SamplingSpace, EnumerableSpace, UnitSpace):
     def sample(self, rng: np.random.Generator) -> str:
         """Uniform over the space: every stage's mask is drawn uniformly and independently."""
         masks = {s.name: stage_masks(s.name)[int(rng.integers(len(stage_masks(s.name))))] for s in STAGES}
+        return spec_string(masks)
+
+    def sample_removing(self, removed: int, rng: np.random.Generator) -> str:
+        """A uniform random architecture among those that remove exactly ``removed`` blocks.
+
+        Stage by stage, a mask is drawn with probability proportional to the number of ways the later stages
+        can remove the blocks still to remove (counts from :func:`_ways_to_remove`), which makes every
+        architecture with that count equally likely. The study's random baseline matched to AutoBuild's
+        picks uses it (a pick that removes few blocks is compared with random architectures of its size)."""
+        if not 0 <= removed <= _ways_to_remove(0).shape[0] - 1 or _ways_to_remove(0)[removed] == 0:
+            raise InputError(f"no {SPACE} architecture removes exactly {removed} blocks")
+        masks, left = {}, removed
+        for i, stage in enumerate(STAGES):
+            options = stage_masks(stage.name)
+            later = _ways_to_remove(i + 1)
+            weights = np.array([later[left - m.count(REMOVED)] if 0 <= left - m.count(REMOVED) < len(later) else 0
+                                for m in options], dtype=np.float64)
+            masks[stage.name] = options[int(rng.choice(len(options), p=weights / weights.sum()))]
+            left -= masks[stage.name].count(REMOVED)
         return spec_string(masks)
 
     def mutate(self, spec: str, rng: np.random.Generator) -> str:

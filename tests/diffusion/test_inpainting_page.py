@@ -150,15 +150,20 @@ def test_opens_on_the_study_grid_summary_and_chart(shipped_study):
     assert not at.exception
     results = pd.read_csv(shipped_study / "study" / "results.csv")
     chosen = at.multiselect(key="study_sets").value
-    assert set(chosen) == {"ES 1", "AutoBuild 1"}
+    assert set(chosen) == {"ES 1", "AutoBuild 1", "Full network"}
     ab = results[results["name"] == "ab-1"].iloc[0]
-    assert f"**ab-1**  \nFID {ab['fid']:.2f} · AutoBuild 1" in texts(at)
+    assert (f"**ab-1**  \nFID {ab['fid']:.2f}  \nKID {ab['kid']:.4f} ± {ab['kid_std']:.4f} · AutoBuild 1"
+            in texts(at))
     summary = at.dataframe[0].value
     assert list(summary["set"])[:3] == ["Random 10", "ES 1", "AutoBuild 1"]
-    assert len(at.get("plotly_chart")) >= 1
+    assert summary.set_index("set").loc["AutoBuild 1", "paper_average_fid"] == 10.13  # the paper's figure beside
+    assert len(at.get("plotly_chart")) == 3  # FID and KID per architecture, parameters / time
     assert any("not Stable Diffusion v1.4" in w.value for w in at.warning)
-    # 3 images: original, masked and the two chosen architectures in each row.
-    assert len(at.get("image")) == 3 * 4
+    conclusion = json.loads((shipped_study / "study" / "conclusion.json").read_text())
+    assert any(conclusion["sentence"] in i.value for i in at.info)
+    assert any("nearest-neighbour" in c.value for c in at.caption)
+    # 4 images: original, masked and the three chosen architectures in each row.
+    assert len(at.get("image")) == 4 * 5
 
 
 def wait_for(at: AppTest, done, timeout: float = 120) -> AppTest:
@@ -180,8 +185,8 @@ def test_study_inpaints_the_shown_images_with_another_architecture(shipped_study
     at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
     assert not at.exception and not at.error
     wait_for(at, lambda a: "new run" in texts(a))
-    assert len(at.get("image")) == 3 * 5
-    assert any("Inpainted 3 image(s)" in s.value for s in at.success)
+    assert len(at.get("image")) == 4 * 6
+    assert any("Inpainted 4 image(s)" in s.value for s in at.success)
 
 
 @pytest.mark.slow
@@ -201,7 +206,7 @@ def test_study_inpainting_shows_progress_and_cancel_stops_it(shipped_study, tmp_
     at.button(key="cancel_inpaint").click().run()
     wait_for(at, lambda a: any("was cancelled after" in i.value for i in a.info), timeout=60)
     assert "new run" not in texts(at) and "study_extra" not in at.session_state
-    assert len(at.get("image")) == 3 * 4
+    assert len(at.get("image")) == 4 * 5
 
 
 def test_study_spec_errors_name_the_field(shipped_study):

@@ -15,7 +15,7 @@ def test_toy_study_writes_the_table(toy_study):
     study = load_study(toy_study / "study")
     results, summary = study["results"], study["summary"]
     labels = TOY_STUDY.set_labels()
-    assert list(summary["set"]) == [labels["random"], labels["es"], labels["autobuild"], labels["picked_random"],
+    assert list(summary["set"]) == [labels["random"], labels["es"], labels["autobuild"], labels["matched_random"],
                                     "Full network"]
     assert summary.set_index("set").loc[labels["random"], "architectures"] == 10
     assert results["arch"].nunique() >= 12 and (results["fid"] > 0).all() and (results["params"] > 0).all()
@@ -27,6 +27,16 @@ def test_toy_study_writes_the_table(toy_study):
     floor = study["noise_floor"]
     assert floor["seed noise (largest FID change from the seed alone)"] >= 0
     assert "not Stable Diffusion v1.4" in (toy_study / "study" / "README.md").read_text()
+    # every architecture has a KID with its spread; the matched randoms remove as many blocks as the pick
+    assert results["kid"].notna().all() and (results["kid_std"] >= 0).all()
+    matched = results[results["set"] == labels["matched_random"]]
+    pick = results[results["set"] == labels["autobuild"]]
+    assert len(matched) == TOY_STUDY.n_pick * TOY_STUDY.matched_per_pick
+    assert set(matched["removed"]) <= set(pick["removed"]) and not set(matched["arch"]) & set(pick["arch"])
+    conclusion = study["conclusion"]
+    assert conclusion["verdict"] in ("beats random", "worse than random", "no evidence either way")
+    assert conclusion["fid"]["autobuild"] == pytest.approx(pick["fid"].mean())
+    assert conclusion["sentence"] in (toy_study / "study" / "README.md").read_text()
     record = json.loads((toy_study / "study" / "ab-1" / "fid.json").read_text())
     assert record["settings"]["steps"] == TOY_STUDY.steps and record["n_generated"] == TOY_STUDY.max_images
 
@@ -53,9 +63,30 @@ def test_inpaint_files_with_any_architecture(toy_study):
     assert [im.size for im in images] == [(TOY_CONFIG.image_size,) * 2] * 2
 
 
-def test_export_keeps_tables_and_the_first_images(toy_study, tmp_path):
+def test_export_keeps_tables_and_images_of_every_photograph(toy_study, tmp_path):
     out = export_study(toy_study / "study", tmp_path / "shipped", images=2)
     shipped = load_study(out)
     pd.testing.assert_frame_equal(shipped["summary"], load_study(toy_study / "study")["summary"])
-    assert len(list((out / "ab-1").glob("*.png"))) == 2 and (out / "ab-1" / "fid.json").is_file()
+    assert shipped["conclusion"] == load_study(toy_study / "study")["conclusion"]
+    stems = sorted(p.stem for p in (out / "ab-1").glob("*.png"))
+    assert len(stems) == 2 and len({s.rpartition("_")[0] for s in stems}) == 2  # two photographs, not one
+    assert (out / "ab-1" / "fid.json").is_file()
     assert not list(out.rglob("*.npy")) and not (out / "predictor").exists()
+
+
+def test_conclusion_reads_a_clear_win_and_a_tie():
+    from core.diffusion.study_report import conclude
+
+    labels = TOY_STUDY.set_labels()
+    rng = __import__("numpy").random.default_rng(0)
+    randoms = [{"set": labels["random"], "fid": f, "kid": f / 100} for f in rng.uniform(20, 40, 10)]
+    matched = [{"set": labels["matched_random"], "fid": 30.0, "kid": 0.3}]
+    es = [{"set": labels["es"], "fid": 12.0, "kid": 0.12}]
+    floor = {"seed noise (largest FID change from the seed alone)": 0.5}
+    win = pd.DataFrame(randoms + matched + es + [{"set": labels["autobuild"], "fid": 10.0, "kid": 0.1}])
+    verdict = conclude(win, floor, TOY_STUDY, draws=500)
+    assert verdict["verdict"] == "beats random" and verdict["fid"]["p_random_as_good"] == 0.0
+    assert verdict["fid"]["difference"] == pytest.approx(-20.0)
+    middle = float(pd.DataFrame(randoms)["fid"].median())
+    tie = pd.DataFrame(randoms + matched + es + [{"set": labels["autobuild"], "fid": middle, "kid": middle / 100}])
+    assert conclude(tie, floor, TOY_STUDY, draws=500)["verdict"] == "no evidence either way"

@@ -178,3 +178,16 @@ def test_sample_cli_writes_distinct_specs_without_metrics(tmp_path, capsys, spac
     assert main(["sample", "--space", space_name, "--n", "68", "--seed", "0", "--out", str(again)]) == 0
     assert list(pd.read_csv(again)["arch"]) == list(table["arch"])
     assert "68 distinct architectures" in capsys.readouterr().out
+
+
+def test_sample_removing_is_uniform_over_architectures_of_that_size(space):
+    import collections
+
+    rng = np.random.default_rng(0)
+    for removed in (0, 3, 21):
+        assert space.removed_count(space.sample_removing(removed, rng)) == removed
+    # 18 architectures remove exactly one block; 1800 draws should see each about 100 times
+    counts = collections.Counter(space.sample_removing(1, rng) for _ in range(1800))
+    assert len(counts) == 18 and min(counts.values()) > 60 and max(counts.values()) < 140
+    with pytest.raises(InputError, match="removes exactly 22"):
+        space.sample_removing(22, rng)
