@@ -4,6 +4,10 @@ GPU run (after benchmarks/train_sd_small.py has written runs/sd-small/model):
 
     PYTHONPATH=. python benchmarks/sd_experiment.py --model runs/sd-small/model --out runs/sd-study --device cuda
 
+CPU scale (after ``train_sd_small.py --profile cpu``; benchmarks/sd_cpu_run.sh runs both):
+
+    PYTHONPATH=. python benchmarks/sd_experiment.py --model runs/sd-cpu/model --out runs/sd-cpu-study --profile cpu
+
 Toy size on a CPU (random-weight toy model, 10 + 3 architectures, 8 images: a plumbing check, not a result):
 
     PYTHONPATH=. python benchmarks/sd_experiment.py --toy --out /tmp/sd-study-toy
@@ -26,8 +30,8 @@ import torch
 from core.diffusion.small_model import TOY_CONFIG, SmallInpaintModel, load_model
 from core.diffusion.small_train import CARD
 from core.diffusion.study import run_study
-from core.diffusion.study_config import TOY_STUDY, StudyConfig
-from core.diffusion.study_report import export_study, report_markdown
+from core.diffusion.study_config import CPU_STUDY, TOY_STUDY, StudyConfig
+from core.diffusion.study_report import CONCLUSION, export_study, report_markdown
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,6 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     source.add_argument("--model", help="folder of a trained small model (config.json + model.safetensors)")
     source.add_argument("--toy", action="store_true", help="toy size: random-weight toy model, tiny settings")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--profile", choices=("gpu", "cpu"), default="gpu",
+                        help="gpu: the paper's sizes (68 random, 256 tiles, 25 steps); cpu: core.diffusion."
+                             "study_config.CPU_STUDY (36 random, 128 tiles, 10 steps)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--n-random", type=int, default=None)
     parser.add_argument("--tiles-per-photo", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
@@ -49,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="also copy the finished study, 12 images per architecture, to DIR (e.g. assets/sd_study)")
     args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    base = TOY_STUDY if args.toy else StudyConfig()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    base = TOY_STUDY if args.toy else CPU_STUDY if args.profile == "cpu" else StudyConfig()
     overrides = {k: v for k, v in (("n_random", args.n_random), ("tiles_per_photo", args.tiles_per_photo),
                                    ("steps", args.steps), ("n_pick", args.n_pick), ("exhaustive_pool", args.exhaustive_pool))
                  if v is not None}
@@ -62,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     summary = run_study(model, args.out, config, label=args.label)
     floor = json.loads((Path(args.out) / "noise_floor.json").read_text())
-    print(report_markdown(summary, floor, config, model.config.image_size, args.label))
+    conclusion = json.loads((Path(args.out) / CONCLUSION).read_text())
+    print(report_markdown(summary, floor, config, model.config.image_size, args.label, conclusion))
     if args.model:
         full = pd.read_csv(Path(args.out) / "results.csv").set_index("name").loc["full", "fid"]
         card = Path(args.model) / CARD

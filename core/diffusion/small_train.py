@@ -123,6 +123,7 @@ def train_small_model(out: str | Path, config: SmallTrainConfig = SmallTrainConf
     model.eval()
     save_model(model, out / MODEL_DIR)
     record = {"config": config.to_dict(), "device": device, "steps": step,
+              "parameters": sum(p.numel() for p in model.parameters()),
               "seconds_this_session": round(time.perf_counter() - start, 1),
               "photos": [f"{p.name}: {p.credit}" for p in available_photos()]}
     (out / RECORD).write_text(json.dumps(record, indent=2) + "\n")
@@ -167,6 +168,9 @@ def loss_curve(log: Path, points: int = 10) -> list[tuple[int, float]]:
 def write_model_card(path: Path, record: dict, log: Path, full_fid: str = FID_PENDING) -> Path:
     """The model card: what the model is (and is not), data and licences, steps, loss curve, full-network FID."""
     cfg = record["config"]
+    size = cfg["model"]["image_size"]
+    tiles = f"{cfg['tile_bank']:,}" if cfg.get("tile_bank") else "fresh random"
+    params = record.get("parameters", 0)
     curve = "\n".join(f"| {step} | {loss:.4f} |" for step, loss in loss_curve(log))
     photos = "\n".join(f"- {p}" for p in record["photos"])
     path.write_text(f"""# Small SD-v1.4-layout inpainting model (AutoBuild Studio)
@@ -174,8 +178,19 @@ def write_model_card(path: Path, record: dict, log: Path, full_fid: str = FID_PE
 **This is not Stable Diffusion v1.4.** It is a small pixel-space inpainting diffusion model whose U-Net is a
 diffusers `UNet2DConditionModel` with SD v1.4's block types and depths (CrossAttnDown x3 + Down,
 cross-attention mid block, Up + CrossAttnUp x3, 2 layers per block) at reduced width
-{cfg["model"]["block_out_channels"]}, trained in this project so that AutoBuild's SD experiment can run offline.
+{cfg["model"]["block_out_channels"]} ({params:,} parameters), trained in this project on {tiles} tiles of
+{size} x {size} pixels for {record["steps"]} steps, so that AutoBuild's SD experiment can run offline.
 Its FIDs are not comparable with the paper's SD v1.4 numbers; only rankings and gaps between sets are.
+
+## How it differs from SD v1.4
+| | SD v1.4 inpainting | this model |
+|---|---|---|
+| U-Net blocks | 4 down, mid, 4 up; 2 layers per block; ResNet + cross-attention | the same types and depths |
+| widths | 320 / 640 / 1280 / 1280 (about 860 M parameters) | {list(cfg["model"]["block_out_channels"])} ({params:,} parameters) |
+| where it works | 64 x 64 x 4 VAE latents of 512 x 512 images | {size} x {size} RGB pixels (no VAE) |
+| conditioning | CLIP text embeddings of a prompt | one learned context of {cfg["model"]["context_tokens"]} tokens (no prompts) |
+| data | LAION-2B / LAION-Aesthetics, hundreds of millions of images | {tiles} tiles cut from {len(record["photos"])} photographs |
+| training | hundreds of thousands of steps on 256 GPUs | {record["steps"]} steps on {record["device"]}; random blocks removed per step |
 
 - Input: {cfg["model"]["image_size"]} x {cfg["model"]["image_size"]} RGB; noisy image + mask + masked image
   (7 channels); a fixed learned context of {cfg["model"]["context_tokens"]} tokens for the cross-attention.

@@ -1,10 +1,11 @@
 """The members of an ensemble under training, stepped together (docs/design.md, section 2.10).
 
 A training step of one small predictor is mostly fixed per-operation cost (a few microseconds per kernel
-and autograd node), not arithmetic. Stepping K members one after another pays that cost K times;
-``torch.func.vmap`` over their stacked weights (``stack_module_state``) runs each operation once on
-tensors with a leading member dimension [K, ...], so an ensemble step costs little more than one
-model's. The loss is the sum of the members' own magnitude-ranked losses: each member's weights get
+and autograd node), not arithmetic. Stepping K members one after another pays that cost K times. The
+members' weights are stacked (``stack_module_state``, [K, ...] per parameter) and run as one model: on dense
+batches of the default layers by :mod:`core.predictor.member_forward` (a forward written with a member
+dimension), otherwise by ``torch.func.vmap`` over the stacked weights (whose batching layer costs a few
+milliseconds a step by itself). The loss is the sum of the members' own magnitude-ranked losses: each member's weights get
 exactly the gradient they would get alone, since no weight is shared.
 
 GATv2's fused layer (:mod:`core.predictor.gatv2_block`) is an autograd function without a vmap rule,
@@ -19,6 +20,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from core.predictor.batching import DenseBatch, GraphBatch
 from core.predictor.loss import magnitude_ranked_loss, soft_spearman
+from core.predictor.member_forward import STACKED_GNNS, stacked_forward
 from core.predictor.model import AutoBuildPredictor, output_bias
 
 #: Layer types whose members can be stepped under vmap (plain autograd all the way through).
@@ -46,6 +48,14 @@ class MemberTraining:
             names = {id(p): n for n, p in members[0].named_parameters()}
             for conv in members[0].convs:
                 self.params[names[id(output_bias(conv))]].register_hook(_zero_gradient)
+        #: Settings of the member-dimension forward (core.predictor.member_forward), when it covers the model.
+        self.stacked_settings = None
+        first = members[0]
+        if self.vectorised and first.config.gnn in STACKED_GNNS:
+            norm = first.norms[0]
+            self.stacked_settings = {"gnn": first.config.gnn, "layers": first.config.layers,
+                             "offsets": first.fe_mlp._table_offsets, "categorical": len(first.fe_mlp.categorical),
+                             "numeric": len(first.fe_mlp.numeric), "momentum": norm.momentum, "eps": norm.eps}
 
     def parameters(self) -> list[torch.Tensor]:
         if self.vectorised:
@@ -68,7 +78,10 @@ class MemberTraining:
                 total, mse_sum, rank_sum = total + loss, mse_sum + mse.item(), rank_sum + rank.item()
             k = len(self.members)
             return total, mse_sum / k, rank_sum / k
-        prediction, norms = vmap(self._forward, in_dims=(0, 0, None))(self.params, self.buffers, batch)
+        if self.stacked_settings is not None and isinstance(batch, DenseBatch):
+            prediction, norms = stacked_forward(self.params, self.buffers, batch, **self.stacked_settings)
+        else:
+            prediction, norms = vmap(self._forward, in_dims=(0, 0, None))(self.params, self.buffers, batch)
         mse = (prediction - target).square().mean(dim=1)  # [K]
         if lam == 0.0 or target.numel() < 3:
             rank = torch.zeros_like(mse)
