@@ -20,8 +20,8 @@ scale-free node norms, so a module's ensemble score orders modules exactly as th
 standardised scores does (docs/design.md 2.7). ``member_outputs`` gives each member's own outputs for
 the spreads.
 
-Members are trained together by :mod:`core.predictor.train` (vectorised with ``torch.func.vmap`` where
-the layers allow it); a member that collapsed at a hop is not used there (:mod:`core.predictor.collapse`).
+Members are trained together by :mod:`core.predictor.train` (as one model with a member dimension,
+:mod:`core.predictor.member_forward`, or under ``torch.func.vmap``); a member that collapsed at a hop is not used there (:mod:`core.predictor.collapse`).
 """
 from __future__ import annotations
 
