@@ -190,7 +190,7 @@ Its FIDs are not comparable with the paper's SD v1.4 numbers; only rankings and 
 | where it works | 64 x 64 x 4 VAE latents of 512 x 512 images | {size} x {size} RGB pixels (no VAE) |
 | conditioning | CLIP text embeddings of a prompt | one learned context of {cfg["model"]["context_tokens"]} tokens (no prompts) |
 | data | LAION-2B / LAION-Aesthetics, hundreds of millions of images | {tiles} tiles cut from {len(record["photos"])} photographs |
-| training | hundreds of thousands of steps on 256 GPUs | {record["steps"]} steps on {record["device"]}; random blocks removed per step |
+| training | hundreds of thousands of steps on a GPU cluster | {record["steps"]} steps on {record["device"]}; random blocks removed per step |
 
 - Input: {cfg["model"]["image_size"]} x {cfg["model"]["image_size"]} RGB; noisy image + mask + masked image
   (7 channels); a fixed learned context of {cfg["model"]["context_tokens"]} tokens for the cross-attention.
