@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--exhaustive-pool", type=int, default=None,
                         help="ES scores this many random specs instead of all 884,736 (to fit a time budget)")
     parser.add_argument("--export", default=None, metavar="DIR",
-                        help="also copy the finished study, 12 images per architecture, to DIR (e.g. assets/sd_study)")
+                        help="also copy the finished study, 16 images per architecture, to DIR (e.g. assets/sd_study)")
     args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.threads:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+from PIL import Image
 
 from app import jobs
 from app.state import ROOT
@@ -17,9 +18,11 @@ from app.views.inpainting_job import inpaint_running
 from app.views.inpainting_outputs import MAX_COLUMNS
 from core.diffusion.gallery import (
     column_header,
+    folder_stamp,
     image_files,
     masked_view,
     parse_architectures,
+    tile_sheet,
     upscaled,
 )
 from core.diffusion.pipeline import INPUTS_DIR
@@ -76,6 +79,7 @@ def study_section() -> None:
         st.caption(f"Noise floor: the seed alone moves an FID by up to {seed_noise:.2f}; smaller gaps are noise. "
                    f"Protocol: {', '.join(f'{k} {v}' for k, v in protocol.items())}.")
     per_architecture_charts(results, seed_noise)
+    all_architectures(Path(study["folder"]), results, size)
     study_grid(Path(study["folder"]), results, size)
 
 
@@ -112,6 +116,29 @@ def per_architecture_charts(results: pd.DataFrame, seed_noise: float | None) -> 
     st.plotly_chart(px.scatter(chart, x="params", y="fid", color="set", size="ms_per_image", hover_name="name",
                                labels={"params": "parameters", "fid": "FID", "ms_per_image": "ms / image"},
                                title="Parameters, time per image and FID"), key="study_chart")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached_sheet(folder: str, name: str, stamp: tuple) -> Image.Image | None:
+    files = list(image_files(Path(folder) / name).values())
+    return tile_sheet(files) if files else None
+
+
+def all_architectures(folder: Path, results: pd.DataFrame, size: int | str, per_row: int = 5) -> None:
+    """Every architecture of the study at a glance, best FID first: its outputs as one sheet each."""
+    with st.expander(f"All {len(results)} architectures at a glance (best FID first)", expanded=True):
+        st.caption(f"Each sheet holds the same held-out tiles ({size} x {size} pixels, nearest-neighbour "
+                   "enlarged), inpainted by one architecture; the grid below compares them with the originals.")
+        rows = results.sort_values("fid").to_dict("records")
+        for start in range(0, len(rows), per_row):
+            for col, row in zip(st.columns(per_row), rows[start:start + per_row]):
+                sheet = cached_sheet(str(folder), row["name"], folder_stamp(folder / row["name"]))
+                kid = f" · KID {row['kid']:.4f} ± {row['kid_std']:.4f}" if pd.notna(row.get("kid")) else ""
+                col.caption(f"{row['name']} · {row['set']}  \nFID {row['fid']:.2f}{kid}")
+                if sheet is None:
+                    col.caption("no images")
+                else:
+                    col.image(sheet, width="stretch")
 
 
 def study_grid(folder: Path, results: pd.DataFrame, size: int | str = "?") -> None:

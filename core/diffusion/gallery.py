@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from core.diffusion.images import open_image
 from core.diffusion.inception import IMAGE_SUFFIXES
 from core.diffusion.run_architectures import (
     Architecture,
@@ -63,6 +64,22 @@ def upscaled(image: Image.Image | Path, side: int = 128) -> Image.Image:
     if factor <= 1:
         return image
     return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+
+
+def tile_sheet(files: list[Path], columns: int = 4, side: int = 256) -> Image.Image:
+    """One architecture's outputs as one picture: ``files`` in a grid of ``columns``, each tile enlarged with
+    nearest-neighbour sampling so the sheet is about ``side`` pixels wide (a 1-pixel grey line between tiles)."""
+    if not files:
+        raise InputError("no images for a tile sheet")
+    tiles = [open_image(f) for f in files]
+    tile = upscaled(tiles[0], max(1, side // columns))
+    step = tile.width + 1
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * step - 1, rows * step - 1), (128, 128, 128))
+    for i, img in enumerate(tiles):
+        sheet.paste(img.resize(tile.size, Image.Resampling.NEAREST),
+                    ((i % columns) * step, (i // columns) * step))
+    return sheet
 
 
 def read_fid_table(source) -> pd.DataFrame | None:

@@ -146,7 +146,7 @@ def load_study(folder: str | Path) -> dict | None:
         raise InputError(f"study folder {folder} is damaged: {err}") from None
 
 
-def export_study(src: str | Path, dst: str | Path, images: int = 12) -> Path:
+def export_study(src: str | Path, dst: str | Path, images: int = 16) -> Path:
     """Copy a finished study into ``dst`` for shipping: its tables, and per folder ``images`` images (taken
     from every photograph in turn, so each one is shown) with ``arch.json``/``fid.json``; no features, no
     predictor run (a few MB in all)."""

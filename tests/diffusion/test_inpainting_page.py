@@ -162,8 +162,10 @@ def test_opens_on_the_study_grid_summary_and_chart(shipped_study):
     conclusion = json.loads((shipped_study / "study" / "conclusion.json").read_text())
     assert any(conclusion["sentence"] in i.value for i in at.info)
     assert any("nearest-neighbour" in c.value for c in at.caption)
-    # 4 images: original, masked and the three chosen architectures in each row.
-    assert len(at.get("image")) == 4 * 5
+    # one sheet per architecture (all at a glance), then 4 images: original, masked and the three chosen
+    # architectures in each row.
+    assert len(at.get("image")) == len(results) + 4 * 5
+    assert any(e.label.startswith(f"All {len(results)} architectures") for e in at.expander)
 
 
 def wait_for(at: AppTest, done, timeout: float = 120) -> AppTest:
@@ -185,7 +187,8 @@ def test_study_inpaints_the_shown_images_with_another_architecture(shipped_study
     at.button[[b.label for b in at.button].index("Inpaint the shown images")].click().run()
     assert not at.exception and not at.error
     wait_for(at, lambda a: "new run" in texts(a))
-    assert len(at.get("image")) == 4 * 6
+    sheets = len(pd.read_csv(shipped_study / "study" / "results.csv"))
+    assert len(at.get("image")) == sheets + 4 * 6
     assert any("Inpainted 4 image(s)" in s.value for s in at.success)
 
 
@@ -206,7 +209,7 @@ def test_study_inpainting_shows_progress_and_cancel_stops_it(shipped_study, tmp_
     at.button(key="cancel_inpaint").click().run()
     wait_for(at, lambda a: any("was cancelled after" in i.value for i in a.info), timeout=60)
     assert "new run" not in texts(at) and "study_extra" not in at.session_state
-    assert len(at.get("image")) == 4 * 5
+    assert len(at.get("image")) == len(pd.read_csv(study / "results.csv")) + 4 * 5
 
 
 def test_study_spec_errors_name_the_field(shipped_study):
