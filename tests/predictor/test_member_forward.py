@@ -61,7 +61,7 @@ def test_stacked_members_match_their_own_modules(gnn, schema):
             for k, ref in enumerate(reference):
                 grad = dict(ref.named_parameters())[name].grad
                 expected = torch.zeros_like(stacked[k]) if grad is None else grad
-                torch.testing.assert_close(stacked.grad[k], expected, rtol=1e-9, atol=1e-9, msg=lambda m: f"{name}: {m}")
+                torch.testing.assert_close(stacked.grad[k], expected, rtol=1e-9, atol=1e-9, msg=lambda m, name=name: f"{name}: {m}")
         for name, stacked in training.buffers.items():  # running statistics moved the same way
             for k, ref in enumerate(reference):
                 torch.testing.assert_close(stacked[k], dict(ref.named_buffers())[name].to(stacked.dtype))
