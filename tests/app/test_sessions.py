@@ -37,6 +37,7 @@ def _fill(at: AppTest, epochs: int, name: str = "") -> None:
     at.number_input(key="_w_ab_hp_layers").set_value(2)
     at.number_input(key="_w_ab_hp_epochs").set_value(epochs)
     at.number_input(key="_w_ab_hp_min_steps").set_value(0)
+    at.number_input(key="_w_ab_hp_members").set_value(1)  # sessions and the queue are under test, not ensembles
     at.text_input(key="ab_run_name").set_value(name)
 
 
