@@ -100,8 +100,9 @@ def planted_lookup() -> pd.DataFrame:
 
 
 def small_trainer(workdir, trained_on: list[int]):
-    """A Trainer (core.search.rounds) for the planted space: a small, short, seeded training per call,
-    each saved under ``workdir``; records how many labelled architectures each call saw."""
+    """A Trainer (core.search.rounds) for the planted space: a small, short, seeded training per call (one
+    member: the searches are under test, not the ensemble), each saved under ``workdir``; records how many
+    labelled architectures each call saw."""
     from core.predictor.config import PredictorConfig, TrainConfig
     from core.tables.validated import validate_table
     from core.workflow import train_from_table
@@ -111,7 +112,7 @@ def small_trainer(workdir, trained_on: list[int]):
         frame = pd.DataFrame({"arch": specs, "y": values})
         table = validate_table(frame, PlantedSpace(), source="planted")
         return train_from_table(table, "y", workdir / f"r{index}",
-                                model_config=PredictorConfig(width=16, layers=2),
+                                model_config=PredictorConfig(width=16, layers=2, members=1),
                                 train_config=TrainConfig(epochs=40, batch_size=32, val_fraction=0.0, seed=0)).run
 
     return train

@@ -62,7 +62,7 @@ def test_sample_writes_real_tables(tmp_path, space, dataset, columns):
 def test_train_then_predict(tmp_path):
     run = tmp_path / "run"
     result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy",
-                 "--out", run, "--epochs", 3, "--layers", 2, "--width", 8, "--quiet")
+                 "--out", run, "--epochs", 3, "--layers", 2, "--width", 8, "--members", 1, "--quiet")
     assert result.returncode == 0, result.stderr
     assert "Spearman" in result.stdout and "hop-norm Spearman" in result.stdout
     assert "The best validation epoch's weights were restored (epoch " in result.stdout  # default val split
@@ -137,6 +137,8 @@ def test_bad_table_leaves_no_run(tmp_path):
     (["sample", "--space", "nasbench201", "--n", "many", "--out", "x.csv"], "many"),
     (["benchmark", "--space", "nasbench201", "--rounds", 0], "rounds"),
     (["loop", "run", "--campaign", "nowhere", "--rounds", 0, "--n", 3], "--rounds must be positive"),
+    (["loop", "init", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "c",
+      "--members", 0], "members must be an integer from 1 to"),
     (["benchmark", "--space", "nasbench201", "--threads", 0], "threads"),
     (["train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", "r",
       "--threads", 0], "threads"),
@@ -152,7 +154,7 @@ def test_input_errors_are_one_line(tmp_path, args, needle):
 def test_score_and_build_write_their_tables(tmp_path):
     run = tmp_path / "run"
     assert cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", run,
-               "--epochs", 3, "--layers", 2, "--width", 8, "--quiet").returncode == 0
+               "--epochs", 3, "--layers", 2, "--width", 8, "--members", 1, "--quiet").returncode == 0
     result = cli("score", "--run", run, "--out", tmp_path / "modules.csv", "--show", 2)
     assert result.returncode == 0, result.stderr
     modules = pd.read_csv(tmp_path / "modules.csv")

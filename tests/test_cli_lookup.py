@@ -42,7 +42,7 @@ def test_propose_out_has_the_metric_columns_to_fill_and_lookup_then_ingest_close
     SPACE.metrics_table().set_index("arch").loc[specs, ["baseline_accuracy"]].reset_index().to_csv(
         tmp_path / "init.csv", index=False)
     steps = [("loop", "init", "--space", "nasbench201", "--table", "init.csv", "--target", "baseline_accuracy",
-              "--out", "camp", "--epochs", "5"),
+              "--out", "camp", "--epochs", "5", "--members", "1"),
              ("loop", "propose", "--campaign", "camp", "--n", "3", "--out", "round.csv"),
              ("lookup", "--space", "nasbench201", "--table", "round.csv", "--out", "results.csv"),
              ("loop", "ingest", "--campaign", "camp", "--table", "results.csv")]

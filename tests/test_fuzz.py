@@ -312,8 +312,8 @@ CAMPAIGN_FILES = ["campaign.json", "table.csv", "rounds/001/proposals.csv", "rou
 
 @FUZZ
 @given(name=st.sampled_from(CAMPAIGN_FILES), data=file_bytes,
-       settings_=st.dictionaries(st.sampled_from(["space", "target", "metric_columns", "seed", "epochs", "method",
-                                                  "evaluator", "settings", "format_version"]),
+       settings_=st.dictionaries(st.sampled_from(["space", "target", "metric_columns", "seed", "epochs", "members",
+                                                  "method", "evaluator", "settings", "format_version"]),
                                  json_values | edge_numbers, max_size=2))
 def test_campaign_loader_accepts_or_refuses_in_one_line(campaign_dir, tmp_path_factory, name, data, settings_):
     """Any bytes in any campaign file, or wrong shapes in campaign.json: opening the campaign and reading

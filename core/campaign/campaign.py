@@ -43,6 +43,7 @@ from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.evaluators.executors import Executor, LocalExecutor
 from core.files.table_io import read_table
 from core.predictor.collapse import tied_head
+from core.predictor.config import DEFAULT_MEMBERS
 from core.runs.names import release_run_dir
 from core.search.history import History
 from core.search.searchers import (
@@ -73,9 +74,11 @@ class Campaign(CampaignDir):
     @classmethod
     def create(cls, out: str | Path, table: ValidatedTable, target: str, *, dataset: str | None = None,
                method: str = DEFAULT_METHOD, evaluator: ArchEvaluator | dict | None = None, seed: int = 0,
-               epochs: int = 200, settings: SearchSettings = SearchSettings(), unique: bool = False) -> "Campaign":
+               epochs: int = 200, members: int = DEFAULT_MEMBERS, settings: SearchSettings = SearchSettings(),
+               unique: bool = False) -> "Campaign":
         """A new campaign from an evaluated ``table`` (round 0). Without ``evaluator`` the user
-        evaluates (``external``). Written whole or not at all.
+        evaluates (``external``). ``members``: ensemble members of each round's predictor. Written whole
+        or not at all.
 
         The directory is claimed before anything is written (:func:`claim_campaign_dir`): an ``out``
         that exists, even empty (another campaign may be being created there), is refused with one
@@ -96,7 +99,7 @@ class Campaign(CampaignDir):
                                  f"drop those columns or evaluate outside the tool")
         config = CampaignConfig(space=table.space_name, target=target, metric_columns=tuple(table.metric_columns),
                                 evaluator=described, dataset=dataset, method=method, seed=seed, epochs=epochs,
-                                settings=settings)
+                                members=members, settings=settings)
         values = evaluate_target(table.frame, parse_target(target, list(table.metric_columns)))
         if not values.kept.all():
             raise InputError(f"{table.source}: {values.summary()}; a campaign needs the target in every row")
@@ -320,7 +323,7 @@ class Campaign(CampaignDir):
             if run.config.rows == len(frame):
                 return run
             # Trained by an attempt that was interrupted before rows were ingested since: retrain.
-        from core.predictor.config import TrainConfig
+        from core.predictor.config import PredictorConfig, TrainConfig
         from core.workflow import train_from_table
 
         columns = list(self.config.metric_columns)
@@ -337,7 +340,8 @@ class Campaign(CampaignDir):
                     report.epochs)
 
         return train_from_table(table, self.config.target, path, dataset=self.config.dataset,
-                                train_config=train, overwrite=True, progress=epochs_done).run
+                                model_config=PredictorConfig(members=self.config.members), train_config=train,
+                                overwrite=True, progress=epochs_done).run
 
 
 #: How often a round's predictor is trained again when it ties most of its proposals.

@@ -1,7 +1,7 @@
 """A campaign directory on disk: its settings, table, rounds, evaluations, log and lock
 (docs/design.md, "The loop"); the loop's steps are core/campaign/campaign.py.
 
-    DIR/campaign.json                   CampaignConfig: space, dataset, target, method, evaluator, seed
+    DIR/campaign.json                   CampaignConfig: space, dataset, target, method, evaluator, seed, ...
     DIR/table.csv                       every evaluated architecture: arch, metric columns, round, source
     DIR/rounds/NNN/run/                 the predictor trained at the start of round NNN (a run directory)
     DIR/rounds/NNN/proposals.csv        the round's proposals: arch, predicted (target units)
@@ -35,6 +35,7 @@ from core.evaluators import ArchEvaluator, evaluator_from_dict
 from core.files.bounded_json import JsonInputError, load_json, load_json_object
 from core.files.bounded_read import read_regular
 from core.files.table_io import first_line
+from core.predictor.config import DEFAULT_MEMBERS, MAX_MEMBERS
 from core.search.searchers import DEFAULT_METHOD, SearchSettings, campaign_methods
 from core.spaces import get_space
 from core.targets.target import TARGET_LIMIT, evaluate_target, parse_target
@@ -64,7 +65,9 @@ class CampaignConfig:
     expression maximised; metric_columns: the metric columns every row carries; method: the
     searcher that proposes (a key of core.search.searchers.SEARCHERS that can propose); evaluator: an
     evaluator description (core.evaluators; ``external`` when the user evaluates); seed: training
-    and proposal randomness; epochs: predictor training epochs per round; settings: the searchers'.
+    and proposal randomness; epochs: predictor training epochs per round; members: the ensemble members
+    each round's predictor trains (``core.predictor.config.PredictorConfig.members``; a campaign.json
+    written before this option trains the default); settings: the searchers'.
     """
 
     space: str
@@ -75,6 +78,7 @@ class CampaignConfig:
     method: str = DEFAULT_METHOD
     seed: int = 0
     epochs: int = 200
+    members: int = DEFAULT_MEMBERS
     settings: SearchSettings = SearchSettings()
     format_version: int = FORMAT_VERSION
 
@@ -87,6 +91,9 @@ class CampaignConfig:
             raise InputError(f"seed must be a non-negative integer, not {self.seed!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise InputError(f"epochs must be a positive integer, not {self.epochs!r}")
+        if (not isinstance(self.members, int) or isinstance(self.members, bool)
+                or not 1 <= self.members <= MAX_MEMBERS):
+            raise InputError(f"members must be an integer from 1 to {MAX_MEMBERS}, not {self.members!r}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -21,6 +21,7 @@ from pathlib import Path
 from core.commands import arg_types, torch_threads
 from core.errors import InputError
 from core.eta import Eta
+from core.predictor.config import DEFAULT_MEMBERS
 
 HELP = "campaigns: propose architectures, evaluate them (here, on Ray, or yourself) and learn from them"
 
@@ -43,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--evaluator", choices=EVALUATOR_CHOICES, default="auto")
     init.add_argument("--seed", type=arg_types.seed, default=0)
     init.add_argument("--epochs", type=int, default=200, help="predictor training epochs per round")
+    init.add_argument("--members", type=int, default=DEFAULT_MEMBERS,
+                      help=f"ensemble members of each round's predictor (default {DEFAULT_MEMBERS}; 1 for a single, "
+                           "quicker predictor)")
     fid = init.add_argument_group("fid evaluator (sd-unet: inpaint, then FID; outputs go to OUT/inpainting)")
     fid.add_argument("--model-dir", default=None, help="local diffusers inpainting pipeline folder")
     fid.add_argument("--images", default=None, help="folder of images to inpaint")
@@ -153,7 +157,8 @@ def _init(args: argparse.Namespace) -> int:
     table = load_table(args.table, space)
     evaluator = _evaluator_for(args, space, table)
     campaign = Campaign.create(args.out, table, args.target, dataset=args.dataset, method=args.method or DEFAULT_METHOD,
-                               evaluator=evaluator, seed=args.seed, epochs=args.epochs)
+                               evaluator=evaluator, seed=args.seed, epochs=args.epochs,
+                               members=args.members)
     print(f"campaign {campaign.path}: {len(table)} architectures, target {args.target}, method "
           f"{campaign.config.method}, evaluated by {evaluator.describe()}")
     return 0

@@ -19,7 +19,7 @@ def new_campaign(path, epochs: int = 2) -> Campaign:
     frame = space.metrics_table().set_index("arch").loc[space.sample_distinct(16, np.random.default_rng(0)),
                                                           ["baseline_accuracy"]].reset_index()
     table = validate_table(frame, space, source="init", metric_columns=["baseline_accuracy"])
-    return Campaign.create(path, table, "baseline_accuracy", dataset="cifar10", epochs=epochs)
+    return Campaign.create(path, table, "baseline_accuracy", dataset="cifar10", epochs=epochs, members=1)
 
 
 def test_round_zero_chart_has_whole_rounds_a_real_y_range_and_the_unit(tmp_path):

@@ -102,8 +102,14 @@ def test_lookup_campaign_proposes_evaluates_and_shows_the_round(runs_dir):
     assert any(b.key == "loop_download_history" for b in at.get("download_button"))
     # The status on disk agrees (the page only called core).
     from core.campaign.campaign import Campaign
+    from core.predictor.config import DEFAULT_MEMBERS
+    from core.runs.run import Run
 
-    assert Campaign.open(path).status().completed_rounds == 1
+    campaign = Campaign.open(path)
+    assert campaign.status().completed_rounds == 1
+    # The page's campaigns train the default ensemble (the campaign tests elsewhere train one member).
+    assert campaign.config.members == DEFAULT_MEMBERS
+    assert Run.load(campaign.round_dir(1) / "run").metrics["members"]["count"] == DEFAULT_MEMBERS
 
 
 @pytest.mark.slow

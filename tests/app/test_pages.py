@@ -272,7 +272,7 @@ def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
 
 
 @pytest.mark.slow
-def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
+def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir, held_training):
     from core.predictor import TrainConfig
 
     at = open_app("views/train.py")
@@ -284,19 +284,21 @@ def test_train_page_says_why_a_small_table_trains_more_epochs(runs_dir):
     wait_for(at, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
     assert "Training will run 125 epochs, not 20" in texts(at) and "Min. optimiser steps" in texts(at)
     at.button(key="stop_training").click().run()
+    held_training.set()
     wait_for(at, lambda a: any("stopped early" in s.value for s in a.success))
 
 
 @pytest.mark.slow
-def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir):
-    at = _train(open_app("views/train.py"), epochs=400)
+def test_stop_button_ends_training_early_and_keeps_the_run(runs_dir, held_training):
+    at = _train(open_app("views/train.py"), epochs=20)  # held after its first epoch (tests/app/conftest.py)
     wait_for(at, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
     at.button(key="stop_training").click().run()
     assert_clean(at)
+    held_training.set()
     wait_for(at, lambda a: any("stopped early" in s.value for s in a.success))
     run = next(p for p in runs_dir.iterdir() if not p.name.startswith("."))
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["epochs_run"] < 400
+    assert metrics["epochs_run"] == 1 and (run / "model.pt").is_file()  # stopped after the epoch in flight
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ def _fill(at: AppTest, epochs: int, name: str = "") -> None:
     at.number_input(key="_w_ab_hp_layers").set_value(2)
     at.number_input(key="_w_ab_hp_epochs").set_value(epochs)
     at.number_input(key="_w_ab_hp_min_steps").set_value(0)
+    at.number_input(key="_w_ab_hp_members").set_value(1)  # sessions and the queue are under test, not ensembles
     at.text_input(key="ab_run_name").set_value(name)
 
 
@@ -82,9 +83,9 @@ def test_two_sessions_training_at_once_end_with_two_distinct_complete_runs(runs_
 
 
 @pytest.mark.slow
-def test_an_explicit_name_taken_by_a_training_in_progress_is_refused_before_training(runs_dir):
+def test_an_explicit_name_taken_by_a_training_in_progress_is_refused_before_training(runs_dir, held_training):
     first, second = _session(), _session()
-    _fill(first, epochs=400, name="shared-name")
+    _fill(first, epochs=20, name="shared-name")  # held after its first epoch until released
     _fill(second, epochs=3, name="shared-name")
     _press_train(first)
     _press_train(second)
@@ -94,6 +95,7 @@ def test_an_explicit_name_taken_by_a_training_in_progress_is_refused_before_trai
     assert any(b.label == "Start training" for b in second.button), "its form stays, to choose another name"
     wait_for(first, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
     first.button(key="stop_training").click().run()
+    held_training.set()
     wait_for(first, lambda a: any("stopped early" in s.value for s in a.success))
     assert [r.name for r in _saved_runs(runs_dir)] == ["shared-name"]
 
@@ -147,7 +149,7 @@ def _reload(at: AppTest, page: str) -> AppTest:
 
 
 @pytest.mark.slow
-def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir):
+def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir, held_training):
     at = _session("views/data.py")
     at.selectbox(key="_w_ab_bundled").set_value("nasbench201_cifar10_300.csv").run()
     at.radio(key="_w_ab_target_mode").set_value("Expression").run()
@@ -162,21 +164,22 @@ def test_a_reload_keeps_the_table_the_target_and_the_running_training(runs_dir):
     assert again.text_input(key="_w_ab_expression").value == expression
 
     again.switch_page("views/train.py").run()
-    _fill(again, epochs=400)
+    _fill(again, epochs=20)  # held after its first epoch until released
     _press_train(again)
     wait_for(again, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
     reloaded = _reload(again, "views/train.py")
     assert any(b.key == "stop_training" for b in reloaded.button), "the reloaded page follows the running job"
     reloaded.button(key="stop_training").click().run()
+    held_training.set()
     wait_for(reloaded, lambda a: any("stopped early" in s.value for s in a.success))
     assert len(_saved_runs(runs_dir)) == 1
 
 
 @pytest.mark.slow
-def test_a_queued_training_can_be_cancelled_and_leaves_nothing(runs_dir, monkeypatch):
+def test_a_queued_training_can_be_cancelled_and_leaves_nothing(runs_dir, monkeypatch, held_training):
     monkeypatch.setenv("AUTOBUILD_TRAINING_JOBS", "1")
     first, second = _session(), _session()
-    _fill(first, epochs=400, name="long-one")
+    _fill(first, epochs=20, name="long-one")  # held after its first epoch: it keeps the one slot
     _fill(second, epochs=3, name="waiting-one")
     _press_train(first)
     _press_train(second)
@@ -186,5 +189,6 @@ def test_a_queued_training_can_be_cancelled_and_leaves_nothing(runs_dir, monkeyp
     assert not (runs_dir / "waiting-one").exists(), "the cancelled run's name is free again"
     wait_for(first, lambda a: any(b.key == "stop_training" for b in a.button), timeout=60)
     first.button(key="stop_training").click().run()
+    held_training.set()
     wait_for(first, lambda a: any("stopped early" in s.value for s in a.success))
     assert [r.name for r in _saved_runs(runs_dir)] == ["long-one"]

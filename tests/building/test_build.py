@@ -26,8 +26,10 @@ def planted_run(tmp_path_factory):
     specs = list(dict.fromkeys(specs))
     frame = pd.DataFrame({"arch": specs, "y": [planted_target(s, rng) for s in specs]})
     out = tmp_path_factory.mktemp("runs") / "planted"
+    # One member here and in nb_graph_run: builds from an ensemble's scores are tests/scoring/test_modules.py's
+    # (and the README walkthrough's) to check.
     return train_from_table(validate_table(frame, space, source="planted"), "y", out,
-                            model_config=PredictorConfig(width=16, layers=2),
+                            model_config=PredictorConfig(width=16, layers=2, members=1),
                             train_config=TrainConfig(epochs=60, batch_size=32, val_fraction=0.0, seed=0)).run
 
 
@@ -58,7 +60,8 @@ def nb_graph_run(tmp_path_factory):
 
     table = load_table(SAMPLE / "nasbench-graph_cs_300.csv", "nasbench-graph")
     out = tmp_path_factory.mktemp("runs") / "cs"
-    return train_from_table(table, "valid_perf", out, dataset="cs", model_config=PredictorConfig(width=16, layers=3),
+    return train_from_table(table, "valid_perf", out, dataset="cs",
+                            model_config=PredictorConfig(width=16, layers=3, members=1),
                             train_config=TrainConfig(epochs=30, seed=0)).run
 
 

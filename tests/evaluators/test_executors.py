@@ -142,7 +142,7 @@ def test_a_campaign_through_ray_has_the_local_history(ray_executor, tmp_path):
     histories = []
     for name, executor in (("local", LocalExecutor()), ("ray", ray_executor)):
         campaign = Campaign.create(tmp_path / name, table, "baseline_accuracy", dataset="cifar10",
-                                   evaluator=evaluator, epochs=10)
+                                   evaluator=evaluator, epochs=10, members=1)
         assert campaign.run(2, 3, executor) == 2
         histories.append(campaign.table())
     assert len(histories[0]) == 22 and histories[0].equals(histories[1])

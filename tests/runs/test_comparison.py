@@ -31,7 +31,8 @@ def opposite_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     runs = []
     for name, target in (("up", "y"), ("down", "-y")):
-        outcome = train_from_table(table, target, root / name, model_config=PredictorConfig(width=16, layers=2),
+        outcome = train_from_table(table, target, root / name,
+                                   model_config=PredictorConfig(width=16, layers=2, members=1),
                                    train_config=TrainConfig(epochs=60, batch_size=32, val_fraction=0.2, seed=0))
         runs.append(outcome.run)
     return runs
