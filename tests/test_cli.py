@@ -58,11 +58,20 @@ def test_sample_writes_real_tables(tmp_path, space, dataset, columns):
     assert list(table.columns) == columns and len(table) == 25 and table.arch.is_unique
 
 
-@pytest.mark.slow
-def test_train_then_predict(tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``python -m core train`` once for the tests that go on from a run (predict, score, build, exhaustive):
+    (the run directory, the train command's result). One member: these check the commands' outputs; the
+    README walkthrough (tests/test_readme.py) runs the same commands on the default ensemble."""
+    run = tmp_path_factory.mktemp("cli") / "run"
     result = cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy",
                  "--out", run, "--epochs", 3, "--layers", 2, "--width", 8, "--members", 1, "--quiet")
+    return run, result
+
+
+@pytest.mark.slow
+def test_train_then_predict(trained, tmp_path):
+    run, result = trained
     assert result.returncode == 0, result.stderr
     assert "Spearman" in result.stdout and "hop-norm Spearman" in result.stdout
     assert "The best validation epoch's weights were restored (epoch " in result.stdout  # default val split
@@ -151,10 +160,9 @@ def test_input_errors_are_one_line(tmp_path, args, needle):
 
 
 @pytest.mark.slow
-def test_score_and_build_write_their_tables(tmp_path):
-    run = tmp_path / "run"
-    assert cli("train", "--space", "nasbench201", "--table", TABLE, "--target", "baseline_accuracy", "--out", run,
-               "--epochs", 3, "--layers", 2, "--width", 8, "--members", 1, "--quiet").returncode == 0
+def test_score_and_build_write_their_tables(trained, tmp_path):
+    run, trained_result = trained
+    assert trained_result.returncode == 0, trained_result.stderr
     result = cli("score", "--run", run, "--out", tmp_path / "modules.csv", "--show", 2)
     assert result.returncode == 0, result.stderr
     modules = pd.read_csv(tmp_path / "modules.csv")
