@@ -25,7 +25,8 @@ class StudyConfig:
         architectures matched to AutoBuild's picks by the number of blocks they remove."""
         return {"random": f"Random {self.n_random}", "es": f"ES {self.n_pick}",
                 "autobuild": f"AutoBuild {self.n_pick}",
-                "matched_random": f"Random {self.n_pick * self.matched_per_pick}, as many blocks removed"}
+                "matched_random": "Random, as many blocks removed"}  # fewer than n_pick x matched_per_pick
+        # when a pick's block count has few architectures (the full network is the only one removing none)
 
     def __post_init__(self) -> None:
         if self.n_random < 10:

@@ -74,6 +74,11 @@ def conclude(results: pd.DataFrame, floor: dict, config: StudyConfig, draws: int
         out["verdict"] = "worse than random"
     else:
         out["verdict"] = "no evidence either way"
+    fid = out["fid"]
+    # Against architectures of the picks' own size: a gap within two standard errors is no difference.
+    if fid.get("difference_se") is not None:
+        beyond = abs(fid["difference"]) > 2 * fid["difference_se"]
+        out["size_matched"] = ("better" if fid["difference"] < 0 else "worse") if beyond else "no difference"
     out["sentence"] = conclusion_sentence(out)
     return out
 
@@ -99,7 +104,13 @@ def conclusion_sentence(c: dict) -> str:
                "worse than random": "AutoBuild's selections do worse than random ones at equal count",
                "no evidence either way": "at this scale the study cannot tell AutoBuild's selections from random "
                                          "ones at equal count"}.get(c["verdict"], c["verdict"])
-    return f"{verdict[0].upper()}{verdict[1:]}: " + "; ".join(parts) + "."
+    text = f"{verdict[0].upper()}{verdict[1:]}: " + "; ".join(parts) + "."
+    if c.get("size_matched") == "no difference" and c["verdict"] == "beats random":
+        text += (" Against random architectures that remove as many blocks the picks make no difference, so at "
+                 "this scale their advantage is that they remove few blocks.")
+    elif c.get("size_matched") in ("better", "worse"):
+        text += f" They also do {c['size_matched']} than random architectures removing as many blocks."
+    return text
 
 
 def report_markdown(summary: pd.DataFrame, floor: dict, config: StudyConfig, size: int, label: str = "",

@@ -90,3 +90,14 @@ def test_conclusion_reads_a_clear_win_and_a_tie():
     middle = float(pd.DataFrame(randoms)["fid"].median())
     tie = pd.DataFrame(randoms + matched + es + [{"set": labels["autobuild"], "fid": middle, "kid": middle / 100}])
     assert conclude(tie, floor, TOY_STUDY, draws=500)["verdict"] == "no evidence either way"
+
+
+def test_the_shipped_study_opens_with_outputs_of_every_architecture():
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "assets" / "sd_study"
+    study = load_study(shipped)
+    assert study is not None and len(study["results"]) >= 20
+    assert study["conclusion"]["sentence"] and study["study"]["protocol"]["size"] == 16
+    for name in study["results"]["name"]:
+        assert len(list((shipped / name).glob("*.png"))) == 16, name
