@@ -22,11 +22,10 @@ class StudyConfig:
 
     def set_labels(self) -> dict[str, str]:
         """Kind -> set label, as in the paper's table ("Random 68", "ES 4", "AutoBuild 4") plus the random
-        architectures matched to AutoBuild's picks by the number of blocks they remove."""
+        architectures matched to AutoBuild's picks by the number of blocks they remove (no count in that label:
+        a pick's block count may have too few architectures, e.g. none but the full network removes 0)."""
         return {"random": f"Random {self.n_random}", "es": f"ES {self.n_pick}",
-                "autobuild": f"AutoBuild {self.n_pick}",
-                "matched_random": "Random, as many blocks removed"}  # fewer than n_pick x matched_per_pick
-        # when a pick's block count has few architectures (the full network is the only one removing none)
+                "autobuild": f"AutoBuild {self.n_pick}", "matched_random": "Random, as many blocks removed"}
 
     def __post_init__(self) -> None:
         if self.n_random < 10:
