@@ -10,7 +10,7 @@ Steps (each one resumable: an architecture whose ``fid.json`` exists is not gene
    - "AutoBuild 4": :func:`core.building.builder.build_architectures` (top ``n_pick``),
    - "ES 4" (exhaustive search): the regression head's top ``n_pick`` over the whole space (or over
      ``exhaustive_pool`` random specs), the 68 excluded,
-   - "Random 8, as many blocks removed": ``matched_per_pick`` random architectures per AutoBuild pick, each
+   - "Random, as many blocks removed": ``matched_per_pick`` random architectures per AutoBuild pick, each
      removing exactly as many blocks as that pick (:meth:`SdUnetSpace.sample_removing`), so that a pick is
      compared with random architectures of its size;
 4. the noise floor: the full network and the first random architecture each under a second seed, and the

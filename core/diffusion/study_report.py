@@ -46,7 +46,10 @@ def conclude(results: pd.DataFrame, floor: dict, config: StudyConfig, draws: int
     Two comparisons: (1) against the random set: the share of ``draws`` random draws of as many architectures
     from it whose average is as low as AutoBuild's (a one-sided resampling p-value); (2) against the random
     architectures that remove as many blocks as the picks: the difference of the averages with its standard
-    error. "Beats" needs p < 0.05 on both metrics; p > 0.95 on both is "worse"; otherwise no evidence."""
+    error. "Beats" needs p < 0.05 on both metrics; p > 0.95 on both is "worse"; otherwise no evidence. The
+    size-matched comparison (``size_matched``: better, worse, or no difference when the FID gap is within two
+    standard errors) is said beside the verdict: picks that only beat random ones by removing fewer blocks
+    say so."""
     labels = config.set_labels()
     sets = {kind: results[results["set"] == labels[kind]] for kind in labels}
     ab, k = sets["autobuild"], len(sets["autobuild"])

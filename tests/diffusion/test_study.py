@@ -90,6 +90,12 @@ def test_conclusion_reads_a_clear_win_and_a_tie():
     middle = float(pd.DataFrame(randoms)["fid"].median())
     tie = pd.DataFrame(randoms + matched + es + [{"set": labels["autobuild"], "fid": middle, "kid": middle / 100}])
     assert conclude(tie, floor, TOY_STUDY, draws=500)["verdict"] == "no evidence either way"
+    # beating random architectures of the space, but not those of the picks' size, is said as such
+    picks = [{"set": labels["autobuild"], "fid": f, "kid": f / 100} for f in (10.0, 10.4)]
+    same_size = [{"set": labels["matched_random"], "fid": f, "kid": f / 100} for f in (10.1, 10.3, 10.2)]
+    sized = conclude(pd.DataFrame(randoms + same_size + es + picks), floor, TOY_STUDY, draws=500)
+    assert sized["verdict"] == "beats random" and sized["size_matched"] == "no difference"
+    assert "their advantage is that they remove few blocks" in sized["sentence"]
 
 
 def test_the_shipped_study_opens_with_outputs_of_every_architecture():
