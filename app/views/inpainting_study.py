@@ -30,6 +30,9 @@ from core.diffusion.study_report import load_study
 from core.errors import InputError
 
 STUDY_ENV = "AUTOBUILD_SD_STUDY_DIR"
+#: Architecture columns of the study's grid: its tiles are small, and the default sets (AutoBuild's and
+#: exhaustive search's picks with the full network) need 2 x n_pick + 1 = 9.
+STUDY_COLUMNS = max(MAX_COLUMNS, 10)
 SMALL_MODEL_ENV = "AUTOBUILD_SD_SMALL_MODEL"
 
 
@@ -145,7 +148,7 @@ def study_grid(folder: Path, results: pd.DataFrame, size: int | str = "?") -> No
     present = list(dict.fromkeys(results["set"]))
     default = [s for s in present if s.startswith(("AutoBuild", "ES", "Full"))] or present[:1]
     chosen_sets = st.multiselect("Sets (columns)", present, default=default, key="study_sets")
-    names = list(results[results["set"].isin(chosen_sets)]["name"])[:MAX_COLUMNS]
+    names = list(results[results["set"].isin(chosen_sets)]["name"])[:STUDY_COLUMNS]
     originals = image_files(folder / INPUTS_DIR / "originals")
     masks = image_files(folder / INPUTS_DIR / "masks")
     stems = list(originals)

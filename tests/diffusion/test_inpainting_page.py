@@ -235,3 +235,19 @@ def test_generate_runs_in_the_background_and_the_new_folder_appears(outputs, tin
     originals = list((outputs / "_inputs" / "originals").glob("*.png"))
     assert len(written) == 1 and len(list(written[0].glob("*.png"))) == len(originals)
     assert not [p for p in outputs.iterdir() if p.name.startswith(".partial")]
+
+
+@pytest.mark.slow
+def test_opens_on_the_shipped_study_with_every_default_column(monkeypatch, tmp_path):
+    monkeypatch.delenv("AUTOBUILD_SD_STUDY_DIR", raising=False)
+    monkeypatch.delenv("AUTOBUILD_SD_SMALL_MODEL", raising=False)
+    monkeypatch.setenv("AUTOBUILD_INPAINT_DIR", str(tmp_path / "outputs"))
+    at = page()
+    assert not at.exception
+    results = pd.read_csv(Path(__file__).resolve().parents[2] / "assets" / "sd_study" / "results.csv")
+    chosen = at.multiselect(key="study_sets").value
+    columns = int(results["set"].isin(chosen).sum())  # AutoBuild's and exhaustive search's picks, the full network
+    assert columns == 9
+    # a sheet per architecture, then 6 rows of original, masked and every chosen architecture
+    assert len(at.get("image")) == len(results) + 6 * (2 + columns)
+    assert any("beat" in i.value for i in at.info)  # the study's answer
