@@ -58,8 +58,7 @@ def upscaled(image: Image.Image | Path, side: int = 128) -> Image.Image:
     """``image`` enlarged by a whole factor to at least ``side`` pixels with nearest-neighbour sampling, so a
     16 x 16 output shows its real pixels (a browser would smooth them into a blur); larger images unchanged."""
     if isinstance(image, Path):
-        with Image.open(image) as opened:
-            image = opened.convert("RGB")
+        image = open_image(image)
     factor = -(-side // max(1, min(image.size)))
     if factor <= 1:
         return image
