@@ -135,9 +135,13 @@ def all_architectures(folder: Path, results: pd.DataFrame, size: int | str, per_
         rows = results.sort_values("fid").to_dict("records")
         for start in range(0, len(rows), per_row):
             for col, row in zip(st.columns(per_row), rows[start:start + per_row]):
-                sheet = cached_sheet(str(folder), row["name"], folder_stamp(folder / row["name"]))
                 kid = f" · KID {row['kid']:.4f} ± {row['kid_std']:.4f}" if pd.notna(row.get("kid")) else ""
                 col.caption(f"{row['name']} · {row['set']}  \nFID {row['fid']:.2f}{kid}")
+                try:
+                    sheet = cached_sheet(str(folder), row["name"], folder_stamp(folder / row["name"]))
+                except InputError as err:  # a damaged image in a study folder the user pointed at
+                    col.caption(str(err).splitlines()[0])
+                    continue
                 if sheet is None:
                     col.caption("no images")
                 else:
@@ -171,8 +175,11 @@ def study_grid(folder: Path, results: pd.DataFrame, size: int | str = "?") -> No
         for col, img in zip(st.columns(len(row)), row):
             if img is None:
                 col.caption("missing")
-            else:
+                continue
+            try:
                 col.image(upscaled(img), width="stretch")
+            except InputError as err:
+                col.caption(str(err).splitlines()[0])
     inpaint_shown(folder, results, shown, originals, masks)
 
 

@@ -251,3 +251,16 @@ def test_opens_on_the_shipped_study_with_every_default_column(monkeypatch, tmp_p
     # a sheet per architecture, then 6 rows of original, masked and every chosen architecture
     assert len(at.get("image")) == len(results) + 6 * (2 + columns)
     assert any("beat" in i.value for i in at.info)  # the study's answer
+
+
+@pytest.mark.slow
+def test_a_damaged_image_in_the_study_is_one_line_not_a_traceback(shipped_study, tmp_path, monkeypatch):
+    study = tmp_path / "damaged-study"
+    shutil.copytree(shipped_study / "study", study)
+    next((study / "ab-1").glob("*.png")).write_bytes(b"not a png")
+    monkeypatch.setenv("AUTOBUILD_SD_STUDY_DIR", str(study))
+    at = page()
+    assert not at.exception
+    # said where the image is, in the sheet and in the grid; the rest of the page still draws
+    assert sum("cannot read image" in c.value and "ab-1" in c.value for c in at.caption) == 2
+    assert not at.error and len(at.get("image")) > 10
