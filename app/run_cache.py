@@ -105,12 +105,14 @@ def run_targets(path: str, stamp: float) -> np.ndarray:
 def module_scores(path: str, stamp: float):
     """:class:`core.scoring.modules.ModuleScores` of the run's training architectures."""
     from core.scoring.modules import score_modules
+    from core.scoring.space_estimate import draw_pool
 
     run = load_run(path, stamp)
     table = run_table(path, stamp)
     targets = evaluate_target(table.frame, run.target)
+    pool = draw_pool(run, table.frame["arch"].astype(str))
     # The run table holds only rows with a finite target, so every row is kept.
-    return score_modules(run, table.graphs, targets.values if targets.kept.all() else None)
+    return score_modules(run, table.graphs, targets.values if targets.kept.all() else None, pool)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -10,8 +10,11 @@ compare each hop's ranking of the modules held by at least ``min-count`` archite
 target of every architecture in the whole space that holds the module. Four rankings per hop:
 
 - ``single score`` / ``ensemble score``: the model's module score alone (``mean_score``);
-- ``single shown`` / ``ensemble shown``: the order the product shows (``rank``: model score and the table's mean
-  target, shrunk by count; core/scoring/modules.py);
+- ``single estimate`` / ``ensemble estimate``: the module's estimated whole-space mean target (``estimate``:
+  the predictor's mean over 4,096 sampled architectures holding it, corrected by the table's shrunk mean
+  residual; core/scoring/space_estimate.py);
+- ``single shown`` / ``ensemble shown``: the order the product shows (``rank``: the estimate's lower bound,
+  estimate - 1 s.e.; core/scoring/modules.py);
 - ``table mean``: the model-free mean target of the table's architectures holding the module.
 
 Reported per hop: Spearman with the truth (mean and min over seeds), the top-10 overlap between runs of different
@@ -40,13 +43,15 @@ from core.predictor.config import DEFAULT_MEMBERS, PredictorConfig, TrainConfig 
 from core.predictor.collapse import tied_head  # noqa: E402
 from core.runs.run import Run  # noqa: E402
 from core.scoring.modules import score_modules  # noqa: E402
+from core.scoring.space_estimate import draw_pool  # noqa: E402
 from core.search.benchmark_config import BENCHMARK_DATASETS  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 from core.tables.sampling import sample_benchmark  # noqa: E402
 from core.tables.validated import validate_table  # noqa: E402
 from core.workflow import train_from_table  # noqa: E402
 
-RANKINGS = ("single score", "single shown", "ensemble score", "ensemble shown", "table mean")
+RANKINGS = ("single score", "single estimate", "single shown", "ensemble score", "ensemble estimate", "ensemble shown",
+            "table mean")
 HOPS = PredictorConfig().layers
 
 
@@ -75,7 +80,8 @@ def train_and_rank(space_name: str, dataset: str, target: str, table, seed: int,
     run = outcome.run
     frame = run.table()
     graphs = [run.space.to_graph(a) for a in frame["arch"]]
-    return score_modules(run, graphs, frame[target].to_numpy()).rankings, seconds, run
+    pool = draw_pool(run, frame["arch"].astype(str))  # what `score` and the Modules page use
+    return score_modules(run, graphs, frame[target].to_numpy(), pool).rankings, seconds, run
 
 
 def orderings(rankings: pd.DataFrame, table_rankings: bool) -> dict[str, pd.Series]:
@@ -83,7 +89,8 @@ def orderings(rankings: pd.DataFrame, table_rankings: bool) -> dict[str, pd.Seri
     index = pd.MultiIndex.from_frame(rankings[["hop", "signature"]])
     score = pd.Series(rankings["mean_score"].to_numpy(), index=index)
     shown = pd.Series(-rankings["rank"].to_numpy(dtype=float), index=index)
-    out = {"score": score, "shown": shown}
+    estimate = pd.Series(rankings["estimate"].to_numpy(), index=index)
+    out = {"score": score, "estimate": estimate, "shown": shown}
     if table_rankings:
         out["table mean"] = pd.Series(rankings["mean_target"].to_numpy(), index=index)
     return out
@@ -109,8 +116,12 @@ def one_dataset(name: str, seeds: int, rows: int, min_count: int) -> tuple[pd.Da
                 for h in range(HOPS + 1):
                     part = values[held & (values.index.get_level_values(0) == h)]
                     true = truth.reindex(part.index).to_numpy()
+                    # Every module of the hop, rare ones too: where its truth ranks among them (1 = best).
+                    every = values[values.index.get_level_values(0) == h]
+                    percentile = truth.reindex(every.index).rank(pct=True)
                     results.append({"dataset": name, "seed": seed, "ranking": kind, "hop": h,
-                                    "spearman": M.spearman(part.to_numpy(), true)})
+                                    "spearman": M.spearman(part.to_numpy(), true),
+                                    "top10_percentile": float(percentile.reindex(every.nlargest(10).index).mean())})
                     tops[(kind, h, seed)] = set(part.nlargest(10).index)
                     tops[("truth", h, seed)] = set(pd.Series(true, index=part.index).nlargest(10).index)
     overlap = []
@@ -147,7 +158,9 @@ def report(results: pd.DataFrame, overlap: pd.DataFrame, seconds: dict, collapse
              f"`PYTHONPATH=. python benchmarks/ranking_stability.py --datasets {args.datasets} --seeds {args.seeds} "
              f"--rows {args.rows} --collapse-seeds {args.collapse_seeds}`", "",
              "Spearman of each hop's ranking with the whole-space truth, mean (min) over seeds; top-10 overlap "
-             "between runs of different seeds (truth: the same protocol ordered by the truth itself).", ""]
+             "between runs of different seeds (truth: the same protocol ordered by the truth itself); top-10 truth "
+             "percentile: where the truth places a ranking's top 10 among all the hop's modules of the table, "
+             "rare ones included (mean over seeds; 100% = the truly best).", ""]
     for name in results["dataset"].unique():
         lines += [f"## {name}", "", "| ranking | " + " | ".join(f"hop {h}" for h in range(HOPS + 1)) + " |",
                   "|---" * (HOPS + 2) + "|"]
@@ -161,6 +174,10 @@ def report(results: pd.DataFrame, overlap: pd.DataFrame, seconds: dict, collapse
             cells = [f"{v:.0%}" for v in overlap[(overlap.dataset == name) & (overlap.ranking == kind)]
                      .sort_values("hop")["top10_overlap"]]
             lines.append(f"| {kind} top-10 overlap | " + " | ".join(cells) + " |")
+        quality = results[results.dataset == name].groupby(["ranking", "hop"])["top10_percentile"].mean()
+        for kind in RANKINGS:
+            cells = [f"{quality[(kind, h)]:.0%}" for h in range(HOPS + 1)]
+            lines.append(f"| {kind} top-10 truth percentile | " + " | ".join(cells) + " |")
         lines += ["", f"Training (whole `train_from_table`, this machine): single {seconds[name]['single']:.1f} s, "
                   f"ensemble of {DEFAULT_MEMBERS} {seconds[name]['ensemble']:.1f} s "
                   f"({seconds[name]['ensemble'] / seconds[name]['single']:.2f}x).", ""]

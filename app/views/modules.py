@@ -39,26 +39,38 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
     st.dataframe(
         # No std column: a module's score is the same in every architecture (its L-hop neighbourhood is the
         # module), so core's std_score is 0 in every row; the spread shown is the members'.
-        shown[["rank", "description", "unit", "mean_score", "member_low", "member_high", "architectures",
-               "mean_target", "members_top10", "count", "signature"]],
+        shown[["rank", "description", "unit", "estimate", "estimate_se", "estimate_low", "estimate_high",
+               "architectures", "mean_target", "mean_score", "member_low", "member_high", "members_top10",
+               "pool_architectures", "count", "signature"]],
         hide_index=True, height=300, key="ranking_table",
         column_config={
-            "mean_score": st.column_config.NumberColumn("score", format="%.3f",
-                                                        help="the run's standardised module score"),
-            "member_low": st.column_config.NumberColumn("members' low", format="%.3f",
-                                                        help="the lowest of the ensemble members' own scores"),
-            "member_high": st.column_config.NumberColumn("members' high", format="%.3f",
-                                                         help="the highest of the ensemble members' own scores"),
-            "architectures": st.column_config.NumberColumn("n", help="architectures holding the module"),
+            "estimate": st.column_config.NumberColumn(
+                "estimate", format="%.4g", help="the module's estimated mean target over the whole space"),
+            "estimate_se": st.column_config.NumberColumn("± s.e.", format="%.2g",
+                                                         help="the estimate's standard error"),
+            "estimate_low": st.column_config.NumberColumn("members' low", format="%.4g",
+                                                          help="the lowest of the ensemble members' own estimates"),
+            "estimate_high": st.column_config.NumberColumn("members' high", format="%.4g",
+                                                           help="the highest of the ensemble members' own estimates"),
+            "architectures": st.column_config.NumberColumn("n", help="architectures of the table holding the module"),
             "mean_target": st.column_config.NumberColumn("mean target", format="%.4g",
                                                          help="the table's own mean target of those architectures"),
+            "mean_score": st.column_config.NumberColumn("score", format="%.3f",
+                                                        help="AutoBuild's standardised embedding-norm score"),
+            "member_low": st.column_config.NumberColumn("score low", format="%.3f",
+                                                        help="the lowest of the ensemble members' own scores"),
+            "member_high": st.column_config.NumberColumn("score high", format="%.3f",
+                                                         help="the highest of the ensemble members' own scores"),
             "members_top10": st.column_config.NumberColumn(
                 f"top 10 in (of {members})", help="in how many members' own top 10 the module is"),
+            "pool_architectures": st.column_config.NumberColumn(
+                "pool n", help="architectures (sampled from the space and the table) the model's part averages"),
             "description": st.column_config.TextColumn("module", width="large"),
         })
-    st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}, in ranking order: {ORDER_RULE} (so a module "
-               "seen once cannot outrank one seen fifty times). Scores are standardised, so hops are comparable; a "
-               "module scores the same in every architecture that has it.")
+    st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}, in ranking order: {ORDER_RULE}. A module "
+               "seen in few architectures, or on which the members disagree, has a wide interval and is discounted. "
+               "Scores are standardised, so hops are comparable; a module scores the same in every architecture "
+               "that has it.")
     return hop, shown
 
 
@@ -76,10 +88,10 @@ def trust_notes(reliability: pd.DataFrame, hop: int) -> None:
     basis = ", ".join(figures) or "no held-out figures"
     if row["badge"] == "collapsed":
         st.warning(f"Hop {hop} collapsed: no member's embedding norms ranked the training targets here ({basis}). "
-                 "Read the mean target column, not the score.")
+                   "Its score column says nothing; read the estimate and the table's mean target.")
     elif row["badge"] == "weak":
-        st.warning(f"Hop {hop} is weak ({basis}; both should reach {RELIABLE}): the table's own mean target "
-                   "column is the safer guide here.")
+        st.warning(f"Hop {hop} is weak ({basis}; both should reach {RELIABLE}): read each module's interval and "
+                   "the table's own mean target before trusting its place.")
     else:
         st.caption(f"Hop {hop} is reliable: {basis}.")
 
@@ -107,11 +119,12 @@ def charts(scores, hop: int, shown: pd.DataFrame) -> None:
 def inspect_module(scores, row: pd.Series) -> None:
     with st.container(border=True):
         st.markdown(f"**Module** `{row['description']}` · hop {int(row['hop'])}")
-        cols = st.columns(4)
-        cols[0].metric("Mean score", f"{row['mean_score']:.3f}")
-        cols[1].metric("Occurrences", int(row["count"]))
-        cols[2].metric("Architectures", int(row["architectures"]))
-        cols[3].metric("Mean target", f"{row['mean_target']:.4g}")
+        cols = st.columns(5)
+        cols[0].metric("Estimate", f"{row['estimate']:.4g}", help=f"± {row['estimate_se']:.2g} (standard error)")
+        cols[1].metric("Mean score", f"{row['mean_score']:.3f}")
+        cols[2].metric("Occurrences", int(row["count"]))
+        cols[3].metric("Architectures", int(row["architectures"]))
+        cols[4].metric("Mean target", f"{row['mean_target']:.4g}")
         st.caption(f"The graph below lists the {int(row['architectures'])} architectures containing it first.")
         st.button("Clear the selection", key="clear_module", icon=":material/close:", on_click=clear_selection)
 

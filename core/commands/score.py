@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "rank modules per hop by their standardised embedding-norm score"
+from core.commands import arg_types
+
+HELP = "rank modules per hop by their estimated mean target over the space, with their embedding-norm score"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,14 +14,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", default=None, help="architectures to score (default: the run's training table)")
     parser.add_argument("--out", default=None, help="ranking table to write (default: RUN/modules.parquet)")
     parser.add_argument("--show", type=int, default=5, help="modules printed per hop")
+    parser.add_argument("--pool", type=arg_types.non_negative_int, default=None,
+                        help="architectures sampled from the space for the ranking's estimate (default 4096; 0: the "
+                             "scored table alone)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.campaign.names import refuse_inside_campaign  # a round's run: its default output too
+    from core.campaign.names import (
+        refuse_inside_campaign,  # a round's run: its default output too
+    )
     from core.errors import InputError
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
     from core.scoring.modules import ORDER_RULE, score_modules
+    from core.scoring.space_estimate import POOL_SIZE, draw_pool
     from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
@@ -40,21 +48,24 @@ def run(args: argparse.Namespace) -> int:
     elif args.table is not None:
         missing = sorted(set(trained.config.target_columns) - set(frame.columns))
         print(f"note: no mean_target column: {args.table} has no usable target column(s) {missing}")
-    scores = score_modules(trained, graphs, targets)
+    pool = draw_pool(trained, frame["arch"].astype(str), POOL_SIZE if args.pool is None else args.pool)
+    scores = score_modules(trained, graphs, targets, pool)
     write_table(scores.rankings, out)
-    print(f"order: {ORDER_RULE if targets is not None else ORDER_RULE.split(';')[0] + ' (no targets: model only)'}")
+    print(f"order: {ORDER_RULE}" + ("" if targets is not None else " (no targets: the model's estimate alone)"))
+    print(f"estimate over {len(graphs)} scored + {len(pool)} sampled architectures")
     for hop in range(trained.hops + 1):
         top = scores.ranking(hop).head(args.show)
         trust = scores.reliability.iloc[hop]
         print(f"hop {hop}: {len(scores.ranking(hop))} modules, {trust.badge} ({_trust(trust)})")
         for row in top.itertuples():
             target = "" if row.mean_target != row.mean_target else f" target {row.mean_target:.4g}"
-            print(f"  #{row.rank:<3d} {row.mean_score:+.2f} [{row.member_low:+.2f}, {row.member_high:+.2f}]  "
-                  f"n={row.architectures:<5d}{target}  top10 in {row.members_top10}/{row.members}  {row.description}")
+            print(f"  #{row.rank:<3d} estimate {row.estimate:.4g} ± {row.estimate_se:.2g}  score {row.mean_score:+.2f} "
+                  f"[{row.member_low:+.2f}, {row.member_high:+.2f}]  n={row.architectures:<5d}{target}  "
+                  f"top10 in {row.members_top10}/{row.members}  {row.description}")
     unreliable = scores.reliability.loc[~scores.reliability["reliable"], "hop"].tolist()
     if unreliable:
-        print(f"hops {unreliable}: weak or collapsed rankings; the table's own mean_target column is the safer "
-              "guide there")
+        print(f"hops {unreliable}: weak or collapsed embedding-norm scores; read each module's estimate interval and "
+              "mean_target there")
     print(f"wrote {len(scores.rankings)} module rows to {out}")
     return 0
 

@@ -14,6 +14,12 @@ sits in good architectures". Aggregating ``s_v^h`` by module signature over many
 one ranking table per hop: mean, std and count of the score, and the mean target of the
 architectures that contain the module.
 
+A ranking is ordered by what it promises, each module's mean target over the whole space, estimated with
+the predictor's help (:mod:`core.scoring.space_estimate`): on tables of 300 NAS-Bench-Graph
+architectures that estimate agrees with the truth better than the score, the table's own mean target or
+any mix of the two (benchmarks/results/ranking_stability.md). The score stays AutoBuild's module
+reading, the one builds use.
+
 Scoring runs in large batches over encoded graphs: the 26,206 NAS-Bench-Graph architectures score in
 seconds on a CPU.
 """
@@ -31,6 +37,7 @@ from core.predictor.batching import EncodedGraphs
 from core.predictor.ensemble import EnsemblePredictor, Predictor
 from core.predictor.train import one_thread
 from core.runs.run import Run
+from core.scoring.space_estimate import SpaceEstimate, estimate_modules
 
 
 @dataclass
@@ -100,12 +107,14 @@ def architecture_scores(run: Run, graph: ArchGraph) -> np.ndarray:
 
 
 def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float] | None = None,
-                  batch_size: int = 4096, progress: Callable[[str, float], None] | None = None
-                  ) -> ModuleScores:
+                  pool: Sequence[ArchGraph] = (), batch_size: int = 4096,
+                  progress: Callable[[str, float], None] | None = None) -> ModuleScores:
     """Score every node of ``graphs`` at every hop and rank the modules (see the module docstring).
 
     ``targets`` [G] (optional) gives each architecture's target, for the ``mean_target`` column and the
-    ranking order (:func:`rank_modules`). ``progress(stage, fraction)`` is called as the work advances.
+    estimate's correction; ``pool``: further architectures of the space for the estimate's model part
+    (:func:`core.scoring.space_estimate.draw_pool`; empty: the table alone). The order is
+    :func:`rank_modules`'. ``progress(stage, fraction)`` is called as the work advances.
     """
     hops = run.hops
     report = progress or (lambda stage, fraction: None)
@@ -145,19 +154,24 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
     })
     # Member scores in the rows' order (hop-major, then node): [K, (L+1) N].
     by_member = member_scores.transpose(0, 2, 1).reshape(member_scores.shape[0], -1)
-    rankings = rank_modules(nodes, descriptions, targets, by_member)
+    report("estimating", 0.93)
+    table_holders = nodes[["hop", "signature", "arch_index"]].drop_duplicates().rename(columns={"arch_index": "arch"})
+    rows = pd.MultiIndex.from_frame(nodes.groupby(["hop", "signature"], sort=False).size().reset_index()[["hop", "signature"]])
+    estimate = estimate_modules(run, table_holders, store, targets, pool, rows, batch_size)
+    rankings = rank_modules(nodes, descriptions, targets, by_member, estimate)
     reliability = hop_reliability(run, rankings, hops)
     report("done", 1.0)
     return ModuleScores(nodes, rankings, run.model.importance_table(), reliability)
 
 
-#: How many architectures' worth of evidence the model's own say counts for when the table has no targets to
-#: estimate it from (the ordering rule's shrinkage; see :func:`rank_modules`).
+#: How many architectures' worth of evidence a build's (position, op) module needs before its own mean cell
+#: score says more than its position's mean (core/building/modules.py shrinks by n / (n + k)).
 PRIOR_ARCHITECTURES = 3.0
 
 #: The ordering rule in one line, as the page and the CLI state it.
-ORDER_RULE = ("model score and the table's mean target, each standardised within the hop, averaged; shrunk "
-              "toward the hop's mean by n / (n + k) for a module in n architectures")
+ORDER_RULE = ("estimated mean target over the whole space (the predictor's mean over sampled architectures "
+              "holding the module, corrected by the table's mean residual shrunk by n / (n + k)), ordered by its "
+              "lower bound: estimate - 1 s.e.")
 
 #: A hop's ranking is reliable when its held-out norm Spearman and its members' top-10 agreement both reach this.
 RELIABLE = 0.5
@@ -166,32 +180,33 @@ RELIABLE = 0.5
 TOP = 10
 
 
-def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Sequence[float] | None = None,
-                 member_scores: np.ndarray | None = None) -> pd.DataFrame:
+def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Sequence[float] | None,
+                 member_scores: np.ndarray | None, estimate: SpaceEstimate) -> pd.DataFrame:
     """Aggregate node scores by (hop, signature) into ranking tables, ordered per hop by ``rank_score``.
 
-    ``member_scores`` [K, rows of ``nodes``]: each member's own standardised score of each row. Columns:
-    ``mean_score`` (the run's score, averaged over the module's occurrences), ``std_score`` (its spread over
-    occurrences), ``count``, ``architectures``, ``mean_target`` (the mean target of the architectures holding
-    the module; NaN without targets), ``member_low`` / ``member_high`` (the lowest and highest of the members'
-    own mean scores), ``members`` (K), ``members_top10`` (in how many members' own top 10 of the hop the
-    module is), ``rank_score`` and ``rank`` (1 = first within its hop).
+    ``member_scores`` [K, rows of ``nodes``]: each member's own standardised score of each row;
+    ``estimate``: the modules' whole-space estimates (:mod:`core.scoring.space_estimate`), indexed by
+    (hop, signature). Columns: ``mean_score`` (AutoBuild's score, averaged over the module's occurrences),
+    ``std_score`` (its spread over occurrences), ``count``, ``architectures``, ``mean_target`` (the mean
+    target of the table's architectures holding the module; NaN without targets), ``member_low`` /
+    ``member_high`` (the lowest and highest of the members' own mean scores), ``members`` (K),
+    ``members_top10`` (in how many members' own top 10 of the hop the module is, by the ordering rule),
+    ``estimate`` / ``estimate_low`` / ``estimate_high`` / ``estimate_se`` (the estimated whole-space mean
+    target, the members' lowest and highest, its standard error), ``model_mean``, ``pool_architectures``,
+    ``rank_score`` and ``rank`` (1 = first within its hop).
 
-    The order, per hop: ``rank_score = n / (n + k) * (z(mean_score) + z(mean_target)) / 2`` with z the
-    standardisation over the hop's modules and n the module's architectures: the model's score and the
-    table's own mean target weigh equally (without targets, the model's alone), and both are shrunk toward
-    the hop's mean by their evidence, so a module seen once cannot outrank one seen fifty times on a lucky
-    architecture. ``k`` is the empirical-Bayes ratio of the targets' variance to the variance of the true
-    module means (James-Stein): how many architectures it takes before a module's own mean target says more
-    than the hop's mean (:data:`PRIOR_ARCHITECTURES` without targets).
+    The order (:data:`ORDER_RULE`): ``rank_score = estimate - estimate_se``, a lower confidence bound, so
+    a module whose estimate rests on little evidence (few architectures of the table, members that
+    disagree) is discounted; a single lucky architecture moves its module's estimate only by
+    ``1 / (1 + k)`` of its luck.
     """
     grouped = nodes.groupby(["hop", "signature"], sort=False)
     key = grouped.ngroup().to_numpy()
     table = grouped["score"].agg(mean_score="mean", std_score="std", count="size").reset_index()
     table["std_score"] = table["std_score"].fillna(0.0)
     table["architectures"] = grouped["arch_index"].nunique().to_numpy()
-    y = None if targets is None else np.asarray(targets, dtype=np.float64)
-    if y is not None:
+    if targets is not None:
+        y = np.asarray(targets, dtype=np.float64)
         # Each architecture counts once per module, however often the module occurs in it.
         unique = nodes[["hop", "signature", "arch_index"]].drop_duplicates()
         unique = unique.assign(target=y[unique["arch_index"].to_numpy()])
@@ -206,11 +221,18 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Seq
     table["member_low"] = member_means.min(0)
     table["member_high"] = member_means.max(0)
     table["members"] = len(member_means)
-    hop = table["hop"].to_numpy()
+    index = pd.MultiIndex.from_frame(table[["hop", "signature"]])
+    place = estimate.frame.index.get_indexer(index)
+    if (place < 0).any():
+        raise ValueError("the estimate lacks modules of the ranking")
+    estimated = estimate.frame.iloc[place].reset_index(drop=True)
+    se = estimated["estimate_se"].to_numpy()
     # Each member's own ranking by the same rule: how often a module makes the top 10 says how stable the
     # shown order is under another start of the predictor.
-    table["members_top10"] = _top_counts(np.stack([_rank_score(table, means, y) for means in member_means]), hop)
-    table["rank_score"] = _rank_score(table, table["mean_score"].to_numpy(), y)
+    table["members_top10"] = _top_counts(estimate.members[:, place] - se, table["hop"].to_numpy())
+    for column in ("estimate", "estimate_low", "estimate_high", "estimate_se", "model_mean", "pool_architectures"):
+        table[column] = estimated[column].to_numpy()
+    table["rank_score"] = table["estimate"].to_numpy() - se
     table.insert(2, "description", table["signature"].map(descriptions))
     table = table.sort_values(["hop", "rank_score"], ascending=[True, False], kind="stable")
     table["rank"] = table.groupby("hop").cumcount() + 1
@@ -226,37 +248,6 @@ def _top_counts(member_means: np.ndarray, hop: np.ndarray) -> np.ndarray:
             top = rows[np.argsort(-means[rows], kind="stable")[:TOP]]
             counts[top] += 1
     return counts
-
-
-def _standard(values: np.ndarray) -> np.ndarray:
-    std = np.nanstd(values)
-    return np.zeros_like(values) if not std > 0 else (values - np.nanmean(values)) / std
-
-
-def _rank_score(table: pd.DataFrame, score: np.ndarray, y: np.ndarray | None) -> np.ndarray:
-    """The ordering value of :func:`rank_modules` for module scores ``score``, computed hop by hop."""
-    out = np.zeros(len(table))
-    for h in table["hop"].unique():
-        rows = np.flatnonzero(table["hop"].to_numpy() == h)
-        n = table["architectures"].to_numpy()[rows].astype(np.float64)
-        z = _standard(score[rows])
-        k = PRIOR_ARCHITECTURES
-        mean_target = table["mean_target"].to_numpy()[rows]
-        if y is not None and np.isfinite(mean_target).all() and len(rows) > 1:
-            z = (z + _standard(mean_target)) / 2
-            k = _shrinkage(mean_target, n, float(np.var(y)))
-        out[rows] = n / (n + k) * z
-    return out
-
-
-def _shrinkage(mean_target: np.ndarray, n: np.ndarray, target_variance: float) -> float:
-    """k = sigma^2 / tau^2: the targets' variance over the variance of the true module means, estimated as
-    the observed variance of the modules' mean targets less its expected sampling part (James-Stein);
-    clipped to [0.5, 100] architectures (a hop whose modules do not differ beyond noise shrinks hardest)."""
-    tau2 = float(np.var(mean_target) - np.mean(target_variance / n))
-    if not target_variance > 0:
-        return 0.5
-    return float(np.clip(target_variance / tau2, 0.5, 100.0)) if tau2 > 0 else 100.0
 
 
 def hop_reliability(run: Run, rankings: pd.DataFrame | None, hops: int) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from core.scoring.modules import (
     trusted_hops,
     trusted_node_scores,
 )
+from core.scoring.space_estimate import SpaceEstimate
 from core.spaces import get_space
 from core.tables.validated import validate_table
 from core.workflow import train_from_table
@@ -50,6 +51,8 @@ def test_module_in_best_architectures_ranks_above_module_in_worst(planted_run):
     # The mean target column agrees: architectures with a good layer are better on average.
     hop0_means = hop0.groupby("description").mean_target.mean()
     assert hop0_means["good"] > hop0_means["plain"] > hop0_means["bad"]
+    # And so does the order shown: every good module is placed above every bad one.
+    assert hop0[hop0.description == "good"]["rank"].max() < hop0[hop0.description == "bad"]["rank"].min()
 
 
 def test_hop_moments_standardise_scores(planted_run):
@@ -71,7 +74,9 @@ def test_ranking_table_columns_and_counts(planted_run):
     # Today's columns keep their place and meaning; the ranking's uncertainty and order follow them.
     assert list(scores.rankings.columns) == ["hop", "signature", "description", "mean_score", "std_score",
                                              "count", "architectures", "mean_target", "member_low", "member_high",
-                                             "members", "members_top10", "rank_score", "rank"]
+                                             "members", "members_top10", "estimate", "estimate_low",
+                                             "estimate_high", "estimate_se", "model_mean", "pool_architectures",
+                                             "rank_score", "rank"]
     # Every node is counted once per hop.
     total_nodes = sum(g.num_nodes for g in table.graphs)
     assert (scores.rankings.groupby("hop")["count"].sum() == total_nodes).all()
@@ -79,6 +84,10 @@ def test_ranking_table_columns_and_counts(planted_run):
     assert "good <- input" in set(hop1.description)
     assert hop1["rank"].tolist() == list(range(1, len(hop1) + 1)) and hop1.rank_score.is_monotonic_decreasing
     assert (hop1.member_low <= hop1.mean_score + 1e-9).all() and (hop1.mean_score <= hop1.member_high + 1e-9).all()
+    assert (hop1.estimate_low <= hop1.estimate + 1e-9).all() and (hop1.estimate <= hop1.estimate_high + 1e-9).all()
+    assert np.allclose(hop1.rank_score, hop1.estimate - hop1.estimate_se)
+    # Scored without a pool, the table is the pool: each module's model part averages its own holders.
+    assert (hop1.pool_architectures == hop1.architectures).all()
     assert set(scores.feature_importance.feature) == {"op", "stage", "layer"}
 
 
@@ -97,35 +106,36 @@ def _nodes(rows):
     return frame
 
 
-def test_a_module_seen_once_does_not_outrank_one_seen_fifty_times():
-    # "lucky" sits in one architecture with the best target and score; "steady" in fifty good ones.
-    rows, targets = [], []
-    for a in range(50):
-        rows.append((a, 0, "steady", 1.0))
-        targets.append(0.9)
-    rows.append((50, 0, "lucky", 1.3))
-    targets.append(0.95)
-    for a in range(51, 200):
-        rows.append((a, 0, f"other{a % 20}", float(np.random.default_rng(a).normal(-0.2, 0.3))))
-        targets.append(0.5 + 0.01 * (a % 20))
-    table = rank_modules(_nodes(rows), {}, np.array(targets))
-    order = table["signature"].tolist()
-    assert order.index("steady") < order.index("lucky")
-    # With a point estimate alone, the lucky one would be first.
-    assert table.sort_values("mean_score", ascending=False)["signature"].iloc[0] == "lucky"
+def _estimate(nodes, members):
+    """A SpaceEstimate for ``nodes``' modules from each member's estimate [K, modules] (se 0)."""
+    rows = pd.MultiIndex.from_frame(nodes.groupby(["hop", "signature"], sort=False).size().reset_index()[["hop", "signature"]])
+    frame = pd.DataFrame({"estimate": members.mean(0), "estimate_low": members.min(0), "estimate_high": members.max(0),
+                          "estimate_se": 0.0, "model_mean": members.mean(0), "pool_architectures": 1}, index=rows)
+    return SpaceEstimate(frame, members)
 
 
 def test_members_top10_and_agreement_say_how_stable_the_order_is():
     rows = [(a, 0, f"m{a % 30}", 0.0) for a in range(300)]
     nodes = _nodes(rows)
-    same = np.tile(np.arange(300, dtype=float) % 30, (4, 1))  # four members, one order
-    agree = rank_modules(nodes, {}, None, same)
+    same = np.tile(np.arange(30, dtype=float), (4, 1))  # four members, one order
+    agree = rank_modules(nodes, {}, None, None, _estimate(nodes, same))
     assert sorted(agree["members_top10"].tolist(), reverse=True)[:10] == [4] * 10
     assert _agreement(agree["members_top10"].to_numpy(), 4, 10) == pytest.approx(1.0)
+    assert agree["signature"].iloc[0] == "m29" and agree["rank"].tolist() == list(range(1, 31))
     rng = np.random.default_rng(0)
-    shuffled = np.stack([rng.permutation(30)[np.arange(300) % 30] for _ in range(4)]).astype(float)
-    differ = rank_modules(nodes, {}, None, shuffled)
+    shuffled = np.stack([rng.permutation(30) for _ in range(4)]).astype(float)
+    differ = rank_modules(nodes, {}, None, None, _estimate(nodes, shuffled))
     assert _agreement(differ["members_top10"].to_numpy(), 4, 10) < 0.8
+
+
+def test_the_order_is_the_estimates_lower_bound():
+    rows = [(a, 0, f"m{a % 3}", 0.0) for a in range(30)]
+    nodes = _nodes(rows)
+    estimate = _estimate(nodes, np.array([[1.0, 0.9, 0.5]]))
+    estimate.frame["estimate_se"] = [0.3, 0.05, 0.0]  # m0 is highest but unsure: its lower bound is 0.7
+    table = rank_modules(nodes, {}, None, None, estimate)
+    assert table["signature"].tolist() == ["m1", "m0", "m2"]
+    assert np.allclose(table["rank_score"], [0.85, 0.7, 0.5])
 
 
 def test_a_collapsed_hop_is_badged_and_never_reliable(planted_run):

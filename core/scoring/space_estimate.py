@@ -1,0 +1,200 @@
+"""Each module's mean target over the whole space, estimated with the predictor's help (docs/design.md 2.7).
+
+What a module ranking promises is an order of the modules by how good the architectures holding them are:
+for module ``m`` at hop ``h``, the mean target of every architecture of the space that holds it,
+
+    mu_m = mean_{a in space, m in a} y_a.
+
+A table of a few hundred architectures holds most hop-1+ modules only a few times, so its own mean target
+``ybar_m`` (unbiased, variance sigma^2 / n_m) is noisy. The predictor ``f`` sees every architecture, so its
+mean over a large pool ``P`` of architectures (a seeded sample of the space plus the table) is precise but
+carries the model's bias. The model-assisted (difference) estimator of survey sampling (Sarndal, Swensson and
+Wretman, *Model Assisted Survey Sampling*, 1992) keeps the model's precision and corrects its bias with the
+table's residuals ``r_a = y_a - f(a)``; the correction of a rare module is itself noisy, so it is shrunk by
+its evidence (James-Stein, as for the table mean):
+
+    mu_hat_m = mean_{a in P, m in a} f(a)  +  n_m / (n_m + k_h) * mean_{a in T, m in a} r_a
+
+with ``n_m`` the module's architectures in the table ``T`` and ``k_h = sigma_r^2 / tau_h^2`` the ratio of
+the residuals' variance to the variance of the modules' true mean residuals at hop ``h`` (method of
+moments). The same ``k_h`` serves every member, so the ensemble's estimate (the members' estimates
+weighted as their predictions are) lies within the members' range. Without targets the correction is 0
+and the estimate is the model's alone. Shapes: predictions [K, G] (K members, G architectures); estimates
+[K, M] over the M (hop, signature) rows of a ranking.
+
+The posterior standard error of ``mu_hat_m`` under the normal model is
+``sqrt(sigma_r^2 / (n_m + k_h) + s_m^2 / K)`` with ``s_m`` the members' spread: the first term shrinks
+with the table's evidence, so a module seen once carries a wide interval even where the model is sure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from core.errors import InputError
+from core.graph import ArchGraph
+from core.predictor.batching import EncodedGraphs
+from core.predictor.ensemble import EnsemblePredictor
+from core.predictor.train import one_thread
+from core.runs.run import Run
+
+#: Architectures drawn from the space (seeded) for the model's part of the estimate: enough that a hop-1
+#: module of NAS-Bench-Graph is held by dozens of them; scoring them costs about a second on a CPU.
+POOL_SIZE = 4096
+
+#: The largest pool a caller may ask for (a million would take minutes and gain nothing).
+MAX_POOL_SIZE = 100_000
+
+
+def draw_pool(run: Run, exclude: Sequence[str] = (), size: int = POOL_SIZE, seed: int = 0) -> list[ArchGraph]:
+    """Up to ``size`` distinct architectures drawn uniformly from the run's space (seeded), none of
+    ``exclude`` (canonical specs: the scored table's); all the others when the space has fewer; empty when the
+    space cannot sample (an uploaded graph table: the table is then the whole pool)."""
+    if size > MAX_POOL_SIZE:
+        raise InputError(f"a pool of {size} architectures is over the limit of {MAX_POOL_SIZE}")
+    space = run.space
+    if not space.can_sample or size <= 0:
+        return []
+    known = {str(s) for s in exclude}
+    rng = np.random.default_rng(seed)
+    total = space.size() if space.enumerable else None
+    if total is not None and total <= 4 * (size + len(known)):
+        # A small space: choose among the others directly (sampling would keep drawing the excluded ones).
+        others = [s for s in space.enumerate() if s not in known]
+        drawn = [others[i] for i in np.sort(rng.choice(len(others), min(size, len(others)), replace=False))]
+    else:
+        chosen: dict[str, None] = {}
+        for _ in range(100 * size + 1000):
+            if len(chosen) == size:
+                break
+            spec = space.sample(rng)
+            if spec not in known:
+                chosen.setdefault(spec, None)
+        drawn = list(chosen)
+    return [space.to_graph(s) for s in drawn]
+
+
+@torch.no_grad()
+def member_predictions(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(weights [K], predictions [K, G] in the target's units) of every member of the run's predictor
+    (K = 1 for a single one); the run's own prediction is ``weights @ predictions``."""
+    model = run.model
+    model.eval()
+    device = next(model.parameters()).device
+    members = list(model.members) if isinstance(model, EnsemblePredictor) else [model]
+    out = []
+    for start in range(0, len(store), batch_size):
+        batch = store.model_batch(torch.arange(start, min(start + batch_size, len(store)))).to(device)
+        with one_thread():
+            out.append(torch.stack([member(batch).prediction for member in members]).cpu().double())
+    values = torch.cat(out, dim=1).numpy() if out else np.zeros((len(members), 0))
+    if isinstance(model, EnsemblePredictor):
+        used = model.head_used.cpu().double().numpy()
+        weights = used / max(used.sum(), 1.0)
+    else:
+        weights = np.ones(1)
+    return weights, values * run.target_std + run.target_mean
+
+
+@dataclass
+class SpaceEstimate:
+    """Per ranking row (index: hop, signature): ``estimate`` (mu_hat, the run's), ``estimate_low`` /
+    ``estimate_high`` (the lowest and highest member's), ``estimate_se`` (posterior standard error),
+    ``model_mean`` (the run's mean prediction over the pool's holders), ``pool_architectures`` (holders in
+    the pool, table included); ``members`` [K, M] each member's estimate, rows in ``frame``'s order."""
+
+    frame: pd.DataFrame
+    members: np.ndarray
+
+
+def holders(graphs: Sequence[ArchGraph], hops: int, offset: int = 0) -> pd.DataFrame:
+    """One row per (hop, signature, architecture) with the module in it: columns hop, signature, arch."""
+    hop, signature, arch = [], [], []
+    for i, graph in enumerate(graphs):
+        for h, level in enumerate(graph.signatures(hops)):
+            for s in dict.fromkeys(level):
+                hop.append(h)
+                signature.append(s)
+                arch.append(offset + i)
+    return pd.DataFrame({"hop": hop, "signature": signature, "arch": np.asarray(arch, dtype=np.int64)})
+
+
+def estimate_modules(run: Run, table_holders: pd.DataFrame, table_store: EncodedGraphs,
+                     targets: Sequence[float] | None, pool: Sequence[ArchGraph], rows: pd.MultiIndex,
+                     batch_size: int = 4096) -> SpaceEstimate:
+    """mu_hat of every (hop, signature) in ``rows`` (see the module docstring).
+
+    ``table_holders``: :func:`holders` of the scored table (architectures 0..T-1, encoded in
+    ``table_store``); ``targets`` [T] their targets (NaN rows add no residual; None: no correction);
+    ``pool``: further architectures for the model's part (:func:`draw_pool`).
+    """
+    weights, table_pred = member_predictions(run, table_store, batch_size)
+    t = table_pred.shape[1]
+    pool_holders = holders(pool, run.hops, offset=t)
+    pool_pred = member_predictions(run, EncodedGraphs(list(pool), run.schema), batch_size)[1] if len(pool) \
+        else np.zeros((len(weights), 0))
+    every = pd.concat([table_holders[["hop", "signature", "arch"]], pool_holders], ignore_index=True)
+    row = rows.get_indexer(pd.MultiIndex.from_frame(every[["hop", "signature"]]))
+    keep = row >= 0
+    return model_assisted(weights, np.concatenate([table_pred, pool_pred], axis=1), row[keep],
+                          every["arch"].to_numpy()[keep], t, targets, rows)
+
+
+def model_assisted(weights: np.ndarray, predictions: np.ndarray, row: np.ndarray, arch: np.ndarray,
+                   table_size: int, targets: Sequence[float] | None, rows: pd.MultiIndex) -> SpaceEstimate:
+    """The estimator itself, from predictions.
+
+    ``weights`` [K] and ``predictions`` [K, A] of every member for A architectures, the first
+    ``table_size`` of them the table's (with ``targets``); ``row``, ``arch`` [H]: each (module, holder)
+    pair as the module's position in ``rows`` (hop first) and the architecture's index.
+    """
+    m = len(rows)
+    k_members = len(weights)
+    count = np.bincount(row, minlength=m).astype(np.float64)
+    model_mean = np.stack([np.bincount(row, weights=p[arch], minlength=m) for p in predictions]) \
+        / np.maximum(count, 1)
+    correction = np.zeros_like(model_mean)
+    se_table = np.zeros(m)
+    if targets is not None:
+        y = np.asarray(targets, dtype=np.float64)
+        residuals = y[None, :] - predictions[:, :table_size]  # [K, T]
+        finite = np.isfinite(y)
+        with_y = arch < table_size
+        with_y[with_y] = finite[arch[with_y]]
+        r_row, r_arch = row[with_y], arch[with_y]
+        n = np.bincount(r_row, minlength=m).astype(np.float64)
+        mean_residual = np.stack([np.bincount(r_row, weights=r[r_arch], minlength=m) for r in residuals]) \
+            / np.maximum(n, 1)
+        sigma2 = float(np.var((weights @ residuals)[finite])) if finite.any() else 0.0
+        hops = rows.get_level_values(0).to_numpy()
+        k = np.zeros(m)
+        for h in np.unique(hops):
+            seen = (hops == h) & (n > 0)
+            k[hops == h] = _residual_shrinkage((weights @ mean_residual)[seen], n[seen], sigma2)
+        correction = n / (n + k) * mean_residual
+        se_table = np.sqrt(sigma2 / (n + k))
+    members = model_mean + correction
+    spread = members.std(0, ddof=1) if k_members > 1 else np.zeros(m)
+    frame = pd.DataFrame({
+        "estimate": weights @ members,
+        "estimate_low": members.min(0),
+        "estimate_high": members.max(0),
+        "estimate_se": np.sqrt(se_table ** 2 + spread ** 2 / k_members),
+        "model_mean": weights @ model_mean,
+        "pool_architectures": count.astype(np.int64),
+    }, index=rows)
+    return SpaceEstimate(frame, members)
+
+
+def _residual_shrinkage(mean_residual: np.ndarray, n: np.ndarray, sigma2: float) -> float:
+    """k = sigma_r^2 / tau^2 for one hop: tau^2, the variance of the modules' true mean residuals, is the
+    observed variance of their mean residuals less its expected sampling part (method of moments); clipped to
+    [0.5, 1000] architectures (a hop whose residuals do not differ beyond noise keeps the model's estimate)."""
+    if not sigma2 > 0 or len(mean_residual) < 2:
+        return 1000.0
+    tau2 = float(np.var(mean_residual) - np.mean(sigma2 / n))
+    return float(np.clip(sigma2 / tau2, 0.5, 1000.0)) if tau2 > 0 else 1000.0

@@ -1,0 +1,103 @@
+"""The model-assisted estimate of a module's whole-space mean target (core/scoring/space_estimate.py)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from core.scoring.space_estimate import MAX_POOL_SIZE, draw_pool, model_assisted
+
+
+def _rows(*signatures, hop=0):
+    return pd.MultiIndex.from_tuples([(hop, s) for s in signatures], names=["hop", "signature"])
+
+
+def _pairs(holders):
+    """(row, arch) arrays from {row: [architectures holding it]}."""
+    row = np.concatenate([[r] * len(a) for r, a in holders.items()]).astype(np.int64)
+    arch = np.concatenate([a for a in holders.values()]).astype(np.int64)
+    return row, arch
+
+
+def test_without_targets_the_estimate_is_the_models_mean_over_every_holder():
+    predictions = np.array([[1.0, 2.0, 3.0, 10.0], [3.0, 2.0, 1.0, 12.0]])  # 2 members, 4 architectures
+    row, arch = _pairs({0: [0, 1, 3], 1: [2]})
+    estimate = model_assisted(np.array([0.5, 0.5]), predictions, row, arch, 2, None, _rows("a", "b"))
+    assert np.allclose(estimate.members, [[13 / 3, 3.0], [17 / 3, 1.0]])
+    assert np.allclose(estimate.frame["estimate"], [5.0, 2.0])
+    assert estimate.frame["pool_architectures"].tolist() == [3, 1]
+    assert (estimate.frame["estimate_low"] <= estimate.frame["estimate"]).all()
+    assert (estimate.frame["estimate"] <= estimate.frame["estimate_high"]).all()
+    # No targets: the only uncertainty is the members' disagreement, sd / sqrt(K).
+    assert np.allclose(estimate.frame["estimate_se"], [np.std([13 / 3, 17 / 3], ddof=1) / np.sqrt(2), 1.0])
+
+
+def test_an_exact_model_needs_no_correction_and_a_biased_one_is_corrected_where_the_table_has_evidence():
+    rng = np.random.default_rng(0)
+    modules, per_module = 20, 40
+    truth = rng.normal(0, 1, modules)
+    module = np.repeat(np.arange(modules), per_module)
+    y = truth[module] + rng.normal(0, 0.5, module.size)
+    row, arch = module, np.arange(module.size)
+    rows = _rows(*[f"m{i}" for i in range(modules)])
+    exact = model_assisted(np.ones(1), y[None], row, arch, module.size, y, rows)
+    assert np.allclose(exact.frame["estimate"], exact.frame["model_mean"])
+    # A model that misses half of each module's effect: its own means rank the modules but shrink them; the
+    # table's residuals put back what 40 architectures a module show.
+    biased = truth[module] * 0.5
+    estimate = model_assisted(np.ones(1), biased[None], row, arch, module.size, y, rows).frame["estimate"]
+    model_error = np.abs(biased.reshape(modules, -1).mean(1) - truth).mean()
+    assert np.abs(estimate.to_numpy() - truth).mean() < model_error / 2
+
+
+def test_one_lucky_architecture_does_not_lift_its_module_over_one_seen_fifty_times():
+    # The model predicts 0.5 everywhere. A hundred modules differ truly by a little (sd 0.02) and are seen
+    # ten times each under noise of sd 0.1; "steady" is truly 0.05 better and seen fifty times; "lucky" is
+    # seen once, in an architecture 0.25 above the model (2.5 noise sds: luck that a table of 1,000 rows holds).
+    rng = np.random.default_rng(1)
+    effects = rng.normal(0, 0.02, 100)
+    y = np.concatenate([0.55 + rng.normal(0, 0.1, 50), [0.75], 0.5 + np.repeat(effects, 10) + rng.normal(0, 0.1, 1000)])
+    holders = {0: list(range(50)), 1: [50]}
+    holders.update({2 + i: list(range(51 + 10 * i, 61 + 10 * i)) for i in range(100)})
+    row, arch = _pairs(holders)
+    rows = _rows("steady", "lucky", *[f"other{i}" for i in range(100)])
+    frame = model_assisted(np.ones(1), np.full((1, y.size), 0.5), row, arch, y.size, y, rows).frame
+    # Its own mean target puts "lucky" first ...
+    assert y[50] > y[:50].mean()
+    # ... the estimate puts "steady" first, and says how much less "lucky"'s rests on.
+    assert frame.loc[(0, "steady"), "estimate"] > frame.loc[(0, "lucky"), "estimate"]
+    assert frame.loc[(0, "lucky"), "estimate_se"] > 1.5 * frame.loc[(0, "steady"), "estimate_se"]
+
+
+def test_rows_without_a_target_add_no_residual():
+    y = np.array([1.0, np.nan, 3.0])
+    row, arch = _pairs({0: [0, 1, 2]})
+    frame = model_assisted(np.ones(1), np.zeros((1, 3)), row, arch, 3, y, _rows("a")).frame
+    assert np.isfinite(frame["estimate"]).all() and frame.loc[(0, "a"), "estimate"] > 0
+
+
+def test_the_pool_is_seeded_excludes_the_table_and_is_empty_where_the_space_cannot_sample():
+    from core.spaces import get_space
+
+    class Run:  # draw_pool reads only the run's space
+        space = get_space("nasbench201")
+
+    table = Run.space.sample_distinct(50, np.random.default_rng(5))
+    first = draw_pool(Run, table, size=300, seed=0)
+    assert len(first) == 300
+    assert [g.signatures(2) for g in first] == [g.signatures(2) for g in draw_pool(Run, table, size=300, seed=0)]
+    assert [g.signatures(2) for g in first] != [g.signatures(2) for g in draw_pool(Run, table, size=300, seed=1)]
+    with pytest.raises(InputError, match="over the limit"):
+        draw_pool(Run, table, size=MAX_POOL_SIZE + 1)
+
+    class Small:
+        space = get_space("test-planted")
+
+    every = list(Small.space.enumerate())
+    rest = draw_pool(Small, every[:-7], size=1000)  # the space has only 7 others: all of them, once
+    signatures = lambda graphs: sorted(str(g.signatures(3)) for g in graphs)
+    assert signatures(rest) == signatures([Small.space.to_graph(s) for s in every[-7:]])
+
+    class Upload:
+        space = get_space("graph")
+
+    assert draw_pool(Upload, [], size=100) == []
