@@ -7,11 +7,11 @@ For each dataset and seed s: sample ``rows`` architectures of the benchmark with
 train with the defaults of ``python -m core train`` (seed s) once as a single predictor (``members=1``, every run
 before ensembles) and once as the default ensemble, score the training table (``python -m core score``), and
 compare each hop's ranking of the modules held by at least ``min-count`` architectures with the truth: the mean
-target of every architecture in the whole space that holds the module. Four rankings per hop:
+target of every architecture in the whole space that holds the module. The rankings, per hop:
 
 - ``single score`` / ``ensemble score``: the model's module score alone (``mean_score``);
 - ``single estimate`` / ``ensemble estimate``: the module's estimated whole-space mean target (``estimate``:
-  the predictor's mean over 4,096 sampled architectures holding it, corrected by the table's shrunk mean
+  the predictor's mean over the space's architectures holding it, corrected by the table's shrunk mean
   residual; core/scoring/space_estimate.py);
 - ``single shown`` / ``ensemble shown``: the order the product shows (``rank``: the estimate's lower bound,
   estimate - 1 s.e.; core/scoring/modules.py);

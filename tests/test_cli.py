@@ -167,11 +167,11 @@ def test_score_and_build_write_their_tables(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     modules = pd.read_csv(tmp_path / "modules.csv")
     assert set(modules.hop) == {0, 1, 2} and "hop 2:" in result.stdout
-    assert "estimate over 300 scored + 4096 sampled architectures" in result.stdout
+    assert "estimate over 300 scored + 15,325 other architectures of the space" in result.stdout  # all of them
     assert (modules.pool_architectures > modules.architectures).any()
     # --pool 0: the scored table alone is the pool.
     result = cli("score", "--run", run, "--out", tmp_path / "alone.csv", "--pool", 0)
-    assert result.returncode == 0 and "300 scored + 0 sampled" in result.stdout, result.stderr
+    assert result.returncode == 0 and "300 scored + 0 other" in result.stdout, result.stderr
     assert (pd.read_csv(tmp_path / "alone.csv").pool_architectures == pd.read_csv(tmp_path / "alone.csv").architectures).all()
     assert_one_line_error(cli_in_process("score", "--run", run, "--pool", -1), "whole number")
     assert_one_line_error(cli_in_process("score", "--run", run, "--pool", 200000, "--out", tmp_path / "m.csv"),

@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="ranking table to write (default: RUN/modules.parquet)")
     parser.add_argument("--show", type=int, default=5, help="modules printed per hop")
     parser.add_argument("--pool", type=arg_types.non_negative_int, default=None,
-                        help="architectures sampled from the space for the ranking's estimate (default 4096; 0: the "
-                             "scored table alone)")
+                        help="architectures of the space for the ranking's estimate (default: the whole space up to "
+                             "50,000, else 8,192 sampled; 0: the scored table alone)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
     from core.scoring.modules import ORDER_RULE, score_modules
-    from core.scoring.space_estimate import POOL_SIZE, draw_pool
+    from core.scoring.space_estimate import draw_pool
     from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
@@ -48,11 +48,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.table is not None:
         missing = sorted(set(trained.config.target_columns) - set(frame.columns))
         print(f"note: no mean_target column: {args.table} has no usable target column(s) {missing}")
-    pool = draw_pool(trained, frame["arch"].astype(str), POOL_SIZE if args.pool is None else args.pool)
+    pool = draw_pool(trained, frame["arch"].astype(str), args.pool)
     scores = score_modules(trained, graphs, targets, pool)
     write_table(scores.rankings, out)
     print(f"order: {ORDER_RULE}" + ("" if targets is not None else " (no targets: the model's estimate alone)"))
-    print(f"estimate over {len(graphs)} scored + {len(pool)} sampled architectures")
+    print(f"estimate over {len(graphs):,} scored + {len(pool):,} other architectures of the space")
     for hop in range(trained.hops + 1):
         top = scores.ranking(hop).head(args.show)
         trust = scores.reliability.iloc[hop]

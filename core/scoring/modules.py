@@ -169,7 +169,7 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
 PRIOR_ARCHITECTURES = 3.0
 
 #: The ordering rule in one line, as the page and the CLI state it.
-ORDER_RULE = ("estimated mean target over the whole space (the predictor's mean over sampled architectures "
+ORDER_RULE = ("estimated mean target over the whole space (the predictor's mean over the space's architectures "
               "holding the module, corrected by the table's mean residual shrunk by n / (n + k)), ordered by its "
               "lower bound: estimate - 1 s.e.")
 
