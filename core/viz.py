@@ -120,26 +120,32 @@ def score_boxplot(nodes: pd.DataFrame, hop: int, by: str = "label", max_groups: 
 
 
 def module_scatter(ranking: pd.DataFrame, selected: str | None = None) -> go.Figure:
-    """Mean module score vs mean target of the architectures containing it; ``customdata`` = signature.
+    """Each module's estimated whole-space mean target (with its +-1 s.e. bar) vs the table's own mean target of
+    the architectures holding it (vs its score when the table has no targets); ``customdata`` = signature.
 
-    Marker size grows with the number of architectures holding the module; the ``selected``
-    signature is drawn in the highlight colour.
+    Points off the diagonal are where the model and the table disagree. Marker size grows with the number of
+    architectures holding the module; the ``selected`` signature is drawn in the highlight colour.
     """
     frame = ranking.reset_index(drop=True)
     counts = frame["architectures"].to_numpy(dtype=float) if len(frame) else np.zeros(0)
     sizes = 6 + 14 * np.sqrt(counts / counts.max()) if len(counts) and counts.max() > 0 else 8
     colours = [HIGHLIGHT if s == selected else "#636EFA" for s in frame["signature"]]
+    has_targets = len(frame) and np.isfinite(frame["mean_target"].to_numpy(dtype=float)).any()
+    y, y_title = ((frame["mean_target"], "the table's mean target of architectures holding it") if has_targets
+                  else (frame["mean_score"], "mean module score (no targets)"))
     fig = go.Figure(go.Scatter(
-        x=frame["mean_score"], y=frame["mean_target"], mode="markers",
+        x=frame["estimate"], y=y, mode="markers",
+        error_x=dict(type="data", array=frame["estimate_se"], thickness=1, width=0, color="rgba(99,110,250,0.35)"),
         marker=dict(size=sizes, color=colours, opacity=0.8, line=dict(width=0)),
         # Plotly reads tags in hover text: user text is escaped (core/safe_html.py).
-        customdata=np.stack([frame["signature"], frame["description"].map(escape_html), frame["architectures"]], axis=1)
+        customdata=np.stack([frame["signature"], frame["description"].map(escape_html), frame["architectures"],
+                             frame["estimate_se"], frame["mean_score"]], axis=1)
         if len(frame) else None,
-        hovertemplate="%{customdata[1]}<br>score %{x:.2f}<br>mean target %{y:.4g}"
-                      "<br>in %{customdata[2]} architectures<extra></extra>",
+        hovertemplate="%{customdata[1]}<br>estimate %{x:.4g} ± %{customdata[3]:.2g}<br>score %{customdata[4]:.2f}"
+                      "<br>y %{y:.4g}<br>in %{customdata[2]} architectures<extra></extra>",
     ))
-    fig.update_layout(title="Module score vs mean target (click a point to inspect the module)",
-                      xaxis_title="mean module score", yaxis_title="mean target of architectures containing it",
+    fig.update_layout(title="Estimated mean target vs the table's (click a point to inspect the module)",
+                      xaxis_title="estimated mean target over the whole space (± 1 s.e.)", yaxis_title=y_title,
                       margin=_MARGIN, height=380, showlegend=False)
     return fig
 

@@ -76,3 +76,14 @@ def test_summary_figures_hold_the_values_they_are_given():
     curves = viz.training_curves(history)
     assert [t.name for t in curves.data] == ["loss", "MSE", "rank term", "val Spearman"]
     assert list(curves.data[-1].y) == [0.4]  # epochs without a validation pass are not drawn
+
+
+def test_module_scatter_plots_the_estimate_with_its_error_bar_against_the_tables_mean():
+    ranking = pd.DataFrame({"signature": ["a", "b"], "description": ["<b>a</b>", "b"], "architectures": [1, 9],
+                            "estimate": [0.7, 0.8], "estimate_se": [0.05, 0.01], "mean_score": [1.0, -1.0],
+                            "mean_target": [0.9, 0.75]})
+    trace = viz.module_scatter(ranking, selected="b").data[0]
+    assert list(trace.x) == [0.7, 0.8] and list(trace.error_x.array) == [0.05, 0.01] and list(trace.y) == [0.9, 0.75]
+    assert trace.customdata[0][1] == "&lt;b&gt;a&lt;/b&gt;"  # user text escaped in hover text
+    no_targets = viz.module_scatter(ranking.assign(mean_target=np.nan))
+    assert list(no_targets.data[0].y) == [1.0, -1.0] and "no targets" in no_targets.layout.yaxis.title.text
