@@ -10,11 +10,11 @@ compare each hop's ranking of the modules held by at least ``min-count`` archite
 target of every architecture in the whole space that holds the module. The rankings, per hop:
 
 - ``single score`` / ``ensemble score``: the model's module score alone (``mean_score``);
-- ``single estimate`` / ``ensemble estimate``: the module's estimated whole-space mean target (``estimate``:
-  the predictor's mean over the space's architectures holding it, corrected by the table's shrunk mean
-  residual; core/scoring/space_estimate.py);
-- ``single shown`` / ``ensemble shown``: the order the product shows (``rank``: the estimate's lower bound,
-  estimate - 1 s.e.; core/scoring/modules.py);
+- ``single shown`` / ``ensemble shown``: the order the product shows (``rank``: the module's estimated
+  whole-space mean target, the predictor's mean over the space's architectures holding it, corrected by the
+  table's shrunk mean residual; core/scoring/space_estimate.py);
+- ``single lower bound`` / ``ensemble lower bound``: the estimate less its standard error (the risk-averse
+  order the product does not use);
 - ``table mean``: the model-free mean target of the table's architectures holding the module.
 
 Reported per hop: Spearman with the truth (mean and min over seeds), the top-10 overlap between runs of different
@@ -50,8 +50,8 @@ from core.tables.sampling import sample_benchmark  # noqa: E402
 from core.tables.validated import validate_table  # noqa: E402
 from core.workflow import train_from_table  # noqa: E402
 
-RANKINGS = ("single score", "single estimate", "single shown", "ensemble score", "ensemble estimate", "ensemble shown",
-            "table mean")
+RANKINGS = ("single score", "single shown", "single lower bound", "ensemble score", "ensemble shown",
+            "ensemble lower bound", "table mean")
 HOPS = PredictorConfig().layers
 
 
@@ -89,8 +89,8 @@ def orderings(rankings: pd.DataFrame, table_rankings: bool) -> dict[str, pd.Seri
     index = pd.MultiIndex.from_frame(rankings[["hop", "signature"]])
     score = pd.Series(rankings["mean_score"].to_numpy(), index=index)
     shown = pd.Series(-rankings["rank"].to_numpy(dtype=float), index=index)
-    estimate = pd.Series(rankings["estimate"].to_numpy(), index=index)
-    out = {"score": score, "estimate": estimate, "shown": shown}
+    lower = pd.Series((rankings["estimate"] - rankings["estimate_se"]).to_numpy(), index=index)
+    out = {"score": score, "shown": shown, "lower bound": lower}
     if table_rankings:
         out["table mean"] = pd.Series(rankings["mean_target"].to_numpy(), index=index)
     return out

@@ -68,7 +68,7 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
             "description": st.column_config.TextColumn("module", width="large"),
         })
     st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}, in ranking order: {ORDER_RULE}. A module "
-               "seen in few architectures, or on which the members disagree, has a wide interval and is discounted. "
+               "seen in few architectures, or on which the members disagree, has a large standard error. "
                "Scores are standardised, so hops are comparable; a module scores the same in every architecture "
                "that has it.")
     return hop, shown

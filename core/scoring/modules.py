@@ -169,9 +169,9 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
 PRIOR_ARCHITECTURES = 3.0
 
 #: The ordering rule in one line, as the page and the CLI state it.
-ORDER_RULE = ("estimated mean target over the whole space (the predictor's mean over the space's architectures "
-              "holding the module, corrected by the table's mean residual shrunk by n / (n + k)), ordered by its "
-              "lower bound: estimate - 1 s.e.")
+ORDER_RULE = ("estimated mean target over the whole space: the predictor's mean over the space's architectures "
+              "holding the module, corrected by the table's mean residual shrunk by n / (n + k) for a module in n "
+              "of the table's architectures")
 
 #: A hop's ranking is reliable when its held-out norm Spearman and its members' top-10 agreement both reach this.
 RELIABLE = 0.5
@@ -195,10 +195,12 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Seq
     target, the members' lowest and highest, its standard error), ``model_mean``, ``pool_architectures``,
     ``rank_score`` and ``rank`` (1 = first within its hop).
 
-    The order (:data:`ORDER_RULE`): ``rank_score = estimate - estimate_se``, a lower confidence bound, so
-    a module whose estimate rests on little evidence (few architectures of the table, members that
-    disagree) is discounted; a single lucky architecture moves its module's estimate only by
-    ``1 / (1 + k)`` of its luck.
+    The order (:data:`ORDER_RULE`): ``rank_score = estimate``, the posterior mean of the module's
+    whole-space mean target, which orders modules best on average. The table's evidence is shrunk by count
+    in it, so a single lucky architecture moves its module by ``1 / (1 + k)`` of its luck and cannot lift it
+    over one seen fifty times; ``estimate_se`` says how far each place can be trusted. (Ordering by the
+    lower bound ``estimate - estimate_se`` instead, the risk-averse choice, agreed less with the truth on
+    the benchmark tables: docs/decisions.md.)
     """
     grouped = nodes.groupby(["hop", "signature"], sort=False)
     key = grouped.ngroup().to_numpy()
@@ -226,13 +228,12 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Seq
     if (place < 0).any():
         raise ValueError("the estimate lacks modules of the ranking")
     estimated = estimate.frame.iloc[place].reset_index(drop=True)
-    se = estimated["estimate_se"].to_numpy()
     # Each member's own ranking by the same rule: how often a module makes the top 10 says how stable the
     # shown order is under another start of the predictor.
-    table["members_top10"] = _top_counts(estimate.members[:, place] - se, table["hop"].to_numpy())
+    table["members_top10"] = _top_counts(estimate.members[:, place], table["hop"].to_numpy())
     for column in ("estimate", "estimate_low", "estimate_high", "estimate_se", "model_mean", "pool_architectures"):
         table[column] = estimated[column].to_numpy()
-    table["rank_score"] = table["estimate"].to_numpy() - se
+    table["rank_score"] = table["estimate"].to_numpy()
     table.insert(2, "description", table["signature"].map(descriptions))
     table = table.sort_values(["hop", "rank_score"], ascending=[True, False], kind="stable")
     table["rank"] = table.groupby("hop").cumcount() + 1

@@ -85,7 +85,7 @@ def test_ranking_table_columns_and_counts(planted_run):
     assert hop1["rank"].tolist() == list(range(1, len(hop1) + 1)) and hop1.rank_score.is_monotonic_decreasing
     assert (hop1.member_low <= hop1.mean_score + 1e-9).all() and (hop1.mean_score <= hop1.member_high + 1e-9).all()
     assert (hop1.estimate_low <= hop1.estimate + 1e-9).all() and (hop1.estimate <= hop1.estimate_high + 1e-9).all()
-    assert np.allclose(hop1.rank_score, hop1.estimate - hop1.estimate_se)
+    assert np.allclose(hop1.rank_score, hop1.estimate)
     # Scored without a pool, the table is the pool: each module's model part averages its own holders.
     assert (hop1.pool_architectures == hop1.architectures).all()
     assert set(scores.feature_importance.feature) == {"op", "stage", "layer"}
@@ -128,14 +128,14 @@ def test_members_top10_and_agreement_say_how_stable_the_order_is():
     assert _agreement(differ["members_top10"].to_numpy(), 4, 10) < 0.8
 
 
-def test_the_order_is_the_estimates_lower_bound():
+def test_the_order_is_the_estimate_and_its_standard_error_rides_along():
     rows = [(a, 0, f"m{a % 3}", 0.0) for a in range(30)]
     nodes = _nodes(rows)
-    estimate = _estimate(nodes, np.array([[1.0, 0.9, 0.5]]))
-    estimate.frame["estimate_se"] = [0.3, 0.05, 0.0]  # m0 is highest but unsure: its lower bound is 0.7
+    estimate = _estimate(nodes, np.array([[0.9, 1.0, 0.5]]))
+    estimate.frame["estimate_se"] = [0.05, 0.3, 0.0]
     table = rank_modules(nodes, {}, None, None, estimate)
     assert table["signature"].tolist() == ["m1", "m0", "m2"]
-    assert np.allclose(table["rank_score"], [0.85, 0.7, 0.5])
+    assert np.allclose(table["rank_score"], [1.0, 0.9, 0.5]) and np.allclose(table["estimate_se"], [0.3, 0.05, 0.0])
 
 
 def test_a_collapsed_hop_is_badged_and_never_reliable(planted_run):
