@@ -30,6 +30,7 @@ from core.building.builder import build_architectures  # noqa: E402
 from core.building.config import BuildConfig  # noqa: E402
 from core.predictor import TrainConfig  # noqa: E402
 from core.scoring.modules import score_modules  # noqa: E402
+from core.scoring.space_estimate import draw_pool  # noqa: E402
 from core.spaces import get_space  # noqa: E402
 from core.tables.validated import load_table  # noqa: E402
 from core.workflow import train_from_table  # noqa: E402
@@ -43,12 +44,15 @@ def modules_markdown(scores, hops: list[int], rows: int) -> str:
     lines = []
     for hop in hops:
         ranking = scores.ranking(hop)
-        lines += [f"\nHop {hop} ({len(ranking)} modules; score = standardised embedding norm, higher = faster):\n",
-                  "| rank | module | score | architectures | their mean latency (ms) |", "|---|---|---|---|---|"]
+        lines += [f"\nHop {hop} ({len(ranking)} modules, in the product's order: the estimated mean latency of the "
+                  "space's subnets holding the module; score = standardised embedding norm, higher = faster):\n",
+                  "| rank | module | estimated latency (ms) ± s.e. | score | architectures | their mean latency (ms) |",
+                  "|---|---|---|---|---|---|"]
         shown = pd.concat([ranking.head(rows), ranking.tail(rows)])
         for rank, row in zip(list(range(1, rows + 1)) + list(range(len(ranking) - rows + 1, len(ranking) + 1)),
                              shown.itertuples()):
-            lines.append(f"| {rank} | {row.description} | {row.mean_score:+.2f} | {row.architectures} | {-row.mean_target:.2f} |")
+            lines.append(f"| {rank} | {row.description} | {-row.estimate:.2f} ± {row.estimate_se:.2f} | {row.mean_score:+.2f} "
+                         f"| {row.architectures} | {-row.mean_target:.2f} |")
     return "\n".join(lines)
 
 
@@ -74,7 +78,8 @@ def main() -> None:
                                    train_config=TrainConfig(seed=args.seed))
         run = outcome.run
         trained_s = time.perf_counter() - started
-        scores = score_modules(run, table.graphs, -table.frame[metric].to_numpy())
+        pool = draw_pool(run, table.frame["arch"].astype(str))  # what `score` and the Modules page use
+        scores = score_modules(run, table.graphs, -table.frame[metric].to_numpy(), pool)
         built = build_architectures(run, BuildConfig(top=args.top, k=args.k))
 
     rng = np.random.default_rng(args.seed + 1)
