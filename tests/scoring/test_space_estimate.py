@@ -5,6 +5,7 @@ import pytest
 
 from core.errors import InputError
 from core.scoring.space_estimate import MAX_POOL_SIZE, draw_pool, model_assisted
+from tests import planted  # noqa: F401  (registers the test-planted space)
 
 
 def _rows(*signatures, hop=0):
@@ -101,3 +102,32 @@ def test_the_pool_is_seeded_excludes_the_table_and_is_empty_where_the_space_cann
         space = get_space("graph")
 
     assert draw_pool(Upload, [], size=100) == []
+
+
+@pytest.mark.slow
+def test_a_run_on_uploaded_graphs_ranks_by_the_tables_own_architectures(tmp_path):
+    import json
+
+    from core.predictor.config import PredictorConfig, TrainConfig
+    from core.scoring.modules import score_modules
+    from core.tables.validated import validate_table
+    from core.workflow import train_from_table
+
+    # Chains input -> op_1 -> op_2 -> output; "good" ops make a better target. The generic space cannot sample,
+    # so the table is the whole pool.
+    rng = np.random.default_rng(0)
+    rows = []
+    for channels in range(60):  # a distinct width per row keeps every architecture distinct
+        ops = rng.choice(["good", "plain", "bad"], size=2)
+        spec = {"nodes": [{"op": "input"}, *({"op": str(o), "channels": 8 + channels} for o in ops),
+                          {"op": "output"}], "edges": [[0, 1], [1, 2], [2, 3]]}
+        rows.append({"arch": json.dumps(spec), "y": float((ops == "good").sum() - (ops == "bad").sum())
+                     + rng.normal(0, 0.1)})
+    table = validate_table(pd.DataFrame(rows), "graph", source="chains.csv")
+    run = train_from_table(table, "y", tmp_path / "run", model_config=PredictorConfig(width=16, layers=2, members=2),
+                           train_config=TrainConfig(epochs=40, seed=0, val_fraction=0.0)).run
+    assert draw_pool(run, table.frame["arch"]) == []
+    hop0 = score_modules(run, table.graphs, table.frame["y"].to_numpy(), []).ranking(0)
+    assert (hop0.pool_architectures == hop0.architectures).all()
+    assert hop0.estimate.is_monotonic_decreasing and np.isfinite(hop0.estimate_se).all()
+    assert hop0.description.tolist().index("good") < hop0.description.tolist().index("bad")
