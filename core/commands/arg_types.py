@@ -18,23 +18,22 @@ def seed(text: str) -> int:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
+def _int_from(text: str, low: int, wanted: str) -> int:
+    """``text`` as an integer >= ``low``; ``wanted`` names what was expected in the error."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+        raise argparse.ArgumentTypeError(f"expected {wanted}, not {text[:40]!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, not {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _int_from(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text[:40]!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {value}")
-    return value
+    return _int_from(text, 0, "a whole number >= 0")
