@@ -189,7 +189,8 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Seq
     (hop, signature). Columns: ``mean_score`` (AutoBuild's score, averaged over the module's occurrences),
     ``std_score`` (its spread over occurrences), ``count``, ``architectures``, ``mean_target`` (the mean
     target of the table's architectures holding the module; NaN without targets), ``member_low`` /
-    ``member_high`` (the lowest and highest of the members' own mean scores), ``members`` (K),
+    ``member_high`` (the lowest and highest of the members' own mean scores), ``members`` (K, less any member
+    whose predictions are left out),
     ``members_top10`` (in how many members' own top 10 of the hop the module is, by the ordering rule),
     ``estimate`` / ``estimate_low`` / ``estimate_high`` / ``estimate_se`` (the estimated whole-space mean
     target, the members' lowest and highest, its standard error), ``model_mean``, ``pool_architectures``,
@@ -222,7 +223,6 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Seq
     member_means = np.stack([np.bincount(key, weights=m, minlength=len(table)) for m in member_scores]) / counts
     table["member_low"] = member_means.min(0)
     table["member_high"] = member_means.max(0)
-    table["members"] = len(member_means)
     index = pd.MultiIndex.from_frame(table[["hop", "signature"]])
     place = estimate.frame.index.get_indexer(index)
     if (place < 0).any():
@@ -230,6 +230,7 @@ def rank_modules(nodes: pd.DataFrame, descriptions: dict[str, str], targets: Seq
     estimated = estimate.frame.iloc[place].reset_index(drop=True)
     # Each member's own ranking by the same rule: how often a module makes the top 10 says how stable the
     # shown order is under another start of the predictor.
+    table["members"] = len(estimate.members)  # those whose predictions count (a collapsed head's do not)
     table["members_top10"] = _top_counts(estimate.members[:, place], table["hop"].to_numpy())
     for column in ("estimate", "estimate_low", "estimate_high", "estimate_se", "model_mean", "pool_architectures"):
         table[column] = estimated[column].to_numpy()

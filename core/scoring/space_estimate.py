@@ -48,7 +48,7 @@ WHOLE_SPACE = 50_000
 
 #: Architectures drawn (seeded) from a larger space. The model's part averages the pool's holders, so the
 #: pool's size matters: on NAS-Bench-Graph tables the hop-1 agreement with the truth grew with it (about
-#: 0.77 / 0.83 / 0.85 at 1,024 / 4,096 / the whole space; docs/decisions.md).
+#: 0.79 / 0.83 / 0.84 at 1,024 / 4,096 / the whole space, cora and pubmed; docs/decisions.md).
 SAMPLED_POOL = 8192
 
 #: The largest pool a caller may ask for (a million would take minutes and gain nothing).
@@ -119,7 +119,8 @@ class SpaceEstimate:
     """Per ranking row (index: hop, signature): ``estimate`` (mu_hat, the run's), ``estimate_low`` /
     ``estimate_high`` (the lowest and highest member's), ``estimate_se`` (posterior standard error),
     ``model_mean`` (the run's mean prediction over the pool's holders), ``pool_architectures`` (holders in
-    the pool, table included); ``members`` [K, M] each member's estimate, rows in ``frame``'s order."""
+    the pool, table included); ``members`` [K', M] the estimate of each member whose prediction is used
+    (K' <= K), rows in ``frame``'s order."""
 
     frame: pd.DataFrame
     members: np.ndarray
@@ -167,7 +168,6 @@ def model_assisted(weights: np.ndarray, predictions: np.ndarray, row: np.ndarray
     pair as the module's position in ``rows`` (hop first) and the architecture's index.
     """
     m = len(rows)
-    k_members = len(weights)
     count = np.bincount(row, minlength=m).astype(np.float64)
     model_mean = np.stack([np.bincount(row, weights=p[arch], minlength=m) for p in predictions]) \
         / np.maximum(count, 1)
@@ -191,10 +191,13 @@ def model_assisted(weights: np.ndarray, predictions: np.ndarray, row: np.ndarray
             k[hops == h] = _residual_shrinkage((weights @ mean_residual)[seen], n[seen], sigma2)
         correction = n / (n + k) * mean_residual
         se_table = np.sqrt(sigma2 / (n + k))
-    members = model_mean + correction
+    estimate = weights @ (model_mean + correction)
+    # A member whose head was left out (weight 0) says nothing about the interval either.
+    members = (model_mean + correction)[weights > 0]
+    k_members = len(members)
     spread = members.std(0, ddof=1) if k_members > 1 else np.zeros(m)
     frame = pd.DataFrame({
-        "estimate": weights @ members,
+        "estimate": estimate,
         "estimate_low": members.min(0),
         "estimate_high": members.max(0),
         "estimate_se": np.sqrt(se_table ** 2 + spread ** 2 / k_members),

@@ -32,6 +32,14 @@ def test_without_targets_the_estimate_is_the_models_mean_over_every_holder():
     assert np.allclose(estimate.frame["estimate_se"], [np.std([13 / 3, 17 / 3], ddof=1) / np.sqrt(2), 1.0])
 
 
+def test_a_member_left_out_of_predictions_is_left_out_of_the_interval():
+    predictions = np.array([[1.0, 1.0], [2.0, 2.0], [50.0, 50.0]])  # the third member's head collapsed
+    row, arch = _pairs({0: [0, 1]})
+    estimate = model_assisted(np.array([0.5, 0.5, 0.0]), predictions, row, arch, 2, None, _rows("a"))
+    assert estimate.frame.loc[(0, "a"), ["estimate", "estimate_low", "estimate_high"]].tolist() == [1.5, 1.0, 2.0]
+    assert estimate.members.shape == (2, 1)
+
+
 def test_an_exact_model_needs_no_correction_and_a_biased_one_is_corrected_where_the_table_has_evidence():
     rng = np.random.default_rng(0)
     modules, per_module = 20, 40
