@@ -77,7 +77,8 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
 def trust_notes(reliability: pd.DataFrame, hop: int) -> None:
     """Every hop's badge, and for the chosen hop what it rests on and what to do when it is weak."""
     colours = {"reliable": "green", "weak": "orange", "collapsed": "red"}
-    st.markdown(" ".join(f":{colours[row.badge]}-badge[hop {row.hop}: {row.badge}]"
+    # The badge is about the score (the norms builds read); the order shown comes from predictions.
+    st.markdown(" ".join(f":{colours[row.badge]}-badge[hop {row.hop} score: {row.badge}]"
                          for row in reliability.itertuples()))
     row = reliability.iloc[hop]
     figures = []
@@ -87,13 +88,14 @@ def trust_notes(reliability: pd.DataFrame, hop: int) -> None:
         figures.append(f"the members share {row['member_agreement']:.0%} of their top 10")
     basis = ", ".join(figures) or "no held-out figures"
     if row["badge"] == "collapsed":
-        st.warning(f"Hop {hop} collapsed: no member's embedding norms ranked the training targets here ({basis}). "
-                   "Its score column says nothing; read the estimate and the table's mean target.")
+        st.warning(f"Hop {hop}'s score collapsed: no member's embedding norms ranked the training targets here "
+                   f"({basis}). Its score column says nothing; the order comes from the predictor's estimates, "
+                   "not from these norms: read each module's standard error and the table's mean target.")
     elif row["badge"] == "weak":
-        st.warning(f"Hop {hop} is weak ({basis}; both should reach {RELIABLE}): read each module's interval and "
-                   "the table's own mean target before trusting its place.")
+        st.warning(f"Hop {hop}'s score is weak ({basis}; both should reach {RELIABLE}): read each module's "
+                   "standard error and the table's own mean target before trusting its place.")
     else:
-        st.caption(f"Hop {hop} is reliable: {basis}.")
+        st.caption(f"Hop {hop}'s score is reliable: {basis}.")
 
 
 def charts(scores, hop: int, shown: pd.DataFrame) -> None:

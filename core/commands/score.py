@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     for hop in range(trained.hops + 1):
         top = scores.ranking(hop).head(args.show)
         trust = scores.reliability.iloc[hop]
-        print(f"hop {hop}: {len(scores.ranking(hop))} modules, {trust.badge} ({_trust(trust)})")
+        print(f"hop {hop}: {len(scores.ranking(hop))} modules, score {trust.badge} ({_trust(trust)})")
         for row in top.itertuples():
             target = "" if row.mean_target != row.mean_target else f" target {row.mean_target:.4g}"
             print(f"  #{row.rank:<3d} estimate {row.estimate:.4g} ± {row.estimate_se:.2g}  score {row.mean_score:+.2f} "
