@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         for row in top.itertuples():
             target = "" if row.mean_target != row.mean_target else f" target {row.mean_target:.4g}"
             print(f"  #{row.rank:<3d} estimate {row.estimate:.4g} ± {row.estimate_se:.2g}  score {row.mean_score:+.2f} "
-                  f"[{row.member_low:+.2f}, {row.member_high:+.2f}]  n={row.architectures:<5d}{target}  "
+                  f"[{row.member_low:+.2f}, {row.member_high:+.2f}]  n={row.architectures} (pool {row.pool_architectures}){target}  "
                   f"top10 in {row.members_top10}/{row.members}  {row.description}")
     unreliable = scores.reliability.loc[~scores.reliability["reliable"], "hop"].tolist()
     if unreliable:
