@@ -64,7 +64,8 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
             "members_top10": st.column_config.NumberColumn(
                 f"top 10 in (of {members})", help="in how many members' own top 10 the module is"),
             "pool_architectures": st.column_config.NumberColumn(
-                "pool n", help="architectures (sampled from the space and the table) the model's part averages"),
+                "pool n", help="architectures of the space (all of it, or a sample) holding the module, whose "
+                "predictions the estimate averages"),
             "description": st.column_config.TextColumn("module", width="large"),
         })
     st.caption(f"{len(shown)} of {len(ranking)} modules at hop {hop}, in ranking order: {ORDER_RULE}. A module "

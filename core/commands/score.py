@@ -20,9 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.campaign.names import (
-        refuse_inside_campaign,  # a round's run: its default output too
-    )
+    from core.campaign.names import refuse_inside_campaign  # a round's run: its default output too
     from core.errors import InputError
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
