@@ -64,7 +64,9 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     """Train AutoBuild's predictor on ``table`` for ``target_expression`` and save the run to ``out``.
 
     Rows whose target is NaN or infinite are excluded (and reported in ``excluded_summary``). The
-    held-out metrics are computed on the validation split in the target's own units; without one
+    held-out metrics are computed on the validation split in the target's own units: an ensemble's
+    members each hold out their own ``val_fraction`` of the rows (:func:`core.predictor.train.member_folds`),
+    and each held-out row is predicted by the members that held it out (out of fold). Without a split
     (``val_fraction=0``) they are the training fit, and ``heldout_split`` says so.
 
     ``dataset``: the look-up dataset the table comes from. Not given, it is inferred from the table's
@@ -87,8 +89,12 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     y = values.values
 
     result = train_predictor(store, y, model_config, train_config, progress, should_stop)
-    held = result.val_ids if result.val_ids.size >= 2 else result.train_ids
-    pred_std, norms = predict_encoded(result.model, store, held)
+    if result.heldout is not None and result.val_ids.size >= 2:
+        # Out of fold: each held-out row predicted by the members that never learnt from it.
+        held, pred_std, norms = result.heldout
+    else:
+        held = result.train_ids
+        pred_std, norms = predict_encoded(result.model, store, held)
     predicted = pred_std * result.target_std + result.target_mean
     train_pred, train_norms = predict_encoded(result.model, store, result.train_ids)
     metrics = {
@@ -126,6 +132,15 @@ def predict_table(run: Run, table: ValidatedTable) -> pd.DataFrame:
     for h in range(prediction.hop_norms.shape[1]):
         out[f"norm_hop{h}"] = prediction.hop_norms[:, h]
     return out
+
+
+def _out_of_fold_note(metrics: dict[str, Any]) -> str:
+    """How an ensemble's held-out figures were made (each member holds out its own rows), or ""."""
+    members = metrics.get("members") if isinstance(metrics.get("members"), dict) else {}
+    folds = members.get("heldout_rows")
+    if not isinstance(folds, list) or len(folds) < 2:
+        return ""
+    return f" (out of fold: each predicted by the member of {len(folds)} that held it out)"
 
 
 def is_held_out(metrics: dict[str, Any]) -> bool:
@@ -190,7 +205,8 @@ def format_summary(run: Run, metrics: dict[str, Any]) -> str:
         f"({run.config.model.gnn}, width {run.config.model.width}, "
         f"{run.config.model.layers} layers, lambda {run.config.train.lam})",
         *([f"weights    {restored_weights_note(metrics)}"] if metrics.get("restored_best") else []),
-        (f"held-out   {metrics['heldout_split']}, {held['rows']} architectures" if is_held_out(metrics) else
+        (f"held-out   {metrics['heldout_split']}, {held['rows']} architectures{_out_of_fold_note(metrics)}"
+         if is_held_out(metrics) else
          f"train fit  no validation split: the fit to the {held['rows']} training architectures, not held-out "
          "quality"),
         f"  Spearman {f(held['spearman'])}   Kendall tau {f(held['kendall_tau'])}   MAE {f(held['mae'])}"

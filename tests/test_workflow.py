@@ -29,8 +29,10 @@ def test_quality_of_a_perfect_and_a_reversed_prediction():
 def test_saved_run_reports_held_out_metrics_on_its_validation_split(nb201_run, nb201_table):
     metrics, run = nb201_run.metrics, nb201_run.run
     assert metrics["heldout_split"] == "validation"
-    assert metrics["heldout"]["rows"] == len(run.config.val_rows) == 60  # 20 % of 300
-    assert metrics["train"]["rows"] == len(run.config.train_rows) == 240
+    # Each of the 5 members holds out its own 20 % (60 rows): the ensemble learns from all 300, and every
+    # row is held out by one member, which predicts it for the held-out figures.
+    assert metrics["heldout"]["rows"] == len(run.config.val_rows) == 300
+    assert metrics["train"]["rows"] == len(run.config.train_rows) == 300
     assert metrics["epochs_run"] == len(metrics["history"]) and metrics["heldout"]["spearman"] > 0.3
     assert run.config.rows == 300 and run.config.table_source == nb201_table.source
 
@@ -58,7 +60,8 @@ def test_summary_says_which_weights_the_run_keeps(nb201_run):
     metrics = dict(nb201_run.metrics)
     text = format_summary(nb201_run.run, metrics)
     assert text.splitlines()[0] == f"run        {nb201_run.run.path}"
-    assert "space      nasbench201 / cifar10" in text and "held-out   validation, 60 architectures" in text
+    assert "space      nasbench201 / cifar10" in text and ("held-out   validation, 300 architectures (out of fold: each predicted by the member of 5 "
+                                                       "that held it out)") in text
     history = [{"epoch": 1, "val_spearman": 0.2}, {"epoch": 2, "val_spearman": 0.61}, {"epoch": 3}]
     restored = {"restored_best": True, "best_epoch": 2, "epochs_run": 3, "history": history}
     assert restored_weights_note(restored) == ("The best validation epoch's weights were restored "

@@ -84,7 +84,9 @@ def _settings_inputs() -> dict[str, Any]:
         v["seed"] = _param("seed", st.number_input, "Seed", min_value=0, step=1)
     with cols[1]:
         v["val_fraction"] = _param("val_fraction", st.number_input, "Validation fraction", min_value=0.0,
-                                   max_value=0.5, step=0.05, help="Held out for the result card's metrics.")
+                                   max_value=0.5, step=0.05, help="Share of the rows each ensemble member holds out (a different share per "
+                                        "member, so the ensemble still learns from every row); the result "
+                                        "card's held-out metrics predict each row with the member that held it out.")
     with cols[2]:
         v["lr"] = _param("lr", st.number_input, "Learning rate", min_value=1e-5, max_value=1.0, step=1e-3,
                          format="%.4f")
@@ -143,18 +145,19 @@ def _start_training(table: ValidatedTable, target: str, dataset: str | None, v: 
                  "above, or leave it empty for an automatic one.")
         return
     st.session_state[EPOCHS_NOTE] = raised_epochs_note(len(table), v["epochs"], v["val_fraction"], v["seed"],
-                                                       v["batch_size"], v["min_steps"])
+                                                       v["batch_size"], v["min_steps"], v["members"])
     jobs.start_training(table, target, out, dataset=dataset, model_config=model_config, train_config=train_config)
     st.rerun()
 
 
-def raised_epochs_note(rows: int, epochs, val_fraction, seed, batch_size, min_steps) -> str:
+def raised_epochs_note(rows: int, epochs, val_fraction, seed, batch_size, min_steps, members=1) -> str:
     """Why training will run more epochs than asked (``min_steps`` on a small table), or ""."""
     if not min_steps:
         return ""
-    from core.predictor.train import epochs_for, resolve_batch_size, split_ids
+    from core.predictor.train import epochs_for, member_folds, resolve_batch_size, training_ids
 
-    n_train = split_ids(rows, float(val_fraction), int(seed))[0].size
+    # An epoch passes over every row some member learns from (each member holds out its own rows).
+    n_train = training_ids(rows, member_folds(rows, float(val_fraction), int(seed), int(members))).size
     if n_train < 4:
         return ""
     batch = resolve_batch_size(int(batch_size), n_train)

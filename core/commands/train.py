@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "interval (1 = a single predictor)")
     parser.add_argument("--lambda", dest="lam", type=float, default=TrainConfig.lam,
                         help="weight of the rank term (0 = plain MSE ablation)")
-    parser.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction)
+    parser.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction,
+                        help="share of the rows each member holds out, a different share per member "
+                             "(held-out figures are out of fold; 0 = no split)")
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--patience", type=int, default=None, help="early stopping on validation Spearman")

@@ -73,8 +73,9 @@ class TrainConfig:
     batch_size: graphs per step; 0 picks ``clamp(n_train // 8, 16, 128)`` so that even a small table
     gets several steps per epoch. min_steps: a small table is trained for more epochs until it has had
     this many optimiser steps (50 labels need as many updates as 1,000 to fit; 0 disables it).
-    lam: weight of the rank term (0 = the plain-MSE ablation). val_fraction: share of the table held
-    out for validation (0 disables it). patience: epochs without a better validation Spearman before
+    lam: weight of the rank term (0 = the plain-MSE ablation). val_fraction: share of the table each
+    member holds out for validation, a different share per member (``core.predictor.train.member_folds``:
+    the ensemble learns from every row, each member is checked on rows it never saw); 0 disables it. patience: epochs without a better validation Spearman before
     stopping (None = train all epochs). eval_every: epochs between validation passes.
     keep_best: with a validation split, end with the weights of the validation pass that had the best
     Spearman rather than the last epoch's. Validation Spearman is noisy and can fall late in a long

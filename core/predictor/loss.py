@@ -137,6 +137,40 @@ def soft_spearman(target: torch.Tensor, score: torch.Tensor, temperature: float 
     return SoftSpearman.apply(rows, hard_rank(target.detach()), temperature).reshape(score.shape[:-1])
 
 
+def masked_soft_spearman(target: torch.Tensor, score: torch.Tensor, keep: torch.Tensor,
+                         temperature: float = 0.1) -> torch.Tensor:
+    """rho [K, H]: for each member k, :func:`soft_spearman` of ``target`` [B] with each row of ``score``
+    [K, H, B] over only the graphs ``keep[k]`` [K, B] marks (the rows member k learns from), for all members
+    at once.
+
+    The same numbers as calling :func:`soft_spearman` on each member's subset (tests/predictor/test_loss.py):
+    standardisation, soft ranks r_i = 1/2 + sum_{j kept} sigmoid((z_i - z_j) / tau), the target's
+    average ranks and the Pearson correlation are all taken over the kept graphs; the others get z = 0 and
+    weight 0, so they move nothing. A member with fewer than 3 kept graphs, or a constant row
+    (:data:`FLAT_SPREAD`), gets rho = 0 and no gradient. Plain autograd: one graph of a few nodes for
+    all members (a loop over members would add K times the per-call cost to every step).
+    """
+    m = keep.to(score.dtype).unsqueeze(1)  # [K, 1, B]
+    count = m.sum(-1, keepdim=True).clamp_min(1.0)  # [K, 1, 1]
+    centred = (score - (score * m).sum(-1, keepdim=True) / count) * m
+    # clamp_min: sqrt's gradient at an exact 0 (a flat row) is inf, and 0 * inf would be NaN.
+    std = (centred.square().sum(-1, keepdim=True) / count).clamp_min(1e-30).sqrt()
+    flat = std <= FLAT_SPREAD * (score.abs() * m).sum(-1, keepdim=True) / count
+    # The divisor is 1 on flat rows so that the branch torch.where drops has no inf for autograd to carry.
+    z = torch.where(flat, 0.0, centred / torch.where(flat, 1.0, std + 1e-8))
+    scaled = z / temperature
+    s = torch.sigmoid(scaled.unsqueeze(-1) - scaled.unsqueeze(-2))  # [K, H, B, B]
+    r = 0.5 + (s * m.unsqueeze(-2)).sum(-1)
+    c = (r - (r * m).sum(-1, keepdim=True) / count) * m
+    # The target's average rank among each member's kept graphs: 1 + (kept below) + (kept ties, others) / 2.
+    t = target.detach()
+    below = (t.unsqueeze(0) < t.unsqueeze(1)).to(score.dtype) + 0.5 * (t.unsqueeze(0) == t.unsqueeze(1)).to(score.dtype)
+    ranks = keep.to(score.dtype) @ below.t() + 0.5  # [K, B]
+    a = ((ranks - (ranks * m[:, 0]).sum(-1, keepdim=True) / count[:, 0]) * m[:, 0]).unsqueeze(1)  # [K, 1, B]
+    rho = (a * c).sum(-1) / (a.norm(dim=-1) * c.norm(dim=-1) + 1e-8)
+    return torch.where(keep.sum(-1, keepdim=True) >= 3, rho, 0.0)
+
+
 def hop_norms(graph_embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
     """[H, B] L1 norms of every hop's graph embeddings [B, d_h], all hops in one pass (for one batched soft rank)."""
     widths = [emb.shape[1] for emb in graph_embeddings]

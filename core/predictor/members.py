@@ -19,7 +19,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from core.predictor.batching import DenseBatch, GraphBatch
-from core.predictor.loss import magnitude_ranked_loss, soft_spearman
+from core.predictor.loss import magnitude_ranked_loss, masked_soft_spearman, soft_spearman
 from core.predictor.member_forward import STACKED_GNNS, stacked_forward
 from core.predictor.model import AutoBuildPredictor, output_bias
 
@@ -67,14 +67,20 @@ class MemberTraining:
             member.train()
 
     def loss(self, batch: GraphBatch | DenseBatch, target: torch.Tensor, lam: float,
-             temperature: float) -> tuple[torch.Tensor, float, float]:
-        """(sum over members of their losses, mean MSE term, mean rank term) for one batch."""
+             temperature: float, learns: torch.Tensor | None = None) -> tuple[torch.Tensor, float, float]:
+        """(sum over members of their losses, mean MSE term, mean rank term) for one batch.
+
+        ``learns`` [K, B] (None: all true): which of the batch's graphs each member learns from; the others
+        (the rows it holds out, :func:`core.predictor.train.member_folds`) still pass through its layers,
+        BatchNorm's batch statistics included (their features, never their targets), but not into its loss.
+        """
         if not self.vectorised:
             total, mse_sum, rank_sum = 0.0, 0.0, 0.0
-            for member in self.members:
+            for k, member in enumerate(self.members):
                 out = member(batch)
-                loss, mse, rank = magnitude_ranked_loss(out.prediction, target, out.graph_embeddings, lam,
-                                                        temperature)
+                rows = slice(None) if learns is None else learns[k]
+                loss, mse, rank = magnitude_ranked_loss(out.prediction[rows], target[rows],
+                                                        [g[rows] for g in out.graph_embeddings], lam, temperature)
                 total, mse_sum, rank_sum = total + loss, mse_sum + mse.item(), rank_sum + rank.item()
             k = len(self.members)
             return total, mse_sum / k, rank_sum / k
@@ -82,12 +88,19 @@ class MemberTraining:
             prediction, norms = stacked_forward(self.params, self.buffers, batch, **self.stacked_settings)
         else:
             prediction, norms = vmap(self._forward, in_dims=(0, 0, None))(self.params, self.buffers, batch)
-        mse = (prediction - target).square().mean(dim=1)  # [K]
-        if lam == 0.0 or target.numel() < 3:
-            rank = torch.zeros_like(mse)
+        k, hops, b = norms.shape
+        if learns is None:
+            mse = (prediction - target).square().mean(dim=1)  # [K]
+            if lam == 0.0 or target.numel() < 3:
+                rank = torch.zeros_like(mse)
+            else:
+                rank = (1.0 - soft_spearman(target, norms.reshape(k * hops, b), temperature)).reshape(k, hops).mean(1)
         else:
-            k, hops, b = norms.shape
-            rank = (1.0 - soft_spearman(target, norms.reshape(k * hops, b), temperature)).reshape(k, hops).mean(1)
+            weight = learns.to(prediction.dtype)
+            mse = ((prediction - target).square() * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1.0)
+            # Each member ranks only the rows it learns from (the ranks of a subset are not a slice of all ranks).
+            rank = (1.0 - masked_soft_spearman(target, norms, learns, temperature)).mean(1) if lam != 0.0 \
+                else torch.zeros_like(mse)
         return (mse + lam * rank).sum(), mse.mean().item(), rank.mean().item()
 
     def _forward(self, params: dict, buffers: dict, batch: GraphBatch | DenseBatch):

@@ -59,8 +59,11 @@ class TrainResult:
     #: True when the best validation epoch's weights were restored in place of the last epoch's.
     restored_best: bool = False
     #: The members' report (count, train-split hop-norm Spearman per member, hops and heads used,
-    #: collapsed hops, best epochs): what metrics.json records under "members".
+    #: collapsed hops, best epochs, the rows each member held out): what metrics.json records under "members".
     members: dict = field(default_factory=dict)
+    #: Out-of-fold (ids, standardised predictions, hop norms) of the held-out rows (:func:`heldout_predictions`);
+    #: None without a validation split.
+    heldout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @contextlib.contextmanager
@@ -93,12 +96,40 @@ def resolve_device(name: str) -> torch.device:
 
 
 def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random train/validation split of ``range(n)``."""
+    """A seeded random train/validation split of ``range(n)``: member 0's of :func:`member_folds`."""
     order = np.random.default_rng(seed).permutation(n)
+    n_val = _validation_size(n, val_fraction)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _validation_size(n: int, val_fraction: float) -> int:
     n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
     if val_fraction > 0 and n_val < 2 and n >= 10:
         n_val = 2
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    return n_val
+
+
+def member_folds(n: int, val_fraction: float, seed: int, members: int) -> list[np.ndarray]:
+    """The rows each of ``members`` members holds out (sorted ids of ``range(n)``): successive blocks of one
+    seeded permutation, so members hold out different rows (disjoint while ``members * val_fraction <= 1``,
+    wrapping round after) and member 0 holds out :func:`split_ids`' validation rows.
+
+    A cross-validation committee (Krogh and Vedelsby, NIPS 1994): each member is still judged on rows it
+    never saw, while the ensemble as a whole learns from every row (a shared split would keep the same
+    tenth of a small table from all of them).
+    """
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = _validation_size(n, val_fraction)
+    return [np.sort(order[(k * n_val + np.arange(n_val)) % n]) if n_val else np.zeros(0, dtype=np.int64)
+            for k in range(members)]
+
+
+def training_ids(n: int, folds: list[np.ndarray]) -> np.ndarray:
+    """Rows at least one member trains on (every row not held out by all of them)."""
+    held = np.zeros(n, dtype=np.int64)
+    for fold in folds:
+        held[fold] += 1
+    return np.flatnonzero(held < len(folds))
 
 
 @torch.no_grad()
@@ -184,9 +215,16 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (len(store),):
         raise ValueError(f"need one target per graph: {len(store)} graphs, {y.size} targets")
-    train_ids, val_ids = split_ids(len(store), cfg.val_fraction, cfg.seed)
-    if train_ids.size < 4:
-        raise ValueError(f"need at least 4 training architectures, got {train_ids.size}")
+    folds = member_folds(len(store), cfg.val_fraction, cfg.seed, model_config.members)
+    train_ids = training_ids(len(store), folds)
+    member_train = [np.setdiff1d(train_ids, fold) for fold in folds]
+    if min(ids.size for ids in member_train) < 4:
+        raise ValueError(f"need at least 4 training architectures, got {min(ids.size for ids in member_train)}")
+    val_ids = np.unique(np.concatenate(folds))
+    # held[k, i]: member k holds row i out; it never learns from that row's target.
+    held = torch.zeros(len(folds), len(store), dtype=torch.bool)
+    for k, fold in enumerate(folds):
+        held[k, torch.as_tensor(fold, dtype=torch.long)] = True
     mean = float(y[train_ids].mean())
     std = float(y[train_ids].std()) or 1.0
     y_std = torch.tensor((y - mean) / std, dtype=torch.float32)
@@ -208,17 +246,17 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
         epoch_start = time.perf_counter()
         optimiser.lr = cosine_lr(cfg.lr, epoch - 1, epochs)
         perm = train_t[torch.randperm(train_t.numel(), generator=generator)]
-        totals = _train_epoch(training, store, perm, batch_size, y_std, device, optimiser, cfg)
+        totals = _train_epoch(training, store, perm, batch_size, y_std, held, device, optimiser, cfg)
 
         val_rho, member_rho = None, None
         last = epoch == epochs
         if val_ids.size >= 2 and (epoch % cfg.eval_every == 0 or last):
             training.sync()
-            preds = [predict_encoded(member, store, val_ids)[0] for member in members]
-            member_rho = [metrics.spearman(pred, y[val_ids]) for pred in preds]
+            preds = [predict_encoded(member, store, fold)[0] for member, fold in zip(members, folds)]
+            member_rho = [metrics.spearman(pred, y[fold]) for pred, fold in zip(preds, folds)]
             for member, rho, kept in zip(members, member_rho, best):
                 kept.update(member, epoch, rho, cfg.eval_every)
-            val_rho = metrics.spearman(np.mean(preds, axis=0), y[val_ids])
+            val_rho = metrics.spearman(_out_of_fold(folds, preds), y[val_ids])
         report = EpochReport(epoch, epochs, float(totals[0]), float(totals[1]), float(totals[2]),
                              val_rho, time.perf_counter() - epoch_start,
                              member_rho if len(members) > 1 else None)
@@ -239,20 +277,48 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
         if restored:
             member.load_state_dict(kept.state)
         member.eval()
-    model, report = _read_members(members, model_config, store, y, train_ids)
+    model, report = _read_members(members, model_config, store, y, member_train)
     moments = compute_hop_moments(model, store, train_ids)
     report["best_epochs"] = best_epochs
+    if len(members) > 1:
+        report["heldout_rows"] = [fold.tolist() for fold in folds]
+    heldout = heldout_predictions(members, store, folds) if val_ids.size else None
     return TrainResult(model, mean, std, moments, train_ids, val_ids, history, best_epochs[0],
-                       time.perf_counter() - started, restored_best=restored, members=report)
+                       time.perf_counter() - started, restored_best=restored, members=report, heldout=heldout)
+
+
+def heldout_predictions(members: list[AutoBuildPredictor], store: EncodedGraphs, folds: list[np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids [V], standardised predictions [V], hop norms [V, L+1]) of every held-out row (sorted), each the
+    mean over the members that held it out: out-of-fold figures. Several members' norms are made
+    comparable first, each member's divided by their std over the rows it scores (which leaves a Spearman
+    over one member's rows as it was); a single member's are its raw norms."""
+    outputs = [predict_encoded(member, store, fold) for member, fold in zip(members, folds)]
+    preds = [p for p, _ in outputs]
+    norms = [n / np.where(n.std(0) > 0, n.std(0), 1.0) if len(members) > 1 else n for _, n in outputs]
+    return np.unique(np.concatenate(folds)), _out_of_fold(folds, preds), _out_of_fold(folds, norms)
+
+
+def _out_of_fold(folds: list[np.ndarray], values: list[np.ndarray]) -> np.ndarray:
+    """Per row of the folds' union (sorted), the mean of the values [|fold_k|, ...] the folds give it."""
+    ids = np.unique(np.concatenate(folds))
+    total = np.zeros((len(ids),) + values[0].shape[1:])
+    count = np.zeros(len(ids))
+    for fold, value in zip(folds, values):
+        rows = np.searchsorted(ids, fold)
+        np.add.at(total, rows, value)
+        np.add.at(count, rows, 1.0)
+    return total / np.maximum(count, 1.0).reshape((-1,) + (1,) * (total.ndim - 1))
 
 
 def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, store: EncodedGraphs,
-                  y: np.ndarray, train_ids: np.ndarray) -> tuple[AutoBuildPredictor | EnsemblePredictor, dict]:
+                  y: np.ndarray, member_train: list[np.ndarray]) -> tuple[AutoBuildPredictor | EnsemblePredictor, dict]:
     """The trained predictor (the single member, or the ensemble of all) and the members' report: each
-    member's train-split hop-norm Spearman, which hops and heads are used (the collapse guard,
-    :func:`core.predictor.ensemble.collapsed_hops`), and the hops no member could rank."""
+    member's hop-norm Spearman on its own training rows (``member_train[k]``), which hops and heads are
+    used (the collapse guard, :func:`core.predictor.ensemble.collapsed_hops`), and the hops no member
+    could rank."""
     spearman, heads = [], []
-    for member in members:
+    for member, train_ids in zip(members, member_train):
         pred, norms = predict_encoded(member, store, train_ids)
         spearman.append(hop_spearman(norms, y[train_ids]))
         heads.append(not tied_head(pred))
@@ -275,7 +341,7 @@ def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, st
         ensemble.members[k].load_state_dict(member.state_dict())
     ensemble.hop_used.copy_(torch.as_tensor(used))
     ensemble.head_used.copy_(torch.as_tensor(head_used))
-    moments = torch.tensor([compute_hop_moments(m, store, train_ids) for m in members])  # [K, L+1, 2]
+    moments = torch.tensor([compute_hop_moments(m, store, ids) for m, ids in zip(members, member_train)])  # [K, L+1, 2]
     ensemble.norm_mean.copy_(moments[..., 0])
     ensemble.norm_std.copy_(moments[..., 1])
     ensemble.eval()
@@ -288,10 +354,11 @@ def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
 
 
 def _train_epoch(training: MemberTraining, store: EncodedGraphs, perm: torch.Tensor, batch_size: int,
-                 y_std: torch.Tensor, device: torch.device, optimiser: FusedAdamW,
+                 y_std: torch.Tensor, held: torch.Tensor, device: torch.device, optimiser: FusedAdamW,
                  cfg: TrainConfig) -> np.ndarray:
     """One pass over the shuffled training ids ``perm``; the mean (loss, mse, rank) over its batches
-    (per member: the members' sum of losses divided by their count)."""
+    (per member: the members' sum of losses divided by their count). ``held`` [K, G]: the rows each member
+    holds out, left out of its loss."""
     training.train()
     totals = np.zeros(3)
     n_batches = 0
@@ -301,8 +368,9 @@ def _train_epoch(training: MemberTraining, store: EncodedGraphs, perm: torch.Ten
         ids = perm[start:start + batch_size]
         if ids.numel() < 4:
             continue
+        learns = ~held[:, ids]
         loss, mse, rank = training.loss(store.model_batch(ids).to(device), y_std[ids].to(device), cfg.lam,
-                                        cfg.temperature)
+                                        cfg.temperature, None if bool(learns.all()) else learns.to(device))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

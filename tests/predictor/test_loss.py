@@ -106,3 +106,25 @@ def test_soft_rank_of_a_constant_row_is_the_middle_rank_with_no_gradient():
     assert torch.allclose(ranks[1], torch.full((9,), 5.0))
     (ranks[1] * torch.arange(9.0)).sum().backward()  # a loss that would reorder the row
     assert torch.equal(x.grad, torch.zeros(2, 9))
+
+
+def test_masked_soft_spearman_is_each_members_soft_spearman_over_its_kept_rows():
+    from core.predictor.loss import masked_soft_spearman
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(24, generator=g).round(decimals=1)  # ties included
+    score = torch.rand(3, 4, 24, generator=g, dtype=torch.float64).requires_grad_()
+    keep = torch.rand(3, 24, generator=g) > 0.25
+    keep[2] = False
+    keep[2, :2] = True  # a member with 2 kept rows: nothing to rank
+    with torch.no_grad():
+        score[0, 1] = 3.0  # a constant row
+    masked = masked_soft_spearman(target, score, keep, temperature=0.1)
+    grad_masked, = torch.autograd.grad(masked.sum(), score)
+    one_by_one = torch.stack([soft_spearman(target[k], score[m][:, k], 0.1) if int(k.sum()) >= 3
+                              else torch.zeros(4, dtype=torch.float64) for m, k in enumerate(keep)])
+    grad_loop, = torch.autograd.grad(one_by_one.sum(), score)
+    assert torch.allclose(masked, one_by_one, atol=1e-6)
+    assert torch.allclose(grad_masked, grad_loop, atol=1e-6)
+    assert masked[0, 1] == 0 and (grad_masked[0, 1] == 0).all() and (grad_masked[2] == 0).all()
+    assert (grad_masked[~keep.unsqueeze(1).expand_as(score)] == 0).all()  # held-out rows move nothing

@@ -1,6 +1,7 @@
 """Training on real NAS-Bench-201 cells: the predictor learns, and the rank term is what orders norms."""
 import numpy as np
 import pytest
+import torch
 
 from core import metrics
 from core.predictor.batching import EncodedGraphs
@@ -78,8 +79,9 @@ def test_every_member_keeps_its_own_best_validation_epoch():
         seen = [(h["member_val_spearman"][k], h["epoch"]) for h in passes]
         best_rho, best_epoch = max(seen, key=lambda s: (s[0], -s[1]))
         assert result.members["best_epochs"][k] == best_epoch
-        pred, _ = predict_encoded(member, store, result.val_ids)
-        assert metrics.spearman(pred, y[result.val_ids]) == pytest.approx(best_rho, abs=1e-9)
+        fold = np.array(result.members["heldout_rows"][k])  # the rows member k held out (its own)
+        pred, _ = predict_encoded(member, store, fold)
+        assert metrics.spearman(pred, y[fold]) == pytest.approx(best_rho, abs=1e-9)
     # The members started from different weights, so they did not all peak at once.
     assert len({tuple(p.detach().flatten()[:5].tolist()) for p in (m.head[0].weight for m in result.model.members)}) == 3
 
@@ -117,3 +119,35 @@ def test_the_torch_free_gnn_names_are_the_layers_built():
     from core.predictor.model import GNN_LAYERS
 
     assert sorted(GNN_NAMES) == sorted(GNN_LAYERS)
+
+
+def test_members_hold_out_different_rows():
+    from core.predictor.train import member_folds, split_ids, training_ids
+
+    folds = member_folds(100, 0.1, seed=4, members=5)
+    assert [f.size for f in folds] == [10] * 5
+    assert len(np.unique(np.concatenate(folds))) == 50  # disjoint while 5 x 10% <= 100%
+    assert np.array_equal(folds[0], split_ids(100, 0.1, seed=4)[1])  # member 0's is the one-model split
+    assert np.array_equal(training_ids(100, folds), np.arange(100))  # the ensemble learns from every row
+    wrapped = member_folds(20, 0.4, seed=0, members=4)  # 4 x 8 rows of 20: wraps round
+    assert all(f.size == 8 for f in wrapped) and len(np.unique(np.concatenate(wrapped))) == 20
+    assert member_folds(30, 0.0, seed=0, members=3)[2].size == 0
+
+
+@pytest.mark.parametrize("gnn", ["graphconv", "gatv2"])
+def test_a_member_never_learns_from_the_rows_it_holds_out(gnn):
+    store, y = _small_real(60)
+    config = TrainConfig(epochs=3, min_steps=0, val_fraction=0.2, keep_best=False, seed=2)
+    first = train_predictor(store, y, PredictorConfig(gnn=gnn, width=8, layers=2, members=3), config)
+    fold = np.array(first.members["heldout_rows"][0])
+    shuffled = y.copy()
+    shuffled[fold] = y[fold][::-1]  # member 0's held-out targets swapped among themselves (same mean and std)
+    second = train_predictor(store, shuffled, PredictorConfig(gnn=gnn, width=8, layers=2, members=3), config)
+    weights = [[p.detach().clone() for p in member.parameters()] for member in (first.model.members[0],
+                                                                                second.model.members[0])]
+    assert all(torch.equal(a, b) for a, b in zip(*weights))  # member 0 never saw those targets
+    others = [first.model.members[1].head[0].weight, second.model.members[1].head[0].weight]
+    assert not torch.equal(*others)  # member 1 learnt from them
+    ids, pred, norms = second.heldout  # out-of-fold figures cover every held-out row once
+    assert np.array_equal(ids, np.unique(np.concatenate([np.array(f) for f in second.members["heldout_rows"]])))
+    assert pred.shape == ids.shape and norms.shape == (ids.size, 3)
