@@ -290,12 +290,13 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
 def heldout_predictions(members: list[AutoBuildPredictor], store: EncodedGraphs, folds: list[np.ndarray]
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids [V], standardised predictions [V], hop norms [V, L+1]) of every held-out row (sorted), each the
-    mean over the members that held it out: out-of-fold figures. Several members' norms are made
-    comparable first, each member's divided by their std over the rows it scores (which leaves a Spearman
-    over one member's rows as it was); a single member's are its raw norms."""
+    mean over the members that held it out: out-of-fold figures. Several members' norms are put on one
+    scale first, each member's standardised over the rows it scores (its scale and offset are its own, and
+    a Spearman over one member's rows is unchanged by it); a single member's are its raw norms."""
     outputs = [predict_encoded(member, store, fold) for member, fold in zip(members, folds)]
     preds = [p for p, _ in outputs]
-    norms = [n / np.where(n.std(0) > 0, n.std(0), 1.0) if len(members) > 1 else n for _, n in outputs]
+    norms = [(n - n.mean(0)) / np.where(n.std(0) > 0, n.std(0), 1.0) if len(members) > 1 else n
+             for _, n in outputs]
     return np.unique(np.concatenate(folds)), _out_of_fold(folds, preds), _out_of_fold(folds, norms)
 
 
