@@ -134,7 +134,7 @@ def predict_table(run: Run, table: ValidatedTable) -> pd.DataFrame:
     return out
 
 
-def _out_of_fold_note(metrics: dict[str, Any]) -> str:
+def out_of_fold_note(metrics: dict[str, Any]) -> str:
     """How an ensemble's held-out figures were made (each member holds out its own rows), or ""."""
     members = metrics.get("members") if isinstance(metrics.get("members"), dict) else {}
     folds = members.get("heldout_rows")
@@ -205,7 +205,7 @@ def format_summary(run: Run, metrics: dict[str, Any]) -> str:
         f"({run.config.model.gnn}, width {run.config.model.width}, "
         f"{run.config.model.layers} layers, lambda {run.config.train.lam})",
         *([f"weights    {restored_weights_note(metrics)}"] if metrics.get("restored_best") else []),
-        (f"held-out   {metrics['heldout_split']}, {held['rows']} architectures{_out_of_fold_note(metrics)}"
+        (f"held-out   {metrics['heldout_split']}, {held['rows']} architectures{out_of_fold_note(metrics)}"
          if is_held_out(metrics) else
          f"train fit  no validation split: the fit to the {held['rows']} training architectures, not held-out "
          "quality"),

@@ -22,7 +22,7 @@ from core.predictor.config import MAX_MEMBERS
 from core.runs.names import RunNameTaken, claim_run_dir
 from core.runs.run import Run
 from core.tables.validated import ValidatedTable
-from core.workflow import is_held_out, members_note, restored_weights_note
+from core.workflow import is_held_out, members_note, out_of_fold_note, restored_weights_note
 
 #: Training settings core knows, with core's defaults (the dashboard only changes the epoch count).
 TRAIN_FIELDS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
@@ -223,7 +223,7 @@ def result_card(run: Run) -> None:
         restored = restored_weights_note(metrics)
         if held_out:
             st.caption(f"Held out: {metrics.get('heldout_split', 'validation')} split, {held.get('rows', '?')} "
-                       f"architectures, in the target's own units. {restored}")
+                       f"architectures{out_of_fold_note(metrics)}, in the target's own units. {restored}")
         else:
             st.caption(f"No validation split: these are the fit to the {held.get('rows', '?')} training "
                        f"architectures, not held-out quality. {restored}")

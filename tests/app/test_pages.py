@@ -265,6 +265,8 @@ def test_short_training_run_completes_and_appears_in_the_run_list(runs_dir):
     listed = next(df.value for df in at.dataframe if "run" in df.value.columns)
     assert list(listed["run"]) == [runs[0].name]
     assert any(m.label == "Held-out Spearman" for m in at.metric)
+    # The default ensemble's members each held out their own rows: the card says how the figures were made.
+    assert any("out of fold: each predicted by the member of 5 that held it out" in c.value for c in at.caption)
     assert at.session_state["ab_run"] == str(runs[0])
     # A fresh session (a browser refresh) lists and reopens the saved run.
     again = open_app("views/train.py")
