@@ -109,7 +109,7 @@ def disagreement_section(table: pd.DataFrame, paths: dict[str, str]) -> None:
         st.error(messages.one_line(err))
         return
     cols = st.columns(3)
-    cols[0].metric("Agreement (Spearman of scores)", "n/a" if result.agreement != result.agreement
+    cols[0].metric("Agreement (Spearman of the shown orders)", "n/a" if result.agreement != result.agreement
                    else f"{result.agreement:.3f}", help="Over the modules both rankings hold.")
     cols[1].metric("Shared modules", len(result.table))
     cols[2].metric("Only in A / only in B", f"{result.only_a} / {result.only_b}")

@@ -2,8 +2,9 @@
 
 ``module_disagreement`` scores the same architectures with two runs of one space and puts each module's
 place in the two hop-``h`` rankings side by side. A module's place is its rank percentile within its hop's
-ranking, 0 for the best module and 1 for the worst, so two rankings of different lengths compare;
-``disagreement = |place_a - place_b|``.
+ranking as the product shows it (the ``rank`` column: the order of the estimated mean target,
+docs/design.md 2.7), 0 for the best module and 1 for the worst, so two rankings of different lengths
+compare; ``disagreement = |place_a - place_b|``. A ranking without ``rank`` is placed by its score.
 """
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ class ModuleDisagreement:
     """Two runs' hop-``hop`` rankings of the same modules.
 
     table: one row per module both rankings hold: ``signature``, ``description``, ``place_a``,
-        ``place_b`` (rank percentiles, 0 = best), ``score_a``, ``score_b`` (mean standardised scores),
-        ``disagreement`` (``|place_a - place_b|``), most disagreed-on first.
-    agreement: Spearman of the two runs' mean scores over the shared modules (NaN with < 2).
+        ``place_b`` (rank percentiles of the shown order, 0 = best), ``score_a``, ``score_b`` (mean
+        standardised scores), ``disagreement`` (``|place_a - place_b|``), most disagreed-on first.
+    agreement: Spearman of the two runs' shown orders over the shared modules (NaN with < 2).
     only_a, only_b: modules only one ranking holds (none when both scored the same architectures).
     """
 
@@ -37,9 +38,11 @@ class ModuleDisagreement:
 
 
 def _places(ranking: pd.DataFrame) -> pd.Series:
-    """Rank percentile of each signature, 0 for the best mean score and 1 for the worst."""
+    """Rank percentile of each signature in the shown order (``rank``; else by mean score), 0 for the best
+    and 1 for the worst."""
     n = len(ranking)
-    order = ranking["mean_score"].rank(ascending=False, method="average").to_numpy()
+    order = ranking["rank"].rank(method="average").to_numpy() if "rank" in ranking \
+        else ranking["mean_score"].rank(ascending=False, method="average").to_numpy()
     places = (order - 1) / (n - 1) if n > 1 else np.zeros(n)
     return pd.Series(places, index=ranking["signature"].to_numpy())
 
@@ -60,7 +63,7 @@ def disagreement_table(ranking_a: pd.DataFrame, ranking_b: pd.DataFrame, hop: in
     })
     table["disagreement"] = (table["place_a"] - table["place_b"]).abs()
     table = table.sort_values("disagreement", ascending=False, kind="stable").reset_index(drop=True)
-    agreement = M.spearman(table["score_a"], table["score_b"]) if len(table) >= 2 else math.nan
+    agreement = M.spearman(-table["place_a"], -table["place_b"]) if len(table) >= 2 else math.nan
     return ModuleDisagreement(hop, table, agreement, int(len(a) - len(shared)), int(len(b) - len(shared)))
 
 

@@ -115,3 +115,15 @@ def test_a_run_with_a_large_config_is_compared_as_it_is_loaded(opposite_runs, tm
     config = copy / "config.json"
     config.write_text(config.read_text() + " " * 1_200_000)
     assert runs_table([copy])["run"].tolist() == ["big"]
+
+
+def test_places_follow_the_shown_order_not_the_score():
+    # The shown order (rank) is the estimate's; here it reverses the norm score, and the places follow it.
+    a = pd.DataFrame({"signature": ["x", "y", "z"], "description": ["x", "y", "z"], "mean_score": [3.0, 2.0, 1.0],
+                      "rank": [3, 2, 1]})
+    b = pd.DataFrame({"signature": ["x", "y", "z"], "description": ["x", "y", "z"], "mean_score": [3.0, 2.0, 1.0],
+                      "rank": [1, 2, 3]})
+    result = disagreement_table(a, b, hop=1)
+    rows = result.table.set_index("signature")
+    assert rows.loc["z", "place_a"] == 0.0 and rows.loc["z", "place_b"] == 1.0
+    assert result.agreement == pytest.approx(-1.0)
