@@ -1,6 +1,7 @@
 """Training the AutoBuild predictor with the magnitude-ranked embedding loss.
 
-The target is standardised on the training split; graphs are encoded once (:mod:`batching`);
+The target is standardised on the training rows (an ensemble's: every row some member learns from, each
+member holding out its own, :func:`member_folds`); graphs are encoded once (:mod:`batching`);
 AdamW; everything seeded. After training the *hop moments* (mean and std of node-embedding L1 norms
 per hop over the training nodes) are computed: they standardise module scores so that scores of
 different hops are comparable (docs/design.md 2.7).
