@@ -67,4 +67,9 @@ def test_summary_says_which_weights_the_run_keeps(nb201_run):
     assert restored_weights_note(restored) == ("The best validation epoch's weights were restored "
                                                "(epoch 2 of 3, validation Spearman 0.610).")
     assert restored_weights_note({"restored_best": False}) == ""
-    assert "weights    The best" in format_summary(nb201_run.run, {**metrics, **restored})
+    # An ensemble's members each kept their own best epoch, judged on their own held-out rows.
+    assert "weights    Each member's best validation epoch's weights were restored (epochs " in \
+        format_summary(nb201_run.run, {**metrics, **restored})
+    ensemble = {**restored, "members": {"count": 3, "best_epochs": [2, 3, 1]}}
+    assert restored_weights_note(ensemble) == ("Each member's best validation epoch's weights were restored "
+                                               "(epochs 2, 3, 1 of 3, each on its own held-out rows).")
