@@ -66,7 +66,8 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     Rows whose target is NaN or infinite are excluded (and reported in ``excluded_summary``). The
     held-out metrics are computed on the validation split in the target's own units: an ensemble's
     members each hold out their own ``val_fraction`` of the rows (:func:`core.predictor.train.member_folds`),
-    and each held-out row is predicted by the members that held it out (out of fold). Without a split
+    and each held-out row is predicted by the members that held it out (out of fold: a member's quality,
+    which understates the whole ensemble's, since no row is unseen by all members). Without a split
     (``val_fraction=0``) they are the training fit, and ``heldout_split`` says so.
 
     ``dataset``: the look-up dataset the table comes from. Not given, it is inferred from the table's
@@ -140,7 +141,8 @@ def out_of_fold_note(metrics: dict[str, Any]) -> str:
     folds = members.get("heldout_rows")
     if not isinstance(folds, list) or len(folds) < 2:
         return ""
-    return f" (out of fold: each predicted by the member of {len(folds)} that held it out)"
+    return (f" (out of fold: each predicted by the member of {len(folds)} that held it out, so these are one "
+            "member's figures; the ensemble's own are usually higher)")
 
 
 def is_held_out(metrics: dict[str, Any]) -> bool:

@@ -61,7 +61,7 @@ def test_summary_says_which_weights_the_run_keeps(nb201_run):
     text = format_summary(nb201_run.run, metrics)
     assert text.splitlines()[0] == f"run        {nb201_run.run.path}"
     assert "space      nasbench201 / cifar10" in text and ("held-out   validation, 300 architectures (out of fold: each predicted by the member of 5 "
-                                                       "that held it out)") in text
+                                                       "that held it out, so these are one member's figures") in text
     history = [{"epoch": 1, "val_spearman": 0.2}, {"epoch": 2, "val_spearman": 0.61}, {"epoch": 3}]
     restored = {"restored_best": True, "best_epoch": 2, "epochs_run": 3, "history": history}
     assert restored_weights_note(restored) == ("The best validation epoch's weights were restored "
