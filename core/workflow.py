@@ -164,8 +164,10 @@ def restored_weights_note(metrics: dict[str, Any]) -> str:
     epochs = members.get("best_epochs")
     if isinstance(epochs, list) and len(epochs) > 1:
         # Each member kept its own best epoch, judged on the rows it held out; no one epoch describes them.
+        # Runs from before members held out their own rows judged every member on one shared split.
+        judged = ", each on its own held-out rows" if "heldout_rows" in members else ""
         return (f"Each member's best validation epoch's weights were restored (epochs "
-                f"{', '.join(map(str, epochs))} of {metrics['epochs_run']}, each on its own held-out rows).")
+                f"{', '.join(map(str, epochs))} of {metrics['epochs_run']}{judged}).")
     best = metrics["best_epoch"]
     rho = next((h.get("val_spearman") for h in metrics.get("history", []) if h.get("epoch") == best), None)
     at = "" if rho is None else f", validation Spearman {rho:.3f}"

@@ -70,6 +70,8 @@ def test_summary_says_which_weights_the_run_keeps(nb201_run):
     # An ensemble's members each kept their own best epoch, judged on their own held-out rows.
     assert "weights    Each member's best validation epoch's weights were restored (epochs " in \
         format_summary(nb201_run.run, {**metrics, **restored})
-    ensemble = {**restored, "members": {"count": 3, "best_epochs": [2, 3, 1]}}
+    ensemble = {**restored, "members": {"count": 3, "best_epochs": [2, 3, 1], "heldout_rows": [[0], [1], [2]]}}
     assert restored_weights_note(ensemble) == ("Each member's best validation epoch's weights were restored "
                                                "(epochs 2, 3, 1 of 3, each on its own held-out rows).")
+    shared_split = {**restored, "members": {"count": 3, "best_epochs": [2, 3, 1]}}  # a run from before
+    assert restored_weights_note(shared_split).endswith("(epochs 2, 3, 1 of 3).")
