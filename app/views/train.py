@@ -83,10 +83,11 @@ def _settings_inputs() -> dict[str, Any]:
     with cols[0]:
         v["seed"] = _param("seed", st.number_input, "Seed", min_value=0, step=1)
     with cols[1]:
-        v["val_fraction"] = _param("val_fraction", st.number_input, "Validation fraction", min_value=0.0,
-                                   max_value=0.5, step=0.05, help="Share of the rows each ensemble member holds out (a different share per "
-                                        "member, so the ensemble still learns from every row); the result "
-                                        "card's held-out metrics predict each row with the member that held it out.")
+        v["val_fraction"] = _param(
+            "val_fraction", st.number_input, "Validation fraction", min_value=0.0, max_value=0.5, step=0.05,
+            help="Share of the rows each ensemble member holds out (a different share per member, so the "
+                 "ensemble still learns from every row); the result card's held-out metrics predict each row "
+                 "with the member that held it out.")
     with cols[2]:
         v["lr"] = _param("lr", st.number_input, "Learning rate", min_value=1e-5, max_value=1.0, step=1e-3,
                          format="%.4f")

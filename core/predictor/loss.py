@@ -164,7 +164,8 @@ def masked_soft_spearman(target: torch.Tensor, score: torch.Tensor, keep: torch.
     c = (r - (r * m).sum(-1, keepdim=True) / count) * m
     # The target's average rank among each member's kept graphs: 1 + (kept below) + (kept ties, others) / 2.
     t = target.detach()
-    below = (t.unsqueeze(0) < t.unsqueeze(1)).to(score.dtype) + 0.5 * (t.unsqueeze(0) == t.unsqueeze(1)).to(score.dtype)
+    below = (t.unsqueeze(0) < t.unsqueeze(1)).to(score.dtype) \
+        + 0.5 * (t.unsqueeze(0) == t.unsqueeze(1)).to(score.dtype)  # [B, B]: row i, column j
     ranks = keep.to(score.dtype) @ below.t() + 0.5  # [K, B]
     a = ((ranks - (ranks * m[:, 0]).sum(-1, keepdim=True) / count[:, 0]) * m[:, 0]).unsqueeze(1)  # [K, 1, B]
     rho = (a * c).sum(-1) / (a.norm(dim=-1) * c.norm(dim=-1) + 1e-8)

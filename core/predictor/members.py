@@ -77,6 +77,8 @@ class MemberTraining:
         if not self.vectorised:
             total, mse_sum, rank_sum = 0.0, 0.0, 0.0
             for k, member in enumerate(self.members):
+                if learns is not None and not bool(learns[k].any()):
+                    continue  # every graph of the batch is one this member holds out (the MSE of none is NaN)
                 out = member(batch)
                 rows = slice(None) if learns is None else learns[k]
                 loss, mse, rank = magnitude_ranked_loss(out.prediction[rows], target[rows],

@@ -151,3 +151,25 @@ def test_a_member_never_learns_from_the_rows_it_holds_out(gnn):
     ids, pred, norms = second.heldout  # out-of-fold figures cover every held-out row once
     assert np.array_equal(ids, np.unique(np.concatenate([np.array(f) for f in second.members["heldout_rows"]])))
     assert pred.shape == ids.shape and norms.shape == (ids.size, 3)
+
+
+@pytest.mark.parametrize("gnn", ["graphconv", "gatv2"])
+def test_a_batch_a_member_holds_out_whole_adds_nothing_to_its_loss(gnn):
+    from core.predictor.members import MemberTraining
+    from core.predictor.model import AutoBuildPredictor
+
+    store, y = _small_real(12)
+    torch.manual_seed(0)
+    members = [AutoBuildPredictor(store.schema, PredictorConfig(gnn=gnn, width=8, layers=2, members=1))
+               for _ in range(2)]
+    training = MemberTraining(members)
+    training.train()
+    ids = torch.arange(8)
+    target = torch.tensor((y[:8] - y[:8].mean()) / y[:8].std(), dtype=torch.float32)
+    learns = torch.ones(2, 8, dtype=torch.bool)
+    learns[0] = False  # member 0 holds out every graph of this batch
+    loss, mse, rank = training.loss(store.model_batch(ids), target, 1.0, 0.1, learns)
+    assert torch.isfinite(loss) and np.isfinite(mse) and np.isfinite(rank)
+    loss.backward()
+    grads = [p.grad for p in training.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
