@@ -21,6 +21,7 @@ from core.predictor.batching import EncodedGraphs
 from core.runs.run import Run
 from core.scoring.modules import trusted_node_scores
 from core.spaces import get_space
+from core.spaces.lookup_dataset import evaluated_architectures
 from core.spaces.base import SearchSpace
 
 
@@ -108,16 +109,21 @@ class CellPool:
 
 
 @functools.lru_cache(maxsize=4)
-def _enumerated_pool(space_name: str, schema_json: str) -> CellPool:
+def _enumerated_pool(space_name: str, schema_json: str, dataset: str | None = None) -> CellPool:
     space = get_space(space_name)
-    return CellPool(space, list(space.enumerate()), FeatureSchema.from_dict(json.loads(schema_json)))
+    specs = evaluated_architectures(space, dataset) if dataset else None
+    return CellPool(space, specs if specs is not None else list(space.enumerate()),
+                    FeatureSchema.from_dict(json.loads(schema_json)))
 
 
 def pool_for(run: Run, mutations: int = BuildConfig.pool_mutations) -> CellPool:
-    """The whole space (encoded once per process and schema) or the table and its neighbours."""
+    """The whole space (encoded once per process and schema), or the part of it the run's look-up dataset
+    evaluates when that is only part (:func:`core.spaces.lookup_dataset.evaluated_architectures`), or the
+    table and its neighbours."""
     space = run.space
     if space.enumerable and (space.size() or 0) <= MAX_POOL:
-        return _enumerated_pool(space.name, json.dumps(run.schema.to_dict(), sort_keys=True))
+        part = run.dataset if evaluated_architectures(space, run.dataset) is not None else None
+        return _enumerated_pool(space.name, json.dumps(run.schema.to_dict(), sort_keys=True), part)
     return CellPool(space, build_pool(run, space, mutations=mutations), run.schema)
 
 

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
     from core.scoring.modules import ORDER_RULE, score_modules
-    from core.scoring.space_estimate import draw_pool
+    from core.scoring.space_estimate import dataset_architectures, draw_pool
     from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     scores = score_modules(trained, graphs, targets, pool)
     write_table(scores.rankings, out)
     print(f"order: {ORDER_RULE}" + ("" if targets is not None else " (no targets: the model's estimate alone)"))
-    print(f"estimate over {len(graphs):,} scored + {len(pool):,} other architectures of the space")
+    part = f" ({trained.dataset} evaluates {len(within):,})" if (within := dataset_architectures(trained)) else ""
+    print(f"estimate over {len(graphs):,} scored + {len(pool):,} other architectures of the space{part}")
     for hop in range(trained.hops + 1):
         top = scores.ranking(hop).head(args.show)
         trust = scores.reliability.iloc[hop]

@@ -41,6 +41,7 @@ from core.predictor.batching import EncodedGraphs
 from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.train import one_thread
 from core.runs.run import Run
+from core.spaces.lookup_dataset import evaluated_architectures
 
 #: A space of at most this many architectures that can list them is pooled whole: the model's part is then
 #: the model's exact mean over the space (NAS-Bench-Graph's 26,206 score in a few seconds on a CPU).
@@ -55,30 +56,40 @@ SAMPLED_POOL = 8192
 MAX_POOL_SIZE = 100_000
 
 
-def default_pool_size(space) -> int:
-    """The whole space when it lists at most :data:`WHOLE_SPACE` architectures, else :data:`SAMPLED_POOL`."""
+def default_pool_size(space, dataset_specs: Sequence[str] | None = None) -> int:
+    """The whole space (``dataset_specs`` when given: :func:`dataset_architectures`) when it lists at most
+    :data:`WHOLE_SPACE` architectures, else :data:`SAMPLED_POOL`."""
+    if dataset_specs is not None:
+        return min(len(dataset_specs), WHOLE_SPACE) if len(dataset_specs) <= WHOLE_SPACE else SAMPLED_POOL
     if space.enumerable and (space.size() or 0) <= WHOLE_SPACE:
         return int(space.size())
     return SAMPLED_POOL
 
 
+def dataset_architectures(run: Run) -> list[str] | None:
+    """:func:`core.spaces.lookup_dataset.evaluated_architectures` of the run's space and look-up dataset."""
+    return evaluated_architectures(run.space, run.dataset)
+
+
 def draw_pool(run: Run, exclude: Sequence[str] = (), size: int | None = None, seed: int = 0) -> list[ArchGraph]:
     """Up to ``size`` (default :func:`default_pool_size`) distinct architectures drawn uniformly from the
-    run's space (seeded), none of ``exclude`` (canonical specs: the scored table's); all the others when the
-    space has no more; empty when the space cannot sample (an uploaded graph table: the table is then the
-    whole pool)."""
+    run's space, or from its look-up dataset's part of it (:func:`dataset_architectures`), seeded, none of
+    ``exclude`` (canonical specs: the scored table's); all the others when the space has no more; empty
+    when the space cannot sample (an uploaded graph table: the table is then the whole pool)."""
     space = run.space
-    size = default_pool_size(space) if size is None else size
+    within = dataset_architectures(run)
+    size = default_pool_size(space, within) if size is None else size
     if size > MAX_POOL_SIZE:
         raise InputError(f"a pool of {size} architectures is over the limit of {MAX_POOL_SIZE}")
     if not space.can_sample or size <= 0:
         return []
     known = {str(s) for s in exclude}
     rng = np.random.default_rng(seed)
-    total = space.size() if space.enumerable else None
-    if total is not None and total <= 4 * (size + len(known)):
-        # A small space: choose among the others directly (sampling would keep drawing the excluded ones).
-        others = [s for s in space.enumerate() if s not in known]
+    total = len(within) if within is not None else space.size() if space.enumerable else None
+    if total is not None and (within is not None or total <= 4 * (size + len(known))):
+        # A small space, or a dataset's part of one: choose among the others directly (sampling the space
+        # would keep drawing the excluded ones, or ones the dataset lacks).
+        others = [s for s in (within if within is not None else space.enumerate()) if s not in known]
         drawn = [others[i] for i in np.sort(rng.choice(len(others), min(size, len(others)), replace=False))]
     else:
         chosen: dict[str, None] = {}

@@ -99,3 +99,18 @@ def _indexed_by_name(space_name: str, dataset: str) -> pd.DataFrame:
         return get_space(space_name).metrics_table(dataset).set_index("arch")
     except InputError:
         return pd.DataFrame()
+
+
+def evaluated_architectures(space, dataset: str | None) -> list[str] | None:
+    """The architectures ``dataset`` evaluates, when they are only part of the space (NAS-Bench-Graph's
+    proteins evaluates 2,021 of 26,206: five of the nine ops); None when it evaluates all of it, or there
+    is no such dataset.
+
+    A run on such a dataset has a target only there, and its predictor never saw the ops the dataset
+    lacks: what it says of architectures holding them is extrapolation. Rankings and builds therefore pool
+    only these (core/scoring/space_estimate.py, core/building/pool.py).
+    """
+    if not dataset or dataset not in space.datasets or not space.enumerable:
+        return None
+    table = space.metrics_table(dataset)
+    return [str(a) for a in table["arch"]] if len(table) < (space.size() or 0) else None

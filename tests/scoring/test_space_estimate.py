@@ -87,8 +87,9 @@ def test_rows_without_a_target_add_no_residual():
 def test_the_pool_is_seeded_excludes_the_table_and_is_empty_where_the_space_cannot_sample():
     from core.spaces import get_space
 
-    class Run:  # draw_pool reads only the run's space
+    class Run:  # draw_pool reads only the run's space and look-up dataset
         space = get_space("nasbench201")
+        dataset = "cifar10"  # evaluates the whole space
 
     table = Run.space.sample_distinct(50, np.random.default_rng(5))
     first = draw_pool(Run, table, size=300, seed=0)
@@ -100,6 +101,7 @@ def test_the_pool_is_seeded_excludes_the_table_and_is_empty_where_the_space_cann
 
     class Small:
         space = get_space("test-planted")
+        dataset = None
 
     every = list(Small.space.enumerate())
     rest = draw_pool(Small, every[:-7], size=1000)  # the space has only 7 others: all of them, once
@@ -108,8 +110,31 @@ def test_the_pool_is_seeded_excludes_the_table_and_is_empty_where_the_space_cann
 
     class Upload:
         space = get_space("graph")
+        dataset = None
 
     assert draw_pool(Upload, [], size=100) == []
+
+
+def test_a_dataset_that_evaluates_part_of_the_space_pools_only_that_part():
+    from core.scoring.space_estimate import dataset_architectures
+    from core.spaces import get_space
+
+    class Run:
+        space = get_space("nasbench-graph")
+        dataset = "proteins"  # evaluates 2,021 of the 26,206 (five of the nine ops)
+
+    evaluated = set(Run.space.metrics_table("proteins")["arch"].astype(str))
+    assert len(dataset_architectures(Run)) == len(evaluated) == 2021
+    table = sorted(evaluated)[:300]
+    pool = draw_pool(Run, table)
+    assert len(pool) == 2021 - 300  # the rest of what proteins evaluates, none of the ops it lacks
+    ops = {label.split("@")[0] for graph in pool for label in graph.labels}
+    assert not ops & {"gat", "gin", "cheb", "graph"}
+
+    class Cora(Run):
+        dataset = "cora"
+
+    assert dataset_architectures(Cora) is None  # cora evaluates the whole space
 
 
 @pytest.mark.slow
