@@ -21,8 +21,8 @@ from core.predictor.batching import EncodedGraphs
 from core.runs.run import Run
 from core.scoring.modules import trusted_node_scores
 from core.spaces import get_space
-from core.spaces.lookup_dataset import evaluated_architectures
 from core.spaces.base import SearchSpace
+from core.spaces.lookup_dataset import evaluated_architectures
 
 
 def position_of(node: dict) -> tuple:

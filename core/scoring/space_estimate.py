@@ -60,7 +60,7 @@ def default_pool_size(space, dataset_specs: Sequence[str] | None = None) -> int:
     """The whole space (``dataset_specs`` when given: :func:`dataset_architectures`) when it lists at most
     :data:`WHOLE_SPACE` architectures, else :data:`SAMPLED_POOL`."""
     if dataset_specs is not None:
-        return min(len(dataset_specs), WHOLE_SPACE) if len(dataset_specs) <= WHOLE_SPACE else SAMPLED_POOL
+        return len(dataset_specs) if len(dataset_specs) <= WHOLE_SPACE else SAMPLED_POOL
     if space.enumerable and (space.size() or 0) <= WHOLE_SPACE:
         return int(space.size())
     return SAMPLED_POOL
