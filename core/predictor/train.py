@@ -96,14 +96,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def split_ids(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random train/validation split of ``range(n)``: member 0's of :func:`member_folds`."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = _validation_size(n, val_fraction)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
 def _validation_size(n: int, val_fraction: float) -> int:
+    """Rows a member holds out: ``val_fraction`` of ``n``, at least 2 on a table of 10 or more (a Spearman
+    needs two)."""
     n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
     if val_fraction > 0 and n_val < 2 and n >= 10:
         n_val = 2
@@ -113,7 +108,8 @@ def _validation_size(n: int, val_fraction: float) -> int:
 def member_folds(n: int, val_fraction: float, seed: int, members: int) -> list[np.ndarray]:
     """The rows each of ``members`` members holds out (sorted ids of ``range(n)``): successive blocks of one
     seeded permutation, so members hold out different rows (disjoint while ``members * val_fraction <= 1``,
-    wrapping round after) and member 0 holds out :func:`split_ids`' validation rows.
+    wrapping round after); member 0 holds out the permutation's first rows, the split a single predictor
+    has always had.
 
     A cross-validation committee (Krogh and Vedelsby, NIPS 1994): each member is still judged on rows it
     never saw, while the ensemble as a whole learns from every row (a shared split would keep the same
