@@ -30,7 +30,9 @@ from core.search.benchmark_config import METHODS, BenchmarkConfig
 
 VARIANTS = """Variants: `autobuild` is the straight method (N labelled, one predictor, build, the built
 ones evaluated; cells scored by the sink readout); `autobuild-graph` scores cells by the graph
-embedding's hop-L norm; `autobuild+evo` runs evolution inside the reduced space; `autobuild-rounds`
+embedding's hop-L norm; `autobuild-norm` keeps each position's ops by their mean cell score (the
+paper's norm readout) instead of their estimated mean target (the default, the Modules page's order);
+`autobuild+evo` runs evolution inside the reduced space; `autobuild-rounds`
 spends the budget after N/2 labels in train-build-evaluate rounds, evaluating the best-ranked
 reduced-space members; `autobuild-local` does the same but ranks only the members one mutation from
 the 10 best evaluated (core/search/rounds.py); `autobuild-guided` is regularized evolution whose every

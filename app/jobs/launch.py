@@ -38,18 +38,23 @@ def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset
     return start_job(job, JOB, work, on_failure=lambda: release_run_dir(out))
 
 
-def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", limits: tuple = ()) -> Job:
+def start_build(path: str, stamp: float, top: int, k: int, readout: str = "", limits: tuple = (),
+                order: str = "") -> Job:
     """Build architectures in a thread (``core.building.builder.build_architectures``); job id goes to ``BUILD_JOB``.
 
     ``readout``: a ``core.building.builder.UNIT_HOPS`` key for spaces with units, a ``CELL_SCORES`` key otherwise
-    ("" for the defaults); ``limits``: core.building.constraints.Constraint objects."""
+    ("" for the defaults); ``limits``: core.building.constraints.Constraint objects; ``order``: a
+    ``MODULE_ORDERS`` key for a cell build ("" for the default)."""
     from app.run_cache import load_run
     from core.building.builder import build_architectures
-    from core.building.config import CELL_SCORES, UNIT_HOPS, BuildConfig
+    from core.building.config import CELL_SCORES, MODULE_ORDERS, UNIT_HOPS, BuildConfig
 
-    job = Job(id=uuid.uuid4().hex, kind="build", label=Path(path).name, key=(path, stamp, top, k, readout, limits))
+    job = Job(id=uuid.uuid4().hex, kind="build", label=Path(path).name,
+              key=(path, stamp, top, k, readout, order, limits))
     settings = ({"unit_hop": readout} if readout in UNIT_HOPS
                 else {"cell_score": readout} if readout in CELL_SCORES else {})
+    if order in MODULE_ORDERS:
+        settings["module_order"] = order
 
     def progress(stage: str, fraction: float) -> None:
         job.stage, job.fraction = stage, float(fraction)

@@ -26,6 +26,9 @@ COST_WORDS = re.compile(r"lat|para|param|flop|mac|size|energy|mem|time|fid", re.
 #: How candidates are read out, per kind of build (core.building.builder.UNIT_HOPS / CELL_SCORES), for the select box.
 UNIT_READOUTS = {"unit": "each unit's deepest hop", "depth": "each candidate's depth - 1 (paper)"}
 CELL_READOUTS = {"sink": "sink node at its depth (paper)", "graph": "graph embedding at hop L"}
+#: Which ops of a position a cell build keeps (core.building.config.MODULE_ORDERS), for the select box.
+MODULE_ORDER_WORDS = {"estimate": "estimated mean target (the Modules page's order)",
+                      "score": "mean cell score (paper)"}
 #: This session's baselines: (run path, stamp, N) -> the regression head's top N (a DataFrame).
 BASELINES = "ab_baselines"
 
@@ -86,11 +89,12 @@ def scatter(run: Run, path: str, stamp: float, built: pd.DataFrame) -> None:
     st.plotly_chart(figure, key="built_scatter")
 
 
-def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
+def downloads(run: Run, result, top: int, k: int, readout: str, order: str = "") -> None:
     built = result.built
     payload = {
         "run": run.name, "space": run.space.name, "dataset": run.dataset, "target": run.target,
         "top": top, "k": k, "readout": readout, "method": result.method,
+        **({"module_order": order} if order else {}),
         "reduced_space_size": int(result.reduced_space_size), "notes": result.notes,
         "units": json.loads(result.units.to_json(orient="records")),
         "built": json.loads(built.to_json(orient="records")),
@@ -102,7 +106,7 @@ def downloads(run: Run, result, top: int, k: int, readout: str) -> None:
                             mime="application/json", icon=":material/download:", key="dl_json")
 
 
-def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, readout: str) -> None:
+def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, readout: str, order: str = "") -> None:
     size = run.space.size()
     cols = st.columns(4)
     cols[0].metric("Reduced space", f"{int(result.reduced_space_size):,}",
@@ -124,7 +128,7 @@ def show_result(run: Run, path: str, stamp: float, result, top: int, k: int, rea
                    "metric among all architectures of the space.")
     elif run.space.has_lookup:
         st.caption(f"No true metrics: {no_true_metrics_reason(run)}.")
-    downloads(run, result, top, k, readout)
+    downloads(run, result, top, k, readout, order)
     exhaustive_baseline(run, path, stamp, top)
     with st.expander(f"Kept modules per unit (top {k})", expanded=False):
         st.dataframe(result.units, hide_index=True,
@@ -226,9 +230,10 @@ def render() -> None:
         state.keep("ab_build_top", top)
     with cols[2]:
         readout = readout_choice(run)
+        order = order_choice(run)
     limits = limits_choice(run)
     job = jobs.session_job(jobs.BUILD_JOB)
-    key = (path, stamp, int(top), int(k), readout, limits)
+    key = (path, stamp, int(top), int(k), readout, order, limits)
     result = st.session_state.get(state.BUILDS, {}).get(key)
     with cols[3]:
         st.write("")
@@ -237,7 +242,7 @@ def render() -> None:
                             icon=":material/construction:",
                             disabled=(job is not None and not job.finished) or limits is None, key="build_button")
     if clicked and limits is not None:
-        jobs.start_build(path, stamp, int(top), int(k), readout, limits)
+        jobs.start_build(path, stamp, int(top), int(k), readout, limits, order)
         st.rerun()
     if job is not None and not job.finished:
         widgets.live_job(job.id, "Build from", draw_build)
@@ -248,7 +253,7 @@ def render() -> None:
     if result is None:
         st.info(f"Choose k, N and the readout, then press **Build** to build from run `{run.name}`.")
         return
-    show_result(run, path, stamp, result, int(top), int(k), readout)
+    show_result(run, path, stamp, result, int(top), int(k), readout, order)
 
 
 def limits_choice(run: Run) -> tuple[Constraint, ...] | None:
@@ -288,6 +293,18 @@ def readout_choice(run: Run) -> str:
     return state.select("Readout", list(CELL_READOUTS), "ab_build_cell_score", "sink", format_func=CELL_READOUTS.get,
                         help="How a whole cell is scored: its sink node (the paper's unit readout) or the graph "
                              "embedding's norm at the last hop, which the magnitude-ranked loss ranks directly.")
+
+
+def order_choice(run: Run) -> str:
+    """Which ops of each position a cell build keeps: core.building.config's ``module_order``; "" for a
+    unit build, which has no such choice."""
+    if run.space.has_units:
+        return ""
+    return state.select("Keep ops by", list(MODULE_ORDER_WORDS), "ab_build_module_order", "estimate",
+                        format_func=MODULE_ORDER_WORDS.get,
+                        help="Which k ops of each position are kept: those the Modules page ranks first (their "
+                             "estimated mean target over the space), or those whose architectures have the "
+                             "highest mean cell score (the paper's norm readout).")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ MAX_POOL = 200_000
 #: How the module build scores a whole cell (``BuildConfig.cell_score``).
 CELL_SCORES = ("sink", "graph")
 
+#: How the module build orders the ops of a position (``BuildConfig.module_order``): ``"estimate"``, the
+#: Modules page's rule (each op's estimated mean target over the pool's architectures holding it), or
+#: ``"score"``, the paper's norm readout (the mean cell score of those architectures, shrunk by their count).
+MODULE_ORDERS = ("estimate", "score")
+
 #: Which hop a unit candidate is read at (``BuildConfig.unit_hop``): ``"unit"``, the deepest hop of
 #: its unit, so all candidates of a unit are compared at one hop (the default), or ``"depth"``, its
 #: own ``depth - 1`` (the paper's). See :mod:`core.building.units` for why.
@@ -28,7 +33,8 @@ class BuildConfig:
     """top: N, the number of architectures to build; k: candidates kept per unit (or per position);
     cell_score (module build only): ``"sink"``, the paper's unit readout (the last node at hop
     ``min(depth, L)``), or ``"graph"``, the graph embedding's L1 norm at hop L, the quantity the
-    magnitude-ranked loss trains to rank architectures; unit_hop (unit build only): a key of
+    magnitude-ranked loss trains to rank architectures; module_order (module build only): a key of
+    :data:`MODULE_ORDERS`, which ops of a position are kept; unit_hop (unit build only): a key of
     :data:`UNIT_HOPS`; constraints: only reduced-space members whose metrics satisfy every one are
     built (core.building.constraints; looked up in the space's table, or measured where the space can).
 
@@ -45,6 +51,7 @@ class BuildConfig:
     top: int = 4
     k: int = 3
     cell_score: str = "sink"
+    module_order: str = "estimate"
     unit_hop: str = "unit"
     constraints: tuple[Constraint, ...] = ()
     ranked_per_built: int = 4
@@ -59,6 +66,8 @@ class BuildConfig:
             raise ValueError(f"constraints must be Constraint objects, not {self.constraints!r}")
         if self.unit_hop not in UNIT_HOPS:
             raise ValueError(f"unit_hop must be one of {list(UNIT_HOPS)}, not {self.unit_hop!r}")
+        if self.module_order not in MODULE_ORDERS:
+            raise ValueError(f"module_order must be one of {list(MODULE_ORDERS)}, not {self.module_order!r}")
         if self.cell_score not in CELL_SCORES:
             raise ValueError(f"cell_score must be one of {list(CELL_SCORES)}, not {self.cell_score!r}")
         for name in ("top", "k", "ranked_per_built", "ranked_per_built_constrained", "latency_repeats",

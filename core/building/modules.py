@@ -23,10 +23,13 @@ import pandas as pd
 from core.building.config import BuildConfig, BuildResult
 from core.building.constraints import satisfied
 from core.building.lookup import lookup_table
-from core.building.pool import pool_for
+from core.building.pool import CellPool, pool_for
+from core.errors import InputError
 from core.runs.run import Run
 from core.scoring.modules import PRIOR_ARCHITECTURES
+from core.scoring.space_estimate import member_predictions, model_assisted
 from core.spaces.base import SearchSpace
+from core.targets.target import evaluate_target
 
 Progress = Callable[[str, float], None]
 
@@ -46,12 +49,18 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
     table = grouped["score"].mean().reset_index()
     table["architectures"] = grouped["arch"].size().to_numpy()
     # Modules in every architecture (input, output) are structure, not choices.
-    table = table[table["architectures"] < len(specs)].copy()
-    # The rankings' rule (core.scoring.modules.rank_modules): standardised within the position and shrunk by
-    # evidence, so an op seen in one pooled architecture cannot be kept over one seen in fifty.
-    n = table["architectures"].to_numpy(dtype=np.float64)
-    z = table.groupby("position", sort=False)["score"].transform(lambda s: (s - s.mean()) / (s.std(ddof=0) or 1.0))
-    table["order"] = z.to_numpy() * n / (n + PRIOR_ARCHITECTURES)
+    table = table[table["architectures"] < len(specs)].reset_index(drop=True)
+    if config.module_order == "estimate":
+        # The rankings' rule (core.scoring.modules.rank_modules): each op's estimated mean target over the
+        # pool's architectures holding it, so the build keeps the ops the Modules page puts first.
+        table["order"] = module_estimates(run, pool, frame, table)
+    else:
+        # The norm readout, standardised within the position and shrunk by evidence, so an op seen in one
+        # pooled architecture cannot be kept over one seen in fifty.
+        n = table["architectures"].to_numpy(dtype=np.float64)
+        z = table.groupby("position", sort=False)["score"].transform(
+            lambda s: (s - s.mean()) / (s.std(ddof=0) or 1.0))
+        table["order"] = z.to_numpy() * n / (n + PRIOR_ARCHITECTURES)
     table = table.sort_values(["position", "order"], ascending=[True, False], kind="stable")
     table["rank"] = table.groupby("position").cumcount() + 1
     kept_table = table[table["rank"] <= config.k]
@@ -71,16 +80,55 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
         "rank": kept_table["rank"].to_numpy(),
         "label": kept_table["op"].to_numpy(),
         "score": kept_table["score"].to_numpy(),
+        **({"estimate": kept_table["order"].to_numpy()} if config.module_order == "estimate" else {}),
     })
     pool_note = "the whole space" if len(specs) == (space.size() or -1) else f"{len(specs)} pooled architectures"
-    notes = (f"top {config.k} ops per position over {pool_note} (mean cell score, shrunk by the architectures "
-             f"holding the op); reduced space = pool members made only of kept "
+    rule = ("estimated mean target of the architectures holding the op, the Modules page's order"
+            if config.module_order == "estimate" else "mean cell score, shrunk by the architectures holding the op")
+    notes = (f"top {config.k} ops per position over {pool_note} ({rule}); reduced space = pool members made "
+             f"only of kept "
              f"(position, op) modules; ranked by cell-module score ({config.cell_score} readout)")
     if config.constraints:
         notes += (f"; subject to {', '.join(map(str, config.constraints))}: {members.size:,} of its "
                   f"{reduced_size:,} members satisfy it")
     return BuildResult(built, units.reset_index(drop=True), reduced_size, "modules", notes,
                        [specs[i] for i in order])
+
+
+def module_estimates(run: Run, pool: CellPool, holders: pd.DataFrame, modules: pd.DataFrame) -> np.ndarray:
+    """[M] the estimated mean target of each (position, op) row of ``modules`` over the pool's architectures
+    holding it (``holders``: position, op, arch), by the model-assisted estimator of the rankings
+    (:func:`core.scoring.space_estimate.model_assisted`): the predictor's mean over the holders, corrected by
+    the mean residual of the run's training architectures among them, shrunk by their count, with one
+    shrinkage per position. Without a stored table (nothing to correct with) the predictor's mean alone."""
+    weights, predictions = member_predictions(run, pool.store)  # [K], [K, A]
+    table_index, targets = _training_targets(run, pool.specs)
+    order = np.concatenate([table_index, np.setdiff1d(np.arange(len(pool)), table_index)])
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))
+    # Positions are tuples, which pandas would read as index levels: coded by hand.
+    code = {position: i for i, position in enumerate(dict.fromkeys(modules["position"]))}
+    rows = pd.MultiIndex.from_arrays([[code[p] for p in modules["position"]], modules["op"].to_numpy()])
+    row = rows.get_indexer(pd.MultiIndex.from_arrays([[code.get(p, -1) for p in holders["position"]],
+                                                      holders["op"].to_numpy()]))
+    keep = row >= 0
+    estimate = model_assisted(weights, predictions[:, order], row[keep], place[holders["arch"].to_numpy()[keep]],
+                              len(table_index), targets if len(table_index) else None, rows)
+    return estimate.frame["estimate"].to_numpy()
+
+
+def _training_targets(run: Run, specs: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(pool indices [T], targets [T]) of the run's training architectures found in the pool, each once
+    (a repeated architecture's mean target); empty when the run keeps no table."""
+    try:
+        frame = run.table()
+    except InputError:
+        return np.zeros(0, dtype=np.int64), None
+    values = evaluate_target(frame, run.target).values
+    by_spec = pd.Series(values, index=frame["arch"].astype(str).to_numpy()).groupby(level=0).mean()
+    index = {spec: i for i, spec in enumerate(specs)}
+    found = [(index[spec], value) for spec, value in by_spec.items() if spec in index]
+    return np.array([i for i, _ in found], dtype=np.int64), np.array([v for _, v in found], dtype=np.float64)
 
 
 def _position_label(position: tuple) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.building.config import CELL_SCORES, UNIT_HOPS, BuildConfig
+from core.building.config import CELL_SCORES, MODULE_ORDERS, UNIT_HOPS, BuildConfig
 from core.building.constraints import parse_constraints
 from core.errors import InputError
 
@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cell-score", choices=CELL_SCORES, default=BuildConfig.cell_score,
                         help="module build only: score cells by the sink node (the paper's readout) or by the "
                              "graph embedding's hop-L norm")
+    parser.add_argument("--module-order", choices=MODULE_ORDERS, default=BuildConfig.module_order,
+                        help="module build only: keep each position's ops by their estimated mean target over the "
+                             "space (the order `score` and the Modules page show; default) or by their mean cell "
+                             "score (the paper's norm readout)")
     parser.add_argument("--unit-hop", choices=UNIT_HOPS, default=BuildConfig.unit_hop,
                         help="unit build only: read every candidate of a unit at the unit's deepest hop (default), "
                              "or each at its own depth - 1 (the paper's readout)")
@@ -30,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score, unit_hop=args.unit_hop,
-                             constraints=parse_constraints(args.where))
+        config = BuildConfig(top=args.top, k=args.k, cell_score=args.cell_score, module_order=args.module_order,
+                             unit_hop=args.unit_hop, constraints=parse_constraints(args.where))
     except ValueError as err:
         raise InputError(str(err)) from None
     from core.building.builder import build_architectures

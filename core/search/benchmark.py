@@ -7,6 +7,8 @@ that pick's *test* metric.
 
     autobuild        N random labelled -> predictor -> build -> evaluate the built ones (extra)
     autobuild-graph  the same, cells scored by the graph embedding's hop-L norm (module build only)
+    autobuild-norm   the same, each position's ops kept by the paper's norm readout (mean cell score)
+                     instead of their estimated mean target (module build only)
     random           N + extra uniformly random architectures
     evolution        regularized evolution (Real et al. 2019) for N + extra evaluations
     predictor        N random labelled -> same predictor's regression head -> its top (extra)
@@ -107,17 +109,19 @@ def train_in_memory(space_name: str, dataset: str, specs: Sequence[str], y: np.n
     run_config = RunConfig(space=space_name, dataset=dataset, target=select, target_columns=(select,),
                            target_mean=float(result.target_mean), target_std=float(result.target_std),
                            hop_moments=tuple(tuple(map(float, m)) for m in result.hop_moments), seed=seed)
-    return _InMemoryRun(run_config, result.model)
+    return _InMemoryRun(run_config, result.model, pd.DataFrame({"arch": list(specs), select: y}))
 
 
 class _InMemoryRun(Run):
-    """A Run that lives only in memory (the benchmark trains hundreds; none is saved)."""
+    """A Run that lives only in memory (the benchmark trains hundreds; none is saved), with its labelled
+    architectures as its table."""
 
-    def __init__(self, config: RunConfig, model) -> None:
+    def __init__(self, config: RunConfig, model, table: pd.DataFrame) -> None:
         super().__init__(Path("<memory>"), config, model, {})
+        self._table = table
 
     def table(self) -> pd.DataFrame:
-        raise InputError("an in-memory benchmark run has no stored table")
+        return self._table
 
 
 @dataclass

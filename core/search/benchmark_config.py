@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 #: The benchmark's methods, in the order reports list them: the names of ``core.search.searchers.SEARCHERS``
 #: (tests/test_cli.py checks), spelled out so that the CLI's help needs no searcher (and no torch).
-METHODS = ("autobuild", "autobuild-graph", "random", "evolution", "predictor", "autobuild+evo",
+METHODS = ("autobuild", "autobuild-graph", "autobuild-norm", "random", "evolution", "predictor", "autobuild+evo",
            "autobuild-rounds", "autobuild-local", "autobuild-guided", "autobuild-loop")
 
 #: The benchmark datasets the reports use: short name -> (space, dataset).

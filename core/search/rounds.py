@@ -25,6 +25,7 @@ mutation from the best evaluated ones.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -105,7 +106,7 @@ def unevaluated_built(run: Run, history: History, n: int, build: BuildConfig) ->
     space stops growing)."""
     k, size = build.k, -1
     while True:
-        config = BuildConfig(top=n + len(history), k=k, cell_score=build.cell_score, unit_hop=build.unit_hop)
+        config = dataclasses.replace(build, top=n + len(history), k=k)
         result = build_architectures(run, config)
         ranked = result.reduced_specs or list(result.built["arch"])
         fresh = [s for s in ranked if history.proposable(s)]

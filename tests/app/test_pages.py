@@ -426,6 +426,13 @@ def test_build_page_returns_valid_architectures(with_run):
     by_graph = next(df.value for df in at.dataframe if "#" in df.value.columns)
     assert len(by_graph) == 5 and all(space.canonical(a) == a for a in by_graph["arch"])
     assert by_graph["score"].is_monotonic_decreasing
+    # Ops are kept by the Modules page's order unless the paper's norm readout is chosen; the notes say which.
+    assert at.selectbox(key="_w_ab_build_module_order").value == "estimate"
+    assert any("estimated mean target" in c.value for c in at.caption)
+    at.selectbox(key="_w_ab_build_module_order").set_value("score").run()
+    at.button(key="build_button").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any("mean cell score, shrunk" in c.value for c in a.caption))
     # Limits on look-up metrics: a bad one is a one-line error and blocks Build; a good one filters.
     at.text_input(key="_w_ab_build_limits").set_value("latency = 1").run()
     assert any("is not 'column <= number'" in e for e in errors(at))

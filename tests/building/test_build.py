@@ -7,7 +7,8 @@ import pytest
 from core.building.builder import build_architectures
 from core.building.config import BuildConfig
 from core.building.constraints import parse_constraints
-from core.building.pool import cell_readout
+from core.building.modules import module_estimates
+from core.building.pool import cell_readout, pool_for
 from core.errors import InputError
 from core.predictor.config import PredictorConfig, TrainConfig
 from core.spaces import get_space
@@ -65,11 +66,15 @@ def nb_graph_run(tmp_path_factory):
                             train_config=TrainConfig(epochs=30, seed=0)).run
 
 
-@pytest.mark.parametrize("readout", ["sink", "graph"])
+@pytest.mark.parametrize("readout, order", [("sink", "estimate"), ("graph", "estimate"), ("sink", "score")])
 @pytest.mark.slow
-def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_run, readout):
-    result = build_architectures(nb_graph_run, BuildConfig(top=5, k=2, cell_score=readout))
+def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_run, readout, order):
+    result = build_architectures(nb_graph_run, BuildConfig(top=5, k=2, cell_score=readout, module_order=order))
     assert f"({readout} readout)" in result.notes
+    assert ("estimated mean target" in result.notes) == (order == "estimate")
+    if order == "estimate":  # each position's kept ops, best estimate first
+        for _, kept in result.units.groupby("unit", sort=False):
+            assert list(kept["rank"]) == [1, 2] and kept["estimate"].is_monotonic_decreasing
     assert result.method == "modules"
     built = result.built
     assert len(built) == 5 and built.arch.is_unique
@@ -85,6 +90,45 @@ def test_module_build_on_nasbench_graph_is_valid_and_in_the_benchmark(nb_graph_r
         for node in g.nodes[1:-1]:
             assert (f"depth={node['depth']}", node["op"]) in kept
     assert math.isclose(built.score.iloc[0], built.score.max())
+
+
+def _pool_modules(run):
+    """(pool, holders: position, op, arch of every pooled node, modules: each (position, op) once)."""
+    pool = pool_for(run)
+    holders = pd.DataFrame({"position": [k[0] for k in pool.node_keys], "op": [k[1] for k in pool.node_keys],
+                            "arch": pool.node_arch}).drop_duplicates()
+    modules = holders[["position", "op"]].drop_duplicates().reset_index(drop=True)
+    return pool, holders, modules
+
+
+def test_module_estimates_are_the_predictors_mean_corrected_by_the_table(nb_graph_run, monkeypatch):
+    pool, holders, modules = _pool_modules(nb_graph_run)
+    predicted = nb_graph_run.predict(pool.store).values
+    direct = holders.assign(p=predicted[holders["arch"].to_numpy()]).groupby(["position", "op"], sort=False)["p"].mean()
+
+    def no_table():
+        raise InputError("no table")
+
+    monkeypatch.setattr(nb_graph_run, "table", no_table)
+    alone = module_estimates(nb_graph_run, pool, holders, modules)
+    assert np.allclose(alone, direct.to_numpy(), atol=1e-9)  # nothing to correct with: the model's mean
+    # A table whose targets sit delta above the predictions exactly where one module is held (the most held
+    # of those not in every architecture): it rises by a share of delta (its correction is shrunk by its
+    # count), and more than any other op of its position (they share its shrinkage, fewer hold it).
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(pool), 300, replace=False)
+    count = holders.groupby(["position", "op"], sort=False).size().to_numpy()
+    chosen = int(np.argmax(np.where(count < len(pool), count, 0)))
+    position, op = modules.iloc[chosen]
+    holding = set(holders.loc[(holders["position"] == position) & (holders["op"] == op), "arch"])
+    delta = 0.05
+    y = predicted[rows] + delta * np.array([r in holding for r in rows])
+    frame = pd.DataFrame({"arch": [pool.specs[r] for r in rows], nb_graph_run.target: y})
+    monkeypatch.setattr(nb_graph_run, "table", lambda: frame)
+    rise = module_estimates(nb_graph_run, pool, holders, modules) - alone
+    same_position = (modules["position"] == position).to_numpy()
+    assert 0 < rise[chosen] <= delta + 1e-9 and rise[chosen] == rise[same_position].max()
+    assert same_position.sum() > 1
 
 
 def test_constraints_filter_the_ranking_by_look_up_metrics(nb_graph_run):
@@ -118,7 +162,8 @@ def test_cell_readout_covers_the_cell():
     assert sinks == [7] and depth == 4  # input -> 1-2 -> 2-3 -> 3-4 -> output
 
 
-@pytest.mark.parametrize("kwargs", [{"top": 0}, {"k": 0}, {"top": 1.5}, {"cell_score": "mean"}, {"unit_hop": "max"}])
+@pytest.mark.parametrize("kwargs", [{"top": 0}, {"k": 0}, {"top": 1.5}, {"cell_score": "mean"}, {"unit_hop": "max"},
+                                    {"module_order": "median"}])
 def test_build_config_validated(kwargs):
     with pytest.raises(ValueError):
         BuildConfig(**kwargs)

@@ -11,6 +11,7 @@ from core.search.searchers.autobuild import (
     AutoBuildEvoSearcher,
     AutoBuildGraphSearcher,
     AutoBuildLocalSearcher,
+    AutoBuildNormSearcher,
     AutoBuildRoundsSearcher,
     AutoBuildSearcher,
 )
@@ -29,7 +30,7 @@ from core.spaces.base import SearchSpace
 
 #: name -> searcher class, in the order reports list them.
 SEARCHERS: dict[str, type[Searcher]] = {cls.name: cls for cls in (
-    AutoBuildSearcher, AutoBuildGraphSearcher, RandomSearcher, EvolutionSearcher, PredictorSearcher,
+    AutoBuildSearcher, AutoBuildGraphSearcher, AutoBuildNormSearcher, RandomSearcher, EvolutionSearcher, PredictorSearcher,
     AutoBuildEvoSearcher, AutoBuildRoundsSearcher, AutoBuildLocalSearcher, GuidedSearcher, LoopSearcher)}
 
 #: The method a campaign uses unless told otherwise: the best on benchmarks/results/build_quality_*.md.

@@ -4,6 +4,8 @@ space handed to evolution ("augmenting NAS"). See core/search/rounds.py for why 
     autobuild         one predictor on the N labelled -> build from the best modules -> evaluate
                       the top ``extra`` built (the paper's method; cells scored by their sink)
     autobuild-graph   the same with cells scored by the graph embedding's hop-L norm
+    autobuild-norm    the same with each position's ops kept by their mean cell score (the paper's
+                      readout) instead of their estimated mean target (the Modules page's order)
     autobuild-rounds  rounds of retrain -> build -> evaluate the best-ranked unevaluated built ones
     autobuild-local   rounds that evaluate the best-ranked reduced-space members one mutation from the
                       10 best evaluated
@@ -40,12 +42,13 @@ class AutoBuildSearcher(Searcher):
     description = "AutoBuild (paper, one shot): build from the best modules of one predictor"
     needs_run = True
     cell_score = "sink"
+    module_order = "estimate"
 
     def propose(self, space: SearchSpace, history: History, n: int, seed: int, run: Run | None = None) -> list[str]:
         from core.building.config import BuildConfig  # the builder brings torch: imported when used
         from core.search.rounds import unevaluated_built
 
-        build = BuildConfig(k=self.settings.k, cell_score=self.cell_score)
+        build = BuildConfig(k=self.settings.k, cell_score=self.cell_score, module_order=self.module_order)
         return unevaluated_built(_require(run, self.name), history, n, build)[:n]
 
     def search(self, space, oracle: LookupOracle, seed: int, train: Trainer, labelled, progress: SearchProgress | None = None,
@@ -57,7 +60,8 @@ class AutoBuildSearcher(Searcher):
         run = shared_run({} if shared is None else shared, train, list(labelled), [oracle(s) for s in labelled])
         # A build smaller than the budget (tiny reduced space) leaves evaluations unused.
         built = build_architectures(run, BuildConfig(top=self.settings.extra * 4, k=self.settings.k,
-                                                     cell_score=self.cell_score)).built["arch"]
+                                                     cell_score=self.cell_score,
+                                                     module_order=self.module_order)).built["arch"]
         evaluate_all(oracle, built, progress)
         return SearchResult(list(oracle.history), oracle.best(), [run])
 
@@ -66,6 +70,12 @@ class AutoBuildGraphSearcher(AutoBuildSearcher):
     name = "autobuild-graph"
     description = "AutoBuild one shot, cells scored by the graph embedding's hop-L norm"
     cell_score = "graph"
+
+
+class AutoBuildNormSearcher(AutoBuildSearcher):
+    name = "autobuild-norm"
+    description = "AutoBuild one shot, ops kept by the paper's norm readout instead of the estimated mean target"
+    module_order = "score"
 
 
 class AutoBuildRoundsSearcher(AutoBuildSearcher):
