@@ -19,7 +19,7 @@ from core import metrics as M
 from core.errors import InputError
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.collapse import COLLAPSE_SPEARMAN
+from core.predictor.collapse import COLLAPSE_SPEARMAN, hop_ceilings
 from core.predictor.train import EpochReport, predict_encoded, train_predictor
 from core.runs.config import RunConfig
 from core.runs.loading import NO_SPLIT
@@ -89,7 +89,9 @@ def train_from_table(table: ValidatedTable, target_expression: str, out: str | P
     store = EncodedGraphs(graphs, schema)
     y = values.values
 
-    result = train_predictor(store, y, model_config, train_config, progress, should_stop)
+    # What each hop's modules can say about the target by the table alone: the collapse guard's reference.
+    ceilings = hop_ceilings([g.signatures(model_config.layers) for g in graphs], y)
+    result = train_predictor(store, y, model_config, train_config, progress, should_stop, ceilings)
     if result.heldout is not None and result.val_ids.size >= 2:
         # Out of fold: each held-out row predicted by the members that never learnt from it.
         held, pred_std, norms = result.heldout
@@ -176,16 +178,21 @@ def restored_weights_note(metrics: dict[str, Any]) -> str:
 
 def members_note(metrics: dict[str, Any]) -> str:
     """A sentence on the ensemble's members and the collapse guard: how many, which hops no member could
-    rank (collapsed: train-split norm Spearman below 0.5 for every member), and which members were left
-    out of which hops or predictions; empty for a run recorded before ensembles."""
+    rank (collapsed: every member's train-split norm Spearman below the hop's floor, half of what the
+    table's own module means reach there, or 0.5 in runs recorded without floors), and which members were
+    left out of which hops or predictions; empty for a run recorded before ensembles."""
     members = metrics.get("members")
     if not isinstance(members, dict) or not isinstance(members.get("count"), int):
         return ""
     parts = [f"{members['count']} member(s)"]
     collapsed = members.get("collapsed_hops") or []
     if collapsed:
+        floor = members.get("collapse_floor")
+        below = (f"Spearman below {', '.join(f'{floor[h]:.2f}' for h in collapsed)}, half of what the table's own "
+                 "module means reach there" if isinstance(floor, list) and len(floor) > max(collapsed)
+                 else f"Spearman < {COLLAPSE_SPEARMAN}")
         parts.append(f"COLLAPSED at hop(s) {collapsed}: no member's embedding norms rank the training targets "
-                     f"there (Spearman < {COLLAPSE_SPEARMAN}), so those hops' module scores are not to be trusted")
+                     f"there ({below}), so those hops' module scores are not to be trusted")
     left_out = []
     for k, (hops, head) in enumerate(zip(members.get("hop_used") or [], members.get("head_used") or [])):
         dropped = [h for h, used in enumerate(hops) if not used and h not in collapsed]

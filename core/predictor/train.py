@@ -24,7 +24,7 @@ from core import metrics
 from core.predictor.adamw import FusedAdamW
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.collapse import COLLAPSE_SPEARMAN, collapsed_hops, hop_spearman, tied_head
+from core.predictor.collapse import collapse_floor, collapsed_hops, hop_spearman, tied_head
 from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.members import MemberTraining
 from core.predictor.model import AutoBuildPredictor
@@ -188,8 +188,13 @@ def epochs_for(cfg: TrainConfig, n_train: int, batch_size: int) -> int:
 def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig,
                     train_config: TrainConfig,
                     progress: Callable[[EpochReport], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> TrainResult:
+                    should_stop: Callable[[], bool] | None = None,
+                    hop_ceiling: np.ndarray | None = None) -> TrainResult:
     """Train a predictor on encoded graphs ``store`` with raw targets ``y`` [G].
+
+    ``hop_ceiling`` [L+1]: how well each hop's modules rank ``y`` by the table alone
+    (:func:`core.predictor.collapse.hop_ceilings`); the collapse guard holds each hop's norm ranking to a
+    share of it (none given: to the plain threshold).
 
     ``progress`` is called after every epoch; ``should_stop`` is polled between epochs (a UI's Stop
     button): training then ends early with the weights chosen as at a normal end (the best validation
@@ -199,12 +204,12 @@ def train_predictor(store: EncodedGraphs, y: np.ndarray, model_config: Predictor
     the same model on any machine setting; on graphs this small more threads do not pay.
     """
     with one_thread():
-        return _train(store, y, model_config, train_config, progress, should_stop)
+        return _train(store, y, model_config, train_config, progress, should_stop, hop_ceiling)
 
 
 def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, train_config: TrainConfig,
            progress: Callable[[EpochReport], None] | None,
-           should_stop: Callable[[], bool] | None) -> TrainResult:
+           should_stop: Callable[[], bool] | None, hop_ceiling: np.ndarray | None = None) -> TrainResult:
     started = time.perf_counter()
     cfg = train_config
     seed_everything(cfg.seed)
@@ -274,7 +279,7 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
         if restored:
             member.load_state_dict(kept.state)
         member.eval()
-    model, report = _read_members(members, model_config, store, y, member_train)
+    model, report = _read_members(members, model_config, store, y, member_train, hop_ceiling)
     moments = compute_hop_moments(model, store, train_ids)
     report["best_epochs"] = best_epochs
     if len(members) > 1:
@@ -310,7 +315,8 @@ def _out_of_fold(folds: list[np.ndarray], values: list[np.ndarray]) -> np.ndarra
 
 
 def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, store: EncodedGraphs,
-                  y: np.ndarray, member_train: list[np.ndarray]) -> tuple[AutoBuildPredictor | EnsemblePredictor, dict]:
+                  y: np.ndarray, member_train: list[np.ndarray], hop_ceiling: np.ndarray | None = None
+                  ) -> tuple[AutoBuildPredictor | EnsemblePredictor, dict]:
     """The trained predictor (the single member, or the ensemble of all) and the members' report: each
     member's hop-norm Spearman on its own training rows (``member_train[k]``), which hops and heads are
     used (the collapse guard, :func:`core.predictor.ensemble.collapsed_hops`), and the hops no member
@@ -320,7 +326,8 @@ def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, st
         pred, norms = predict_encoded(member, store, train_ids)
         spearman.append(hop_spearman(norms, y[train_ids]))
         heads.append(not tied_head(pred))
-    used = collapsed_hops(np.array(spearman))
+    used = collapsed_hops(np.array(spearman), hop_ceiling)
+    floor = collapse_floor(used.shape[1], hop_ceiling)
     head_used = np.array(heads, dtype=np.float64)
     if head_used.sum() == 0:
         head_used[:] = 1.0
@@ -330,7 +337,8 @@ def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, st
         "train_hop_spearman": [[round(float(r), 4) for r in row] for row in spearman],
         "hop_used": used.astype(int).tolist(),
         "head_used": head_used.astype(int).tolist(),
-        "collapsed_hops": [h for h in range(used.shape[1]) if (rho[:, h] < COLLAPSE_SPEARMAN).all()],
+        "collapsed_hops": [h for h in range(used.shape[1]) if (rho[:, h] < floor[h]).all()],
+        "collapse_floor": [round(float(f), 4) for f in floor],
     }
     if len(members) == 1:
         return members[0], report

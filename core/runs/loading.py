@@ -209,6 +209,9 @@ def _members_problem(members: Any) -> str | None:
         rows = members.get(key, [])
         if not isinstance(rows, list) or len(rows) > k or not all(_is_numbers(row, MAX_HOPS) for row in rows):
             return f"members.{key} must be one list of at most {MAX_HOPS} numbers per member"
+    floor = members.get("collapse_floor", [])
+    if not isinstance(floor, list) or len(floor) > MAX_HOPS or not all(_is_number(v) for v in floor):
+        return f"members.collapse_floor must be a list of at most {MAX_HOPS} numbers"
     for key, most in (("head_used", k), ("collapsed_hops", MAX_HOPS), ("best_epochs", k)):
         values = members.get(key, [])
         if not isinstance(values, list) or len(values) > most or not all(_is_count(v) for v in values):

@@ -10,7 +10,7 @@ import torch
 from core.predictor import members as members_module
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.collapse import collapsed_hops, tied_head
+from core.predictor.collapse import collapse_floor, collapsed_hops, hop_ceilings, tied_head
 from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.model import AutoBuildPredictor
 from core.predictor.train import predict_encoded, train_predictor
@@ -89,6 +89,31 @@ def test_a_member_that_collapsed_at_a_hop_is_left_out_there_unless_all_did():
     assert used[:, 2].tolist() == [1, 1, 0]
 
 
+def test_a_hop_is_held_to_half_of_what_its_modules_can_rank():
+    # At a hop whose modules rank the targets at 0.6 by the table alone, 0.4 is the hop's limit, not a
+    # collapse; 0.2 is one. A hop with no ceiling given keeps the plain 0.5.
+    rho = np.array([[0.4, 0.4], [0.2, 0.6], [0.35, 0.55]])
+    ceilings = np.array([0.6, 1.0])
+    assert collapse_floor(2, ceilings).tolist() == [0.3, 0.5]
+    used = collapsed_hops(rho, ceilings)
+    assert used[:, 0].tolist() == [1, 0, 1] and used[:, 1].tolist() == [0, 1, 1]
+    assert collapsed_hops(rho).tolist() == [[1, 0], [1, 1], [1, 1]]  # hop 0: all below 0.5, so all kept
+
+
+def test_hop_ceilings_are_how_well_the_tables_module_means_rank_the_targets():
+    rng = np.random.default_rng(0)
+    ops = rng.choice(["a", "b", "c"], size=(200, 2))
+    # Hop 0 holds the ops, which decide the target; hop 1 holds modules every architecture shares.
+    signatures = [[list(o), ["shared"]] for o in ops]
+    y = (ops == "a").sum(1) - (ops == "c").sum(1) + rng.normal(0, 0.1, 200)
+    ceilings = hop_ceilings(signatures, y)
+    assert ceilings[0] > 0.95 and ceilings[1] == 0.0  # a constant readout ranks nothing
+    # Noise the modules do not explain lowers the ceiling; a module per architecture reaches 1.
+    noisy = y + rng.normal(0, 2.0, 200)
+    assert 0.2 < hop_ceilings(signatures, noisy)[0] < 0.8
+    assert hop_ceilings([[[str(i)]] for i in range(200)], noisy)[0] == 1.0
+
+
 def test_a_head_that_predicts_one_value_for_most_rows_is_tied():
     assert tied_head(np.r_[np.full(60, 0.78168774), np.linspace(0, 1, 40)])
     assert not tied_head(np.linspace(0.7, 0.8, 100))
@@ -99,7 +124,21 @@ def test_collapse_and_left_out_members_are_said():
                            "head_used": [1, 0, 1]}}
     note = members_note(metrics)
     assert "COLLAPSED at hop(s) [1]" in note and "member 1 at hop(s) [2]" in note and "member 1's predictions" in note
+    assert "Spearman < 0.5" in note  # a run recorded before floors
+    floored = members_note({"members": {**metrics["members"], "collapse_floor": [0.5, 0.27, 0.5]}})
+    assert "Spearman below 0.27, half of what the table's own module means reach there" in floored
     assert members_note({}) == ""
+
+
+def test_a_shared_runs_collapse_floor_must_be_numbers(tmp_path):
+    from core.errors import InputError
+    from core.runs.loading import load_run_metrics
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"members": {"count": 2, "collapse_floor": [0.5, "0.3"]}}))
+    with pytest.raises(InputError, match=r"members.collapse_floor must be a list of at most \d+ numbers$"):
+        load_run_metrics(tmp_path)
+    (tmp_path / "metrics.json").write_text(json.dumps({"members": {"count": 2, "collapse_floor": [0.5, 0.3]}}))
+    assert load_run_metrics(tmp_path)["members"]["collapse_floor"] == [0.5, 0.3]
 
 
 def test_an_old_single_predictor_run_still_loads(tmp_path):
