@@ -256,9 +256,10 @@ def hop_reliability(run: Run, rankings: pd.DataFrame | None, hops: int) -> pd.Da
     """How far to trust each hop's ranking: one row per hop with ``heldout_norm_spearman`` (the run's
     held-out Spearman of the hop's graph-embedding norm with the target; NaN when the run has none),
     ``member_agreement`` (the members' mean pairwise top-10 overlap, 0..1; NaN for one predictor),
-    ``collapsed`` (no member's hop ranked its training targets: Spearman below 0.5 for all), ``reliable``
-    (not collapsed, and both figures at least :data:`RELIABLE` where they exist) and ``badge``. Without
-    ``rankings`` (a build, which scores no modules) the agreement is NaN and the other two decide."""
+    ``collapsed`` (no member's hop ranked its training targets: every member's Spearman below the hop's
+    floor, :func:`core.predictor.collapse.collapse_floor`), ``reliable`` (not collapsed, and both figures
+    at least :data:`RELIABLE` where they exist) and ``badge``. Without ``rankings`` (a build, which scores
+    no modules) the agreement is NaN and the other two decide."""
     held = run.metrics.get("heldout") if isinstance(run.metrics.get("heldout"), dict) else {}
     spearman = held.get("hop_norm_spearman") if isinstance(held.get("hop_norm_spearman"), list) else []
     members = run.metrics.get("members") if isinstance(run.metrics.get("members"), dict) else {}
