@@ -69,7 +69,7 @@ def collapsed_hops(member_spearman: np.ndarray, ceilings: np.ndarray | None = No
 
 def collapse_floor(hops: int, ceilings: np.ndarray | None = None) -> np.ndarray:
     """[hops] the Spearman below which a member's hop has collapsed: :data:`COLLAPSE_SPEARMAN` of each
-    hop's ceiling (clipped to [0, 1]; all 1 when none is given)."""
+    hop's ceiling (clipped to [0, 1]; ceilings of 1, so the plain threshold, when none is given)."""
     top = np.ones(hops) if ceilings is None else np.clip(np.asarray(ceilings, dtype=np.float64), 0.0, 1.0)
     return COLLAPSE_SPEARMAN * top
 
