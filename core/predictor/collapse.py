@@ -10,9 +10,10 @@ import numpy as np
 
 from core import metrics
 
-#: A member's hop has collapsed when its graph-embedding norms rank the training targets with a
-#: Spearman correlation below this share of the hop's ceiling (:func:`hop_ceilings`; 0.5 where the hop's
-#: modules could rank the targets perfectly): its module scores then say little about performance.
+#: A member whose graph-embedding norms rank the training targets with a Spearman correlation below this
+#: at a hop where another member reaches it is left out of that hop; a hop has collapsed when every member
+#: is below this share of the hop's ceiling (:func:`hop_ceilings`; 0.5 itself where the hop's modules could
+#: rank the targets perfectly): its module scores then say little about performance.
 COLLAPSE_SPEARMAN = 0.5
 
 #: A member's head has collapsed when fewer than this share of the training rows get distinct predictions
@@ -55,16 +56,25 @@ def hop_ceilings(signatures: Sequence[Sequence[Sequence[str]]], y: np.ndarray) -
     return out
 
 
-def collapsed_hops(member_spearman: np.ndarray, ceilings: np.ndarray | None = None) -> np.ndarray:
+def collapsed_hops(member_spearman: np.ndarray) -> np.ndarray:
     """used [K, L+1] from the members' train-split hop-norm Spearman [K, L+1]: a member is left out of a
-    hop where its Spearman is below :data:`COLLAPSE_SPEARMAN` times the hop's ceiling [L+1]
-    (:func:`hop_ceilings`; 1 when not given), or undefined, unless every member is, in which case all
-    are kept and the hop is reported unreliable instead."""
+    hop where its Spearman is below :data:`COLLAPSE_SPEARMAN` (or undefined) while another member's
+    reaches it, since averaging it in would dilute the others' ranking; where none reaches it, all are
+    kept (whether the hop has collapsed is :func:`collapsed`'s question)."""
     rho = np.nan_to_num(np.asarray(member_spearman, dtype=np.float64), nan=-1.0)
-    used = (rho >= collapse_floor(rho.shape[1], ceilings)).astype(np.float64)
+    used = (rho >= COLLAPSE_SPEARMAN).astype(np.float64)
     none_left = used.sum(0) == 0
     used[:, none_left] = 1.0
     return used
+
+
+def collapsed(member_spearman: np.ndarray, ceilings: np.ndarray | None = None) -> list[int]:
+    """The hops at which every member's train-split hop-norm Spearman [K, L+1] is below the hop's floor
+    (:func:`collapse_floor`) or undefined: where the norms have stopped saying anything, as opposed to a hop
+    that ranks as well as its modules allow."""
+    rho = np.nan_to_num(np.asarray(member_spearman, dtype=np.float64), nan=-1.0)
+    floor = collapse_floor(rho.shape[1], ceilings)
+    return [h for h in range(rho.shape[1]) if (rho[:, h] < floor[h]).all()]
 
 
 def collapse_floor(hops: int, ceilings: np.ndarray | None = None) -> np.ndarray:

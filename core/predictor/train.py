@@ -24,7 +24,7 @@ from core import metrics
 from core.predictor.adamw import FusedAdamW
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.collapse import collapse_floor, collapsed_hops, hop_spearman, tied_head
+from core.predictor.collapse import collapse_floor, collapsed, collapsed_hops, hop_spearman, tied_head
 from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.members import MemberTraining
 from core.predictor.model import AutoBuildPredictor
@@ -319,26 +319,24 @@ def _read_members(members: list[AutoBuildPredictor], config: PredictorConfig, st
                   ) -> tuple[AutoBuildPredictor | EnsemblePredictor, dict]:
     """The trained predictor (the single member, or the ensemble of all) and the members' report: each
     member's hop-norm Spearman on its own training rows (``member_train[k]``), which hops and heads are
-    used (the collapse guard, :func:`core.predictor.ensemble.collapsed_hops`), and the hops no member
-    could rank."""
+    used (:func:`core.predictor.collapse.collapsed_hops`), and the hops that collapsed, where every member is
+    below the hop's floor (:func:`core.predictor.collapse.collapsed`, from ``hop_ceiling``)."""
     spearman, heads = [], []
     for member, train_ids in zip(members, member_train):
         pred, norms = predict_encoded(member, store, train_ids)
         spearman.append(hop_spearman(norms, y[train_ids]))
         heads.append(not tied_head(pred))
-    used = collapsed_hops(np.array(spearman), hop_ceiling)
-    floor = collapse_floor(used.shape[1], hop_ceiling)
+    used = collapsed_hops(np.array(spearman))
     head_used = np.array(heads, dtype=np.float64)
     if head_used.sum() == 0:
         head_used[:] = 1.0
-    rho = np.nan_to_num(np.array(spearman), nan=-1.0)
     report = {
         "count": len(members),
         "train_hop_spearman": [[round(float(r), 4) for r in row] for row in spearman],
         "hop_used": used.astype(int).tolist(),
         "head_used": head_used.astype(int).tolist(),
-        "collapsed_hops": [h for h in range(used.shape[1]) if (rho[:, h] < floor[h]).all()],
-        "collapse_floor": [round(float(f), 4) for f in floor],
+        "collapsed_hops": collapsed(np.array(spearman), hop_ceiling),
+        "collapse_floor": [round(float(f), 4) for f in collapse_floor(used.shape[1], hop_ceiling)],
     }
     if len(members) == 1:
         return members[0], report

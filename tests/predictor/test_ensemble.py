@@ -10,7 +10,7 @@ import torch
 from core.predictor import members as members_module
 from core.predictor.batching import EncodedGraphs
 from core.predictor.config import PredictorConfig, TrainConfig
-from core.predictor.collapse import collapse_floor, collapsed_hops, hop_ceilings, tied_head
+from core.predictor.collapse import collapse_floor, collapsed, collapsed_hops, hop_ceilings, tied_head
 from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.model import AutoBuildPredictor
 from core.predictor.train import predict_encoded, train_predictor
@@ -89,15 +89,16 @@ def test_a_member_that_collapsed_at_a_hop_is_left_out_there_unless_all_did():
     assert used[:, 2].tolist() == [1, 1, 0]
 
 
-def test_a_hop_is_held_to_half_of_what_its_modules_can_rank():
-    # At a hop whose modules rank the targets at 0.6 by the table alone, 0.4 is the hop's limit, not a
-    # collapse; 0.2 is one. A hop with no ceiling given keeps the plain 0.5.
-    rho = np.array([[0.4, 0.4], [0.2, 0.6], [0.35, 0.55]])
-    ceilings = np.array([0.6, 1.0])
-    assert collapse_floor(2, ceilings).tolist() == [0.3, 0.5]
-    used = collapsed_hops(rho, ceilings)
-    assert used[:, 0].tolist() == [1, 0, 1] and used[:, 1].tolist() == [0, 1, 1]
-    assert collapsed_hops(rho).tolist() == [[1, 0], [1, 1], [1, 1]]  # hop 0: all below 0.5, so all kept
+def test_a_hop_collapses_below_half_of_what_its_modules_can_rank():
+    # At a hop whose modules rank the targets at 0.6 by the table alone, members at 0.35-0.4 are at the hop's
+    # limit, not collapsed; below 0.3 all round it has collapsed. Without ceilings the floor is the plain 0.5.
+    rho = np.array([[0.4, 0.2, 0.1], [0.35, 0.25, 0.6], [0.38, np.nan, 0.55]])
+    ceilings = np.array([0.6, 0.6, 1.0])
+    assert collapse_floor(3, ceilings).tolist() == [0.3, 0.3, 0.5]
+    assert collapsed(rho, ceilings) == [1]
+    assert collapsed(rho) == [0, 1]
+    # Leaving members out is a separate question: the flat 0.5 against the other members.
+    assert collapsed_hops(rho).tolist() == [[1, 1, 0], [1, 1, 1], [1, 1, 1]]
 
 
 def test_hop_ceilings_are_how_well_the_tables_module_means_rank_the_targets():
