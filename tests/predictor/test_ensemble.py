@@ -142,6 +142,19 @@ def test_a_shared_runs_collapse_floor_must_be_numbers(tmp_path):
     assert load_run_metrics(tmp_path)["members"]["collapse_floor"] == [0.5, 0.3]
 
 
+def test_a_run_records_each_hops_floor_from_its_own_table(tmp_path):
+    space = get_space("nasbench-graph")
+    table = validate_table(sample_benchmark("nasbench-graph", "pubmed", 60, 0), space, source="t")
+    out = train_from_table(table, "valid_perf", tmp_path / "r", dataset="pubmed",
+                           model_config=PredictorConfig(members=2, **SMALL), train_config=TrainConfig(**QUICK))
+    layers = out.run.config.model.layers
+    ceilings = hop_ceilings([g.signatures(layers) for g in table.graphs], table.frame["valid_perf"].to_numpy())
+    floor = out.metrics["members"]["collapse_floor"]
+    assert np.allclose(floor, 0.5 * ceilings, atol=1e-4) and min(floor) < 0.5
+    assert out.metrics["members"]["collapsed_hops"] == collapsed(
+        np.array(out.metrics["members"]["train_hop_spearman"]), ceilings)
+
+
 def test_an_old_single_predictor_run_still_loads(tmp_path):
     space = get_space("nasbench-graph")
     table = validate_table(sample_benchmark("nasbench-graph", "citeseer", 40, 0), space, source="t")
