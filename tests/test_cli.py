@@ -180,14 +180,17 @@ def test_score_and_build_write_their_tables(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"wrote 3 built architectures to {run / 'built.csv'}" in result.stdout  # no --out: says where
     assert "reduced search space: 64 architectures" in result.stdout  # k=2 ops at each of 6 edges
+    assert "estimated mean target of the architectures holding the op" in result.stdout  # the default order
     built = pd.read_csv(run / "built.csv")
     assert list(built.columns[:3]) == ["arch", "score", "predicted"] and len(built) == 3 and built.arch.is_unique
     assert_one_line_error(cli_in_process("build", "--run", run, "--top", 0), "top")
     # Only cells that keep 85% under analog-hardware noise (a column of the analog-nasbench table).
+    # (here with the paper's norm order, which the notes name)
     result = cli("build", "--run", run, "--top", 3, "--k", 2, "--where", "analog_accuracy >= 85",
-                 "--out", tmp_path / "robust.csv")
+                 "--module-order", "score", "--out", tmp_path / "robust.csv")
     assert result.returncode == 0, result.stderr
     assert "subject to analog_accuracy >= 85:" in result.stdout
+    assert "mean cell score, shrunk by the architectures holding the op" in result.stdout
     assert (pd.read_csv(tmp_path / "robust.csv").true_analog_accuracy >= 85).all()
     assert_one_line_error(cli_in_process("build", "--run", run, "--top", 3, "--where", "analog_accuracy = 85"),
                           "is not 'column <= number'")
