@@ -25,9 +25,14 @@ from core.building.constraints import satisfied
 from core.building.lookup import lookup_table
 from core.building.pool import CellPool, pool_for
 from core.errors import InputError
+from core.predictor.member_outputs import MemberOutputs, member_outputs
 from core.runs.run import Run
 from core.scoring.modules import PRIOR_ARCHITECTURES
-from core.scoring.space_estimate import member_predictions, model_assisted
+from core.scoring.space_estimate import (
+    in_target_units,
+    member_predictions,
+    model_assisted,
+)
 from core.spaces.base import SearchSpace
 from core.targets.target import evaluate_target
 
@@ -40,7 +45,10 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
     pool = pool_for(run, config.pool_mutations)
     specs = pool.specs
     report("scoring cells", 0.4)
-    arch_score = pool.cell_scores(run, config.cell_score)
+    # One pass of the members over the pool gives the sinks' norms and, for the estimate, the predictions.
+    by_estimate = config.module_order == "estimate"
+    outputs = member_outputs(run.model, pool.store, norms=config.cell_score == "sink", predictions=by_estimate)
+    arch_score = pool.cell_scores(run, config.cell_score, outputs.norms)
     report("ranking modules", 0.7)
     frame = pd.DataFrame({"position": [k[0] for k in pool.node_keys], "op": [k[1] for k in pool.node_keys],
                           "arch": pool.node_arch}).drop_duplicates()
@@ -50,10 +58,10 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
     table["architectures"] = grouped["arch"].size().to_numpy()
     # Modules in every architecture (input, output) are structure, not choices.
     table = table[table["architectures"] < len(specs)].reset_index(drop=True)
-    if config.module_order == "estimate":
+    if by_estimate:
         # The rankings' rule (core.scoring.modules.rank_modules): each op's estimated mean target over the
         # pool's architectures holding it, so the build keeps the ops the Modules page puts first.
-        table["order"] = module_estimates(run, pool, frame, table)
+        table["order"] = module_estimates(run, pool, frame, table, outputs)
     else:
         # The norm readout, standardised within the position and shrunk by evidence, so an op seen in one
         # pooled architecture cannot be kept over one seen in fifty.
@@ -95,13 +103,16 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
                        [specs[i] for i in order])
 
 
-def module_estimates(run: Run, pool: CellPool, holders: pd.DataFrame, modules: pd.DataFrame) -> np.ndarray:
+def module_estimates(run: Run, pool: CellPool, holders: pd.DataFrame, modules: pd.DataFrame,
+                     outputs: MemberOutputs | None = None) -> np.ndarray:
     """[M] the estimated mean target of each (position, op) row of ``modules`` over the pool's architectures
     holding it (``holders``: position, op, arch), by the model-assisted estimator of the rankings
     (:func:`core.scoring.space_estimate.model_assisted`): the predictor's mean over the holders, corrected by
     the mean residual of the run's training architectures among them, shrunk by their count, with one
-    shrinkage per position. Without a stored table (nothing to correct with) the predictor's mean alone."""
-    weights, predictions = member_predictions(run, pool.store)  # [K], [K, A]
+    shrinkage per position. Without a stored table (nothing to correct with) the predictor's mean alone.
+    ``outputs``: the members' predictions over the pool when a pass already made them."""
+    weights, predictions = member_predictions(run, pool.store) if outputs is None or outputs.predictions is None \
+        else in_target_units(run, outputs)  # [K], [K, A]
     table_index, targets = _training_targets(run, pool.specs)
     order = np.concatenate([table_index, np.setdiff1d(np.arange(len(pool)), table_index)])
     place = np.empty_like(order)

@@ -19,7 +19,7 @@ from core.gc_pause import cycle_collector_paused
 from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
 from core.runs.run import Run
-from core.scoring.modules import trusted_node_scores
+from core.scoring.modules import trusted_node_scores, trusted_scores_from_norms
 from core.spaces import get_space
 from core.spaces.base import SearchSpace
 from core.spaces.lookup_dataset import evaluated_architectures
@@ -93,16 +93,20 @@ class CellPool:
     def __len__(self) -> int:
         return len(self.specs)
 
-    def cell_scores(self, run: Run, readout: str = "sink") -> np.ndarray:
+    def cell_scores(self, run: Run, readout: str = "sink", node_norms: np.ndarray | None = None) -> np.ndarray:
         """[A] score of each architecture's cell module.
 
         ``"sink"``: the standardised norm of its sinks at hop min(depth, L). ``"graph"``: its graph
-        embedding's L1 norm at hop L, standardised over the pool (only the order matters).
+        embedding's L1 norm at hop L, standardised over the pool (only the order matters). ``node_norms``
+        [K, nodes, L+1]: the members' node norms over the pool when a pass already computed them (a build
+        that also predicts, :func:`core.predictor.member_outputs.member_outputs`); the sink readout then
+        runs no model.
         """
         if readout == "graph":
             norms = run.predict(self.store).hop_norms[:, -1]
             return (norms - norms.mean()) / (norms.std() or 1.0)
-        per_node = trusted_node_scores(run, self.store)  # [nodes, L+1]
+        per_node = trusted_node_scores(run, self.store) if node_norms is None \
+            else trusted_scores_from_norms(run, node_norms)  # [nodes, L+1]
         hop = np.minimum(self.depth, run.hops)[self.sink_arch]
         sums = np.bincount(self.sink_arch, weights=per_node[self.sink_index, hop], minlength=len(self))
         return sums / np.bincount(self.sink_arch, minlength=len(self))

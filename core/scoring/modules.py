@@ -30,12 +30,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
 from core.predictor.ensemble import EnsemblePredictor, Predictor
-from core.predictor.train import one_thread
+from core.predictor.member_outputs import member_outputs
 from core.runs.run import Run
 from core.scoring.space_estimate import SpaceEstimate, estimate_modules
 
@@ -61,19 +60,9 @@ class ModuleScores:
         return self.rankings[self.rankings["hop"] == hop].reset_index(drop=True)
 
 
-@torch.no_grad()
 def member_norms(model: Predictor, store: EncodedGraphs, batch_size: int = 4096) -> np.ndarray:
     """Raw node-embedding L1 norms [K, total nodes, L+1] of every member (K = 1 for a single predictor)."""
-    device = next(model.parameters()).device
-    model.eval()
-    members = list(model.members) if isinstance(model, EnsemblePredictor) else [model]
-    out = []
-    for start in range(0, len(store), batch_size):
-        batch = store.model_batch(torch.arange(start, min(start + batch_size, len(store)))).to(device)
-        with one_thread():  # scores do not depend on torch's thread setting
-            outs = [member(batch) for member in members]
-        out.append(torch.stack([torch.stack([x.abs().sum(dim=1) for x in o.node_embeddings], dim=1) for o in outs]))
-    return torch.cat(out, dim=1).cpu().double().numpy()
+    return member_outputs(model, store, batch_size, predictions=False).norms
 
 
 def _standardised(run: Run, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -303,7 +292,13 @@ def trusted_hops(run: Run) -> np.ndarray:
 
 def trusted_node_scores(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> np.ndarray:
     """:func:`node_scores` with every untrusted hop's column replaced by its stand-in's (:func:`trusted_hops`)."""
-    return node_scores(run, store, batch_size)[:, trusted_hops(run)]
+    return trusted_scores_from_norms(run, member_norms(run.model, store, batch_size))
+
+
+def trusted_scores_from_norms(run: Run, norms: np.ndarray) -> np.ndarray:
+    """:func:`trusted_node_scores` from member norms [K, N, L+1] already computed (a pass that also predicted,
+    :func:`core.predictor.member_outputs.member_outputs`): [N, L+1]."""
+    return _standardised(run, norms)[0][:, trusted_hops(run)]
 
 
 def trust_note(run: Run) -> str:

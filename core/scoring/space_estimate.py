@@ -33,13 +33,12 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core.errors import InputError
 from core.graph import ArchGraph
 from core.predictor.batching import EncodedGraphs
 from core.predictor.ensemble import EnsemblePredictor
-from core.predictor.train import one_thread
+from core.predictor.member_outputs import MemberOutputs, member_outputs
 from core.runs.run import Run
 from core.spaces.lookup_dataset import evaluated_architectures
 
@@ -103,26 +102,22 @@ def draw_pool(run: Run, exclude: Sequence[str] = (), size: int | None = None, se
     return [space.to_graph(s) for s in drawn]
 
 
-@torch.no_grad()
 def member_predictions(run: Run, store: EncodedGraphs, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """(weights [K], predictions [K, G] in the target's units) of every member of the run's predictor
     (K = 1 for a single one); the run's own prediction is ``weights @ predictions``."""
+    return in_target_units(run, member_outputs(run.model, store, batch_size, norms=False))
+
+
+def in_target_units(run: Run, outputs: MemberOutputs) -> tuple[np.ndarray, np.ndarray]:
+    """(weights [K], predictions [K, G] in the target's units) from one pass's standardised predictions; a
+    member whose head the ensemble left out weighs 0."""
     model = run.model
-    model.eval()
-    device = next(model.parameters()).device
-    members = list(model.members) if isinstance(model, EnsemblePredictor) else [model]
-    out = []
-    for start in range(0, len(store), batch_size):
-        batch = store.model_batch(torch.arange(start, min(start + batch_size, len(store)))).to(device)
-        with one_thread():
-            out.append(torch.stack([member(batch).prediction for member in members]).cpu().double())
-    values = torch.cat(out, dim=1).numpy() if out else np.zeros((len(members), 0))
     if isinstance(model, EnsemblePredictor):
         used = model.head_used.cpu().double().numpy()
         weights = used / max(used.sum(), 1.0)
     else:
         weights = np.ones(1)
-    return weights, values * run.target_std + run.target_mean
+    return weights, outputs.predictions * run.target_std + run.target_mean
 
 
 @dataclass

@@ -10,6 +10,7 @@ from core.building.constraints import parse_constraints
 from core.building.modules import module_estimates
 from core.building.pool import cell_readout, pool_for
 from core.errors import InputError
+from core.predictor.member_outputs import MemberOutputs, member_outputs
 from core.predictor.config import PredictorConfig, TrainConfig
 from core.spaces import get_space
 from core.tables.validated import validate_table
@@ -129,6 +130,19 @@ def test_module_estimates_are_the_predictors_mean_corrected_by_the_table(nb_grap
     same_position = (modules["position"] == position).to_numpy()
     assert 0 < rise[chosen] <= delta + 1e-9 and rise[chosen] == rise[same_position].max()
     assert same_position.sum() > 1
+
+
+def test_one_pass_over_the_pool_scores_cells_and_estimates_ops_as_two_would(nb_graph_run):
+    pool, holders, modules = _pool_modules(nb_graph_run)
+    outputs = member_outputs(nb_graph_run.model, pool.store)
+    assert np.allclose(pool.cell_scores(nb_graph_run, "sink", outputs.norms), pool.cell_scores(nb_graph_run, "sink"))
+    assert np.allclose(module_estimates(nb_graph_run, pool, holders, modules, outputs),
+                       module_estimates(nb_graph_run, pool, holders, modules))
+    # And they are read, not recomputed: other outputs give other scores.
+    other = MemberOutputs(outputs.norms * 2, outputs.predictions + 1)
+    assert not np.allclose(pool.cell_scores(nb_graph_run, "sink", other.norms), pool.cell_scores(nb_graph_run, "sink"))
+    assert not np.allclose(module_estimates(nb_graph_run, pool, holders, modules, other),
+                           module_estimates(nb_graph_run, pool, holders, modules))
 
 
 def test_constraints_filter_the_ranking_by_look_up_metrics(nb_graph_run):
