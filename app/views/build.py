@@ -209,19 +209,19 @@ def weak_run_warning(run: Run) -> None:
 
 def render() -> None:
     st.title("Build")
-    st.caption("Score every candidate of each unit, keep the top k per unit (their product is the reduced search "
-               "space), and build the N best architectures by summed module score.")
     chosen = widgets.chosen_run("_w_build_run_picker", "building uses its module scores")
     if chosen is None:
         return
     run, path, stamp = chosen
+    st.caption(method_caption(run))
     finish_job()
     finish_baseline()
     widgets.show_notice()
     weak_run_warning(run)
     cols = st.columns([1, 1, 1.4, 1])
     with cols[0]:
-        k = st.number_input("k: modules kept per unit", min_value=1, max_value=20, step=1,
+        k = st.number_input("k: modules kept per unit" if run.space.has_units else "k: ops kept per position",
+                            min_value=1, max_value=20, step=1,
                             key=state.remember("ab_build_k", 3))
         state.keep("ab_build_k", k)
     with cols[1]:
@@ -254,6 +254,15 @@ def render() -> None:
         st.info(f"Choose k, N and the readout, then press **Build** to build from run `{run.name}`.")
         return
     show_result(run, path, stamp, result, int(top), int(k), readout, order)
+
+
+def method_caption(run: Run) -> str:
+    """What a build of this run's space does, in one line (core.building.units or core.building.modules)."""
+    if run.space.has_units:
+        return ("Score every candidate of each unit, keep the top k per unit (their product is the reduced search "
+                "space), and build the N best architectures by summed module score.")
+    return ("Keep the k best ops of each position of the cell (the architectures made only of kept ops are the "
+            "reduced search space), and build the N best of them by cell score.")
 
 
 def limits_choice(run: Run) -> tuple[Constraint, ...] | None:

@@ -392,6 +392,9 @@ def test_build_page_returns_valid_architectures(with_run):
     from core.spaces import get_space
 
     at = open_app("views/build.py")
+    # A cell space: the page says what its build keeps (ops per position), not the unit builder's words.
+    assert any("k best ops of each position" in c.value for c in at.caption)
+    assert at.number_input(key="_w_ab_build_k").label == "k: ops kept per position"
     at.number_input(key="_w_ab_build_top").set_value(5)
     at.number_input(key="_w_ab_build_k").set_value(2)
     at.button(key="build_button").click().run()
