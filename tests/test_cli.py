@@ -160,6 +160,28 @@ def test_input_errors_are_one_line(tmp_path, args, needle):
 
 
 @pytest.mark.slow
+def test_score_resamples_count_the_refits_placing_each_module(trained, tmp_path):
+    run, _ = trained
+    out = tmp_path / "stable.csv"
+    result = cli("score", "--run", run, "--out", out, "--pool", 0, "--show", 1, "--resamples", 2)
+    assert result.returncode == 0, result.stderr
+    assert "refits: the predictor refit on 2 random halves of the table" in result.stdout
+    assert "refits  " in result.stdout and "refit 2/2" in result.stderr  # each module line, and progress
+    modules = pd.read_csv(out)
+    assert modules.resample_top10.between(0, 2).all()
+    # Each refit places min(10, modules of the hop) modules in the hop's top 10.
+    per_hop = modules.groupby("hop").resample_top10.sum()
+    assert (per_hop == 2 * modules.groupby("hop").size().clip(upper=10)).all()
+    # Refits need the run's own table, and at least two of them.
+    assert_one_line_error(cli_in_process("score", "--run", run, "--resamples", 2, "--table", TABLE), "drop --table")
+    assert_one_line_error(cli_in_process("score", "--run", run, "--resamples", 1), "2..100")
+    # Without --resamples the output keeps its columns.
+    plain = tmp_path / "plain.csv"
+    assert cli("score", "--run", run, "--out", plain, "--pool", 0).returncode == 0
+    assert "resample_top10" not in pd.read_csv(plain).columns
+
+
+@pytest.mark.slow
 def test_score_and_build_write_their_tables(trained, tmp_path):
     run, trained_result = trained
     assert trained_result.returncode == 0, trained_result.stderr

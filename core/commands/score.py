@@ -17,18 +17,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool", type=arg_types.non_negative_int, default=None,
                         help="architectures of the space for the ranking's estimate (default: the whole space up to "
                              "50,000, else 8,192 sampled; 0: the scored table alone)")
+    parser.add_argument("--resamples", type=arg_types.non_negative_int, default=0,
+                        help="refit the predictor on this many random halves of the run's table and count, per "
+                             "module, the refits that place it in its hop's top 10 (column resample_top10; "
+                             "stability selection; about 10 s a refit for 300 rows; 0: off)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.campaign.names import refuse_inside_campaign  # a round's run: its default output too
+    import sys
+
+    import pandas as pd
+
+    from core.campaign.names import (
+        refuse_inside_campaign,  # a round's run: its default output too
+    )
     from core.errors import InputError
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
     from core.scoring.modules import ORDER_RULE, score_modules
+    from core.scoring.resample_stability import ResampleConfig, resample_top_counts
     from core.scoring.space_estimate import dataset_architectures, draw_pool
     from core.targets.target import evaluate_target
 
     trained = Run.load(args.run)
+    if args.resamples and args.table is not None:
+        raise InputError("--resamples refits the predictor on halves of the run's own table: drop --table")
+    if args.resamples:
+        try:  # validated before any scoring
+            ResampleConfig(resamples=args.resamples)
+        except ValueError as err:
+            raise InputError(f"--resamples {args.resamples}: {err}") from None
     out = Path(args.out) if args.out else trained.path / "modules.parquet"
     out = check_output_table(refuse_inside_campaign(out))  # before scoring
     if args.table is None:
@@ -48,24 +66,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: no mean_target column: {args.table} has no usable target column(s) {missing}")
     pool = draw_pool(trained, frame["arch"].astype(str), args.pool)
     scores = score_modules(trained, graphs, targets, pool)
-    write_table(scores.rankings, out)
+    rankings = scores.rankings
+    if args.resamples:
+        rows = pd.MultiIndex.from_frame(rankings[["hop", "signature"]])
+        counts = resample_top_counts(trained, graphs, targets, rows, pool, ResampleConfig(resamples=args.resamples),
+                                     progress=lambda done, total: print(f"refit {done}/{total}", file=sys.stderr))
+        rankings = rankings.assign(resample_top10=counts.to_numpy())
+    write_table(rankings, out)
     print(f"order: {ORDER_RULE}" + ("" if targets is not None else " (no targets: the model's estimate alone)"))
     part = f" ({trained.dataset} evaluates {len(within):,})" if (within := dataset_architectures(trained)) else ""
     print(f"estimate over {len(graphs):,} scored + {len(pool):,} other architectures of the space{part}")
+    if args.resamples:
+        print(f"refits: the predictor refit on {args.resamples} random halves of the table; resample_top10 counts "
+              "the refits that place a module in its hop's top 10 (the table's part of the ranking's instability; "
+              "the members' top10 is the training's)")
     for hop in range(trained.hops + 1):
-        top = scores.ranking(hop).head(args.show)
+        top = rankings[rankings["hop"] == hop].head(args.show)
         trust = scores.reliability.iloc[hop]
         print(f"hop {hop}: {len(scores.ranking(hop))} modules, score {trust.badge} ({_trust(trust)})")
         for row in top.itertuples():
             target = "" if row.mean_target != row.mean_target else f" target {row.mean_target:.4g}"
             print(f"  #{row.rank:<3d} estimate {row.estimate:.4g} ± {row.estimate_se:.2g}  score {row.mean_score:+.2f} "
                   f"[{row.member_low:+.2f}, {row.member_high:+.2f}]  n={row.architectures} (pool {row.pool_architectures}){target}  "
-                  f"top10 in {row.members_top10}/{row.members}  {row.description}")
+                  f"top10 in {row.members_top10}/{row.members}"
+                  + (f", in {row.resample_top10}/{args.resamples} refits" if args.resamples else "")
+                  + f"  {row.description}")
     unreliable = scores.reliability.loc[~scores.reliability["reliable"], "hop"].tolist()
     if unreliable:
         print(f"hops {unreliable}: weak or collapsed embedding-norm scores; read each module's estimate interval and "
               "mean_target there")
-    print(f"wrote {len(scores.rankings)} module rows to {out}")
+    print(f"wrote {len(rankings)} module rows to {out}")
     return 0
 
 

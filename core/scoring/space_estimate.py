@@ -144,19 +144,37 @@ def holders(graphs: Sequence[ArchGraph], hops: int, offset: int = 0) -> pd.DataF
     return pd.DataFrame({"hop": hop, "signature": signature, "arch": np.asarray(arch, dtype=np.int64)})
 
 
+@dataclass(frozen=True)
+class EncodedPool:
+    """A pool (:func:`draw_pool`) encoded once, for several estimates over it (refits of one table,
+    :mod:`core.scoring.resample_stability`): ``store`` its encoded graphs (None when empty), ``holders`` its
+    :func:`holders` with architectures numbered 0..P-1."""
+
+    store: EncodedGraphs | None
+    holders: pd.DataFrame
+
+    @classmethod
+    def of(cls, pool: Sequence[ArchGraph], run: Run) -> "EncodedPool":
+        return cls(EncodedGraphs(list(pool), run.schema) if len(pool) else None, holders(pool, run.hops))
+
+    def __len__(self) -> int:
+        return 0 if self.store is None else len(self.store)
+
+
 def estimate_modules(run: Run, table_holders: pd.DataFrame, table_store: EncodedGraphs,
-                     targets: Sequence[float] | None, pool: Sequence[ArchGraph], rows: pd.MultiIndex,
+                     targets: Sequence[float] | None, pool: Sequence[ArchGraph] | EncodedPool, rows: pd.MultiIndex,
                      batch_size: int = 4096) -> SpaceEstimate:
     """mu_hat of every (hop, signature) in ``rows`` (see the module docstring).
 
     ``table_holders``: :func:`holders` of the scored table (architectures 0..T-1, encoded in
     ``table_store``); ``targets`` [T] their targets (NaN rows add no residual; None: no correction);
-    ``pool``: further architectures for the model's part (:func:`draw_pool`).
+    ``pool``: further architectures for the model's part (:func:`draw_pool`), or the same already encoded.
     """
+    encoded = pool if isinstance(pool, EncodedPool) else EncodedPool.of(pool, run)
     weights, table_pred = member_predictions(run, table_store, batch_size)
     t = table_pred.shape[1]
-    pool_holders = holders(pool, run.hops, offset=t)
-    pool_pred = member_predictions(run, EncodedGraphs(list(pool), run.schema), batch_size)[1] if len(pool) \
+    pool_holders = encoded.holders.assign(arch=encoded.holders["arch"].to_numpy() + t)
+    pool_pred = member_predictions(run, encoded.store, batch_size)[1] if len(encoded) \
         else np.zeros((len(weights), 0))
     every = pd.concat([table_holders[["hop", "signature", "arch"]], pool_holders], ignore_index=True)
     row = rows.get_indexer(pd.MultiIndex.from_frame(every[["hop", "signature"]]))
