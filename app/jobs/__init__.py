@@ -9,13 +9,14 @@ This file is the package's face: pages write ``from app import jobs`` and ``jobs
 ``jobs.Job``. It may import streamlit and :mod:`core`; nothing in :mod:`core` imports it.
 """
 from app.jobs.launch import (start_baseline, start_build, start_evaluate, start_fid, start_pipeline_inpaint,
-                             start_propose, start_study_inpaint, start_training)
-from app.jobs.runner import (BASELINE_JOB, BUILD_JOB, COMPARE_JOB, FID_JOB, INPAINT_JOB, JOB, LOOP_JOB, RUNNING_STATES,
+                             start_propose, start_refits, start_study_inpaint, start_training)
+from app.jobs.runner import (BASELINE_JOB, BUILD_JOB, COMPARE_JOB, FID_JOB, INPAINT_JOB, JOB, LOOP_JOB, REFIT_JOB,
+                             RUNNING_STATES,
                              TRAINING_KINDS, TRAINING_LIMIT_ENV, Job, collect_finished_job, forget_job, get_job,
                              session_job, stopping, training_limit, training_load)
 
 __all__ = ["start_baseline", "start_build", "start_evaluate", "start_fid", "start_pipeline_inpaint", "start_propose",
-           "start_study_inpaint", "start_training", "BASELINE_JOB", "BUILD_JOB", "COMPARE_JOB", "FID_JOB", "INPAINT_JOB",
+           "start_refits", "start_study_inpaint", "start_training", "BASELINE_JOB", "BUILD_JOB", "COMPARE_JOB", "FID_JOB", "INPAINT_JOB",
            "JOB",
-           "LOOP_JOB", "RUNNING_STATES", "TRAINING_KINDS", "TRAINING_LIMIT_ENV", "Job", "collect_finished_job",
+           "LOOP_JOB", "REFIT_JOB", "RUNNING_STATES", "TRAINING_KINDS", "TRAINING_LIMIT_ENV", "Job", "collect_finished_job",
            "forget_job", "get_job", "session_job", "stopping", "training_limit", "training_load"]

@@ -14,7 +14,7 @@ from core.runs.names import release_run_dir
 from core.tables.validated import ValidatedTable
 
 from app.jobs.runner import (
-    BASELINE_JOB, BUILD_JOB, FID_JOB, INPAINT_JOB, JOB, LOOP_JOB, Job, start_job, stopping)
+    BASELINE_JOB, BUILD_JOB, FID_JOB, INPAINT_JOB, JOB, LOOP_JOB, REFIT_JOB, Job, start_job, stopping)
 
 
 def start_training(table: ValidatedTable, expression: str, out: Path, *, dataset: str | None,
@@ -89,6 +89,40 @@ def start_baseline(path: str, stamp: float, top: int) -> Job:
         return with_lookup(run, head_top(run, top, progress=stopping(job, progress)))
 
     return start_job(job, BASELINE_JOB, work)
+
+
+def start_refits(path: str, stamp: float, resamples: int) -> Job:
+    """Refit the run's predictor on ``resamples`` random halves of its table in a thread
+    (``core.scoring.resample_stability.resample_top_counts``) and count, per module of its ranking, the refits
+    that keep it in its hop's top 10. It trains, so it waits for a training slot; Cancel stops it after the
+    refit in flight and nothing is kept. The result is the counts (indexed by hop and signature, as the
+    ranking's rows); the job id goes to ``REFIT_JOB``."""
+    import pandas as pd
+
+    from app.run_cache import load_run, module_scores, run_table, run_targets
+    from core.scoring.resample_stability import ResampleConfig, resample_top_counts
+    from core.scoring.space_estimate import draw_pool
+
+    job = Job(id=uuid.uuid4().hex, kind="refit", label=Path(path).name, key=(path, stamp, resamples),
+              total=resamples)
+
+    def progress(done: int, total: int) -> None:
+        job.fraction, job.stage = done / max(total, 1), f"{done}/{total} refits"
+
+    def work(job: Job) -> Any:
+        try:
+            config = ResampleConfig(resamples=resamples)
+        except ValueError as err:  # the config's own validation of the page's choice
+            raise InputError(str(err)) from None
+        run, table = load_run(path, stamp), run_table(path, stamp)
+        rankings = module_scores(path, stamp).rankings
+        job.stage = f"0/{resamples} refits"
+        return resample_top_counts(run, table.graphs, run_targets(path, stamp),
+                                   pd.MultiIndex.from_frame(rankings[["hop", "signature"]]),
+                                   draw_pool(run, table.frame["arch"].astype(str)), config,
+                                   progress=stopping(job, progress))
+
+    return start_job(job, REFIT_JOB, work)
 
 
 def start_study_inpaint(model_dir: str, spec: str, label: str, originals: list, masks: list, steps: int,

@@ -25,7 +25,7 @@ from core.errors import Cancelled, InputError
 #: Environment variable bounding concurrent training jobs per server (default: half the CPU cores, at least 1).
 TRAINING_LIMIT_ENV = "AUTOBUILD_TRAINING_JOBS"
 #: Kinds of job that train a predictor and so wait for a slot.
-TRAINING_KINDS = ("train", "propose")
+TRAINING_KINDS = ("train", "propose", "refit")
 RUNNING_STATES = ("queued", "running")
 
 # Session-state keys of this session's jobs (ids into the registry).
@@ -36,6 +36,7 @@ BASELINE_JOB = "ab_baseline_job"  # the regression head's top N over the whole s
 COMPARE_JOB = "ab_compare_job"  # two runs' module rankings side by side
 INPAINT_JOB = "ab_inpaint_job"  # inpainting with the small model or an SD pipeline
 FID_JOB = "ab_fid_job"          # FID of inpainting outputs against the reference images
+REFIT_JOB = "ab_refit_job"      # a run's predictor refit on halves of its table (the Modules page's stability)
 
 
 def training_limit() -> int:
@@ -55,7 +56,7 @@ class Job:
     ``result`` (a TrainOutcome, BuildResult, ...) or ``error`` (one line)."""
 
     id: str
-    kind: str                      # "train" | "build" | "propose" | "evaluate" | "baseline" | "inpaint"
+    kind: str                      # "train" | "build" | "propose" | "evaluate" | "baseline" | "inpaint" | "refit"
     label: str
     key: Any = None                # what the result belongs to (a run dir, a build's inputs, a campaign)
     total: int = 1                 # epochs for training, proposals for evaluation

@@ -5,17 +5,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import messages, run_cache, state, widgets
+from app import jobs, messages, run_cache, state, widgets
 from core import viz
 from core.errors import InputError
 from core.runs.run import Run
 from core.scoring.modules import ORDER_RULE, RELIABLE
 
 ALL = "(all)"
+#: This session's refits: (run path, stamp) -> (refits, counts per (hop, signature)) of the last one finished.
+REFITS = "ab_mod_refits"
 
 
-def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
-    """The ranking table of one hop, filtered by the root's unit/op and a text search."""
+def ranking_section(scores, hops: int, refits: tuple[int, pd.Series] | None = None) -> tuple[int, pd.DataFrame]:
+    """The ranking table of one hop, filtered by the root's unit/op and a text search; with ``refits``
+    (their number and counts, :func:`refit_section`), a column of how often each module stayed in the top 10."""
     st.subheader("Module rankings")
     cols = st.columns([1, 2, 2])
     with cols[0]:
@@ -23,6 +26,11 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
                            help="A hop-h module is a node plus its ancestors up to h edges away.")
     ranking = scores.ranking(hop).copy()
     ranking["unit"] = ranking["description"].str.split(" <- ").str[0]
+    stability = []
+    if refits is not None:
+        counts = refits[1]
+        ranking["resample_top10"] = counts.reindex(pd.MultiIndex.from_frame(ranking[["hop", "signature"]])).to_numpy()
+        stability = ["resample_top10"]
     with cols[1]:
         units = sorted(ranking["unit"].unique())
         chosen = st.multiselect("Unit / op of the module's root", units, key="ab_mod_units",
@@ -41,7 +49,7 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
         # module), so core's std_score is 0 in every row; the spread shown is the members'.
         shown[["rank", "description", "unit", "estimate", "estimate_se", "estimate_low", "estimate_high",
                "architectures", "mean_target", "mean_score", "member_low", "member_high", "members_top10",
-               "pool_architectures", "count", "signature"]],
+               *stability, "pool_architectures", "count", "signature"]],
         hide_index=True, height=300, key="ranking_table",
         column_config={
             "estimate": st.column_config.NumberColumn(
@@ -63,6 +71,10 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
                                                          help="the highest of the ensemble members' own scores"),
             "members_top10": st.column_config.NumberColumn(
                 f"top 10 in (of {members})", help="in how many members' own top 10 the module is"),
+            "resample_top10": st.column_config.NumberColumn(
+                f"top 10 in refits (of {refits[0] if refits else 0})",
+                help="in how many refits of the predictor on random halves of the table the module stays in its "
+                     "hop's top 10 (the table's part of the ranking's instability)"),
             "pool_architectures": st.column_config.NumberColumn(
                 "pool n", help="architectures of the space (all of it, or a sample) holding the module, whose "
                 "predictions the estimate averages"),
@@ -73,6 +85,50 @@ def ranking_section(scores, hops: int) -> tuple[int, pd.DataFrame]:
                "Scores are standardised, so hops are comparable; a module scores the same in every architecture "
                "that has it.")
     return hop, shown
+
+
+def refit_section(path: str, stamp: float) -> None:
+    """Refits of the predictor on halves of the table (stability selection), run as a background job."""
+    job = jobs.session_job(jobs.REFIT_JOB)
+    with st.expander("How much the ranking depends on the table: refits on halves of it",
+                     expanded=job is not None and not job.finished):
+        st.caption("The members above learn from the same table, so their agreement says how far another "
+                   "training start moves the ranking. Refitting the predictor on random halves of the table "
+                   "(stability selection) says how far other architectures of the space would: a module in the "
+                   "top 10 in 9 of 10 refits stands on the table's evidence. Each refit is a training (about "
+                   "10 s for 300 rows on two cores).")
+        cols = st.columns([1, 1, 2])
+        with cols[0]:
+            resamples = st.number_input("Refits", min_value=2, max_value=100, step=1,
+                                        key=state.remember("ab_mod_resamples", 10))
+            state.keep("ab_mod_resamples", resamples)
+        with cols[1]:
+            st.write("")
+            st.write("")
+            clicked = st.button("Refit", icon=":material/shuffle:", key="refit_button",
+                                disabled=job is not None and not job.finished,
+                                help="Train the run's predictor again on random halves of its table")
+        if clicked:
+            jobs.start_refits(path, stamp, int(resamples))
+            st.rerun()
+        if job is not None and not job.finished:
+            widgets.live_job(job.id, "Refits of", draw_refits)
+
+
+def draw_refits(job: jobs.Job) -> None:
+    st.progress(min(1.0, job.fraction), text=f"Refitting `{job.label}` · {job.stage} · {job.elapsed:.0f} s")
+    widgets.stop_button(job, "Cancel", "Cancelling...", key="cancel_refits",
+                        help="Stop after the refit in flight; nothing is kept.")
+
+
+def finish_refits() -> None:
+    job = jobs.collect_finished_job(jobs.REFIT_JOB, "refits")
+    if job is None:
+        return
+    path, stamp, resamples = job.key
+    st.session_state.setdefault(REFITS, {})[(path, stamp)] = (resamples, job.result)
+    st.session_state[state.NOTICE] = ("success", (f"{resamples} refits on halves of the table in "
+                                                  f"{job.elapsed:.0f} s: see the column 'top 10 in refits'."))
 
 
 def trust_notes(reliability: pd.DataFrame, hop: int) -> None:
@@ -185,13 +241,16 @@ def render() -> None:
     if chosen is None:
         return
     run, path, stamp = chosen
+    finish_refits()
+    widgets.show_notice()
     try:
         with st.spinner("Scoring modules..."):
             scores = run_cache.module_scores(path, stamp)
     except InputError as err:
         st.error(messages.one_line(err))
         return
-    hop, shown = ranking_section(scores, run.hops)
+    hop, shown = ranking_section(scores, run.hops, st.session_state.get(REFITS, {}).get((path, stamp)))
+    refit_section(path, stamp)
     charts(scores, hop, shown)
     graph_section(run, path, stamp, scores)
 

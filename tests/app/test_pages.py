@@ -367,6 +367,26 @@ def test_modules_page_shows_rankings_charts_and_the_graph(with_run):
 
 
 @pytest.mark.slow
+def test_refits_on_halves_of_the_table_add_how_often_each_module_stays_in_the_top_10(with_run):
+    at = open_app("views/modules.py")
+    ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
+    assert "resample_top10" not in ranking.columns  # asked for, not done on every visit
+    at.number_input(key="_w_ab_mod_resamples").set_value(2)
+    at.button(key="refit_button").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any(df.value is not None and "resample_top10" in df.value.columns for df in a.dataframe))
+    ranking = next(df.value for df in at.dataframe if "resample_top10" in df.value.columns)
+    # Each of the 2 refits puts min(10, modules of the hop) of the shown hop's modules in its top 10.
+    assert ranking["resample_top10"].between(0, 2).all()
+    assert ranking["resample_top10"].sum() == 2 * min(10, len(ranking))
+    assert any("2 refits on halves of the table" in s.value for s in at.success)
+    # Another hop shows its own counts from the same refits.
+    at.selectbox(key="_w_ab_mod_hop").set_value(0).run()
+    hop0 = next(df.value for df in at.dataframe if "resample_top10" in df.value.columns)
+    assert hop0["resample_top10"].sum() == 2 * min(10, len(hop0))
+
+
+@pytest.mark.slow
 def test_clicking_a_module_inspects_it_and_lists_its_architectures_first(with_run):
     at = open_app("views/modules.py")
     ranking = next(df.value for df in at.dataframe if "mean_score" in df.value.columns)
