@@ -74,14 +74,15 @@ def one_table(name: str, seed: int, rows: int, refits: int, truth: pd.Series) ->
 
 
 def report(frame: pd.DataFrame, args) -> str:
-    lines = [f"# Refits on halves of the table against the whole-space truth ({args.rows} architectures, "
-             f"{args.tables} tables, {args.refits} refits, every module of the hop)", "",
-             f"`PYTHONPATH=. python benchmarks/refit_stability.py --datasets {args.datasets} --tables {args.tables} "
-             f"--rows {args.rows} --refits {args.refits}`", "",
-             "Of each table's shown top 10 at a hop, how many modules every refit kept in its top 10, at least "
-             "80 % of the refits did, or fewer did, and how many of each group are in the truth's top 10 "
-             "(summed over the tables: true / shown). Last column: Spearman of the refit count with the truth "
-             "over the hop's modules (mean over tables). Refit time: the refits alone, per table.", "",
+    title = (f"# Refits on halves of the table against the whole-space truth ({args.rows} architectures, "
+             f"{args.tables} tables, {args.refits} refits, every module of the hop)")
+    command = (f"`PYTHONPATH=. python benchmarks/refit_stability.py --datasets {args.datasets} --tables {args.tables} "
+               f"--rows {args.rows} --refits {args.refits}`")
+    legend = ("Of each table's shown top 10 at a hop, how many modules every refit kept in its top 10, at least "
+              "80 % of the refits did, or fewer did, and how many of each group are in the truth's top 10 "
+              "(summed over the tables: true / shown). Last column: Spearman of the refit count with the truth "
+              "over the hop's modules (mean over tables). Refit time: the refits alone, per table.")
+    lines = [title, "", command, "", legend, "",
              "| dataset | hop | kept by all refits | by >= 80 % | by fewer | count vs truth | refit time |",
              "|---|---|---|---|---|---|---|"]
     for (name, hop), part in frame.groupby(["dataset", "hop"], sort=False):
