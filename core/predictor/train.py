@@ -272,11 +272,15 @@ def _train(store: EncodedGraphs, y: np.ndarray, model_config: PredictorConfig, t
     training.sync()
 
     # With a validation split, end on each member's best validation epoch (always under early stopping,
-    # whose last epochs are by definition no better); without one, keep the final weights.
-    restored = best[0].state is not None and (cfg.keep_best or cfg.patience is not None)
-    best_epochs = [kept.epoch if restored else len(history) for kept in best]
-    for member, kept in zip(members, best):
-        if restored:
+    # whose last epochs are by definition no better); without one, keep the final weights. A member whose
+    # validation Spearman was never defined (its held-out targets or predictions all tied) has no best
+    # epoch and keeps its last weights too.
+    keep_best = cfg.keep_best or cfg.patience is not None
+    restored_each = [keep_best and kept.state is not None for kept in best]
+    restored = restored_each[0]
+    best_epochs = [kept.epoch if back else len(history) for kept, back in zip(best, restored_each)]
+    for member, kept, back in zip(members, best, restored_each):
+        if back:
             member.load_state_dict(kept.state)
         member.eval()
     model, report = _read_members(members, model_config, store, y, member_train, hop_ceiling)

@@ -13,7 +13,7 @@ from core.predictor.config import PredictorConfig, TrainConfig
 from core.predictor.collapse import collapse_floor, collapsed, collapsed_hops, hop_ceilings, tied_head
 from core.predictor.ensemble import EnsemblePredictor
 from core.predictor.model import AutoBuildPredictor
-from core.predictor.train import predict_encoded, train_predictor
+from core.predictor.train import member_folds, predict_encoded, train_predictor
 from core.runs.run import Run
 from core.scoring.modules import member_norms, node_scores
 from core.spaces import get_space
@@ -33,6 +33,20 @@ def _store(n=60, seed=0):
 
 SMALL = dict(width=8, layers=2)
 QUICK = dict(epochs=3, min_steps=0, val_fraction=0.2, seed=1)
+
+
+def test_a_member_whose_held_out_targets_all_tie_keeps_its_last_weights():
+    # Its validation Spearman is never defined, so it has no best epoch to go back to (this crashed once).
+    store, y = _store()
+    config = TrainConfig(**QUICK)
+    folds = member_folds(len(store), config.val_fraction, config.seed, 3)
+    y = y.copy()
+    y[folds[1]] = float(np.median(y))
+    result = train_predictor(store, y, PredictorConfig(members=3, **SMALL), config)
+    epochs = len(result.history)
+    assert result.members["best_epochs"][1] == epochs
+    assert result.restored_best and result.best_epoch == result.members["best_epochs"][0]
+    assert np.isfinite(result.model(store.model_batch(torch.arange(len(store)))).prediction.detach().numpy()).all()
 
 
 def test_the_vectorised_step_trains_the_members_as_one_after_another_would(monkeypatch):
