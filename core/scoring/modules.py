@@ -36,7 +36,7 @@ from core.predictor.batching import EncodedGraphs
 from core.predictor.ensemble import EnsemblePredictor, Predictor
 from core.predictor.member_outputs import member_outputs
 from core.runs.run import Run
-from core.scoring.space_estimate import SpaceEstimate, estimate_modules
+from core.scoring.space_estimate import SpaceEstimate, covers_space, estimate_modules
 
 
 @dataclass
@@ -146,7 +146,8 @@ def score_modules(run: Run, graphs: Sequence[ArchGraph], targets: Sequence[float
     report("estimating", 0.93)
     table_holders = nodes[["hop", "signature", "arch_index"]].drop_duplicates().rename(columns={"arch_index": "arch"})
     rows = pd.MultiIndex.from_frame(nodes.groupby(["hop", "signature"], sort=False).size().reset_index()[["hop", "signature"]])
-    estimate = estimate_modules(run, table_holders, store, targets, pool, rows, batch_size)
+    census = covers_space(run, [g.spec for g in graphs], len(pool))
+    estimate = estimate_modules(run, table_holders, store, targets, pool, rows, batch_size, census)
     rankings = rank_modules(nodes, descriptions, targets, by_member, estimate)
     reliability = hop_reliability(run, rankings, hops)
     report("done", 1.0)

@@ -36,7 +36,12 @@ from core.predictor.batching import EncodedGraphs
 from core.predictor.config import TrainConfig
 from core.predictor.train import train_predictor
 from core.runs.run import Run
-from core.scoring.space_estimate import EncodedPool, estimate_modules, holders
+from core.scoring.space_estimate import (
+    EncodedPool,
+    covers_space,
+    estimate_modules,
+    holders,
+)
 
 #: Most refits one call may ask for (each is a training).
 MAX_RESAMPLES = 100
@@ -84,6 +89,7 @@ def resample_top_counts(run: Run, graphs: Sequence[ArchGraph], targets: Sequence
     store = EncodedGraphs(list(graphs), run.schema)
     table_holders = holders(graphs, run.hops)
     encoded_pool = EncodedPool.of(pool, run)
+    census = covers_space(run, [g.spec for g in graphs], len(encoded_pool))
     hop_of_row = rows.get_level_values(0).to_numpy()
     counts = np.zeros(len(rows), dtype=np.int64)
     for b in range(config.resamples):
@@ -94,7 +100,8 @@ def resample_top_counts(run: Run, graphs: Sequence[ArchGraph], targets: Sequence
         refit = _in_memory(run, result)
         seen = np.full(len(y), np.nan)
         seen[chosen] = y[chosen]
-        estimate = estimate_modules(refit, table_holders, store, seen, encoded_pool, rows).frame["estimate"]
+        estimate = estimate_modules(refit, table_holders, store, seen, encoded_pool, rows,
+                                    census=census).frame["estimate"]
         for h in np.unique(hop_of_row):
             at_hop = np.flatnonzero(hop_of_row == h)
             order = at_hop[np.argsort(-estimate.to_numpy()[at_hop], kind="stable")]

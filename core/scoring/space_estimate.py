@@ -25,6 +25,18 @@ and the estimate is the model's alone. Shapes: predictions [K, G] (K members, G 
 The posterior standard error of ``mu_hat_m`` under the normal model is
 ``sqrt(sigma_r^2 / (n_m + k_h) + s_m^2 / K)`` with ``s_m`` the members' spread: the first term shrinks
 with the table's evidence, so a module seen once carries a wide interval even where the model is sure.
+
+When the pool and the table together are every architecture the mean is over (a census: the whole
+NAS-Bench-Graph or NAS-Bench-201 space, or all a look-up dataset evaluates), the table's targets are not a
+sample but known terms of ``mu_m``. Only the module's ``N_m - n_m`` other holders are estimated (the
+prediction estimator of finite-population sampling, Royall 1970):
+
+    mu_hat_m = ( sum_{a in T, m in a} y_a + sum_{a not in T, m in a} (f(a) + c_m) ) / N_m
+
+with ``c_m`` the shrunk correction above and ``N_m`` the module's holders; in its standard error the table's
+term is scaled by ``(N_m - n_m) / N_m`` (the members' spread is already of the estimated part alone). A module held by few architectures of the whole space, all in the table, is
+then its holders' mean target exactly, not a prediction shrunk towards it (at hops 2-4 of NAS-Bench-Graph
+many modules are held by one or two architectures).
 """
 from __future__ import annotations
 
@@ -154,7 +166,7 @@ class EncodedPool:
     holders: pd.DataFrame
 
     @classmethod
-    def of(cls, pool: Sequence[ArchGraph], run: Run) -> "EncodedPool":
+    def of(cls, pool: Sequence[ArchGraph], run: Run) -> EncodedPool:
         return cls(EncodedGraphs(list(pool), run.schema) if len(pool) else None, holders(pool, run.hops))
 
     def __len__(self) -> int:
@@ -163,12 +175,13 @@ class EncodedPool:
 
 def estimate_modules(run: Run, table_holders: pd.DataFrame, table_store: EncodedGraphs,
                      targets: Sequence[float] | None, pool: Sequence[ArchGraph] | EncodedPool, rows: pd.MultiIndex,
-                     batch_size: int = 4096) -> SpaceEstimate:
+                     batch_size: int = 4096, census: bool = False) -> SpaceEstimate:
     """mu_hat of every (hop, signature) in ``rows`` (see the module docstring).
 
     ``table_holders``: :func:`holders` of the scored table (architectures 0..T-1, encoded in
     ``table_store``); ``targets`` [T] their targets (NaN rows add no residual; None: no correction);
-    ``pool``: further architectures for the model's part (:func:`draw_pool`), or the same already encoded.
+    ``pool``: further architectures for the model's part (:func:`draw_pool`), or the same already encoded;
+    ``census``: the table and the pool are every architecture the mean is over (:func:`covers_space`).
     """
     encoded = pool if isinstance(pool, EncodedPool) else EncodedPool.of(pool, run)
     weights, table_pred = member_predictions(run, table_store, batch_size)
@@ -180,16 +193,34 @@ def estimate_modules(run: Run, table_holders: pd.DataFrame, table_store: Encoded
     row = rows.get_indexer(pd.MultiIndex.from_frame(every[["hop", "signature"]]))
     keep = row >= 0
     return model_assisted(weights, np.concatenate([table_pred, pool_pred], axis=1), row[keep],
-                          every["arch"].to_numpy()[keep], t, targets, rows)
+                          every["arch"].to_numpy()[keep], t, targets, rows, census)
+
+
+def covers_space(run: Run, table_specs: Sequence[str], pool_size: int) -> bool:
+    """True when the table's architectures, each once, and a pool of ``pool_size`` drawn without them
+    (:func:`draw_pool`) are together every architecture the estimate's mean is over: all that the run's
+    look-up dataset evaluates, else the whole space when it can be listed. A table listing an architecture
+    twice, or one outside that set, is not a census."""
+    specs = [str(s) for s in table_specs]
+    if len(set(specs)) != len(specs):
+        return False
+    within = dataset_architectures(run)
+    if within is not None:
+        return len(specs) + pool_size == len(within) and set(specs) <= set(within)
+    space = run.space
+    return bool(space.enumerable) and len(specs) + pool_size == (space.size() or -1)
 
 
 def model_assisted(weights: np.ndarray, predictions: np.ndarray, row: np.ndarray, arch: np.ndarray,
-                   table_size: int, targets: Sequence[float] | None, rows: pd.MultiIndex) -> SpaceEstimate:
+                   table_size: int, targets: Sequence[float] | None, rows: pd.MultiIndex,
+                   census: bool = False) -> SpaceEstimate:
     """The estimator itself, from predictions.
 
     ``weights`` [K] and ``predictions`` [K, A] of every member for A architectures, the first
     ``table_size`` of them the table's (with ``targets``); ``row``, ``arch`` [H]: each (module, holder)
-    pair as the module's position in ``rows`` (hop first) and the architecture's index.
+    pair as the module's position in ``rows`` (hop first) and the architecture's index. ``census``: the A
+    architectures are every one the mean is over, each once (:func:`covers_space`), so the table's targets
+    are known terms of it (see the module docstring).
     """
     m = len(rows)
     count = np.bincount(row, minlength=m).astype(np.float64)
@@ -215,16 +246,27 @@ def model_assisted(weights: np.ndarray, predictions: np.ndarray, row: np.ndarray
             k[hops == h] = _residual_shrinkage((weights @ mean_residual)[seen], n[seen], sigma2)
         correction = n / (n + k) * mean_residual
         se_table = np.sqrt(sigma2 / (n + k))
-    estimate = weights @ (model_mean + correction)
+    per_member = model_mean + correction  # [K, M]
+    unknown_share = np.ones(m)
+    if census and targets is not None:
+        # Finite population: the table's n holders are known terms of the mean; only the other count - n are
+        # estimated, each by its prediction plus the module's correction.
+        y_sum = np.bincount(r_row, weights=y[r_arch], minlength=m)
+        f_sum = np.stack([np.bincount(r_row, weights=p[r_arch], minlength=m) for p in predictions])
+        unknown = np.maximum(count - n, 0.0)
+        per_member = (y_sum + model_mean * count - f_sum + unknown * correction) / np.maximum(count, 1)
+        unknown_share = unknown / np.maximum(count, 1)
+    estimate = weights @ per_member
     # A member whose head was left out (weight 0) says nothing about the interval either.
-    members = (model_mean + correction)[weights > 0]
+    members = per_member[weights > 0]
     k_members = len(members)
     spread = members.std(0, ddof=1) if k_members > 1 else np.zeros(m)
     frame = pd.DataFrame({
         "estimate": estimate,
         "estimate_low": members.min(0),
         "estimate_high": members.max(0),
-        "estimate_se": np.sqrt(se_table ** 2 + spread ** 2 / k_members),
+        # The members' spread is already over the estimated share alone (the known terms are the same in all).
+        "estimate_se": np.sqrt((unknown_share * se_table) ** 2 + spread ** 2 / k_members),
         "model_mean": weights @ model_mean,
         "pool_architectures": count.astype(np.int64),
     }, index=rows)

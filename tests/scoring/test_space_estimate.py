@@ -84,6 +84,58 @@ def test_rows_without_a_target_add_no_residual():
     assert np.isfinite(frame["estimate"]).all() and frame.loc[(0, "a"), "estimate"] > 0
 
 
+def test_in_a_census_the_tables_targets_are_known_terms_and_only_the_other_holders_are_estimated():
+    # 6 architectures, the first 3 the table's; the model is 0.1 low everywhere except architecture 4.
+    y = np.array([0.9, 0.5, 0.7])
+    predictions = np.array([[0.8, 0.4, 0.6, 0.2, 0.9, 0.3], [0.8, 0.4, 0.6, 0.4, 0.7, 0.3]])
+    weights = np.array([0.5, 0.5])
+    # "all in table": held only by table architectures; "half": 2 of its 4 holders in the table; "none": none.
+    row, arch = _pairs({0: [0, 1], 1: [0, 2, 3, 4], 2: [4, 5]})
+    rows = _rows("all in table", "half", "none")
+    sample = model_assisted(weights, predictions, row, arch, 3, y, rows)
+    census = model_assisted(weights, predictions, row, arch, 3, y, rows, census=True)
+    # Every holder known: the mean target itself, with no uncertainty left.
+    assert census.frame.loc[(0, "all in table"), "estimate"] == pytest.approx(0.7)
+    assert census.frame.loc[(0, "all in table"), "estimate_se"] == 0
+    # Half known: their targets, plus the others' predictions moved by the module's (shrunk) correction,
+    # which is the sample estimate's correction (the members' model means agree here, 0.625 each).
+    correction = sample.members - sample.frame["model_mean"].to_numpy()
+    expected = (y[0] + y[2] + predictions[:, 3] + predictions[:, 4] + 2 * correction[:, 1]) / 4
+    assert census.members[:, 1] == pytest.approx(expected)
+    # The members agree on the correction too (equal residuals), so the standard error is the table's term
+    # alone, scaled by the share still estimated.
+    se = sample.frame["estimate_se"]
+    assert census.frame.loc[(0, "half"), "estimate_se"] == pytest.approx(se.loc[(0, "half")] / 2)
+    # No holder in the table: the sample estimate unchanged.
+    assert census.frame.loc[(0, "none")].equals(sample.frame.loc[(0, "none")])
+    # Without targets there is nothing known: a census changes nothing.
+    assert model_assisted(weights, predictions, row, arch, 3, None, rows, census=True).frame.equals(
+        model_assisted(weights, predictions, row, arch, 3, None, rows).frame)
+
+
+def test_a_census_needs_each_table_architecture_once_and_the_rest_in_the_pool():
+    from core.scoring.space_estimate import covers_space
+    from core.spaces import get_space
+
+    class Small:
+        space = get_space("test-planted")
+        dataset = None
+
+    every = [str(s) for s in Small.space.enumerate()]
+    assert covers_space(Small, every[:10], len(every) - 10)
+    assert not covers_space(Small, every[:10], len(every) - 11)  # a sampled pool
+    assert not covers_space(Small, every[:10] + every[:1], len(every) - 10)  # an architecture twice
+
+    class Proteins:
+        space = get_space("nasbench-graph")
+        dataset = "proteins"  # evaluates 2,021 of the 26,206
+
+    evaluated = sorted(set(Proteins.space.metrics_table("proteins")["arch"].astype(str)))
+    assert covers_space(Proteins, evaluated[:300], 2021 - 300)
+    outside = next(s for s in Proteins.space.enumerate() if s not in set(evaluated))
+    assert not covers_space(Proteins, evaluated[:299] + [outside], 2021 - 300)
+
+
 def test_the_pool_is_seeded_excludes_the_table_and_is_empty_where_the_space_cannot_sample():
     from core.spaces import get_space
 
