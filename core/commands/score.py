@@ -28,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from core.campaign.names import (
-        refuse_inside_campaign,  # a round's run: its default output too
-    )
+    from core.campaign.names import refuse_inside_campaign
     from core.errors import InputError
     from core.files.table_io import check_output_table, write_table
     from core.runs.run import Run
@@ -48,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise InputError(f"--resamples {args.resamples}: {err}") from None
     out = Path(args.out) if args.out else trained.path / "modules.parquet"
-    out = check_output_table(refuse_inside_campaign(out))  # before scoring
+    # Before scoring; a campaign round's run refuses its default output too.
+    out = check_output_table(refuse_inside_campaign(out))
     if args.table is None:
         frame = trained.table()
         graphs = [trained.space.to_graph(a) for a in frame["arch"]]
