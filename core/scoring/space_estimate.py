@@ -34,9 +34,10 @@ prediction estimator of finite-population sampling, Royall 1970):
     mu_hat_m = ( sum_{a in T, m in a} y_a + sum_{a not in T, m in a} (f(a) + c_m) ) / N_m
 
 with ``c_m`` the shrunk correction above and ``N_m`` the module's holders; in its standard error the table's
-term is scaled by ``(N_m - n_m) / N_m`` (the members' spread is already of the estimated part alone). A module held by few architectures of the whole space, all in the table, is
-then its holders' mean target exactly, not a prediction shrunk towards it (at hops 2-4 of NAS-Bench-Graph
-many modules are held by one or two architectures).
+term is scaled by ``(N_m - n_m) / N_m`` (the members' spread is already of the estimated part alone). A
+module held by few architectures of the whole space, all in the table, is then its holders' mean target
+exactly, not a prediction shrunk towards it (at hops 2-4 of NAS-Bench-Graph many modules are held by one or
+two architectures).
 """
 from __future__ import annotations
 
