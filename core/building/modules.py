@@ -46,8 +46,9 @@ def build_from_modules(run: Run, space: SearchSpace, config: BuildConfig, report
     specs = pool.specs
     report("scoring cells", 0.4)
     # One pass of the members over the pool gives the sinks' norms and, for the estimate, the predictions.
-    by_estimate = config.module_order == "estimate"
-    outputs = member_outputs(run.model, pool.store, norms=config.cell_score == "sink", predictions=by_estimate)
+    by_estimate, by_sinks = config.module_order == "estimate", config.cell_score == "sink"
+    outputs = member_outputs(run.model, pool.store, norms=by_sinks, predictions=by_estimate) \
+        if by_sinks or by_estimate else MemberOutputs(None, None)  # the graph readout with the norm order
     arch_score = pool.cell_scores(run, config.cell_score, outputs.norms)
     report("ranking modules", 0.7)
     frame = pd.DataFrame({"position": [k[0] for k in pool.node_keys], "op": [k[1] for k in pool.node_keys],

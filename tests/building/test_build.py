@@ -132,12 +132,21 @@ def test_module_estimates_are_the_predictors_mean_corrected_by_the_table(nb_grap
     assert same_position.sum() > 1
 
 
-def test_one_pass_over_the_pool_scores_cells_and_estimates_ops_as_two_would(nb_graph_run):
+def test_one_pass_over_the_pool_scores_cells_and_estimates_ops_as_two_would(nb_graph_run, monkeypatch):
     pool, holders, modules = _pool_modules(nb_graph_run)
     outputs = member_outputs(nb_graph_run.model, pool.store)
     assert np.allclose(pool.cell_scores(nb_graph_run, "sink", outputs.norms), pool.cell_scores(nb_graph_run, "sink"))
     assert np.allclose(module_estimates(nb_graph_run, pool, holders, modules, outputs),
                        module_estimates(nb_graph_run, pool, holders, modules))
+    # A build that needs neither (graph readout, norm order) runs no such pass.
+    import core.building.modules as cell_build
+
+    passes = []
+    monkeypatch.setattr(cell_build, "member_outputs", lambda *a, **k: passes.append(k) or member_outputs(*a, **k))
+    build_architectures(nb_graph_run, BuildConfig(top=2, cell_score="graph", module_order="score"))
+    assert passes == []
+    build_architectures(nb_graph_run, BuildConfig(top=2))
+    assert passes == [{"norms": True, "predictions": True}]
     # And they are read, not recomputed: other outputs give other scores.
     other = MemberOutputs(outputs.norms * 2, outputs.predictions + 1)
     assert not np.allclose(pool.cell_scores(nb_graph_run, "sink", other.norms), pool.cell_scores(nb_graph_run, "sink"))
